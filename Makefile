@@ -1,0 +1,59 @@
+# lambda-jobs: `make demo` runs real jobs locally, `make test` runs the checks.
+# Both targets install what they need into .venv (Python) and node_modules (CDK CLI).
+
+SHELL := /bin/bash
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+# First interpreter that is Python 3.12 or newer. Under pyenv, .python-version selects 3.12;
+# a pyenv shim for a version that is not selected fails to run and is skipped.
+PYTHON_CANDIDATES := python3.13 python3.12 python3
+PYTHON ?= $(shell for p in $(PYTHON_CANDIDATES); do \
+	if $$p -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; then \
+	  command -v $$p; break; fi; done)
+
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CDK := node_modules/.bin/cdk
+
+.PHONY: test lint typecheck pytest demo synth bench soak clean install
+
+install: $(STAMP) $(CDK)
+
+$(STAMP): requirements.txt runtime/pyproject.toml constructs/pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "error: lambda-jobs needs Python 3.12 or newer (tried: $(PYTHON_CANDIDATES)). Install one, or set PYTHON=/path/to/python3.12." >&2; \
+	  exit 1; fi
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -r requirements.txt
+	@touch $(STAMP)
+
+$(CDK): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(CDK)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP) $(CDK)
+	$(VENV)/bin/pytest
+
+test: lint typecheck pytest
+
+synth: $(STAMP) $(CDK)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CDK) synth --quiet
+
+demo: $(STAMP) $(CDK)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VPY) -m demo
+
+bench: $(STAMP)
+	$(VPY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .mypy_cache .ruff_cache .pytest_cache

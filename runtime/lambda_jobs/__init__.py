@@ -1,0 +1,71 @@
+"""lambda-jobs: background jobs for Python apps, run on AWS Lambda.
+
+The public API is small and import-cheap (no boto3 until a call needs AWS)::
+
+    from lambda_jobs import task
+
+    @task(retries=3, timeout=60)
+    def send_welcome_email(user_id: int) -> None: ...
+
+    send_welcome_email.enqueue(42)                              # one job
+    send_welcome_email.using(priority=50).enqueue(7)            # a configured copy
+    enqueue_many(send_welcome_email.prepare(i) for i in ids)    # bulk, few requests
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lambda_jobs.context import JobContext
+from lambda_jobs.errors import (
+    ConfigurationError,
+    EnqueueError,
+    InvalidJobError,
+    InvalidTaskError,
+    JobTimeoutError,
+    LambdaJobsError,
+)
+from lambda_jobs.tasks import Task, task
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from lambda_jobs.job import Job, JobStatus, PreparedJob
+
+
+def __getattr__(name: str) -> Any:
+    # Job receipts are only needed where jobs are enqueued: load them on first use (PEP 562).
+    if name in {"Job", "JobStatus", "PreparedJob"}:
+        from lambda_jobs import job
+
+        return getattr(job, name)
+    raise AttributeError(f"module 'lambda_jobs' has no attribute {name!r}")
+
+
+def enqueue_many(jobs: Iterable[PreparedJob]) -> list[Job]:
+    """Send many prepared jobs in few requests (SQS batches of 10, sent in parallel).
+
+    Every job is validated before anything is sent. If AWS rejects some entries after retries, an
+    :class:`EnqueueError` names exactly the ids that failed (``job_ids``) and those sent
+    (``sent_ids``). Returns the receipts in input order.
+    """
+    from lambda_jobs.client import enqueue_many as _enqueue_many
+
+    return _enqueue_many(list(jobs))
+
+
+__all__ = [
+    "ConfigurationError",
+    "EnqueueError",
+    "InvalidJobError",
+    "InvalidTaskError",
+    "Job",
+    "JobContext",
+    "JobStatus",
+    "JobTimeoutError",
+    "LambdaJobsError",
+    "PreparedJob",
+    "Task",
+    "enqueue_many",
+    "task",
+]

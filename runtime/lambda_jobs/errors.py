@@ -1,0 +1,63 @@
+"""Every exception the runtime raises on purpose.
+
+Callers may rely on the class hierarchy: everything derives from :class:`LambdaJobsError`, input
+mistakes also derive from :class:`ValueError` (so ``except ValueError`` keeps working), and
+:class:`EnqueueError` always carries the job ids that were not sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class LambdaJobsError(Exception):
+    """Base class of every lambda-jobs error."""
+
+
+class ConfigurationError(LambdaJobsError):
+    """``LAMBDA_JOBS_CONFIG`` is missing, unreadable or does not match the schema."""
+
+
+class InvalidJobError(LambdaJobsError, ValueError):
+    """A job that cannot work was rejected before anything was sent.
+
+    Raised for arguments that are not JSON, payloads over the backend's limit, delays in the past or
+    over the maximum, unknown queues and priorities out of range. Nothing was sent.
+    """
+
+
+class InvalidTaskError(LambdaJobsError, ValueError):
+    """A ``@task`` declaration has an option out of its range (the message names it)."""
+
+
+class EnvelopeError(LambdaJobsError, ValueError):
+    """A message body is not a lambda-jobs envelope this version can read."""
+
+
+class TaskNotAllowedError(LambdaJobsError):
+    """A message names a task that the handler's ``LAMBDA_JOBS_TASKS`` modules did not register."""
+
+
+class JobTimeoutError(LambdaJobsError):
+    """A job ran past its task's ``timeout``; it counts as a failed attempt."""
+
+
+class EnqueueError(LambdaJobsError):
+    """AWS refused or failed to accept jobs after botocore's retries.
+
+    ``job_ids`` lists exactly the jobs that were *not* accepted; ``sent_ids`` (bulk enqueue) the
+    ones that were. ``errors`` maps a failed job id to the reason AWS gave.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        job_ids: Sequence[str],
+        sent_ids: Sequence[str] = (),
+        errors: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.job_ids: tuple[str, ...] = tuple(job_ids)
+        self.sent_ids: tuple[str, ...] = tuple(sent_ids)
+        self.errors: dict[str, str] = dict(errors or {})

@@ -1,0 +1,356 @@
+"""The ``@task`` decorator and the :class:`Task` it returns.
+
+A task is a plain function plus its job options. Decorating registers it by name
+(``module.qualname``); the decorated object stays callable in-process, and ``enqueue`` sends a job
+for it to the configured backend. Option ranges are checked when the decorator runs, so a bad
+declaration fails at import, not at 3 a.m. in the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+
+from lambda_jobs import registry
+from lambda_jobs.backoff import MAX_BACKOFF_SECONDS
+from lambda_jobs.errors import InvalidTaskError
+
+if TYPE_CHECKING:
+    from lambda_jobs.job import Job, PreparedJob
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+MIN_PRIORITY = -100
+MAX_PRIORITY = 100
+MAX_RETRIES = 50
+"""Upper bound of ``retries``; the Goat redrive policy (maxReceiveCount 100) stays a crash net."""
+MAX_TIMEOUT_SECONDS = 900.0
+"""Lambda's own limit on a function's run time."""
+QUEUE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+DEFAULT_RETRY_BACKOFF = 5.0
+DEFAULT_RETRY_BACKOFF_MAX = 3600.0
+
+Seconds = float | int | timedelta
+
+
+def to_seconds(value: Seconds, name: str) -> float:
+    """``value`` (seconds or a timedelta) as float seconds; anything else names ``name``."""
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidTaskError(
+            f"{name} must be seconds (int or float) or a timedelta, got {value!r}"
+        )
+    return float(value)
+
+
+def check_priority(priority: object, name: str = "priority") -> int:
+    """Return ``priority`` if it is an int in -100..100, else raise naming ``name``."""
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise InvalidTaskError(f"{name} must be an integer in {MIN_PRIORITY}..{MAX_PRIORITY}")
+    if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+        raise InvalidTaskError(
+            f"{name} must be in {MIN_PRIORITY}..{MAX_PRIORITY} (larger runs first), got {priority}"
+        )
+    return priority
+
+
+def check_queue_name(queue_name: object) -> str:
+    """Return ``queue_name`` if it is 1-64 of ``[A-Za-z0-9_-]``, else raise."""
+    if not isinstance(queue_name, str) or not QUEUE_NAME_PATTERN.match(queue_name):
+        raise InvalidTaskError(
+            "queue_name must be 1-64 characters of letters, digits, '-' and '_', "
+            f"got {queue_name!r}"
+        )
+    return queue_name
+
+
+class RetryPolicy:
+    """How often and how patiently a failed job is tried again (validated, immutable by contract).
+
+    A plain slotted class rather than a dataclass: ``dataclasses`` costs ~9 ms to import, and this
+    module is on the handler's cold-start path.
+    """
+
+    __slots__ = ("retries", "retry_backoff", "retry_backoff_max", "retry_jitter")
+
+    def __init__(
+        self,
+        *,
+        retries: int = 0,
+        retry_backoff: float = DEFAULT_RETRY_BACKOFF,
+        retry_backoff_max: float = DEFAULT_RETRY_BACKOFF_MAX,
+        retry_jitter: bool = True,
+    ) -> None:
+        self.retries = retries
+        self.retry_backoff = retry_backoff
+        self.retry_backoff_max = retry_backoff_max
+        self.retry_jitter = retry_jitter
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int):
+            raise InvalidTaskError(f"retries must be an integer in 0..{MAX_RETRIES}")
+        if not 0 <= self.retries <= MAX_RETRIES:
+            raise InvalidTaskError(
+                f"retries must be in 0..{MAX_RETRIES} (attempts after the first), "
+                f"got {self.retries}"
+            )
+        if not 0 < self.retry_backoff <= MAX_BACKOFF_SECONDS:
+            raise InvalidTaskError(
+                f"retry_backoff must be more than 0 and at most {MAX_BACKOFF_SECONDS} s (12 h), "
+                f"got {self.retry_backoff}"
+            )
+        if not self.retry_backoff <= self.retry_backoff_max <= MAX_BACKOFF_SECONDS:
+            raise InvalidTaskError(
+                f"retry_backoff_max must be between retry_backoff ({self.retry_backoff} s) and "
+                f"{MAX_BACKOFF_SECONDS} s (12 h, the longest SQS visibility timeout), "
+                f"got {self.retry_backoff_max}"
+            )
+        if not isinstance(self.retry_jitter, bool):
+            raise InvalidTaskError(f"retry_jitter must be True or False, got {self.retry_jitter!r}")
+
+    @property
+    def max_attempts(self) -> int:
+        return self.retries + 1
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RetryPolicy):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, n) for n in self.__slots__))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"RetryPolicy({fields})"
+
+
+def check_timeout(timeout: Seconds | None) -> float | None:
+    """``timeout`` in seconds if it is in (0, 900], else raise; None means the function's limit."""
+    if timeout is None:
+        return None
+    seconds = to_seconds(timeout, "timeout")
+    if not 0 < seconds <= MAX_TIMEOUT_SECONDS:
+        raise InvalidTaskError(
+            f"timeout must be more than 0 and at most {MAX_TIMEOUT_SECONDS:g} s "
+            f"(Lambda's limit), got {seconds:g}"
+        )
+    return seconds
+
+
+class Task[**P, R]:
+    """A registered job function with its options. Build one with :func:`task`.
+
+    Attributes (read-only by contract): ``func``, ``name``, ``queue_name``, ``priority``, ``retry``
+    (a :class:`RetryPolicy`), ``timeout`` (seconds one attempt may run; None: until the Lambda
+    function's deadline), ``takes_context``, ``run_after`` and ``message_group_id`` (FIFO lanes
+    only; None means the task name).
+    """
+
+    __slots__ = (
+        "func",
+        "message_group_id",
+        "name",
+        "priority",
+        "queue_name",
+        "retry",
+        "run_after",
+        "takes_context",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        *,
+        func: Callable[..., R],
+        name: str,
+        queue_name: str = "default",
+        priority: int = 0,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        takes_context: bool = False,
+        run_after: datetime | timedelta | None = None,
+        message_group_id: str | None = None,
+    ) -> None:
+        self.func = func
+        self.name = name
+        self.queue_name = queue_name
+        self.priority = priority
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.timeout = timeout
+        self.takes_context = takes_context
+        self.run_after = run_after
+        self.message_group_id = message_group_id
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name} queue={self.queue_name!r} priority={self.priority}>"
+
+    def _replace(self, **changes: Any) -> Task[P, R]:
+        values = {name: getattr(self, name) for name in self.__slots__}
+        values.update(changes)
+        return Task(**values)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run the function here and now, as a plain call (no retries, no timeout)."""
+        if self.takes_context:
+            from lambda_jobs.context import JobContext
+
+            context = JobContext(
+                job_id="in-process",
+                task_name=self.name,
+                queue_name=self.queue_name,
+                attempt=1,
+                max_attempts=self.retry.max_attempts,
+                enqueued_at=datetime.now(UTC),
+            )
+            return self.func(context, *args, **kwargs)
+        return self.func(*args, **kwargs)
+
+    @property
+    def retries(self) -> int:
+        return self.retry.retries
+
+    def using(
+        self,
+        *,
+        queue_name: str | None = None,
+        priority: int | None = None,
+        run_after: datetime | timedelta | None = None,
+    ) -> Task[P, R]:
+        """A copy with other job options; the registered task is unchanged.
+
+        ``run_after`` is an aware datetime or a timedelta from the moment of enqueue.
+        """
+        changes: dict[str, Any] = {}
+        if queue_name is not None:
+            changes["queue_name"] = check_queue_name(queue_name)
+        if priority is not None:
+            changes["priority"] = check_priority(priority)
+        if run_after is not None:
+            changes["run_after"] = check_run_after(run_after)
+        return self._replace(**changes)
+
+    def prepare(self, *args: P.args, **kwargs: P.kwargs) -> PreparedJob:
+        """A job ready to send, for :func:`lambda_jobs.enqueue_many`; nothing is sent yet."""
+        from lambda_jobs.job import prepare
+
+        return prepare(self, args, kwargs)
+
+    def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job:
+        """Send one job to the backend in ``LAMBDA_JOBS_CONFIG``; returns it with its ``id``."""
+        from lambda_jobs.client import enqueue_one
+
+        return enqueue_one(self.prepare(*args, **kwargs))
+
+
+def check_run_after(run_after: object) -> datetime | timedelta:
+    """An aware datetime or a timedelta, else raise (a naive datetime is ambiguous)."""
+    if isinstance(run_after, timedelta):
+        return run_after
+    if isinstance(run_after, datetime):
+        if run_after.tzinfo is None or run_after.utcoffset() is None:
+            raise InvalidTaskError(
+                "run_after must be timezone-aware (e.g. datetime.now(UTC) + timedelta(...)); "
+                "a naive datetime is ambiguous"
+            )
+        return run_after
+    raise InvalidTaskError(f"run_after must be an aware datetime or a timedelta, got {run_after!r}")
+
+
+@overload
+def task[**P, R](func: Callable[P, R], /) -> Task[P, R]: ...
+
+
+@overload
+def task(
+    *,
+    name: str | None = None,
+    queue_name: str = "default",
+    priority: int = 0,
+    retries: int = 0,
+    retry_backoff: Seconds = DEFAULT_RETRY_BACKOFF,
+    retry_backoff_max: Seconds = DEFAULT_RETRY_BACKOFF_MAX,
+    retry_jitter: bool = True,
+    timeout: Seconds | None = None,
+    takes_context: bool = False,
+    message_group_id: str | None = None,
+) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+
+
+def task(
+    func: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    queue_name: str = "default",
+    priority: int = 0,
+    retries: int = 0,
+    retry_backoff: Seconds = DEFAULT_RETRY_BACKOFF,
+    retry_backoff_max: Seconds = DEFAULT_RETRY_BACKOFF_MAX,
+    retry_jitter: bool = True,
+    timeout: Seconds | None = None,
+    takes_context: bool = False,
+    message_group_id: str | None = None,
+) -> Any:
+    """Declare a job function: bare ``@task`` or ``@task(option=...)``.
+
+    Options (all keyword-only, defaults in brackets):
+
+    - ``queue_name`` ["default"]: the logical queue; must exist in the backend's config at enqueue.
+    - ``priority`` [0]: -100..100, larger first; picks the queue's lane whose band holds it.
+    - ``retries`` [0]: attempts after the first, 0..50.
+    - ``retry_backoff`` [5 s]: wait before the first retry, doubled each retry.
+    - ``retry_backoff_max`` [1 h]: cap of that wait, at most 12 h.
+    - ``retry_jitter`` [True]: draw each wait from the upper half of its nominal value.
+    - ``timeout`` [None]: seconds (or timedelta) one attempt may run, at most 900; None: the
+      function's own deadline.
+    - ``takes_context`` [False]: pass a :class:`~lambda_jobs.context.JobContext` as first argument.
+    - ``message_group_id`` [task name]: FIFO lanes only; jobs of one group run one at a time, in
+      order.
+    - ``name`` [module.qualname]: the name messages carry; change it only to keep old messages
+      runnable after a rename.
+    """
+
+    def decorate(fn: Callable[..., Any]) -> Task[..., Any]:
+        if not callable(fn):
+            raise InvalidTaskError(f"@task decorates a function, got {fn!r}")
+        if takes_context:
+            params = getattr(getattr(fn, "__code__", None), "co_varnames", ())
+            if not params or params[0] != "context":
+                raise InvalidTaskError(
+                    f"{fn.__qualname__} uses takes_context=True, so its first parameter must be "
+                    "named 'context'"
+                )
+        task_name = name or f"{fn.__module__}.{fn.__qualname__}"
+        if "<locals>" in task_name and name is None:
+            raise InvalidTaskError(
+                f"{fn.__qualname__} is defined inside a function; a task must be importable by "
+                "name, so define it at module level (or pass name=...)"
+            )
+        group = message_group_id
+        if group is not None and not (isinstance(group, str) and 1 <= len(group) <= 128):
+            raise InvalidTaskError("message_group_id must be a string of 1-128 characters")
+        new: Task[..., Any] = Task(
+            func=fn,
+            name=task_name,
+            queue_name=check_queue_name(queue_name),
+            priority=check_priority(priority),
+            retry=RetryPolicy(
+                retries=retries,
+                retry_backoff=to_seconds(retry_backoff, "retry_backoff"),
+                retry_backoff_max=to_seconds(retry_backoff_max, "retry_backoff_max"),
+                retry_jitter=retry_jitter,
+            ),
+            timeout=check_timeout(timeout),
+            takes_context=takes_context,
+            message_group_id=group,
+        )
+        registry.register(new)
+        return new
+
+    if func is not None:
+        return decorate(func)
+    return decorate
