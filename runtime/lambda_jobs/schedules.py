@@ -1,0 +1,89 @@
+"""EventBridge Scheduler one-time schedules: how a job waits longer than SQS can hold it.
+
+Both the enqueue client (delays over 900 s, any delay on a FIFO lane, every Lamb delay) and the Lamb
+handler (retry backoff) create schedules here, so there is one place that knows the rules:
+``at(yyyy-mm-ddThh:mm:ss)`` in UTC, ``FlexibleTimeWindow`` off, ``ActionAfterCompletion=DELETE``
+(the schedule deletes itself after it fires), named after the job so that a retried create is
+recognisable (``ConflictException`` means "already scheduled").
+
+A Goat schedule targets the SQS queue with the envelope as the message body. A Lamb schedule
+targets the function with a *scheduler delivery* (see :func:`lamb_delivery`), which the handler
+recognises by shape.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from lambda_jobs.envelope import Envelope
+
+DELIVERY_SOURCE = "lambda_jobs.scheduler"
+
+
+def schedule_name(job_id: str, attempt: int) -> str:
+    """Schedule names are unique per job attempt and fit the 64-character limit."""
+    return f"lj-{job_id}-a{attempt}"[:64]
+
+
+def at_expression(when: datetime) -> str:
+    """``at(...)`` in UTC, whole seconds rounded up so a job never starts early."""
+    utc = when.astimezone(UTC)
+    if utc.microsecond:
+        from datetime import timedelta
+
+        utc = utc.replace(microsecond=0) + timedelta(seconds=1)
+    return f"at({utc.strftime('%Y-%m-%dT%H:%M:%S')})"
+
+
+def lamb_delivery(envelope: Envelope) -> dict[str, Any]:
+    """The event a Lamb schedule delivers to the function.
+
+    The ``<aws.scheduler.*>`` placeholders are filled in by EventBridge Scheduler at delivery.
+    """
+    return {
+        "source": DELIVERY_SOURCE,
+        "schedule_arn": "<aws.scheduler.schedule-arn>",
+        "scheduled_time": "<aws.scheduler.scheduled-time>",
+        "job": envelope.to_dict(),
+    }
+
+
+def is_lamb_delivery(event: Any) -> bool:
+    """True for an event made by :func:`lamb_delivery`."""
+    return isinstance(event, dict) and event.get("source") == DELIVERY_SOURCE and "job" in event
+
+
+def create(
+    scheduler_client: Any,
+    *,
+    envelope: Envelope,
+    when: datetime,
+    group: str,
+    role_arn: str,
+    target_arn: str,
+    lamb: bool,
+    message_group_id: str | None = None,
+) -> str:
+    """Create the one-time schedule that delivers ``envelope`` at ``when``; returns its name.
+
+    An already existing schedule of the same name (a retried request) counts as success.
+    """
+    name = schedule_name(envelope.id, envelope.attempt)
+    body = json.dumps(lamb_delivery(envelope)) if lamb else envelope.to_json()
+    target: dict[str, Any] = {"Arn": target_arn, "RoleArn": role_arn, "Input": body}
+    if message_group_id is not None:
+        target["SqsParameters"] = {"MessageGroupId": message_group_id}
+    with contextlib.suppress(scheduler_client.exceptions.ConflictException):
+        scheduler_client.create_schedule(
+            Name=name,
+            GroupName=group,
+            ScheduleExpression=at_expression(when),
+            ScheduleExpressionTimezone="UTC",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            ActionAfterCompletion="DELETE",
+            Target=target,
+        )
+    return name
