@@ -21,6 +21,8 @@ from typing import Any
 from lambda_jobs.envelope import Envelope
 
 DELIVERY_SOURCE = "lambda_jobs.scheduler"
+#: EventBridge Scheduler's limit on a schedule target's ``Input`` (256 KB).
+MAX_INPUT_BYTES = 256 * 1024
 
 
 def schedule_name(job_id: str, attempt: int) -> str:
@@ -56,6 +58,11 @@ def is_lamb_delivery(event: Any) -> bool:
     return isinstance(event, dict) and event.get("source") == DELIVERY_SOURCE and "job" in event
 
 
+def target_input(envelope: Envelope, *, lamb: bool) -> str:
+    """The exact ``Input`` text a schedule for ``envelope`` carries (the enqueue side sizes it)."""
+    return json.dumps(lamb_delivery(envelope)) if lamb else envelope.to_json()
+
+
 def create(
     scheduler_client: Any,
     *,
@@ -72,8 +79,11 @@ def create(
     An already existing schedule of the same name (a retried request) counts as success.
     """
     name = schedule_name(envelope.id, envelope.attempt)
-    body = json.dumps(lamb_delivery(envelope)) if lamb else envelope.to_json()
-    target: dict[str, Any] = {"Arn": target_arn, "RoleArn": role_arn, "Input": body}
+    target: dict[str, Any] = {
+        "Arn": target_arn,
+        "RoleArn": role_arn,
+        "Input": target_input(envelope, lamb=lamb),
+    }
     if message_group_id is not None:
         target["SqsParameters"] = {"MessageGroupId": message_group_id}
     with contextlib.suppress(scheduler_client.exceptions.ConflictException):

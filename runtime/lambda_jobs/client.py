@@ -1,0 +1,243 @@
+"""The one enqueue entry point: validate, encode, pick the lane, hand to the backend's sender.
+
+``Task.enqueue`` and :func:`lambda_jobs.enqueue_many` both come here. Every job of a call is
+checked before anything is sent; a job that cannot work raises :class:`InvalidJobError` naming the
+problem (and nothing of the call is sent):
+
+- an argument that is not plain JSON (the argument, the type, the path inside it);
+- an envelope over ``max_payload_bytes`` (the size and the limit), or over EventBridge Scheduler's
+  256 KB when a schedule carries it;
+- ``run_after`` more than :data:`RUN_AFTER_TOLERANCE_SECONDS` in the past (by how much), or further
+  away than ``max_delay_seconds``;
+- a delay this configuration cannot carry: on Lamb every delay, on a FIFO lane every delay and on
+  Goat every delay over 900 s need the scheduler, and ``"scheduler": null`` has none;
+- a queue the configuration does not have (the known ones are listed), a priority out of
+  -100..100, the same job id twice in one call.
+
+``LAMBDA_JOBS_CONFIG`` problems raise :class:`ConfigurationError`. AWS errors (after botocore's
+retries) raise one :class:`EnqueueError` carrying the job ids; see :mod:`lambda_jobs.outgoing`.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from lambda_jobs.errors import ConfigurationError, InvalidJobError, InvalidTaskError
+
+if TYPE_CHECKING:
+    from lambda_jobs.config import ClientConfig, QueueConfig
+    from lambda_jobs.envelope import Envelope
+    from lambda_jobs.job import Job, PreparedJob
+    from lambda_jobs.outgoing import Outgoing
+
+#: A ``run_after`` up to this far in the past counts as "now": the caller's clock read and ours
+#: differ by a little (``datetime.now(UTC)`` computed before the call). Further back is a mistake.
+RUN_AFTER_TOLERANCE_SECONDS = 1.0
+#: SQS holds a message back at most this long (``DelaySeconds``); longer waits need the scheduler.
+SQS_MAX_DELAY_SECONDS = 900
+
+
+def enqueue_one(prepared: PreparedJob, config: ClientConfig | None = None) -> Job:
+    """Validate and send one job; returns its receipt.
+
+    ``config`` None means ``LAMBDA_JOBS_CONFIG`` (:func:`lambda_jobs.config.load`); integrations
+    (the Django backend) pass their own.
+    """
+    return _enqueue([prepared], config, single=True)[0]
+
+
+def enqueue_many(prepared: list[PreparedJob], config: ClientConfig | None = None) -> list[Job]:
+    """Validate every job, then send them in few requests; receipts come back in input order.
+
+    Goat sends ``SendMessageBatch`` requests of 10 in parallel and retries the entries SQS rejects;
+    Lamb sends one ``Invoke`` per job, in parallel. If AWS refuses some jobs, the
+    :class:`EnqueueError` names exactly which (``job_ids``) and which were sent (``sent_ids``).
+    """
+    return _enqueue(prepared, config, single=False)
+
+
+def _enqueue(
+    prepared: list[PreparedJob], config: ClientConfig | None, *, single: bool
+) -> list[Job]:
+    if not prepared:
+        return []
+    if config is None:
+        from lambda_jobs import config as config_module
+
+        config = config_module.load()
+    now = datetime.now(UTC)
+    seen: set[str] = set()
+    for job in prepared:
+        if job.id in seen:
+            raise InvalidJobError(
+                f"job id {job.id} appears twice in one enqueue; prepare each job separately"
+            )
+        seen.add(job.id)
+    if config.is_inline:
+        return _run_inline(prepared, config, now)
+    outgoing = [_outgoing(job, config, now) for job in prepared]
+    if config.backend == "goat":
+        from lambda_jobs import send_goat
+
+        send_goat.send(outgoing, config, single=single)
+    else:
+        from lambda_jobs import send_lamb
+
+        send_lamb.send(outgoing, config)
+    return [_receipt(item, now) for item in outgoing]
+
+
+def _run_inline(prepared: list[PreparedJob], config: ClientConfig, now: datetime) -> list[Job]:
+    """Validate every job as a real backend would, then run each here, in order."""
+    from lambda_jobs.inline import run_inline
+
+    checked = []
+    for job in prepared:
+        envelope, _body, delay = _envelope_and_delay(job, config, now)
+        _check_max_delay(job, config, delay)
+        checked.append((job, envelope))
+    return [run_inline(job.task, envelope) for job, envelope in checked]
+
+
+def _outgoing(job: PreparedJob, config: ClientConfig, now: datetime) -> Outgoing:
+    from lambda_jobs import schedules
+    from lambda_jobs.outgoing import Outgoing
+
+    queue = _queue(job, config)
+    envelope, body, delay = _envelope_and_delay(job, config, now)
+    fifo = queue.fifo
+    lamb = config.backend == "lamb"
+    via_scheduler = delay > 0 and (lamb or fifo or delay > SQS_MAX_DELAY_SECONDS)
+    if via_scheduler:
+        _check_scheduler(job, config, delay, fifo)
+    _check_max_delay(job, config, delay)
+    if via_scheduler:
+        size = len(schedules.target_input(envelope, lamb=lamb).encode())
+        if size > schedules.MAX_INPUT_BYTES:
+            raise InvalidJobError(
+                f"{job.task.name}: job {job.id} is {size:,} bytes as a schedule input, over "
+                f"EventBridge Scheduler's limit of {schedules.MAX_INPUT_BYTES:,} bytes (its "
+                f"run_after is {delay} s away, so a schedule carries it); store large data "
+                "elsewhere (e.g. S3) and pass a reference"
+            )
+    return Outgoing(
+        envelope=envelope,
+        body=body,
+        lane=queue.lane_for(envelope.priority),
+        delay_seconds=delay,
+        run_at=now + timedelta(seconds=delay) if via_scheduler else None,
+        via_scheduler=via_scheduler,
+        message_group_id=(job.task.message_group_id or job.task.name) if fifo else None,
+    )
+
+
+def _queue(job: PreparedJob, config: ClientConfig) -> QueueConfig:
+    try:
+        return config.queue(job.task.queue_name)
+    except ConfigurationError as exc:
+        raise InvalidJobError(f"{job.task.name}: {exc}") from None
+
+
+def _envelope_and_delay(
+    job: PreparedJob, config: ClientConfig, now: datetime
+) -> tuple[Envelope, str, int]:
+    """The envelope, its JSON body and the whole-second delay, after every per-job check."""
+    from lambda_jobs.arguments import check_arguments
+    from lambda_jobs.envelope import Envelope
+    from lambda_jobs.tasks import check_priority
+
+    task = job.task
+    try:
+        priority = check_priority(task.priority)
+    except InvalidTaskError as exc:
+        raise InvalidJobError(f"{task.name}: {exc}") from None
+    check_arguments(task.name, job.args, job.kwargs)
+    run_after = _absolute_run_after(task.run_after, now)
+    delay = _delay_seconds(task.name, run_after, now)
+    envelope = Envelope(
+        id=job.id,
+        task=task.name,
+        args=list(job.args),
+        kwargs=dict(job.kwargs),
+        queue=task.queue_name,
+        priority=priority,
+        enqueued_at=now,
+        run_after=run_after,
+        attempt=1,
+    )
+    body = envelope.to_json()
+    size = len(body.encode())
+    if size > config.max_payload_bytes:
+        raise InvalidJobError(
+            f"{task.name}: job {job.id} is {size:,} bytes as JSON, over the {config.backend} "
+            f"backend's limit of {config.max_payload_bytes:,} bytes (max_payload_bytes); store "
+            "large data elsewhere (e.g. S3) and pass a reference"
+        )
+    return envelope, body, delay
+
+
+def _absolute_run_after(run_after: datetime | timedelta | None, now: datetime) -> datetime | None:
+    if run_after is None:
+        return None
+    if isinstance(run_after, timedelta):
+        return now + run_after
+    return run_after.astimezone(UTC)
+
+
+def _delay_seconds(task_name: str, run_after: datetime | None, now: datetime) -> int:
+    """Whole seconds from ``now`` to ``run_after``, rounded up; a time in the past is refused."""
+    if run_after is None:
+        return 0
+    seconds = (run_after - now).total_seconds()
+    if seconds < -RUN_AFTER_TOLERANCE_SECONDS:
+        raise InvalidJobError(
+            f"{task_name}: run_after {run_after.isoformat()} is {-seconds:,.1f} s in the past "
+            f"(more than the {RUN_AFTER_TOLERANCE_SECONDS:g} s allowed for clock differences); "
+            "omit run_after to run as soon as possible"
+        )
+    return max(0, math.ceil(seconds))
+
+
+def _check_max_delay(job: PreparedJob, config: ClientConfig, delay: int) -> None:
+    if delay > config.max_delay_seconds:
+        raise InvalidJobError(
+            f"{job.task.name}: run_after is {delay:,} s ({timedelta(seconds=delay)}) away, over "
+            f"this {config.backend} backend's maximum delay of {config.max_delay_seconds:,} s "
+            "(max_delay_seconds)"
+        )
+
+
+def _check_scheduler(job: PreparedJob, config: ClientConfig, delay: int, fifo: bool) -> None:
+    """A delay that only a schedule can carry needs a configured scheduler."""
+    if config.scheduler is not None:
+        return
+    if config.backend == "lamb":
+        why = "a Lamb backend delays every job through EventBridge Scheduler"
+    elif fifo:
+        why = (
+            f"queue {job.task.queue_name!r} is FIFO and SQS FIFO queues take no per-message delay, "
+            "so a delayed job goes through EventBridge Scheduler"
+        )
+    else:
+        why = f"SQS delays a message at most {SQS_MAX_DELAY_SECONDS} s; longer waits go through "
+        why += "EventBridge Scheduler"
+    raise InvalidJobError(
+        f"{job.task.name}: run_after is {delay:,} s away, but {why} and this backend's "
+        'configuration has "scheduler": null; deploy it with a scheduler or drop run_after'
+    )
+
+
+def _receipt(item: Outgoing, now: datetime) -> Job:
+    from lambda_jobs.job import Job
+
+    envelope = item.envelope
+    return Job(
+        id=envelope.id,
+        task_name=envelope.task,
+        queue_name=envelope.queue,
+        priority=envelope.priority,
+        enqueued_at=now,
+        run_after=envelope.run_after,
+    )

@@ -1,0 +1,155 @@
+"""What the enqueue client hands a sender, and how senders run requests and report failures.
+
+The client (:mod:`lambda_jobs.client`) validates and encodes every job into an :class:`Outgoing`
+(envelope, JSON body, lane, delay, whether the scheduler carries it). A sender
+(:mod:`lambda_jobs.send_goat`, :mod:`lambda_jobs.send_lamb`) turns those into AWS requests, runs
+them with :func:`run_requests` and ends with :func:`raise_failures`: so both backends report AWS
+errors the same way, as one :class:`~lambda_jobs.errors.EnqueueError` naming exactly the job ids
+that were not sent (``job_ids``) and those that were (``sent_ids``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from lambda_jobs.errors import EnqueueError
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from lambda_jobs.config import Lane
+    from lambda_jobs.envelope import Envelope
+
+#: Requests one bulk enqueue keeps in flight (the shared boto3 client pools 32 connections).
+MAX_PARALLEL_REQUESTS = 8
+
+
+class Outgoing:
+    """One validated job, ready for its sender. Immutable by contract.
+
+    ``delay_seconds`` is the whole-second delay (rounded up: a job never starts early);
+    ``via_scheduler`` says that an EventBridge Scheduler one-time schedule at ``run_at`` carries
+    the job instead of a direct send; ``message_group_id`` is set on FIFO lanes only.
+    """
+
+    __slots__ = (
+        "body",
+        "delay_seconds",
+        "envelope",
+        "lane",
+        "message_group_id",
+        "run_at",
+        "via_scheduler",
+    )
+
+    def __init__(
+        self,
+        *,
+        envelope: Envelope,
+        body: str,
+        lane: Lane,
+        delay_seconds: int,
+        run_at: datetime | None,
+        via_scheduler: bool,
+        message_group_id: str | None,
+    ) -> None:
+        self.envelope = envelope
+        self.body = body
+        self.lane = lane
+        self.delay_seconds = delay_seconds
+        self.run_at = run_at
+        self.via_scheduler = via_scheduler
+        self.message_group_id = message_group_id
+
+    @property
+    def job_id(self) -> str:
+        return self.envelope.id
+
+
+class Outcome:
+    """Job ids a request got accepted (``sent``) and those it did not, with AWS's reason."""
+
+    __slots__ = ("failed", "sent")
+
+    def __init__(self, sent: list[str] | None = None, failed: dict[str, str] | None = None) -> None:
+        self.sent: list[str] = sent if sent is not None else []
+        self.failed: dict[str, str] = failed if failed is not None else {}
+
+    def add(self, other: Outcome) -> None:
+        self.sent.extend(other.sent)
+        self.failed.update(other.failed)
+
+
+class Request:
+    """One AWS request (or a short sequence of them) for the jobs ``job_ids``.
+
+    ``send`` returns the :class:`Outcome`; if it raises an AWS error instead (botocore has already
+    retried), every job of the request counts as not sent, with that error as the reason.
+    """
+
+    __slots__ = ("job_ids", "send")
+
+    def __init__(self, job_ids: list[str], send: Callable[[], Outcome]) -> None:
+        self.job_ids = job_ids
+        self.send = send
+
+
+def aws_errors() -> tuple[type[Exception], ...]:
+    """The exceptions that mean "AWS (or the network) refused", as opposed to a bug here."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError)
+
+
+def _run(request: Request, errors: tuple[type[Exception], ...]) -> Outcome:
+    try:
+        return request.send()
+    except errors as exc:
+        return Outcome(failed=dict.fromkeys(request.job_ids, str(exc)))
+
+
+def run_requests(requests: list[Request]) -> Outcome:
+    """Run ``requests`` (in parallel when there are several) and merge their outcomes."""
+    errors = aws_errors()
+    total = Outcome()
+    if len(requests) == 1:
+        total.add(_run(requests[0], errors))
+        return total
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_REQUESTS, len(requests))) as pool:
+        for outcome in pool.map(lambda request: _run(request, errors), requests):
+            total.add(outcome)
+    return total
+
+
+def raise_failures(outgoing: list[Outgoing], outcome: Outcome, backend: str) -> None:
+    """Raise one :class:`EnqueueError` if any job of ``outgoing`` was not sent.
+
+    ``job_ids`` and ``sent_ids`` keep the input order; ``errors`` maps each failed id to AWS's
+    reason. A job neither reported sent nor failed (which a correct sender never leaves) counts as
+    failed, so nothing is ever reported sent that was not.
+    """
+    sent = set(outcome.sent)
+    failed = {
+        item.job_id: outcome.failed.get(item.job_id, "no answer from the sender")
+        for item in outgoing
+        if item.job_id not in sent
+    }
+    if not failed:
+        return
+    sent_ids = [item.job_id for item in outgoing if item.job_id in sent]
+    first_id, first_reason = next(iter(failed.items()))
+    if len(outgoing) == 1:
+        message = (
+            f"job {first_id} ({outgoing[0].envelope.task}) was not enqueued to the {backend} "
+            f"backend: {first_reason}"
+        )
+    else:
+        message = (
+            f"{len(failed)} of {len(outgoing)} jobs were not enqueued to the {backend} backend "
+            f"(EnqueueError.job_ids names them, .sent_ids the {len(sent_ids)} sent); "
+            f"first error, job {first_id}: {first_reason}"
+        )
+    raise EnqueueError(message, job_ids=list(failed), sent_ids=sent_ids, errors=failed)

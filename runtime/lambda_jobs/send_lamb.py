@@ -1,0 +1,72 @@
+"""Lamb enqueue: an asynchronous ``Invoke`` of the lane's function, or a schedule that invokes it.
+
+- No delay: ``Invoke(FunctionName=<lane target>, InvocationType="Event", Payload=<envelope>)``;
+  Lambda answers 202 once its own queue holds the event. Any other status is a failure.
+- Any delay: an EventBridge Scheduler one-time schedule targeting the function ARN, whose input is
+  a scheduler delivery wrapping the envelope (:func:`lambda_jobs.schedules.lamb_delivery`).
+
+Bulk is one request per job, run in parallel (Lambda has no batch invoke). AWS errors, after
+botocore's retries, end in one :class:`~lambda_jobs.errors.EnqueueError` naming the jobs.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from lambda_jobs.outgoing import Outcome, Request, raise_failures, run_requests
+
+if TYPE_CHECKING:
+    from lambda_jobs.config import ClientConfig
+    from lambda_jobs.outgoing import Outgoing
+
+#: The status Lambda answers an accepted asynchronous invocation with.
+ACCEPTED = 202
+
+
+def send(outgoing: list[Outgoing], config: ClientConfig) -> None:
+    """Send every job of ``outgoing``; raise one EnqueueError naming any job not accepted."""
+    from lambda_jobs import aws
+
+    requests: list[Request] = []
+    direct = [item for item in outgoing if not item.via_scheduler]
+    if direct:
+        lambda_client = aws.client("lambda", config)
+        for item in direct:
+            requests.append(Request([item.job_id], partial(_invoke, lambda_client, item)))
+    scheduled = [item for item in outgoing if item.via_scheduler]
+    if scheduled:
+        scheduler = aws.client("scheduler", config)
+        for item in scheduled:
+            requests.append(Request([item.job_id], partial(_schedule, scheduler, item, config)))
+    raise_failures(outgoing, run_requests(requests), "lamb")
+
+
+def _invoke(lambda_client: Any, item: Outgoing) -> Outcome:
+    response = lambda_client.invoke(
+        FunctionName=item.lane.target,
+        InvocationType="Event",
+        Payload=item.body.encode(),
+    )
+    status = response.get("StatusCode")
+    if status != ACCEPTED:
+        return Outcome(
+            failed={item.job_id: f"Lambda answered the Event invoke with {status}, not 202"}
+        )
+    return Outcome(sent=[item.job_id])
+
+
+def _schedule(scheduler: Any, item: Outgoing, config: ClientConfig) -> Outcome:
+    from lambda_jobs import schedules
+
+    assert config.scheduler is not None and item.run_at is not None  # checked by the client
+    schedules.create(
+        scheduler,
+        envelope=item.envelope,
+        when=item.run_at,
+        group=config.scheduler.group,
+        role_arn=config.scheduler.role_arn,
+        target_arn=item.lane.arn,
+        lamb=True,
+    )
+    return Outcome(sent=[item.job_id])
