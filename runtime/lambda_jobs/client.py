@@ -166,6 +166,7 @@ def _envelope_and_delay(
         enqueued_at=now,
         run_after=run_after,
         attempt=1,
+        overrides=dict(job.overrides),
     )
     body = envelope.to_json()
     size = len(body.encode())

@@ -24,6 +24,9 @@ class PreparedJob:
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """Per-job task options for the envelope's ``overrides`` (see ``envelope.OVERRIDE_TYPES``);
+    the Django backend sends a task's resolved retries, backoff and timeout this way."""
 
 
 def prepare(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> PreparedJob:
