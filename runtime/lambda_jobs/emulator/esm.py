@@ -1,0 +1,194 @@
+"""SQS event-source mapping pollers, with Lambda's semantics (which moto's own ESM lacks).
+
+For each mapping, up to ``MaximumConcurrency`` pollers (never more than the function's
+concurrency) each loop: long-poll the queue, gather up to ``BatchSize`` messages within the
+``MaximumBatchingWindowInSeconds``, invoke the function with the SQS event, then:
+
+- the function returned: delete every record not listed in ``batchItemFailures`` (when the mapping
+  reports batch item failures; otherwise delete all). A malformed ``batchItemFailures`` (an entry
+  without a known ``itemIdentifier``) fails the whole batch, as on Lambda;
+- the function failed, crashed or timed out: delete nothing. The messages come back after their
+  visibility timeout, and the queue's redrive policy moves them to its DLQ after
+  ``maxReceiveCount`` receives.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from typing import Any
+
+from lambda_jobs import aws
+from lambda_jobs.config import ClientConfig
+from lambda_jobs.emulator.environments import FunctionPool
+from lambda_jobs.emulator.joblog import JobLog, describe_job
+from lambda_jobs.emulator.runtime_api import InvocationResult
+from lambda_jobs.emulator.topology import EventSourceMappingSpec
+
+#: Seconds one receive call waits for messages; short enough that stopping is prompt.
+LONG_POLL_SECONDS = 2
+SQS_MAX_RECEIVE = 10
+
+
+def sqs_record(message: dict[str, Any], *, queue_arn: str, region: str) -> dict[str, Any]:
+    """One record of the Lambda SQS event, built from a ``ReceiveMessage`` message."""
+    attributes: dict[str, Any] = {}
+    for name, value in (message.get("MessageAttributes") or {}).items():
+        binary = value.get("BinaryValue")
+        attributes[name] = {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": base64.b64encode(binary).decode() if binary is not None else None,
+            "stringListValues": value.get("StringListValues", []),
+            "binaryListValues": [
+                base64.b64encode(b).decode() for b in value.get("BinaryListValues", [])
+            ],
+            "dataType": value.get("DataType"),
+        }
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes") or {},
+        "messageAttributes": attributes,
+        "md5OfBody": message.get("MD5OfBody"),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+def failed_item_ids(result: InvocationResult, batch_ids: list[str], *, report: bool) -> set[str]:
+    """The ids of the records that must stay in the queue after ``result``.
+
+    Everything when the invocation failed or the response is malformed; nothing when it
+    succeeded without item failures.
+    """
+    everything = set(batch_ids)
+    if not result.ok:
+        return everything
+    if not report:
+        return set()
+    try:
+        response = json.loads(result.body) if result.body.strip() else None
+    except ValueError:
+        return set()  # Lambda treats a non-JSON response as success of the whole batch.
+    if not isinstance(response, dict) or response.get("batchItemFailures") is None:
+        return set()
+    failures = response["batchItemFailures"]
+    if not isinstance(failures, list):
+        return everything
+    failed: set[str] = set()
+    for failure in failures:
+        item = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if not isinstance(item, str) or item not in everything:
+            return everything  # Malformed: Lambda retries the whole batch.
+        failed.add(item)
+    return failed
+
+
+class EventSourceMappingPoller:
+    """The pollers of one event-source mapping; :meth:`start` them, then set ``stop``."""
+
+    def __init__(
+        self,
+        spec: EventSourceMappingSpec,
+        pool: FunctionPool,
+        *,
+        moto: ClientConfig,
+        region: str,
+        log: JobLog,
+        stop: threading.Event,
+    ) -> None:
+        self.spec = spec
+        self.pool = pool
+        self.region = region
+        self.log = log
+        self.stop = stop
+        self.sqs = aws.client("sqs", moto)
+        limit = spec.maximum_concurrency or pool.concurrency
+        self.concurrency = max(0, min(limit, pool.concurrency))
+        self.source = f"{spec.function.name} <- {spec.queue.name}"
+
+    def start(self) -> list[threading.Thread]:
+        if not self.spec.enabled:
+            return []
+        threads = [
+            threading.Thread(target=self._run, name=f"esm-{self.spec.logical_id}-{i}", daemon=True)
+            for i in range(self.concurrency)
+        ]
+        for thread in threads:
+            thread.start()
+        return threads
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                messages = self._receive_batch()
+                if messages:
+                    self._process(messages)
+            except Exception as exc:  # the poller must outlive one bad request
+                if self.stop.is_set():
+                    return
+                self.log(self.source, f"poller error: {type(exc).__name__}: {exc}")
+                self.stop.wait(1.0)
+
+    def _receive(self, count: int, wait: int) -> list[dict[str, Any]]:
+        response = self.sqs.receive_message(
+            QueueUrl=self.spec.queue.url,
+            MaxNumberOfMessages=min(count, SQS_MAX_RECEIVE),
+            WaitTimeSeconds=wait,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return list(response.get("Messages") or [])
+
+    def _receive_batch(self) -> list[dict[str, Any]]:
+        batch = self._receive(self.spec.batch_size, LONG_POLL_SECONDS)
+        window = self.spec.batching_window_seconds
+        if not batch or window <= 0:
+            return batch
+        deadline = time.monotonic() + window
+        while len(batch) < self.spec.batch_size and not self.stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            wait = max(0, min(LONG_POLL_SECONDS, int(left)))
+            batch += self._receive(self.spec.batch_size - len(batch), wait)
+        return batch
+
+    def _process(self, messages: list[dict[str, Any]]) -> None:
+        records = [
+            sqs_record(m, queue_arn=self.spec.queue.arn, region=self.region) for m in messages
+        ]
+        payload = json.dumps({"Records": records}).encode()
+        request_id = str(uuid.uuid4())
+        with self.pool.lease(self.stop) as env:
+            if env is None:
+                return  # stopping: the messages return to the queue after their visibility
+            for message in messages:
+                self.log(self.source, f"start  {describe_job(message['Body'])}")
+            result = env.invoke(payload, request_id=request_id)
+        ids = [m["MessageId"] for m in messages]
+        failed = failed_item_ids(result, ids, report=self.spec.report_batch_item_failures)
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), SQS_MAX_RECEIVE):
+            chunk = done[start : start + SQS_MAX_RECEIVE]
+            self.sqs.delete_message_batch(
+                QueueUrl=self.spec.queue.url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
+                ],
+            )
+        if not result.ok:
+            reason = "timed out" if result.timed_out else f"failed ({result.error_type})"
+            self.log(
+                self.source,
+                f"invocation {request_id[:8]} {reason}: {len(messages)} message(s) return "
+                "to the queue after their visibility timeout",
+            )
+        for message in messages:
+            outcome = "handed back (retry)" if message["MessageId"] in failed else "acknowledged"
+            self.log(self.source, f"{outcome}  {describe_job(message['Body'])}")

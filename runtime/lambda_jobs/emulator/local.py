@@ -1,0 +1,246 @@
+"""``lambda-jobs local``: everything the emulator runs, started and stopped together.
+
+:class:`LocalCloud` reads the cloud assembly, starts a moto server, provisions each stack in it,
+and starts one :class:`~lambda_jobs.emulator.environments.FunctionPool` per function, the
+event-source mapping pollers, the async invoke queues behind the Invoke API, and the scheduler.
+:meth:`LocalCloud.client_configs` then gives each backend's ``LAMBDA_JOBS_CONFIG`` document with
+``endpoints`` pointing here. :meth:`LocalCloud.stop` ends every thread and child process it started
+(moto, every execution environment).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lambda_jobs import aws
+from lambda_jobs.emulator.assembly import read_assembly
+from lambda_jobs.emulator.async_invoke import AsyncInvoker
+from lambda_jobs.emulator.environments import FunctionPool
+from lambda_jobs.emulator.esm import EventSourceMappingPoller
+from lambda_jobs.emulator.invoke_api import InvokeApi, InvokeTarget, function_name
+from lambda_jobs.emulator.joblog import JobLog
+from lambda_jobs.emulator.motoserver import MotoServer
+from lambda_jobs.emulator.provision import StackProvisioner, moto_config
+from lambda_jobs.emulator.runtime_api import InvocationResult
+from lambda_jobs.emulator.scheduler import SchedulePoller
+from lambda_jobs.emulator.topology import AsyncInvokeSpec, FunctionSpec, QueueSpec, StackSpec
+
+#: Environments per function when the template reserves no concurrency. AWS's account default
+#: is 1000; a laptop runs a handful of processes comfortably.
+DEFAULT_CONCURRENCY = 4
+
+
+@dataclass(slots=True, kw_only=True)
+class LocalOptions:
+    """What ``lambda-jobs local`` takes on its command line (see :mod:`lambda_jobs.cli`)."""
+
+    app: Path
+    stacks: list[str] = field(default_factory=list)
+    region: str | None = None
+    async_retry_scale: float = 1.0
+    default_concurrency: int = DEFAULT_CONCURRENCY
+    function_environment: dict[str, str] = field(default_factory=dict)
+    """Extra variables for every function (``--env NAME=VALUE``), over the template's."""
+    show_function_output: bool = True
+    scheduler_interval: float = 0.5
+
+
+class LocalCloud:
+    """The running emulator; use as a context manager or call :meth:`start` / :meth:`stop`."""
+
+    def __init__(self, options: LocalOptions, log: JobLog | None = None) -> None:
+        self.options = options
+        self.log = log or JobLog()
+        self.stop_event = threading.Event()
+        self.moto: MotoServer | None = None
+        self.stacks: list[StackSpec] = []
+        self.pools: dict[str, FunctionPool] = {}
+        """By function name."""
+        self.async_invokers: dict[str, AsyncInvoker] = {}
+        self.invoke_api: InvokeApi | None = None
+        self.functions: dict[str, FunctionSpec] = {}
+        self.queues_by_arn: dict[str, QueueSpec] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> LocalCloud:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        artifacts = read_assembly(self.options.app, self.options.stacks or None)
+        self.moto = MotoServer()
+        for artifact in artifacts:
+            spec = StackProvisioner(
+                artifact, moto_url=self.moto.url, region=self.options.region
+            ).provision()
+            self.stacks.append(spec)
+            self.functions.update({f.name: f for f in spec.functions.values()})
+            self.queues_by_arn.update({q.arn: q for q in spec.queues.values()})
+        self.invoke_api = InvokeApi({})
+        on_output = self.log.function_output if self.options.show_function_output else None
+        for spec in self.stacks:
+            base = {
+                "AWS_REGION": spec.region,
+                "AWS_DEFAULT_REGION": spec.region,
+                "AWS_ENDPOINT_URL": self.moto.url,
+                "AWS_ENDPOINT_URL_LAMBDA": self.invoke_api.url,
+                **self.options.function_environment,
+            }
+            for function in spec.functions.values():
+                concurrency = function.reserved_concurrency
+                if concurrency is None:
+                    concurrency = self.options.default_concurrency
+                self.pools[function.name] = FunctionPool(
+                    function, concurrency=concurrency, base_environment=base, on_output=on_output
+                )
+        for spec in self.stacks:
+            self._start_stack(spec)
+        self._publish_configs()
+
+    def _start_stack(self, spec: StackSpec) -> None:
+        assert self.moto is not None and self.invoke_api is not None
+        moto = moto_config(self.moto.url, spec.region)
+        for function in spec.functions.values():
+            pool = self.pools[function.name]
+            invoker = AsyncInvoker(
+                pool,
+                spec.async_invoke.get(function.name, AsyncInvokeSpec()),
+                retry_scale=self.options.async_retry_scale,
+                destination=self._send_to_destination,
+                log=self.log,
+                stop=self.stop_event,
+            )
+            invoker.start()
+            self.async_invokers[function.name] = invoker
+            self.invoke_api.targets[function.name] = InvokeTarget(
+                function.arn,
+                submit=invoker.submit,
+                run=self._runner(pool),
+                timeout_seconds=function.timeout_seconds,
+            )
+        for mapping in spec.event_source_mappings:
+            EventSourceMappingPoller(
+                mapping,
+                self.pools[mapping.function.name],
+                moto=moto,
+                region=spec.region,
+                log=self.log,
+                stop=self.stop_event,
+            ).start()
+        groups = list(spec.schedule_groups)
+        for document in spec.client_configs:
+            group = (document.get("scheduler") or {}).get("group")
+            if isinstance(group, str) and group not in groups:
+                groups.append(group)
+        if groups:
+            SchedulePoller(
+                groups,
+                queues=self.queues_by_arn,
+                invoke_async=self.invoke_async,
+                moto=moto,
+                log=self.log,
+                stop=self.stop_event,
+                interval=self.options.scheduler_interval,
+            ).start()
+
+    def _runner(self, pool: FunctionPool) -> Any:
+        def run(payload: bytes, request_id: str) -> InvocationResult:
+            with pool.lease(self.stop_event) as env:
+                if env is None:
+                    return InvocationResult(
+                        request_id=request_id, ok=False, body=b"", error_type="Emulator.Stopping"
+                    )
+                return env.invoke(payload, request_id=request_id)
+
+        return run
+
+    def stop(self) -> None:
+        """Stop every poller, environment and the moto server. Safe to call twice."""
+        self.stop_event.set()
+        if self.invoke_api is not None:
+            self.invoke_api.close()
+            self.invoke_api = None
+        for pool in self.pools.values():
+            pool.stop()
+        if self.moto is not None:
+            self.moto.stop()
+            self.moto = None
+        aws.reset()
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- what callers use ----------------------------------------------------------------------
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        assert self.moto is not None and self.invoke_api is not None
+        return {
+            "sqs": self.moto.url,
+            "scheduler": self.moto.url,
+            "ssm": self.moto.url,
+            "lambda": self.invoke_api.url,
+        }
+
+    def client_configs(self) -> list[dict[str, Any]]:
+        """Each backend's client configuration, with ``endpoints`` pointing at this emulator."""
+        return [
+            {**document, "endpoints": self.endpoints}
+            for spec in self.stacks
+            for document in spec.client_configs
+        ]
+
+    def invoke_async(self, function_arn: str, payload: bytes) -> bool:
+        """Queue an async invocation of an emulated function; False if there is no such one."""
+        invoker = self.async_invokers.get(function_name(function_arn))
+        if invoker is None:
+            return False
+        invoker.submit(payload)
+        return True
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _publish_configs(self) -> None:
+        """Overwrite each published SSM copy of a client config with its local-endpoint form.
+
+        An app that reads ``LAMBDA_JOBS_CONFIG=ssm:<name>`` from this moto then reaches the
+        emulator's endpoints too.
+        """
+        assert self.moto is not None
+        for spec in self.stacks:
+            ssm = aws.client("ssm", moto_config(self.moto.url, spec.region))
+            for name, document in spec.config_parameters.items():
+                ssm.put_parameter(
+                    Name=name,
+                    Value=json.dumps({**document, "endpoints": self.endpoints}),
+                    Type="String",
+                    Overwrite=True,
+                )
+
+    def _send_to_destination(self, target: str, record: dict[str, Any]) -> None:
+        body = json.dumps(record)
+        queue = self.queues_by_arn.get(target)
+        if queue is not None:
+            assert self.moto is not None
+            region = target.split(":")[3]
+            sqs = aws.client("sqs", moto_config(self.moto.url, region))
+            params: dict[str, Any] = {"QueueUrl": queue.url, "MessageBody": body}
+            if queue.fifo:
+                params["MessageGroupId"] = "lambda-destinations"
+                if not queue.content_based_deduplication:
+                    params["MessageDeduplicationId"] = record["requestContext"]["requestId"]
+            sqs.send_message(**params)
+        elif not self.invoke_async(target, body.encode()):
+            self.log("destinations", f"destination {target} is not emulated; record dropped")
