@@ -1,0 +1,275 @@
+"""``LambdaJobsBackend``: a Django Tasks backend that sends tasks to a lambda-jobs backend.
+
+A Django project switches by settings alone::
+
+    TASKS = {
+        "default": {
+            "BACKEND": "lambda_jobs.django.LambdaJobsBackend",
+            "QUEUES": ["default", "emails"],          # optional: all queues of the config
+            "OPTIONS": {"config": "ssm:/myapp/jobs", "retries": 2, "timeout": 60},
+        }
+    }
+
+``enqueue`` validates the task against the backend's client configuration, sends one job through
+:func:`lambda_jobs.client.enqueue_one` (the envelope's ``task`` is the Django task's
+``module_path``, its ``overrides`` carry the resolved retries, backoff and timeout), sends
+``task_enqueued`` and returns a ``TaskResult`` whose ``id`` is the job id and whose status is READY.
+With the ``inline`` configuration the job runs in this process before ``enqueue`` returns, and the
+result carries its outcome.
+
+Results are not stored (``supports_get_result`` is False): the job id is what logs and dead-letter
+entries carry. Enqueue after a database commit with
+``transaction.on_commit(lambda: my_task.enqueue(...))``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from django.core.checks import CheckMessage
+from django.tasks import Task, TaskResult, TaskResultStatus
+from django.tasks.backends.base import BaseTaskBackend
+from django.tasks.exceptions import InvalidTask, InvalidTaskBackend
+from django.tasks.signals import task_enqueued
+from django.utils import timezone
+from django.utils.json import normalize_json
+
+from lambda_jobs import config as client_config
+from lambda_jobs.config import ClientConfig
+from lambda_jobs.django.options import BackendOptions, JobDefaults, job_defaults, parse_options
+from lambda_jobs.django.task import LambdaJobsTask, task_job_options
+from lambda_jobs.errors import ConfigurationError, InvalidJobError, InvalidTaskError
+from lambda_jobs.tasks import check_queue_name
+
+#: Where the client configuration of a backend comes from.
+ConfigSource = Literal["options", "environment"]
+
+
+class LambdaJobsBackend(BaseTaskBackend):
+    """Django Tasks backend for lambda-jobs (Lamb or Goat, chosen by the client configuration)."""
+
+    task_class = LambdaJobsTask
+    supports_defer = True
+    """Delays up to the configuration's ``max_delay_seconds`` (SQS delay or Scheduler)."""
+    supports_async_task = True
+    """Coroutine functions are run to completion in the handler."""
+    supports_priority = True
+    """Priority picks the queue lane whose band holds it."""
+    supports_get_result = False
+
+    def __init__(self, alias: str, params: dict[str, Any]) -> None:
+        super().__init__(alias, params)
+        self.queues_given = "QUEUES" in params
+        if not self.queues_given:
+            # Django's default is {"default"}; here the client configuration lists the queues.
+            self.queues = set()
+        self.parsed_options: BackendOptions = parse_options(params.get("OPTIONS", {}))
+        self._config: ClientConfig | None = None
+
+    # Client configuration -------------------------------------------------------------------------
+
+    @property
+    def config_source(self) -> ConfigSource:
+        return "options" if self.parsed_options.config is not None else "environment"
+
+    def describe_config_source(self) -> str:
+        """Where the configuration comes from, as error messages name it."""
+        if self.config_source == "options":
+            return f"TASKS[{self.alias!r}]['OPTIONS']['config']"
+        return client_config.ENV_VAR
+
+    def config_is_remote(self) -> bool:
+        """True when reading the configuration needs a network call (``ssm:<name>``)."""
+        raw = self.parsed_options.config
+        value = raw if self.config_source == "options" else os.environ.get(client_config.ENV_VAR)
+        return isinstance(value, str) and value.strip().startswith("ssm:")
+
+    def client_config(self) -> ClientConfig:
+        """The backend's client configuration, read once (``ssm:`` fetched on first use).
+
+        Raises Django's ``InvalidTaskBackend`` (an ``ImproperlyConfigured``) naming the source when
+        it is missing or invalid.
+        """
+        if self._config is not None:
+            return self._config
+        raw = self.parsed_options.config
+        try:
+            if isinstance(raw, dict):
+                found = client_config.parse(raw)
+            elif isinstance(raw, str):
+                found = client_config.resolve(raw)
+            else:
+                # LAMBDA_JOBS_CONFIG is re-read each time: it caches per value itself.
+                return client_config.load()
+        except ConfigurationError as exc:
+            raise InvalidTaskBackend(
+                f"TASKS[{self.alias!r}]: {self.describe_config_source()} is not a usable "
+                f"lambda-jobs client configuration: {exc}"
+            ) from exc
+        self._config = found
+        return found
+
+    def known_config(self) -> ClientConfig | None:
+        """The configuration if it can be had without a network call and is valid, else None.
+
+        ``validate_task`` runs when a task is declared (at import): it checks queues and delays
+        against this, and leaves a missing, invalid or remote configuration to ``enqueue`` and to
+        the system checks.
+        """
+        if self._config is None and self.config_is_remote():
+            return None
+        try:
+            return self.client_config()
+        except InvalidTaskBackend:
+            return None
+
+    # Task validation ------------------------------------------------------------------------------
+
+    def job_options(self, task: Task[..., Any]) -> JobDefaults:
+        """Retry policy and timeout of ``task``: its own options over the ``OPTIONS`` defaults."""
+        values = {**self.parsed_options.raw_defaults, **task_job_options(task)}
+        try:
+            return job_defaults(values)
+        except InvalidTaskError as exc:
+            raise InvalidTask(f"Task {task.module_path}: {exc}") from exc
+
+    def validate_task(self, task: Task[..., Any]) -> None:
+        """Reject, with ``InvalidTask``, what this backend cannot run (see :meth:`check_task`)."""
+        self.check_task(task, self.known_config())
+
+    def check_task(self, task: Task[..., Any], config: ClientConfig | None) -> None:
+        """Django's rules, then the job options, queue and delay against ``config`` (if known)."""
+        if self.queues and task.queue_name not in self.queues:
+            raise InvalidTask(
+                f"Queue {task.queue_name!r} is not in TASKS[{self.alias!r}]['QUEUES'] "
+                f"({', '.join(sorted(self.queues))})."
+            )
+        super().validate_task(task)
+        self.job_options(task)
+        try:
+            check_queue_name(task.queue_name)
+        except InvalidTaskError as exc:
+            raise InvalidTask(str(exc)) from exc
+        if config is not None and not config.is_inline and task.queue_name not in config.queues:
+            raise InvalidTask(
+                f"Queue {task.queue_name!r} is not a queue of this lambda-jobs backend "
+                f"({self.describe_config_source()}); it has: {', '.join(sorted(config.queues))}."
+            )
+        if task.run_after is not None:
+            self._check_run_after(task.run_after, config)
+
+    def _check_run_after(self, run_after: datetime, config: ClientConfig | None) -> None:
+        if not timezone.is_aware(run_after):
+            raise InvalidTask(
+                "run_after must be an aware datetime (e.g. timezone.now() + timedelta(...)); "
+                "a naive datetime is ambiguous."
+            )
+        if config is None:
+            return
+        delay = (run_after - timezone.now()).total_seconds()
+        if delay > config.max_delay_seconds:
+            hint = (
+                " Deploy the backend with a scheduler to allow longer delays."
+                if config.scheduler is None and not config.is_inline
+                else ""
+            )
+            raise InvalidTask(
+                f"run_after is {delay:.0f} s away; this backend accepts delays of at most "
+                f"{config.max_delay_seconds} s (max_delay_seconds).{hint}"
+            )
+
+    # Enqueue --------------------------------------------------------------------------------------
+
+    def enqueue[**P, R](
+        self, task: Task[P, R], args: Sequence[Any], kwargs: dict[str, Any]
+    ) -> TaskResult[P, R]:
+        """Send one job for ``task``; see the module docstring for what callers may rely on."""
+        from lambda_jobs.client import enqueue_one
+        from lambda_jobs.django.runner import job_task_for
+        from lambda_jobs.job import PreparedJob
+
+        config = self.client_config()
+        self.check_task(task, config)
+        options = self.job_options(task)
+        json_args, json_kwargs = json_arguments(task, args, kwargs)
+        result: TaskResult[P, R] = TaskResult(
+            task=task,
+            id="",
+            status=TaskResultStatus.READY,
+            enqueued_at=None,
+            started_at=None,
+            last_attempted_at=None,
+            finished_at=None,
+            args=json_args,
+            kwargs=json_kwargs,
+            backend=self.alias,
+            errors=[],
+            worker_ids=[],
+        )
+        job_task = job_task_for(
+            task,
+            options,
+            run_after=_pending_run_after(task.run_after),
+            result=result if config.is_inline else None,
+        )
+        prepared = PreparedJob(
+            task=job_task,
+            args=tuple(json_args),
+            kwargs=json_kwargs,
+            overrides=options.overrides(),
+        )
+        object.__setattr__(result, "id", prepared.id)
+        try:
+            job = enqueue_one(prepared, config)
+        except InvalidJobError as exc:
+            raise InvalidTask(f"Task {task.module_path}: {exc}") from exc
+        if not config.is_inline:
+            # Inline, the runner sent task_enqueued once the job was accepted, before it ran.
+            object.__setattr__(result, "enqueued_at", job.enqueued_at)
+            task_enqueued.send(type(self), task_result=result)
+        return result
+
+    # System checks --------------------------------------------------------------------------------
+
+    def check(self, **kwargs: Any) -> list[CheckMessage]:
+        """Misconfiguration as Django system checks (``lambda_jobs.E001``... ``W001``)."""
+        from lambda_jobs.django.checks import backend_checks
+
+        return backend_checks(self)
+
+
+def _pending_run_after(run_after: datetime | None) -> datetime | None:
+    """``run_after`` if it is still ahead; a time already past means "now" in Django's model."""
+    if run_after is None or run_after <= timezone.now():
+        return None
+    return run_after
+
+
+def json_arguments(
+    task: Task[..., Any], args: Sequence[Any], kwargs: dict[str, Any]
+) -> tuple[list[Any], dict[str, Any]]:
+    """``args``/``kwargs`` in Django's JSON form; a value that is not JSON raises ``InvalidTask``.
+
+    The message names the argument (position or keyword), never its value: arguments are not
+    logged.
+    """
+    json_args = []
+    for index, value in enumerate(args):
+        json_args.append(_json_value(task, value, f"positional argument {index}"))
+    json_kwargs = {}
+    for name, value in kwargs.items():
+        json_kwargs[name] = _json_value(task, value, f"keyword argument {name!r}")
+    return json_args, json_kwargs
+
+
+def _json_value(task: Task[..., Any], value: Any, where: str) -> Any:
+    try:
+        return normalize_json(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidTask(
+            f"Task {task.module_path}: {where} is not JSON ({exc}); task arguments travel as JSON, "
+            "so pass ids or plain values instead of objects."
+        ) from exc

@@ -1,0 +1,45 @@
+"""Django tasks the tests enqueue and the handler runs (``LAMBDA_JOBS_TASKS`` names this module).
+
+Each writes a file so that a test can see it ran, and what it received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from django.tasks import TaskContext, task
+
+
+@task
+def write_text(path: str, text: str) -> str:
+    Path(path).write_text(text, encoding="utf-8")
+    return text
+
+
+@task(queue_name="orders", priority=60)
+def record_order(path: str, order: dict[str, Any]) -> None:
+    Path(path).write_text(json.dumps(order), encoding="utf-8")
+
+
+@task(takes_context=True, retries=2, retry_backoff=1, timeout=30)  # type: ignore[call-overload, untyped-decorator]
+def flaky(context: TaskContext[Any, Any], path: str, succeed_on: int) -> int:
+    """Append ``attempt`` to ``path``; fail until attempt ``succeed_on``."""
+    with open(path, "a", encoding="utf-8") as file:
+        file.write(f"{context.attempt}:{context.task_result.id}\n")
+    if context.attempt < succeed_on:
+        raise RuntimeError(f"attempt {context.attempt} fails on purpose")
+    return context.attempt
+
+
+@task
+async def write_text_async(path: str, text: str) -> None:
+    await asyncio.sleep(0)
+    Path(path).write_text(text, encoding="utf-8")
+
+
+@task(backend="immediate")
+def on_immediate_backend(path: str) -> None:
+    Path(path).write_text("immediate", encoding="utf-8")

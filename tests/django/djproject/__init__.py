@@ -1,0 +1,1 @@
+"""A minimal Django project for the lambda-jobs Django backend tests (settings only)."""

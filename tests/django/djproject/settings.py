@@ -1,0 +1,23 @@
+"""Settings of the test Django project.
+
+Tests in-process use these through ``settings.configure`` (see ``tests/django/conftest.py``), never
+through a process-wide ``DJANGO_SETTINGS_MODULE``; handler subprocesses get
+``DJANGO_SETTINGS_MODULE=tests.django.djproject.settings`` in their own environment.
+
+The default backend reads its client configuration from ``LAMBDA_JOBS_CONFIG`` (tests set it per
+test, or override ``TASKS``); ``QUEUES`` lists the queues of the test Goat backend.
+"""
+
+from __future__ import annotations
+
+SECRET_KEY = "tests-only"
+USE_TZ = True
+INSTALLED_APPS = ["tests.django.djapp"]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+TASKS = {
+    "default": {
+        "BACKEND": "lambda_jobs.django.LambdaJobsBackend",
+        "QUEUES": ["default", "orders"],
+    },
+    "immediate": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"},
+}
