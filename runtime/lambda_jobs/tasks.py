@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from lambda_jobs import registry
 from lambda_jobs.backoff import MAX_BACKOFF_SECONDS
-from lambda_jobs.errors import InvalidTaskError
+from lambda_jobs.errors import InvalidJobError, InvalidTaskError
 
 if TYPE_CHECKING:
     from lambda_jobs.job import Job, PreparedJob
@@ -222,15 +222,20 @@ class Task[**P, R]:
     ) -> Task[P, R]:
         """A copy with other job options; the registered task is unchanged.
 
-        ``run_after`` is an aware datetime or a timedelta from the moment of enqueue.
+        ``run_after`` is an aware datetime or a timedelta from the moment of enqueue. These are
+        options of jobs, not of the task declaration, so a bad value raises
+        :class:`~lambda_jobs.errors.InvalidJobError` naming it.
         """
         changes: dict[str, Any] = {}
-        if queue_name is not None:
-            changes["queue_name"] = check_queue_name(queue_name)
-        if priority is not None:
-            changes["priority"] = check_priority(priority)
-        if run_after is not None:
-            changes["run_after"] = check_run_after(run_after)
+        try:
+            if queue_name is not None:
+                changes["queue_name"] = check_queue_name(queue_name)
+            if priority is not None:
+                changes["priority"] = check_priority(priority)
+            if run_after is not None:
+                changes["run_after"] = check_run_after(run_after)
+        except InvalidTaskError as exc:
+            raise InvalidJobError(str(exc)) from None
         return self._replace(**changes)
 
     def prepare(self, *args: P.args, **kwargs: P.kwargs) -> PreparedJob:
