@@ -33,6 +33,9 @@ def django_project() -> None:
         values = {name: getattr(module, name) for name in dir(module) if name.isupper()}
         settings.configure(**values)
     django.setup()
+    # Declare the test app's tasks now, against the project's own TASKS (tests override it later).
+    importlib.import_module("tests.django.djapp.tasks")
+    importlib.import_module("tests.django.djapp.outside")
 
 
 @pytest.fixture
