@@ -72,7 +72,7 @@ def test_validate_rejects_takes_context_without_context_parameter(use_backend: A
 
     use_backend(goat_document())
     with pytest.raises(InvalidTask, match="first argument of 'context'"):
-        task(takes_context=True)(plain)
+        task(takes_context=True)(plain)  # type: ignore[arg-type]
 
 
 def test_validate_rejects_queue_not_in_queues_setting(use_backend: Any) -> None:
@@ -176,11 +176,10 @@ def test_validate_rejects_task_options_out_of_range(
 
 def test_task_options_combine_with_backend_defaults(use_backend: Any) -> None:
     from django.tasks import task
-
     from lambda_jobs.django import LambdaJobsBackend
 
     use_backend(goat_document(), retries=4, timeout=timedelta(seconds=20))
-    declared = task(retries=1)(plain)
+    declared = task(retries=1)(plain)  # type: ignore[call-overload]
     backend = declared.get_backend()
     assert isinstance(backend, LambdaJobsBackend)
     options = backend.job_options(declared)
@@ -198,7 +197,7 @@ def test_enqueue_rejects_non_json_argument_naming_it(use_backend: Any) -> None:
         match=rf"Task {__name__}\.plain: keyword argument 'path' is not JSON "
         r"\(Unsupported type: <class 'object'>\)",
     ):
-        declared.enqueue(path=object())
+        declared.enqueue(path=object())  # type: ignore[arg-type]
 
 
 def test_enqueue_rejects_non_finite_float_naming_the_argument(use_backend: Any) -> None:
@@ -209,7 +208,7 @@ def test_enqueue_rejects_non_finite_float_naming_the_argument(use_backend: Any) 
     with pytest.raises(
         InvalidTask, match=r"positional argument 0 is not JSON: the float nan has no JSON form"
     ):
-        task(plain).enqueue(float("nan"))
+        task(plain).enqueue(float("nan"))  # type: ignore[arg-type]
 
 
 def test_enqueue_rejects_payload_over_the_backend_limit(use_backend: Any) -> None:
