@@ -1,0 +1,251 @@
+"""``JobQueue`` and ``PriorityLane``: the per-queue settings of a job backend, checked at synth.
+
+A *queue* is what a task names (``@task(queue_name=...)``). A *lane* is one physical target (an
+SQS queue on Goat, a Lambda function on Lamb) that serves a band of job priorities of that queue;
+a queue with one lane (-100..100) is the common case. Everything a user can get wrong here raises
+:class:`JobBackendConfigError` at synth, with the prop's name and the allowed range in the message.
+Checks that depend on the backend (an ESM's concurrency floor, Goat-only or Lamb-only props) live
+in the backend modules; this module holds what is true for both.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from aws_cdk import Duration
+
+MIN_PRIORITY = -100
+MAX_PRIORITY = 100
+QUEUE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+"""The runtime's rule for queue names (``lambda_jobs.tasks.QUEUE_NAME_PATTERN``)."""
+
+MAX_FUNCTION_TIMEOUT_SECONDS = 900
+MIN_MEMORY_MB = 128
+MAX_MEMORY_MB = 10_240
+MAX_SQS_DELAY_SECONDS = 900
+MAX_BATCHING_WINDOW_SECONDS = 300
+MAX_BATCH_SIZE = 10
+MAX_BATCH_SIZE_WITH_WINDOW = 10_000
+
+
+class JobBackendConfigError(ValueError):
+    """A construct prop is out of range; the message names the prop and what it accepts."""
+
+
+class PriorityLane:
+    """One band of priorities of a queue, served by its own SQS queue (Goat) or function (Lamb).
+
+    :param min_priority: lowest priority this lane serves (inclusive), -100..100.
+    :param max_priority: highest priority this lane serves (inclusive), -100..100.
+    :param max_concurrency: how many of this lane's jobs may run at once. Goat: the event-source
+        mapping's ``MaximumConcurrency`` (2..1000). Lamb: the function's reserved concurrency
+        (1..1000). Default: the queue's ``max_concurrency``; when that is also unset, Goat leaves
+        the mapping unbounded and Lamb reserves nothing (the account's unreserved pool).
+
+    Give a higher band more concurrency than a lower one: that is how priority works on Lambda
+    (larger priorities get more workers, none wait behind the others' backlog).
+    """
+
+    __slots__ = ("max_concurrency", "max_priority", "min_priority")
+
+    def __init__(
+        self, *, min_priority: int, max_priority: int, max_concurrency: int | None = None
+    ) -> None:
+        for prop, value in (("min_priority", min_priority), ("max_priority", max_priority)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise JobBackendConfigError(
+                    f"PriorityLane {prop} must be an integer in {MIN_PRIORITY}..{MAX_PRIORITY}, "
+                    f"got {value!r}"
+                )
+            if not MIN_PRIORITY <= value <= MAX_PRIORITY:
+                raise JobBackendConfigError(
+                    f"PriorityLane {prop} must be in {MIN_PRIORITY}..{MAX_PRIORITY}, got {value}"
+                )
+        if min_priority > max_priority:
+            raise JobBackendConfigError(
+                f"PriorityLane min_priority ({min_priority}) must not exceed max_priority "
+                f"({max_priority})"
+            )
+        _check_int_range("PriorityLane max_concurrency", max_concurrency, 1, 1000)
+        self.min_priority = min_priority
+        self.max_priority = max_priority
+        self.max_concurrency = max_concurrency
+
+    def __repr__(self) -> str:
+        return (
+            f"PriorityLane(min_priority={self.min_priority}, max_priority={self.max_priority}, "
+            f"max_concurrency={self.max_concurrency})"
+        )
+
+
+class JobQueue:
+    """A logical job queue of a backend (``GoatJobBackend`` or ``LambJobBackend``).
+
+    All props are keyword-only except ``name``; every default is below.
+
+    :param name: the queue name tasks use (``@task(queue_name=...)``): 1-64 of ``[A-Za-z0-9_-]``.
+        Default ``"default"``.
+    :param lanes: priority bands, each with its own target and concurrency. They must cover
+        -100..100 with no gap or overlap. Default: one lane -100..100 with the queue's
+        ``max_concurrency``.
+    :param max_concurrency: concurrency of every lane that does not set its own. Goat: the
+        event-source mapping's ``MaximumConcurrency`` (2..1000). Lamb: reserved concurrency
+        (1..1000). Default: unset (Goat: no cap; Lamb: unreserved).
+    :param timeout: the Lambda function timeout for this queue's jobs, at most 900 s. Default: the
+        backend's ``timeout``. Goat: a queue with its own ``timeout`` or ``memory_size`` gets its
+        own function (from the same image); the others share the backend's function.
+    :param memory_size: MiB of memory of this queue's function, 128..10240. Default: the backend's
+        ``memory_size``.
+    :param fifo: Goat only: FIFO lanes (jobs of one message group run in order, one at a time).
+        Default ``False``.
+    :param delay: Goat only: the SQS queue's ``DelaySeconds``, 0..900 s. Default: none (0).
+    :param batch_size: Goat only: records per invocation, 1..10 (up to 10,000 with a
+        ``max_batching_window``; FIFO at most 10). Default 10.
+    :param max_batching_window: Goat only: how long the mapping gathers records, 0..300 s; not
+        allowed on FIFO queues. Default: none.
+    :param retry_attempts: Lamb only: Lambda's own async retries after a crash (the handler runs
+        task retries itself), 0..2. Default 2.
+    :param max_event_age: Lamb only: how long Lambda keeps an async event it could not run,
+        60 s..6 h. Default 6 h.
+    """
+
+    def __init__(
+        self,
+        name: str = "default",
+        *,
+        lanes: Sequence[PriorityLane] | None = None,
+        max_concurrency: int | None = None,
+        timeout: Duration | None = None,
+        memory_size: int | None = None,
+        fifo: bool = False,
+        delay: Duration | None = None,
+        batch_size: int | None = None,
+        max_batching_window: Duration | None = None,
+        retry_attempts: int | None = None,
+        max_event_age: Duration | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not QUEUE_NAME_PATTERN.match(name):
+            raise JobBackendConfigError(
+                "JobQueue name must be 1-64 characters of letters, digits, '-' and '_', "
+                f"got {name!r}"
+            )
+        self.name = name
+        where = f"JobQueue {name!r}"
+        _check_int_range(f"{where} max_concurrency", max_concurrency, 1, 1000)
+        self.max_concurrency = max_concurrency
+        self.lanes: tuple[PriorityLane, ...] = _check_lanes(where, lanes, max_concurrency)
+        if timeout is not None:
+            check_function_timeout(f"{where} timeout", timeout)
+        self.timeout = timeout
+        _check_int_range(f"{where} memory_size", memory_size, MIN_MEMORY_MB, MAX_MEMORY_MB)
+        self.memory_size = memory_size
+        if not isinstance(fifo, bool):
+            raise JobBackendConfigError(f"{where} fifo must be True or False, got {fifo!r}")
+        self.fifo = fifo
+        if delay is not None:
+            _check_seconds(f"{where} delay", delay, 0, MAX_SQS_DELAY_SECONDS)
+        self.delay = delay
+        window = None
+        if max_batching_window is not None:
+            window = _check_seconds(
+                f"{where} max_batching_window", max_batching_window, 0, MAX_BATCHING_WINDOW_SECONDS
+            )
+            if fifo:
+                raise JobBackendConfigError(
+                    f"{where} max_batching_window is not allowed on a FIFO queue (AWS accepts no "
+                    "batching window for FIFO event sources); remove it or set fifo=False"
+                )
+        self.max_batching_window = max_batching_window
+        if batch_size is not None:
+            if fifo:
+                upper, why = MAX_BATCH_SIZE, " (FIFO queues accept at most 10)"
+            elif window:
+                upper, why = MAX_BATCH_SIZE_WITH_WINDOW, " (with a batching window)"
+            else:
+                upper, why = MAX_BATCH_SIZE, " (up to 10000 with a max_batching_window)"
+            _check_int_range(f"{where} batch_size", batch_size, 1, upper, why)
+        self.batch_size = batch_size
+        _check_int_range(f"{where} retry_attempts", retry_attempts, 0, 2)
+        self.retry_attempts = retry_attempts
+        if max_event_age is not None:
+            _check_seconds(f"{where} max_event_age", max_event_age, 60, 6 * 3600, " (60 s..6 h)")
+        self.max_event_age = max_event_age
+
+    def __repr__(self) -> str:
+        return f"JobQueue({self.name!r}, fifo={self.fifo}, lanes={list(self.lanes)!r})"
+
+    def lane_concurrency(self, lane: PriorityLane) -> int | None:
+        """The concurrency a lane runs with: its own, else the queue's, else None (no cap)."""
+        return lane.max_concurrency if lane.max_concurrency is not None else self.max_concurrency
+
+
+def check_function_timeout(prop: str, timeout: Duration) -> int:
+    """Whole seconds of a function timeout in 1..900 (Lambda's limit), else raise."""
+    return _check_seconds(prop, timeout, 1, MAX_FUNCTION_TIMEOUT_SECONDS, " (Lambda's limit)")
+
+
+def check_memory_size(prop: str, memory_size: int) -> int:
+    """``memory_size`` if it is 128..10240 MiB, else raise naming ``prop``."""
+    _check_int_range(prop, memory_size, MIN_MEMORY_MB, MAX_MEMORY_MB)
+    return memory_size
+
+
+def check_queue_names(queues: Sequence[JobQueue]) -> None:
+    """Refuse an empty list and duplicate names (a task could not say which queue it means)."""
+    if not queues:
+        raise JobBackendConfigError(
+            "queues must hold at least one JobQueue (leave it unset for one 'default' queue)"
+        )
+    seen: set[str] = set()
+    for queue in queues:
+        if not isinstance(queue, JobQueue):
+            raise JobBackendConfigError(f"queues must hold JobQueue objects, got {queue!r}")
+        if queue.name in seen:
+            raise JobBackendConfigError(
+                f"queues has two queues named {queue.name!r}; queue names must be unique"
+            )
+        seen.add(queue.name)
+
+
+def _check_lanes(
+    where: str, lanes: Sequence[PriorityLane] | None, max_concurrency: int | None
+) -> tuple[PriorityLane, ...]:
+    if lanes is None:
+        return (PriorityLane(min_priority=MIN_PRIORITY, max_priority=MAX_PRIORITY),)
+    if not lanes or not all(isinstance(lane, PriorityLane) for lane in lanes):
+        raise JobBackendConfigError(f"{where} lanes must be a non-empty list of PriorityLane")
+    ordered = sorted(lanes, key=lambda lane: lane.min_priority)
+    expected = MIN_PRIORITY
+    for lane in ordered:
+        if lane.min_priority != expected:
+            raise JobBackendConfigError(
+                f"{where} lanes must cover priorities {MIN_PRIORITY}..{MAX_PRIORITY} with no gap "
+                f"or overlap: a lane starting at {expected} is expected, got "
+                f"{lane.min_priority}..{lane.max_priority}"
+            )
+        expected = lane.max_priority + 1
+    if expected != MAX_PRIORITY + 1:
+        raise JobBackendConfigError(
+            f"{where} lanes must cover priorities {MIN_PRIORITY}..{MAX_PRIORITY}: they stop at "
+            f"{expected - 1}"
+        )
+    return tuple(ordered)
+
+
+def _check_int_range(prop: str, value: object, low: int, high: int, why: str = "") -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise JobBackendConfigError(f"{prop} must be an integer in {low}..{high}, got {value!r}")
+    if not low <= value <= high:
+        raise JobBackendConfigError(f"{prop} must be in {low}..{high}{why}, got {value}")
+
+
+def _check_seconds(prop: str, value: object, low: int, high: int, why: str = "") -> int:
+    if not isinstance(value, Duration):
+        raise JobBackendConfigError(f"{prop} must be a Duration, got {value!r}")
+    seconds = value.to_seconds()
+    if not low <= seconds <= high:
+        raise JobBackendConfigError(f"{prop} must be {low}..{high} seconds{why}, got {seconds:g}")
+    return int(seconds)

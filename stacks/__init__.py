@@ -1,0 +1,1 @@
+"""The demo CDK app's stacks (``app.py``): ``GoatDemo`` and ``LambDemo``."""

@@ -1,0 +1,41 @@
+"""``LambDemo``: the demo tasks on async Lambda invokes — a two-lane ``default`` queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration, Stack
+from lambda_jobs_cdk import JobQueue, LambJobBackend, PriorityLane
+
+from constructs import Construct
+from stacks.demo_code import demo_code
+
+DEMO_TIMEOUT = Duration.seconds(30)
+
+
+class LambDemoStack(Stack):
+    """One Lamb backend: ``default`` with two lanes (priorities 50..100 reserve more workers).
+
+    Reserved concurrency needs an account whose concurrency limit leaves 100 unreserved (the
+    default limit of 1000 does; a new account's limit of 10 does not).
+    """
+
+    def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
+        super().__init__(
+            scope, id, description="lambda-jobs demo: Lamb backend (async invoke)", **kwargs
+        )
+        self.jobs = LambJobBackend(
+            self,
+            "Jobs",
+            code=demo_code(),
+            timeout=DEMO_TIMEOUT,
+            queues=[
+                JobQueue(
+                    "default",
+                    lanes=[
+                        PriorityLane(min_priority=-100, max_priority=49, max_concurrency=2),
+                        PriorityLane(min_priority=50, max_priority=100, max_concurrency=5),
+                    ],
+                )
+            ],
+        )
