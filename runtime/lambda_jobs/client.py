@@ -119,7 +119,7 @@ def _outgoing(job: PreparedJob, config: ClientConfig, now: datetime) -> Outgoing
             raise InvalidJobError(
                 f"{job.task.name}: job {job.id} is {size:,} bytes as a schedule input, over "
                 f"EventBridge Scheduler's limit of {schedules.MAX_INPUT_BYTES:,} bytes (its "
-                f"run_after is {delay} s away, so a schedule carries it); store large data "
+                f"run_after is {delay:,} s away, so a schedule carries it); store large data "
                 "elsewhere (e.g. S3) and pass a reference"
             )
     return Outgoing(
