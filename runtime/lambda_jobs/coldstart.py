@@ -1,0 +1,111 @@
+"""The handler's cold start: import ``LAMBDA_JOBS_TASKS`` once, then fix the set of runnable tasks.
+
+:func:`cold_start` runs when ``lambda_jobs.handler`` is imported, i.e. in Lambda's init phase, so
+any mistake here (variable unset, a task module that does not import) is reported by awslambdaric
+as an init error with our message, before any message is taken from a queue.
+
+With ``DJANGO_SETTINGS_MODULE`` set, Django is set up before the task modules are imported
+(``lambda_jobs.django.worker.setup()``) and their Django tasks are registered after
+(``lambda_jobs.django.worker.register_tasks(modules)``, given the imported module objects).
+
+The snapshot of :func:`lambda_jobs.registry.names` taken afterwards is the allow-list: a message
+naming any other task is dead-lettered (``unknown_task`` if nothing has that name, ``not_allowed``
+if something registered it later, for example a module a job imported at run time).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+from lambda_jobs import registry
+from lambda_jobs.deadline import margin_from
+from lambda_jobs.errors import ConfigurationError, TaskNotAllowedError
+
+TASKS_ENV = "LAMBDA_JOBS_TASKS"
+DJANGO_SETTINGS_ENV = "DJANGO_SETTINGS_MODULE"
+DJANGO_WORKER_MODULE = "lambda_jobs.django.worker"
+
+
+class UnknownTaskError(TaskNotAllowedError):
+    """No task of that name is registered in this function at all (DLQ reason ``unknown_task``)."""
+
+
+class Runtime:
+    """What cold start produced: the runnable task names and the deadline margin."""
+
+    __slots__ = ("allowed", "deadline_margin_ms", "modules")
+
+    def __init__(
+        self, *, allowed: frozenset[str], deadline_margin_ms: int, modules: tuple[str, ...] = ()
+    ) -> None:
+        self.allowed = allowed
+        self.deadline_margin_ms = deadline_margin_ms
+        self.modules = modules
+
+    def task(self, name: str) -> Any:
+        """The runnable task ``name``; raises :class:`UnknownTaskError` or
+        :class:`~lambda_jobs.errors.TaskNotAllowedError` (registered after cold start)."""
+        found = registry.get(name) if name in self.allowed else None
+        if found is not None:
+            return found
+        if registry.get(name) is None:
+            raise UnknownTaskError(
+                f"no task named {name!r} is registered by {TASKS_ENV} ({', '.join(self.modules)})"
+            )
+        raise TaskNotAllowedError(
+            f"task {name!r} was not registered by the {TASKS_ENV} modules at cold start "
+            f"({', '.join(self.modules)}), so this function does not run it"
+        )
+
+
+def task_modules(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The module names in ``LAMBDA_JOBS_TASKS``; unset or empty is an error naming it."""
+    raw = environ.get(TASKS_ENV, "")
+    names = tuple(part.strip() for part in raw.split(",") if part.strip())
+    if not names:
+        raise ConfigurationError(
+            f"{TASKS_ENV} is not set: list the modules that define your tasks, comma-separated "
+            "(JobCode.from_directory(tasks=[...]) sets it in the image)"
+        )
+    return names
+
+
+def _import_task_module(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:
+        raise ConfigurationError(
+            f"{TASKS_ENV}: could not import task module {name!r}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _django_worker() -> Any:
+    try:
+        return importlib.import_module(DJANGO_WORKER_MODULE)
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"{DJANGO_SETTINGS_ENV} is set, but {DJANGO_WORKER_MODULE} cannot be imported "
+            f"({exc}); install lambda-jobs[django] in the image or unset {DJANGO_SETTINGS_ENV}"
+        ) from exc
+
+
+def cold_start(environ: Mapping[str, str] | None = None) -> Runtime:
+    """Import the task modules named in the environment and return the resulting :class:`Runtime`.
+
+    Importing a module twice is a no-op (Python caches modules), so calling this again (tests do)
+    re-reads the environment and re-takes the snapshot without re-running module code.
+    """
+    env = os.environ if environ is None else environ
+    names = task_modules(env)
+    margin = margin_from(env)
+    django = _django_worker() if env.get(DJANGO_SETTINGS_ENV) else None
+    if django is not None:
+        django.setup()
+    modules = [_import_task_module(name) for name in names]
+    if django is not None:
+        django.register_tasks(modules)
+    return Runtime(allowed=registry.names(), deadline_margin_ms=margin, modules=names)

@@ -1,0 +1,47 @@
+"""What the handler does with one event: recognise its shape and hand it to its backend.
+
+- an SQS batch (``Records`` with ``eventSource: aws:sqs``) → :mod:`lambda_jobs.sqs_batch` (Goat);
+- an envelope (a JSON object with the ``lambda_jobs`` version key) → :mod:`lambda_jobs.async_invoke`
+  (Lamb async invoke);
+- a scheduler delivery (``{"source": "lambda_jobs.scheduler", "job": ...}``) → the same, with
+  ``event["job"]``;
+- anything else is logged (its type and top-level key names, never its content) and answered with
+  ``{"error": ...}``; nothing is raised, so the process keeps serving.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lambda_jobs import schedules
+from lambda_jobs.async_invoke import handle_job, is_async_payload
+from lambda_jobs.joblog import write
+from lambda_jobs.sqs_batch import handle_batch, is_sqs_batch
+
+if TYPE_CHECKING:
+    from lambda_jobs.coldstart import Runtime
+
+
+def dispatch(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
+    """Route ``event`` to the backend that understands its shape (see the module docstring)."""
+    if is_sqs_batch(event):
+        return handle_batch(event, context, runtime)
+    if is_async_payload(event):
+        return handle_job(event, context, runtime)
+    if schedules.is_lamb_delivery(event):
+        return handle_job(event["job"], context, runtime)
+    keys = sorted(str(key)[:64] for key in event)[:20] if isinstance(event, dict) else None
+    message = (
+        "lambda_jobs.handler received an event it does not recognise: expected an SQS batch, "
+        "a lambda-jobs envelope or a scheduler delivery"
+    )
+    write(
+        {
+            "type": "lambda_jobs.unrecognised_event",
+            "level": "ERROR",
+            "event_type": type(event).__name__,
+            "keys": keys,
+            "message": message,
+        }
+    )
+    return {"error": message, "event_type": type(event).__name__}

@@ -1,0 +1,61 @@
+"""``LAMBDA_JOBS_CONFIG=inline``: run a job in this process, at enqueue, as the handler would.
+
+:func:`run_inline` is what the enqueue client calls instead of sending. It uses the handler's own
+:func:`~lambda_jobs.runner.run_attempt`, so options, overrides, ``takes_context`` and the time limit
+behave as in Lambda, with two differences made for tests and scripts: retries run at once (no
+backoff wait) and ``run_after`` is not waited for. The arguments go through a JSON round trip
+first, so the task sees exactly what it would receive from a message (tuples become lists).
+
+What callers may rely on: the task's exception never escapes. The returned
+:class:`~lambda_jobs.job.Job` says ``SUCCEEDED`` (``return_value`` set) or ``FAILED`` (``error`` is
+``"ErrorType: message"`` of the last attempt), and ``attempts`` how many attempts ran. The
+``timeout`` is enforced when the caller is the main thread (see :mod:`lambda_jobs.timelimit`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lambda_jobs import envelope as envelope_format
+from lambda_jobs.job import Job, JobStatus
+from lambda_jobs.runner import JobOptions, Outcome, run_attempt
+
+if TYPE_CHECKING:
+    from lambda_jobs.envelope import Envelope
+    from lambda_jobs.tasks import Task
+
+
+def run_inline(task: Task[..., Any], envelope: Envelope) -> Job:
+    """Run ``envelope`` with ``task`` until it succeeds or its attempts are used up."""
+    envelope = envelope_format.from_json(envelope.to_json())
+    options = JobOptions(task, envelope)
+    max_attempts = options.max_attempts
+    attempt = envelope.attempt
+    runs = 0
+    while True:
+        outcome: Outcome = run_attempt(
+            task,
+            envelope,
+            attempt=attempt,
+            max_attempts=max_attempts,
+            time_limit=options.timeout,
+            limit_message=f"task {task.name} ran past its timeout of {options.timeout:g} s"
+            if options.timeout is not None
+            else "",
+        )
+        runs += 1
+        if outcome.ok or attempt >= max_attempts:
+            break
+        attempt += 1
+    return Job(
+        id=envelope.id,
+        task_name=envelope.task,
+        queue_name=envelope.queue,
+        priority=envelope.priority,
+        enqueued_at=envelope.enqueued_at,
+        run_after=envelope.run_after,
+        status=JobStatus.SUCCEEDED if outcome.ok else JobStatus.FAILED,
+        attempts=runs,
+        return_value=outcome.value,
+        error=outcome.error_text(),
+    )

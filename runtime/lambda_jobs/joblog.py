@@ -1,0 +1,79 @@
+"""One structured JSON log line per job on stdout — never its arguments, never the whole event.
+
+Lambda sends a function's stdout to CloudWatch Logs, one event per line, so one ``json.dumps``
+line per job is queryable with Logs Insights (``filter outcome = "dead_lettered"``) at no cost
+beyond the log bytes. Written with ``sys.stdout.write`` and flushed (not ``logging``, which the
+runtime does not import on its success path). The line::
+
+    {"type": "lambda_jobs.job", "level": "INFO", "backend": "goat", "id": "…",
+     "task": "app.tasks.send_mail", "queue": "default", "attempt": 1, "max_attempts": 4,
+     "outcome": "succeeded", "duration_ms": 12.5}
+
+``outcome`` is one of :data:`OUTCOMES`: ``succeeded``, ``retrying`` (will run again after
+``retry_in_s``), ``dead_lettered`` (in the DLQ, ``reason`` says why), ``handed_back`` (not started
+near the deadline; runs in a later invocation) or ``dead_letter_failed`` (the DLQ send failed, so
+the message was kept: it comes back and is dead-lettered then). Failures add ``error_type``; Goat
+lines add ``message_id``; ``backend`` is ``LAMBDA_JOBS_BACKEND`` when set. ``id``/``task`` are
+null for a message that could not be decoded. ``level`` is INFO (succeeded, handed_back), WARNING
+(retrying) or ERROR (the rest, and any line whose follow-up AWS call failed: it adds
+``aws_error``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+OUTCOMES = ("succeeded", "retrying", "dead_lettered", "handed_back", "dead_letter_failed")
+_LEVELS = {
+    "succeeded": "INFO",
+    "handed_back": "INFO",
+    "retrying": "WARNING",
+    "dead_lettered": "ERROR",
+}
+
+
+def job_line(
+    *,
+    job_id: str | None,
+    task: str | None,
+    queue: str | None,
+    attempt: int | None,
+    max_attempts: int | None,
+    outcome: str,
+    duration_ms: float,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The fields of one job's log line (``extra`` values that are None are left out)."""
+    line: dict[str, Any] = {"type": "lambda_jobs.job", "level": _LEVELS.get(outcome, "ERROR")}
+    backend = os.environ.get("LAMBDA_JOBS_BACKEND")
+    if backend:
+        line["backend"] = backend
+    line.update(
+        id=job_id,
+        task=task,
+        queue=queue,
+        attempt=attempt,
+        max_attempts=max_attempts,
+        outcome=outcome,
+        duration_ms=round(duration_ms, 1),
+    )
+    for key, value in extra.items():
+        if value is not None:
+            line[key] = value
+    if "aws_error" in line:
+        line["level"] = "ERROR"
+    return line
+
+
+def write(line: dict[str, Any]) -> None:
+    """Print ``line`` as one JSON line and flush (a Lambda may be frozen right after)."""
+    sys.stdout.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def log_job(**fields: Any) -> None:
+    """Build and write one job's line; see :func:`job_line` for the fields."""
+    write(job_line(**fields))

@@ -1,0 +1,149 @@
+"""Run one attempt of one job: the single place where a task function is called from a message.
+
+The Lambda handler (both backends) and inline mode use it alike, so a job behaves the same in a
+test as in Lambda: the arguments are the envelope's, ``takes_context`` gets a
+:class:`~lambda_jobs.context.JobContext`, the attempt is bounded by a :class:`TimeLimit`, and every
+exception the task raises (``SystemExit`` included) becomes a failed :class:`Outcome` instead of
+escaping. Nothing here talks to AWS or logs: deciding what a failure means (retry, dead-letter) is
+the caller's job.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from lambda_jobs.context import JobContext
+from lambda_jobs.errors import JobTimeoutError
+from lambda_jobs.tasks import RetryPolicy, check_timeout
+from lambda_jobs.timelimit import TimeLimit
+
+if TYPE_CHECKING:
+    from lambda_jobs.envelope import Envelope
+    from lambda_jobs.tasks import Task
+
+
+class JobOptions:
+    """The retry policy and timeout one job runs with: the envelope's overrides win over the task's.
+
+    Building one validates the overrides' ranges (the envelope only checks their types), so a
+    message with, say, ``"retries": 1000`` fails here with an
+    :class:`~lambda_jobs.errors.InvalidTaskError` naming the option.
+    """
+
+    __slots__ = ("retry", "timeout")
+
+    def __init__(self, task: Task[..., Any], envelope: Envelope) -> None:
+        overrides = envelope.overrides
+        base = task.retry
+        if any(key in overrides for key in RetryPolicy.__slots__):
+            self.retry = RetryPolicy(
+                retries=overrides.get("retries", base.retries),
+                retry_backoff=float(overrides.get("retry_backoff", base.retry_backoff)),
+                retry_backoff_max=float(overrides.get("retry_backoff_max", base.retry_backoff_max)),
+                retry_jitter=overrides.get("retry_jitter", base.retry_jitter),
+            )
+        else:
+            self.retry = base
+        self.timeout = (
+            check_timeout(overrides["timeout"]) if "timeout" in overrides else task.timeout
+        )
+
+    @property
+    def max_attempts(self) -> int:
+        return self.retry.max_attempts
+
+
+def error_type_name(error: BaseException) -> str:
+    """``ValueError`` for built-ins, ``package.module.ClassName`` for everything else."""
+    kind = type(error)
+    if kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+class Outcome:
+    """How one attempt ended. ``value`` is the task's return value when ``ok``; else ``error``."""
+
+    __slots__ = ("duration_ms", "error", "ok", "timed_out", "value")
+
+    def __init__(
+        self,
+        *,
+        ok: bool,
+        duration_ms: float,
+        value: Any = None,
+        error: BaseException | None = None,
+        timed_out: bool = False,
+    ) -> None:
+        self.ok = ok
+        self.duration_ms = duration_ms
+        self.value = value
+        self.error = error
+        self.timed_out = timed_out
+
+    @property
+    def error_type(self) -> str | None:
+        return None if self.error is None else error_type_name(self.error)
+
+    @property
+    def error_message(self) -> str:
+        return "" if self.error is None else str(self.error)
+
+    def error_text(self) -> str | None:
+        """``"ErrorType: message"`` (what ``Job.error`` and log readers show), or None."""
+        if self.error is None:
+            return None
+        message = self.error_message
+        return f"{self.error_type}: {message}" if message else str(self.error_type)
+
+
+def run_attempt(
+    task: Task[..., Any],
+    envelope: Envelope,
+    *,
+    attempt: int,
+    max_attempts: int,
+    time_limit: float | None,
+    limit_message: str,
+) -> Outcome:
+    """Call ``task`` with ``envelope``'s arguments as attempt ``attempt``; never raises.
+
+    ``time_limit`` (seconds, None: none) is enforced with :class:`TimeLimit` where signals allow
+    it; reaching it raises :class:`JobTimeoutError` (with ``limit_message``) inside the task and
+    the attempt fails with ``timed_out=True``, even if the task swallowed the exception.
+    """
+    started = time.monotonic()
+    context_deadline = None if time_limit is None else started + time_limit
+    limit = TimeLimit(time_limit, limit_message)
+    try:
+        with limit:
+            if task.takes_context:
+                context = JobContext(
+                    job_id=envelope.id,
+                    task_name=task.name,
+                    queue_name=envelope.queue,
+                    attempt=attempt,
+                    max_attempts=max_attempts,
+                    enqueued_at=envelope.enqueued_at,
+                    deadline=context_deadline,
+                )
+                value = task.func(context, *envelope.args, **envelope.kwargs)
+            else:
+                value = task.func(*envelope.args, **envelope.kwargs)
+    except (Exception, SystemExit) as error:
+        timed_out = limit.fired or isinstance(error, JobTimeoutError)
+        return Outcome(ok=False, duration_ms=_ms_since(started), error=error, timed_out=timed_out)
+    if limit.fired:
+        # The task caught the timeout and returned anyway: it still ran past its limit.
+        return Outcome(
+            ok=False,
+            duration_ms=_ms_since(started),
+            error=JobTimeoutError(limit_message),
+            timed_out=True,
+        )
+    return Outcome(ok=True, duration_ms=_ms_since(started), value=value)
+
+
+def _ms_since(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 3)

@@ -1,0 +1,411 @@
+"""Goat: run one SQS batch from the event-source mapping and report ``batchItemFailures``.
+
+For each record, in order:
+
+- **attempt** = the envelope's ``attempt`` + ``ApproximateReceiveCount`` - 1, so deliveries that
+  never finished (a crash, the whole function timing out) count as attempts too.
+- **success**: not listed; the event-source mapping deletes it.
+- **failure with attempts left**: ``ChangeMessageVisibility`` to the backoff
+  (:func:`lambda_jobs.backoff.retry_delay`), then listed in ``batchItemFailures``.
+- **dead-lettered** (sent to ``LAMBDA_JOBS_DLQ_URL`` with the ``lambda_jobs.*`` attributes, body
+  unchanged, then not listed so the mapping deletes it): a failure on the last attempt
+  (``exhausted``); an attempt already past the last one, i.e. earlier deliveries never finished
+  (``exhausted``, error type ``IncompleteAttempts``); a body that is not an envelope this runtime
+  reads or whose overrides are out of range (``undecodable``); a task nobody registered
+  (``unknown_task``); a task registered after cold start (``not_allowed``). If the DLQ send
+  fails, the record is listed instead: a message is never deleted unless it succeeded or reached
+  the DLQ.
+- **deadline** (:mod:`lambda_jobs.deadline`): once a record may not start, it and all later
+  records are handed back. On a standard queue a hand-back re-sends an identical copy of the
+  envelope whose ``attempt`` is the attempt the record would have run as (so a hand-back does not
+  use up an attempt) and acknowledges the original; a body that cannot be decoded, or a copy SQS
+  refused, is listed instead. On a FIFO queue (source ARN ending in ``.fifo``) the records are
+  listed, which keeps their order.
+- **FIFO order**: on a FIFO queue, once a record is listed, every later record of the batch is
+  listed without running (as AWS requires for partial batch responses on FIFO queues).
+
+The handler never raises out of a batch: an unexpected error while handling one record lists that
+record and goes on with the next. Its neighbours are never affected. boto3 is only loaded when a
+record needs an AWS call (failure, DLQ, hand-back).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from lambda_jobs import envelope as envelope_format
+from lambda_jobs.deadline import MIN_SLICE_MS, FunctionClock
+from lambda_jobs.errors import LambdaJobsError, TaskNotAllowedError
+from lambda_jobs.joblog import log_job
+from lambda_jobs.runner import JobOptions, run_attempt
+
+if TYPE_CHECKING:
+    from lambda_jobs.coldstart import Runtime
+    from lambda_jobs.envelope import Envelope
+    from lambda_jobs.tasks import Task
+
+EVENT_SOURCE = "aws:sqs"
+
+
+def is_sqs_batch(event: Any) -> bool:
+    """True for an event-source mapping batch: ``Records`` whose ``eventSource`` is ``aws:sqs``."""
+    if not isinstance(event, dict):
+        return False
+    records = event.get("Records")
+    return (
+        isinstance(records, list)
+        and bool(records)
+        and all(isinstance(r, dict) and r.get("eventSource") == EVENT_SOURCE for r in records)
+    )
+
+
+class _Record:
+    """One SQS record, decoded as far as possible without any AWS call."""
+
+    __slots__ = (
+        "attempt",
+        "body",
+        "envelope",
+        "error",
+        "message_id",
+        "options",
+        "reason",
+        "receipt",
+        "receive_count",
+        "record",
+        "source_arn",
+        "task",
+    )
+
+    def __init__(self, record: dict[str, Any], runtime: Runtime) -> None:
+        self.record = record
+        self.message_id = str(record.get("messageId", ""))
+        self.receipt = str(record.get("receiptHandle", ""))
+        self.source_arn = str(record.get("eventSourceARN", ""))
+        body = record.get("body")
+        self.body = body if isinstance(body, str) else ""
+        self.receive_count = _receive_count(record)
+        self.envelope: Envelope | None = None
+        self.task: Task[..., Any] | None = None
+        self.options: JobOptions | None = None
+        self.attempt = self.receive_count
+        self.reason: str | None = None  # a dead-letter reason when the record cannot run
+        self.error: BaseException | None = None
+        try:
+            self.envelope = envelope_format.from_json(self.body)
+        except LambdaJobsError as exc:
+            self.reason, self.error = "undecodable", exc
+            return
+        self.attempt = self.envelope.attempt + self.receive_count - 1
+        try:
+            self.task = runtime.task(self.envelope.task)
+        except TaskNotAllowedError as exc:
+            from lambda_jobs.coldstart import UnknownTaskError
+
+            unknown = isinstance(exc, UnknownTaskError)
+            self.reason, self.error = ("unknown_task" if unknown else "not_allowed"), exc
+            return
+        try:
+            self.options = JobOptions(self.task, self.envelope)
+        except LambdaJobsError as exc:
+            self.reason, self.error = "undecodable", exc
+            return
+        if self.attempt > self.options.max_attempts:
+            self.reason = "exhausted"
+
+    @property
+    def message_group_id(self) -> str | None:
+        """The FIFO message group of the record, if it has one."""
+        attributes = self.record.get("attributes")
+        group = attributes.get("MessageGroupId") if isinstance(attributes, dict) else None
+        return group if isinstance(group, str) and group else None
+
+    @property
+    def need_ms(self) -> float:
+        """Time this record needs to be worth starting (see :mod:`lambda_jobs.deadline`)."""
+        if self.reason is not None or self.options is None:
+            return 0.0
+        return self.options.timeout * 1000 if self.options.timeout is not None else MIN_SLICE_MS
+
+    def log(self, outcome: str, duration_ms: float = 0.0, **extra: Any) -> None:
+        env = self.envelope
+        log_job(
+            job_id=env.id if env else None,
+            task=env.task if env else None,
+            queue=env.queue if env else None,
+            attempt=self.attempt,
+            max_attempts=self.options.max_attempts if self.options else None,
+            outcome=outcome,
+            duration_ms=duration_ms,
+            message_id=self.message_id,
+            **extra,
+        )
+
+
+def _receive_count(record: dict[str, Any]) -> int:
+    attributes = record.get("attributes")
+    raw = attributes.get("ApproximateReceiveCount") if isinstance(attributes, dict) else None
+    try:
+        count = int(raw) if raw is not None else 1
+    except (TypeError, ValueError):
+        return 1
+    return max(count, 1)
+
+
+_queue_urls: dict[str, str] = {}
+
+
+def queue_url(source_arn: str) -> str:
+    """The URL of the queue ``arn:aws:sqs:<region>:<account>:<name>`` (looked up once, cached)."""
+    url = _queue_urls.get(source_arn)
+    if url is None:
+        from lambda_jobs import aws
+
+        parts = source_arn.split(":")
+        if len(parts) != 6 or parts[2] != "sqs":
+            raise ValueError(f"not an SQS queue ARN: {source_arn!r}")
+        response = aws.client("sqs", None).get_queue_url(
+            QueueName=parts[5], QueueOwnerAWSAccountId=parts[4]
+        )
+        url = str(response["QueueUrl"])
+        _queue_urls[source_arn] = url
+    return url
+
+
+def handle_batch(event: dict[str, Any], context: Any, runtime: Runtime) -> dict[str, Any]:
+    """Run every record of an SQS batch; returns ``{"batchItemFailures": [...]}``. Never raises."""
+    records: list[dict[str, Any]] = event["Records"]
+    clock = FunctionClock(context, runtime.deadline_margin_ms)
+    fifo = str(records[0].get("eventSourceARN", "")).endswith(".fifo")
+    failures: list[str] = []
+    handed_back: list[_Record] = []
+    started = 0
+    stopped = False
+    for raw in records:
+        message_id = str(raw.get("messageId", ""))
+        try:
+            record = _Record(raw, runtime)
+            if stopped or not clock.may_start(record.need_ms, first=started == 0):
+                stopped = True
+                handed_back.append(record)
+                continue
+            started += 1
+            if not _process(record, clock):
+                failures.append(record.message_id)
+                stopped = stopped or fifo  # FIFO: every later record stays behind this one
+        except Exception as exc:  # a bug here must not cost the neighbours their results
+            failures.append(message_id)
+            if fifo:
+                stopped = True
+            _log_internal_error(message_id, exc)
+    failures.extend(_hand_back(handed_back, fifo=fifo, clock=clock))
+    return {"batchItemFailures": [{"itemIdentifier": item} for item in failures]}
+
+
+def _process(record: _Record, clock: FunctionClock) -> bool:
+    """Handle one started record; True when it is settled (acknowledge it), False to list it."""
+    if record.reason is not None:
+        if record.reason == "exhausted":
+            assert record.options is not None
+            return _dead_letter(
+                record,
+                reason="exhausted",
+                error_type="IncompleteAttempts",
+                error_message=(
+                    f"attempt {record.attempt} is past max_attempts "
+                    f"{record.options.max_attempts}: previous attempts did not finish "
+                    f"(ApproximateReceiveCount {record.receive_count}; the function crashed or "
+                    "timed out while running them)"
+                ),
+                error=None,
+                duration_ms=0.0,
+            )
+        assert record.error is not None
+        from lambda_jobs.runner import error_type_name
+
+        return _dead_letter(
+            record,
+            reason=record.reason,
+            error_type=error_type_name(record.error),
+            error_message=str(record.error),
+            error=None,
+            duration_ms=0.0,
+        )
+    assert record.task is not None and record.envelope is not None and record.options is not None
+    limit, message = clock.time_limit(record.options.timeout, record.task.name)
+    outcome = run_attempt(
+        record.task,
+        record.envelope,
+        attempt=record.attempt,
+        max_attempts=record.options.max_attempts,
+        time_limit=limit,
+        limit_message=message,
+    )
+    if outcome.ok:
+        record.log("succeeded", outcome.duration_ms)
+        return True
+    assert outcome.error is not None
+    if record.attempt < record.options.max_attempts:
+        _retry_later(record, outcome.duration_ms, str(outcome.error_type))
+        return False
+    return _dead_letter(
+        record,
+        reason="exhausted",
+        error_type=str(outcome.error_type),
+        error_message=outcome.error_message,
+        error=outcome.error,
+        duration_ms=outcome.duration_ms,
+    )
+
+
+def _retry_later(record: _Record, duration_ms: float, error_type: str) -> None:
+    """Hide the message for the backoff; the caller lists it in ``batchItemFailures``."""
+    from lambda_jobs.backoff import retry_delay
+
+    assert record.options is not None
+    policy = record.options.retry
+    delay = math.ceil(
+        retry_delay(
+            record.attempt,
+            base=policy.retry_backoff,
+            maximum=policy.retry_backoff_max,
+            jitter=policy.retry_jitter,
+        )
+    )
+    aws_error = None
+    try:
+        from lambda_jobs import aws
+
+        aws.client("sqs", None).change_message_visibility(
+            QueueUrl=queue_url(record.source_arn),
+            ReceiptHandle=record.receipt,
+            VisibilityTimeout=delay,
+        )
+    except Exception as exc:
+        # Still listed: the message comes back after its current visibility timeout instead.
+        aws_error = f"ChangeMessageVisibility failed: {type(exc).__name__}: {exc}"
+    record.log(
+        "retrying", duration_ms, error_type=error_type, retry_in_s=delay, aws_error=aws_error
+    )
+
+
+def _dead_letter(
+    record: _Record,
+    *,
+    reason: str,
+    error_type: str,
+    error_message: str,
+    error: BaseException | None,
+    duration_ms: float,
+) -> bool:
+    """Send ``record`` to the DLQ; True if it got there (acknowledge), False (list it) if not."""
+    from lambda_jobs import deadletter
+
+    env = record.envelope
+    task_name, job_id = (env.task, env.id) if env else _best_effort_identity(record.body)
+    try:
+        attributes = deadletter.attributes(
+            reason=reason,
+            error_type=error_type,
+            error_message=error_message,
+            error=error,
+            attempts=record.attempt,
+            source=record.source_arn,
+            task=task_name,
+            job_id=job_id,
+        )
+        deadletter.send(
+            record.body,
+            attributes,
+            deduplication_id=record.message_id or f"{job_id}-a{record.attempt}",
+            group_id=record.message_group_id,
+        )
+    except Exception as exc:
+        record.log(
+            "dead_letter_failed",
+            duration_ms,
+            error_type=error_type,
+            reason=reason,
+            aws_error=f"{type(exc).__name__}: {exc}",
+        )
+        return False
+    record.log("dead_lettered", duration_ms, error_type=error_type, reason=reason)
+    return True
+
+
+def _best_effort_identity(body: str) -> tuple[str | None, str | None]:
+    """``task`` and ``id`` of an undecodable body when they are plain strings (for the DLQ)."""
+    import json
+
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    task, job_id = data.get("task"), data.get("id")
+    return (
+        task[:256] if isinstance(task, str) and task else None,
+        job_id[:256] if isinstance(job_id, str) and job_id else None,
+    )
+
+
+def _hand_back(records: list[_Record], *, fifo: bool, clock: FunctionClock) -> list[str]:
+    """Give unstarted records back; returns the message ids to list in ``batchItemFailures``."""
+    if not records:
+        return []
+    listed = [r for r in records if fifo or r.envelope is None]
+    copies = [r for r in records if not fifo and r.envelope is not None]
+    refused = _send_copies(copies) if copies else set()
+    remaining = clock.remaining_ms()
+    for record in records:
+        record.log("handed_back", 0.0, remaining_ms=remaining)
+    return [r.message_id for r in listed] + [
+        r.message_id for r in copies if r.message_id in refused
+    ]
+
+
+def _send_copies(records: list[_Record]) -> set[str]:
+    """Re-send each record's envelope at the attempt it would have run as; returns refused ids."""
+    refused: set[str] = set()
+    by_queue: dict[str, list[_Record]] = {}
+    for record in records:
+        by_queue.setdefault(record.source_arn, []).append(record)
+    for source_arn, group in by_queue.items():
+        for start in range(0, len(group), 10):
+            chunk = group[start : start + 10]
+            try:
+                from lambda_jobs import aws
+
+                response = aws.client("sqs", None).send_message_batch(
+                    QueueUrl=queue_url(source_arn),
+                    Entries=[
+                        {
+                            "Id": str(index),
+                            "MessageBody": r.envelope.with_attempt(r.attempt).to_json(),  # type: ignore[union-attr]
+                        }
+                        for index, r in enumerate(chunk)
+                    ],
+                )
+            except Exception:
+                refused.update(r.message_id for r in chunk)
+                continue
+            for failed in response.get("Failed", []):
+                refused.add(chunk[int(failed["Id"])].message_id)
+    return refused
+
+
+def _log_internal_error(message_id: str, exc: Exception) -> None:
+    from lambda_jobs.joblog import write
+
+    write(
+        {
+            "type": "lambda_jobs.internal_error",
+            "level": "ERROR",
+            "message_id": message_id,
+            "error_type": type(exc).__name__,
+            "error_message": str(exc)[:1000],
+            "action": "listed in batchItemFailures",
+        }
+    )
