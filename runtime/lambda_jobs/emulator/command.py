@@ -1,0 +1,167 @@
+"""The ``lambda-jobs local`` subcommand: its options and its main loop.
+
+Importing this module is cheap (argparse only); the emulator itself is imported when the command
+runs. Output contract: once every backend is ready, stdout gets one line per backend, exactly
+``LAMBDA_JOBS_CONFIG=<json>``; everything else (the job log, function output, errors) goes to
+stderr. SIGINT and SIGTERM stop every child process and exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+DEFAULT_APP = "cdk.out"
+
+
+class UsageError(ValueError):
+    """A command-line value is wrong; the message names the option."""
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "local",
+        help="run the synthesized job backends on this machine (no AWS account, no Docker)",
+        description=(
+            "Run the job backends of a synthesized CDK app locally: SQS, SSM and Scheduler in a "
+            "moto server, Lambda functions as awslambdaric processes. Prints one "
+            "LAMBDA_JOBS_CONFIG=<json> line per backend on stdout once ready."
+        ),
+    )
+    parser.add_argument(
+        "--app",
+        default=DEFAULT_APP,
+        help="the cloud assembly directory `cdk synth` wrote (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--stack",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only this stack (repeatable; default: every stack of the assembly)",
+    )
+    parser.add_argument(
+        "--region",
+        help="region of environment-agnostic stacks (default: the stack's, else us-east-1)",
+    )
+    parser.add_argument(
+        "--async-retry-scale",
+        default="1.0",
+        metavar="FACTOR",
+        help=(
+            "multiply Lambda's async retry waits (about 60 s, then 120 s) by FACTOR; "
+            "0.05 makes them 3 s and 6 s (default: %(default)s, AWS's timing)"
+        ),
+    )
+    parser.add_argument(
+        "--concurrency",
+        default="4",
+        metavar="N",
+        help=(
+            "execution environments per function when the template reserves no concurrency "
+            "(default: %(default)s)"
+        ),
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set an environment variable in every function (repeatable; wins over the template)",
+    )
+    parser.add_argument(
+        "--quiet-functions",
+        action="store_true",
+        help="do not copy the functions' own output to stderr",
+    )
+    parser.set_defaults(run=run)
+
+
+def parse_env(pairs: list[str]) -> dict[str, str]:
+    """``--env NAME=VALUE`` pairs as a dict; a malformed pair raises :class:`UsageError`."""
+    result: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name or not name.replace("_", "a").isalnum() or name[0].isdigit():
+            raise UsageError(f"--env {pair!r}: expected NAME=VALUE with a variable name as NAME")
+        result[name] = value
+    return result
+
+
+def parse_scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"--async-retry-scale {text!r}: expected a number such as 0.05") from None
+    if not 0 <= value <= 10:
+        raise UsageError(f"--async-retry-scale {text!r}: must be between 0 and 10")
+    return value
+
+
+def parse_concurrency(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"--concurrency {text!r}: expected a whole number such as 4") from None
+    if not 1 <= value <= 64:
+        raise UsageError(f"--concurrency {text!r}: must be between 1 and 64")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    from lambda_jobs.emulator.assembly import AssemblyError
+    from lambda_jobs.emulator.local import LocalCloud, LocalOptions
+    from lambda_jobs.emulator.provision import ProvisionError
+
+    try:
+        options = LocalOptions(
+            app=Path(args.app),
+            stacks=list(args.stack),
+            region=args.region,
+            async_retry_scale=parse_scale(args.async_retry_scale),
+            default_concurrency=parse_concurrency(args.concurrency),
+            function_environment=parse_env(args.env),
+            show_function_output=not args.quiet_functions,
+        )
+    except UsageError as exc:
+        print(f"lambda-jobs local: {exc}", file=sys.stderr)
+        return 2
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    cloud = LocalCloud(options)
+    try:
+        cloud.start()
+    except (AssemblyError, ProvisionError) as exc:
+        print(f"lambda-jobs local: {exc}", file=sys.stderr)
+        return 1
+    try:
+        configs = cloud.client_configs()
+        if not configs:
+            print(
+                "lambda-jobs local: warning: no stack publishes a lambda-jobs client configuration "
+                "(no LambJobBackend or GoatJobBackend found)",
+                file=sys.stderr,
+            )
+        for document in configs:
+            print(f"LAMBDA_JOBS_CONFIG={json.dumps(document, separators=(',', ':'))}", flush=True)
+        print(
+            f"lambda-jobs local: ready ({len(configs)} backend(s)); Ctrl-C stops",
+            file=sys.stderr,
+            flush=True,
+        )
+        while not stopping.wait(0.5):
+            pass
+        print("lambda-jobs local: stopping", file=sys.stderr, flush=True)
+    finally:
+        cloud.stop()
+    return 0
