@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +44,9 @@ async def write_text_async(path: str, text: str) -> None:
 @task(backend="immediate")
 def on_immediate_backend(path: str) -> None:
     Path(path).write_text("immediate", encoding="utf-8")
+
+
+@task(timeout=0.5)  # type: ignore[call-overload, untyped-decorator]
+def sleepy(seconds: float) -> None:
+    """Sleeps longer than its timeout: the handler must interrupt it."""
+    time.sleep(seconds)
