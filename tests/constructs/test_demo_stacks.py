@@ -1,0 +1,171 @@
+"""The demo app's two stacks: snapshots, cdk-nag, cfn-lint, the client configuration, the CLI.
+
+Acceptance points: snapshot tests of both demo stacks (stable across machines: asset hashes
+normalised); zero unacknowledged cdk-nag AwsSolutions findings; zero cfn-lint errors on every
+synthesized template; the published client configuration parses with the runtime's own parser;
+``make synth`` (the real ``cdk synth``) produces both stacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lambda_jobs import config as runtime_config
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from tests.constructs.conftest import DEMO_STACKS, DemoAssembly
+from tests.constructs.templates import concrete, normalised, resources
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def json_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+@pytest.mark.parametrize("stack", DEMO_STACKS)
+def test_snapshot_of_demo_stack_template(
+    demo_assembly: DemoAssembly, json_snapshot: SnapshotAssertion, stack: str
+) -> None:
+    assert normalised(demo_assembly.templates[stack]) == json_snapshot
+
+
+def test_snapshot_normalisation_leaves_no_asset_hash_or_absolute_path(
+    demo_assembly: DemoAssembly,
+) -> None:
+    for stack in DEMO_STACKS:
+        text = json.dumps(normalised(demo_assembly.templates[stack]))
+        assert "<ASSET_HASH>" in text  # the image URI's tag was there and was replaced
+        assert str(REPO) not in text and "/tmp/" not in text
+
+
+def test_cdk_nag_aws_solutions_has_no_unacknowledged_finding(demo_assembly: DemoAssembly) -> None:
+    from cdk_nag import AwsSolutionsChecks
+
+    report = AwsSolutionsChecks().validate_scope(demo_assembly.app)
+    findings = [
+        f"{violation.rule_name} at {resource.template_path}: {violation.description}"
+        for violation in report.violations
+        for resource in violation.violating_resources
+    ]
+    assert findings == []
+    assert report.success
+
+
+def test_cfn_lint_reports_no_error_on_any_synthesized_template(
+    demo_assembly: DemoAssembly,
+) -> None:
+    from cfnlint.api import lint
+
+    for stack in DEMO_STACKS:
+        text = (demo_assembly.outdir / f"{stack}.template.json").read_text()
+        errors = [
+            str(match) for match in lint(text, regions=["us-east-1"]) if match.rule.id[0] == "E"
+        ]
+        assert errors == [], stack
+
+
+def _client_config(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    outputs = {k: v for k, v in template["Outputs"].items() if k.startswith("JobsClientConfig")}
+    (document,) = [v["Value"] for k, v in outputs.items() if "ParameterName" not in k]
+    return concrete(document), document
+
+
+@pytest.mark.parametrize("stack", DEMO_STACKS)
+def test_client_config_output_and_ssm_parameter_hold_the_same_json(
+    demo_assembly: DemoAssembly, stack: str
+) -> None:
+    template = demo_assembly.templates[stack]
+    _, document = _client_config(template)
+    (parameter,) = resources(template, "AWS::SSM::Parameter").values()
+    assert parameter["Properties"]["Type"] == "String"
+    assert parameter["Properties"]["Value"] == document
+
+
+def test_goat_demo_client_config_parses_with_the_runtime_parser(
+    demo_assembly: DemoAssembly,
+) -> None:
+    template = demo_assembly.templates["GoatDemo"]
+    text, _ = _client_config(template)
+    parsed = runtime_config.parse_text(text)
+    queues = resources(template, "AWS::SQS::Queue")
+    assert parsed.backend == "goat"
+    assert parsed.region == "us-east-1"
+    assert sorted(parsed.queues) == ["default", "ordered"]
+    default = parsed.queues["default"]
+    assert not default.fifo
+    assert [(lane.min_priority, lane.max_priority) for lane in default.lanes] == [
+        (-100, 49),
+        (50, 100),
+    ]
+    ordered = parsed.queues["ordered"]
+    assert ordered.fifo
+    for lane in (*default.lanes, *ordered.lanes):
+        logical_id = lane.target.removeprefix("ref:")
+        assert lane.arn == f"arn:{logical_id}"  # Goat: target = the queue URL, arn = its ARN
+        assert logical_id in queues
+    assert queues[ordered.lanes[0].target.removeprefix("ref:")]["Properties"]["FifoQueue"] is True
+    assert parsed.dead_letter_queue is not None
+    dlq_id = parsed.dead_letter_queue.url.removeprefix("ref:")
+    assert parsed.dead_letter_queue.arn == f"arn:{dlq_id}"
+    assert "FifoQueue" not in queues[dlq_id]["Properties"]
+    assert parsed.scheduler is not None
+    (group,) = resources(template, "AWS::Scheduler::ScheduleGroup").values()
+    assert parsed.scheduler.group == group["Properties"]["Name"]
+    assert resources(template, "AWS::IAM::Role")[parsed.scheduler.role_arn.removeprefix("arn:")]
+    assert parsed.max_payload_bytes == 262144
+    assert parsed.max_delay_seconds == 365 * 24 * 3600
+
+
+def test_lamb_demo_client_config_parses_with_the_runtime_parser(
+    demo_assembly: DemoAssembly,
+) -> None:
+    template = demo_assembly.templates["LambDemo"]
+    text, _ = _client_config(template)
+    parsed = runtime_config.parse_text(text)
+    functions = resources(template, "AWS::Lambda::Function")
+    assert parsed.backend == "lamb"
+    assert list(parsed.queues) == ["default"]
+    lanes = parsed.queues["default"].lanes
+    assert [(lane.min_priority, lane.max_priority) for lane in lanes] == [(-100, 49), (50, 100)]
+    for lane in lanes:
+        assert lane.target == lane.arn  # Lamb: both are the lane function's ARN
+        assert lane.arn.removeprefix("arn:") in functions
+    assert len({lane.arn for lane in lanes}) == 2
+    assert parsed.max_payload_bytes == 1048576
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="the CDK CLI needs Node.js")
+def test_make_synth_runs_the_real_cdk_cli_and_produces_both_stacks(tmp_path: Path) -> None:
+    cdk = REPO / "node_modules" / ".bin" / "cdk"
+    if not cdk.exists():
+        pytest.skip("node_modules/.bin/cdk is missing: run `npm ci` (make does)")
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "CDK_DISABLE_VERSION_CHECK": "1",
+    }
+    result = subprocess.run(
+        [str(cdk), "synth", "--quiet", "--no-notices", "--output", str(tmp_path / "out")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for stack in DEMO_STACKS:
+        template = json.loads((tmp_path / "out" / f"{stack}.template.json").read_text())
+        assert resources(template, "AWS::Lambda::Function")
+    assert any(p.name.startswith("asset.") for p in (tmp_path / "out").iterdir())
