@@ -154,7 +154,7 @@ def from_dict(data: Any) -> Envelope:
     if not isinstance(data, dict):
         raise EnvelopeError(f"envelope must be a JSON object, got {type(data).__name__}")
     version = data.get(VERSION_KEY)
-    if version != VERSION:
+    if type(version) is not int or version != VERSION:  # true and 1.0 are not version 1
         raise EnvelopeError(
             f"unsupported envelope version {version!r} (this runtime reads version {VERSION}); "
             "upgrade lambda-jobs in the function image"
