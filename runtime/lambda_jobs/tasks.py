@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 
 from lambda_jobs import registry
 from lambda_jobs.backoff import MAX_BACKOFF_SECONDS
 from lambda_jobs.errors import InvalidJobError, InvalidTaskError
 
 if TYPE_CHECKING:
+    from lambda_jobs.context import JobContext
     from lambda_jobs.job import Job, PreparedJob
 
 P = ParamSpec("P")
@@ -280,7 +281,23 @@ def task(
     retry_backoff_max: Seconds = DEFAULT_RETRY_BACKOFF_MAX,
     retry_jitter: bool = True,
     timeout: Seconds | None = None,
-    takes_context: bool = False,
+    takes_context: Literal[True],
+    message_group_id: str | None = None,
+) -> Callable[[Callable[Concatenate[JobContext, P], R]], Task[P, R]]: ...
+
+
+@overload
+def task(
+    *,
+    name: str | None = None,
+    queue_name: str = "default",
+    priority: int = 0,
+    retries: int = 0,
+    retry_backoff: Seconds = DEFAULT_RETRY_BACKOFF,
+    retry_backoff_max: Seconds = DEFAULT_RETRY_BACKOFF_MAX,
+    retry_jitter: bool = True,
+    timeout: Seconds | None = None,
+    takes_context: Literal[False] = False,
     message_group_id: str | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 

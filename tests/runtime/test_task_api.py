@@ -44,7 +44,8 @@ def declare(**options: Any) -> Task[..., Any]:
         return None
 
     options.setdefault("name", f"tests.runtime.test_task_api.declared_{len(registry.names())}")
-    result: Task[..., Any] = task(**options)(fn)
+    decorator: Any = task  # options are deliberately of any type here
+    result: Task[..., Any] = decorator(**options)(fn)
     return result
 
 
@@ -116,7 +117,7 @@ def test_task_takes_context_needs_a_first_parameter_named_context() -> None:
         return None
 
     with pytest.raises(InvalidTaskError, match="its first parameter must be named 'context'"):
-        task(takes_context=True, name="tests.runtime.test_task_api.nc")(no_context)
+        task(takes_context=True, name="tests.runtime.test_task_api.nc")(no_context)  # type: ignore[arg-type]
 
 
 def test_task_defined_inside_a_function_needs_a_name() -> None:
