@@ -33,15 +33,18 @@ if str(DEMO_PROJECT) not in sys.path:
     sys.path.insert(0, str(DEMO_PROJECT))
 
 
-def synthesize(out: Path) -> Path:
-    """``cdk synth`` of the repository's demo app into ``out``."""
+def synthesize(out: Path, app: str | None = None) -> Path:
+    """``cdk synth`` of the repository's demo app (or of the ``app`` command) into ``out``."""
     env = {
         **os.environ,
         "PATH": f"{REPO / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
+    command = [str(REPO / "node_modules" / ".bin" / "cdk"), "synth", "--quiet", "-o", str(out)]
+    if app is not None:
+        command += ["--app", app]
     subprocess.run(
-        [str(REPO / "node_modules" / ".bin" / "cdk"), "synth", "--quiet", "-o", str(out)],
+        command,
         cwd=REPO,
         env=env,
         check=True,
