@@ -1,0 +1,103 @@
+"""Cold start: what importing ``lambda_jobs.handler`` does, and what it must not load.
+
+Acceptance points: LAMBDA_JOBS_TASKS is imported once at cold start and only the tasks registered
+then may run; boto3 is not imported on the success path (checked in a fresh process:
+``'boto3' not in sys.modules``); every handler variable a user can get wrong fails with a message
+naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lambda_jobs.coldstart import cold_start
+from lambda_jobs.emulator.motoserver import MotoServer
+from lambda_jobs.errors import ConfigurationError
+
+from tests.conftest import boto_client
+from tests.runtime import lambda_events as ev
+
+REPO = Path(__file__).resolve().parents[2]
+TASKS = "tests.runtime.sample_tasks"
+
+CHILD = """
+import json, sys
+import lambda_jobs.handler as handler
+from tests.runtime.lambda_events import Context
+event = json.loads(sys.stdin.read())
+result = handler.handle(event, Context())
+heavy = sorted(m for m in ("boto3", "botocore", "logging", "dataclasses", "traceback")
+               if m in sys.modules)
+print(json.dumps({"result": result, "heavy": heavy}))
+"""
+
+
+def test_success_path_does_not_import_boto3(moto: MotoServer, tmp_path: Path):
+    sqs = boto_client(moto, "sqs")
+    url, arn = ev.make_queue(sqs, "jobs")
+    ev.send(
+        sqs,
+        url,
+        *(
+            ev.envelope(TASKS + ".write_file", str(tmp_path / f"{i}"), "x").to_json()
+            for i in range(3)
+        ),
+    )
+    event = ev.sqs_event(sqs, url, arn, 3)  # real receipt handles, real attributes
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(REPO),
+        "LAMBDA_JOBS_TASKS": TASKS,
+        "LAMBDA_JOBS_DLQ_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/unused",
+    }
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD],
+        input=json.dumps(event),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(REPO),
+        timeout=60,
+        check=True,
+    )
+    report = json.loads(child.stdout.strip().splitlines()[-1])
+    assert report["result"] == {"batchItemFailures": []}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0", "1", "2"]
+    assert report["heavy"] == []
+
+
+def test_unset_tasks_variable_names_it():
+    with pytest.raises(ConfigurationError, match="LAMBDA_JOBS_TASKS is not set"):
+        cold_start({})
+    with pytest.raises(ConfigurationError, match="LAMBDA_JOBS_TASKS is not set"):
+        cold_start({"LAMBDA_JOBS_TASKS": " , "})
+
+
+def test_task_module_that_fails_to_import_names_the_module():
+    with pytest.raises(
+        ConfigurationError, match=r"could not import task module 'tests\.runtime\.nope'"
+    ):
+        cold_start({"LAMBDA_JOBS_TASKS": f"{TASKS}, tests.runtime.nope"})
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "60001", "1.5"])
+def test_bad_deadline_margin_names_the_variable(value: str):
+    with pytest.raises(ConfigurationError, match="LAMBDA_JOBS_DEADLINE_MARGIN_MS"):
+        cold_start({"LAMBDA_JOBS_TASKS": TASKS, "LAMBDA_JOBS_DEADLINE_MARGIN_MS": value})
+
+
+def test_deadline_margin_is_read_at_cold_start():
+    runtime = cold_start({"LAMBDA_JOBS_TASKS": TASKS, "LAMBDA_JOBS_DEADLINE_MARGIN_MS": "500"})
+    assert runtime.deadline_margin_ms == 500
+    assert cold_start({"LAMBDA_JOBS_TASKS": TASKS}).deadline_margin_ms == 2000
+
+
+def test_only_tasks_registered_at_cold_start_are_allowed():
+    runtime = cold_start({"LAMBDA_JOBS_TASKS": TASKS})
+    assert f"{TASKS}.write_file" in runtime.allowed
+    assert runtime.task(f"{TASKS}.write_file").name == f"{TASKS}.write_file"

@@ -1,0 +1,95 @@
+"""``LAMBDA_JOBS_CONFIG=inline`` through the public API: ``task.enqueue(...)`` runs the job here.
+
+Acceptance points: the README's inline mode (a task defined, configured ``inline``, enqueued and
+run): success with the return value, retries run at once until success, exhausted → FAILED with
+the error and the attempt count (the task's error never escapes), per-task timeout enforced,
+takes_context gets the attempt.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from lambda_jobs import JobStatus
+
+from tests.runtime import sample_tasks
+
+
+@pytest.fixture(autouse=True)
+def inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAMBDA_JOBS_CONFIG", "inline")
+
+
+def test_inline_success_returns_succeeded_job_with_return_value(tmp_path: Path):
+    job = sample_tasks.write_file.enqueue(str(tmp_path / "out"), "hi")
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.return_value == "hi"
+    assert job.attempts == 1
+    assert job.error is None
+    assert job.task_name == "tests.runtime.sample_tasks.write_file"
+    assert (tmp_path / "out").read_text() == "hi"
+
+
+def test_inline_retries_at_once_until_success(tmp_path: Path):
+    runs = tmp_path / "runs"
+    started = time.monotonic()
+    job = sample_tasks.fail_until.enqueue(str(runs), 3)  # retries=2, backoff 1 s: not waited
+    assert time.monotonic() - started < 1
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.attempts == 3
+    assert job.return_value == 3
+    assert runs.read_text().splitlines() == ["run", "run", "run"]
+
+
+def test_inline_exhausted_job_is_failed_with_its_error_and_never_raises(tmp_path: Path):
+    job = sample_tasks.fail_until.enqueue(str(tmp_path / "runs"), 99)
+    assert job.status == JobStatus.FAILED
+    assert job.attempts == 3
+    assert job.error == "RuntimeError: run 3 fails on purpose"
+    assert job.return_value is None
+
+
+def test_inline_timeout_is_enforced(tmp_path: Path):
+    trace = tmp_path / "trace"
+    started = time.monotonic()
+    job = sample_tasks.sleep_past_timeout.enqueue(str(trace), 5)
+    assert time.monotonic() - started < 2
+    assert job.status == JobStatus.FAILED
+    assert job.error == (
+        "lambda_jobs.errors.JobTimeoutError: task tests.runtime.sample_tasks.sleep_past_timeout "
+        "ran past its timeout of 0.3 s"
+    )
+    assert trace.read_text().splitlines() == ["started"]
+
+
+def test_inline_timeout_is_not_enforced_outside_the_main_thread(tmp_path: Path):
+    trace = tmp_path / "trace"
+    jobs = []
+    worker = threading.Thread(
+        target=lambda: jobs.append(sample_tasks.sleep_past_timeout.enqueue(str(trace), 0.5))
+    )
+    worker.start()
+    worker.join(timeout=10)
+    assert jobs[0].status == JobStatus.SUCCEEDED  # documented: signals only reach the main thread
+    assert trace.read_text().splitlines() == ["started", "finished"]
+
+
+def test_inline_sys_exit_in_a_task_is_a_failed_attempt(tmp_path: Path):
+    job = sample_tasks.exit_process.enqueue(str(tmp_path / "runs"))
+    assert job.status == JobStatus.FAILED
+    assert job.attempts == 4
+    assert job.error == "SystemExit: 3"
+
+
+def test_inline_takes_context_sees_job_identity_and_attempt(tmp_path: Path):
+    out = tmp_path / "context.json"
+    job = sample_tasks.record_context.enqueue(str(out))
+    seen = json.loads(out.read_text())
+    assert seen["job_id"] == job.id
+    assert seen["attempt"] == 1
+    assert seen["max_attempts"] == 5
+    assert seen["remaining_seconds"] is None  # no timeout, no function deadline
