@@ -10,7 +10,8 @@
   set a deduplication id, so FIFO lanes need ``ContentBasedDeduplication`` (the envelope holds the
   job id, so content-based deduplication is per job).
 
-Bulk: entries are grouped by lane, 10 per ``SendMessageBatch`` request, requests run in parallel —
+Bulk: entries are grouped by lane, up to 10 (and 256 KiB of bodies) per ``SendMessageBatch``
+request, requests run in parallel —
 except a FIFO lane's batches, which go one after the other in input order, and stop at the first
 refused entry (sending later jobs of the lane past a gap would break the order). Entries SQS
 reports in ``Failed`` with ``SenderFault: false`` are retried up to :data:`BATCH_ATTEMPTS` times
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 
 #: SQS's limit of entries per ``SendMessageBatch``.
 BATCH_SIZE = 10
+#: Bodies of one ``SendMessageBatch`` together stay within this (SQS's batch payload limit).
+BATCH_MAX_BYTES = 256 * 1024
 #: Sends of one batch's rejected entries: the first plus retries.
 BATCH_ATTEMPTS = 4
 #: Wait before the first retry of rejected entries, doubled each retry.
@@ -110,7 +113,7 @@ def _batch_requests(sqs: Any, items: list[Outgoing]) -> list[Request]:
         by_lane.setdefault(item.lane.target, []).append(item)
     requests: list[Request] = []
     for lane_items in by_lane.values():
-        chunks = [lane_items[i : i + BATCH_SIZE] for i in range(0, len(lane_items), BATCH_SIZE)]
+        chunks = batches(lane_items)
         if lane_items[0].message_group_id is not None:
             ids = [item.job_id for item in lane_items]
             requests.append(Request(ids, partial(_send_in_order, sqs, chunks)))
@@ -119,6 +122,28 @@ def _batch_requests(sqs: Any, items: list[Outgoing]) -> list[Request]:
                 ids = [item.job_id for item in chunk]
                 requests.append(Request(ids, partial(send_batch, sqs, chunk)))
     return requests
+
+
+def batches(items: list[Outgoing]) -> list[list[Outgoing]]:
+    """Consecutive runs of at most 10 jobs whose bodies add up to at most 256 KiB.
+
+    SQS refuses a whole ``SendMessageBatch`` whose bodies together exceed its batch limit
+    (``BatchRequestTooLong``); a job larger than that on its own still gets a batch of its own
+    (allowed when the queue takes messages up to 1 MiB).
+    """
+    result: list[list[Outgoing]] = []
+    chunk: list[Outgoing] = []
+    size = 0
+    for item in items:
+        body_bytes = len(item.body.encode())
+        if chunk and (len(chunk) == BATCH_SIZE or size + body_bytes > BATCH_MAX_BYTES):
+            result.append(chunk)
+            chunk, size = [], 0
+        chunk.append(item)
+        size += body_bytes
+    if chunk:
+        result.append(chunk)
+    return result
 
 
 def _send_in_order(sqs: Any, chunks: list[list[Outgoing]]) -> Outcome:

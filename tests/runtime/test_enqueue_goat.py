@@ -32,6 +32,11 @@ def add(a: int, b: int = 0) -> int:
     return a + b
 
 
+@task
+def store(blob: str) -> None:
+    return None
+
+
 @task(queue_name="orders", message_group_id="customer-7")
 def ship(order_id: int) -> None:
     return None
@@ -96,11 +101,11 @@ def test_goat_delay_up_to_900s_is_sqs_delay_seconds(goat: GoatBackend) -> None:
 
 
 def test_goat_short_delay_arrives_after_it(goat: GoatBackend) -> None:
-    job = add.using(run_after=timedelta(seconds=2)).enqueue(1)
+    job = add.using(run_after=timedelta(seconds=1)).enqueue(1)
 
     assert goat.visible_now(goat.low_url) == []
     (message,) = goat.receive(goat.low_url, 1)
-    assert datetime.now(UTC) >= job.enqueued_at + timedelta(seconds=2)
+    assert datetime.now(UTC) >= job.enqueued_at + timedelta(seconds=1)
     assert job.run_after is not None
     assert same_millisecond(decoded(message).run_after, job.run_after)
 
@@ -183,12 +188,13 @@ def test_goat_bulk_25_jobs_go_in_3_batches_and_all_arrive(goat: GoatBackend) -> 
     assert sorted(decoded(m).args[0] for m in messages) == list(range(25))
 
 
-def test_goat_bulk_sorts_jobs_into_lanes_and_schedules(goat: GoatBackend) -> None:
+def test_goat_bulk_sorts_jobs_into_lanes_delays_and_schedules(goat: GoatBackend) -> None:
     prepared = [
         add.prepare(1),
         add.using(priority=80).prepare(2),
         add.using(run_after=timedelta(hours=1)).prepare(3),
         ship.prepare(4),
+        add.using(run_after=timedelta(seconds=600)).prepare(5),
     ]
     jobs = lambda_jobs.enqueue_many(prepared)
 
@@ -198,6 +204,18 @@ def test_goat_bulk_sorts_jobs_into_lanes_and_schedules(goat: GoatBackend) -> Non
     assert decoded(goat.receive(goat.fifo_url, 1)[0]).id == prepared[3].id
     (schedule,) = goat.schedules()
     assert envelope.from_json(schedule["Target"]["Input"]).id == prepared[2].id
+    # The 600 s job went in the batch with DelaySeconds: held back by SQS.
+    assert goat.counts(goat.low_url)["ApproximateNumberOfMessagesDelayed"] == 1
+    goat.sqs.purge_queue(QueueUrl=goat.low_url)
+
+
+def test_goat_bulk_batches_stay_within_the_batch_payload_limit(goat: GoatBackend) -> None:
+    # Ten 120 KB jobs: one batch of ten (1.2 MB) would be refused whole (BatchRequestTooLong).
+    sizes = _count_batch_requests(goat.document())
+    jobs = lambda_jobs.enqueue_many(store.prepare("x" * 120_000) for _ in range(10))
+
+    assert sizes == [2, 2, 2, 2, 2]
+    assert {decoded(m).id for m in goat.receive(goat.low_url, 10)} == {j.id for j in jobs}
 
 
 def test_goat_bulk_fifo_lane_keeps_input_order(goat: GoatBackend) -> None:
