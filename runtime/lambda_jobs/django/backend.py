@@ -225,7 +225,7 @@ class LambdaJobsBackend(BaseTaskBackend):
         try:
             job = enqueue_one(prepared, config)
         except InvalidJobError as exc:
-            raise InvalidTask(f"Task {task.module_path}: {exc}") from exc
+            raise InvalidTask(str(exc)) from exc  # the message starts with the task name
         if not config.is_inline:
             # Inline, the runner sent task_enqueued once the job was accepted, before it ran.
             object.__setattr__(result, "enqueued_at", job.enqueued_at)

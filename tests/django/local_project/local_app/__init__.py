@@ -1,0 +1,1 @@
+"""The app whose tasks run under ``lambda-jobs local``."""

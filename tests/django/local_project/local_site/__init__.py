@@ -1,0 +1,1 @@
+"""Settings package of the stand-alone Django project run under ``lambda-jobs local``."""

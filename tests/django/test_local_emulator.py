@@ -1,0 +1,112 @@
+"""Acceptance (end to end): a Django project's task runs under ``lambda-jobs local``.
+
+The stand-alone Django project ``local_project`` is the job image's code; ``local_cdk_app``
+synthesizes a Goat backend for it with ``DJANGO_SETTINGS_MODULE`` set. The emulator runs it (moto
+SQS, event-source mapping, the handler under awslambdaric); a separate Django process enqueues
+with ``task.enqueue()`` using the ``LAMBDA_JOBS_CONFIG`` line the emulator printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lambda_jobs.emulator.process import EmulatorProcess
+
+from tests.django.conftest import REPO_ROOT
+from tests.django.local_cdk_app import LOCAL_PROJECT, STACK, synthesize
+
+pytestmark = pytest.mark.e2e
+
+
+class LocalBackend:
+    def __init__(self, emulator: EmulatorProcess, job_log: Path) -> None:
+        self.emulator = emulator
+        self.job_log = job_log
+        self.config = emulator.configs["goat"]
+
+    def lines(self) -> list[dict[str, Any]]:
+        if not self.job_log.exists():
+            return []
+        text = self.job_log.read_text(encoding="utf-8")
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def wait_for(self, count: int, timeout: float, **match: Any) -> list[dict[str, Any]]:
+        """Poll the job log until ``count`` lines match ``match``; fail after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [x for x in self.lines() if all(x.get(k) == v for k, v in match.items())]
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                log = self.emulator.log_path.read_text(encoding="utf-8")[-3000:]
+                raise AssertionError(f"{len(found)} of {count} lines {match} in {timeout} s\n{log}")
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def local_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBackend]:
+    directory = tmp_path_factory.mktemp("django-local")
+    assembly = synthesize(directory / "cdk.out")
+    job_log = directory / "jobs.jsonl"
+    emulator = EmulatorProcess(
+        assembly,
+        log_path=directory / "emulator.log",
+        extra_args=["--stack", STACK, "--env", f"DJANGO_E2E_LOG={job_log}"],
+    )
+    with emulator:
+        yield LocalBackend(emulator, job_log)
+
+
+def enqueue_from_django(config: str, *names: str) -> list[str]:
+    """Run ``greet.enqueue(name)`` for each name in a fresh Django process; returns the job ids."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "local_site.settings",
+        "LAMBDA_JOBS_CONFIG": config,
+        "PYTHONPATH": os.pathsep.join([str(LOCAL_PROJECT), str(REPO_ROOT)]),
+    }
+    env.pop("AWS_ENDPOINT_URL", None)
+    code = (
+        "import sys, django; django.setup()\n"
+        "from local_app.tasks import greet\n"
+        "for name in sys.argv[1:]:\n"
+        "    print(greet.enqueue(name).id)\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code, *names],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout.split()
+
+
+def test_django_task_runs_under_lambda_jobs_local_with_retry_and_signals(
+    local_backend: LocalBackend,
+) -> None:
+    ok_id, retried_id = enqueue_from_django(local_backend.config, "ada", "fail-once-bob")
+
+    (ran,) = local_backend.wait_for(1, 30, task="greet", job_id=ok_id)
+    assert (ran["attempt"], ran["name"]) == (1, "ada")
+    attempts = local_backend.wait_for(2, 30, task="greet", job_id=retried_id)
+    assert sorted(line["attempt"] for line in attempts) == [1, 2]
+    local_backend.wait_for(1, 30, signal="task_finished", job_id=retried_id, status="SUCCESSFUL")
+    finished = local_backend.wait_for(1, 30, signal="task_finished", job_id=ok_id)
+    assert [line["status"] for line in finished] == ["SUCCESSFUL"]
+    failed = [
+        line
+        for line in local_backend.lines()
+        if line.get("signal") == "task_finished" and line["job_id"] == retried_id
+    ]
+    assert [line["status"] for line in failed] == ["FAILED", "SUCCESSFUL"]
