@@ -6,6 +6,7 @@ Most tests need no AWS at all (validation fails before any client exists); the o
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,10 @@ from typing import Any
 
 import lambda_jobs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from lambda_jobs import ConfigurationError, InvalidJobError, task
+from lambda_jobs.arguments import check_arguments
 from lambda_jobs.client import RUN_AFTER_TOLERANCE_SECONDS
 
 from tests.runtime.enqueue_backends import (
@@ -334,3 +338,36 @@ def test_inline_runs_a_valid_job_here(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAMBDA_JOBS_CONFIG", "inline")
     done = job.enqueue(1, key="v")
     assert done.status == "succeeded"
+
+
+# Argument checking, as properties ----------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
+    max_leaves=15,
+)
+not_json = st.sampled_from([b"x", {1}, Decimal(1), datetime(2026, 1, 1, tzinfo=UTC), math.nan])
+
+
+@given(value=json_values)
+def test_any_json_argument_passes_and_survives_the_round_trip(value: Any) -> None:
+    check_arguments("t", (value,), {"k": value})
+    assert json.loads(json.dumps(value)) == value
+
+
+@given(value=json_values, bad=not_json, index=st.integers(min_value=0, max_value=3))
+def test_a_non_json_value_anywhere_is_found_and_its_argument_named(
+    value: Any, bad: Any, index: int
+) -> None:
+    hidden = [value] * index + [{"deep": [bad]}]
+    with pytest.raises(InvalidJobError) as caught:
+        check_arguments("t", (1, hidden), {})
+    assert "positional argument 1 is not JSON" in str(caught.value)
+    assert f"at [{index}]['deep'][0]" in str(caught.value)
