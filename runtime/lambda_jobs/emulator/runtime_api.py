@@ -24,6 +24,16 @@ What the real awslambdaric needs (read from its source): the ``/next`` reply mus
 ``Content-Type: application/json`` and the ``Lambda-Runtime-*`` headers; its native client speaks
 HTTP/1.1 with keep-alive, so every reply has a ``Content-Length``; Nagle's algorithm is off so that
 small replies are not held back ~40 ms by delayed ACKs.
+
+Environment of the runtime process (from awslambdaric's source): ``AWS_LAMBDA_RUNTIME_API`` is the
+only required variable. ``AWS_EXECUTION_ENV=AWS_Lambda_python3.12`` (or 3.13) makes it poll
+``/next`` from a helper thread as in the managed image; the handler still runs in the main thread.
+Its ``context`` reads ``AWS_LAMBDA_FUNCTION_NAME``, ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``,
+``AWS_LAMBDA_FUNCTION_VERSION``, ``AWS_LAMBDA_LOG_GROUP_NAME`` and ``AWS_LAMBDA_LOG_STREAM_NAME``;
+``AWS_LAMBDA_LOG_FORMAT``/``AWS_LAMBDA_LOG_LEVEL`` are optional. Do not set
+``AWS_LAMBDA_MAX_CONCURRENCY`` (multi-concurrency mode, another protocol) or
+``_LAMBDA_TELEMETRY_LOG_FD``. Lambda also sets ``AWS_REGION``, ``LAMBDA_TASK_ROOT`` and
+``_HANDLER``; awslambdaric does not read them, but handler code may.
 """
 
 from __future__ import annotations
