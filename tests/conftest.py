@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from lambda_jobs import aws
 from lambda_jobs.emulator.motoserver import MotoServer
 
@@ -45,7 +44,7 @@ def boto_client(server: MotoServer, service: str) -> Any:
     """A plain boto3 client for checking what the server holds (not the code under test)."""
     import boto3
 
-    return boto3.client(
+    return boto3.client(  # type: ignore[call-overload]  # boto3-stubs want a literal name
         service,
         endpoint_url=server.url,
         region_name=REGION,
