@@ -405,3 +405,26 @@ def test_one_json_log_line_per_job_without_arguments(goat: Goat, tmp_path: Path,
     assert logged[1]["error_type"] == "ValueError"
     assert logged[1]["reason"] == "exhausted"
     assert logged[0]["level"] == "INFO" and logged[1]["level"] == "ERROR"
+
+
+def test_first_record_always_starts_even_if_its_timeout_exceeds_the_budget(
+    goat: Goat, tmp_path: Path
+):
+    goat.send(ev.envelope(T + "long_timeout", str(tmp_path / "long")))  # needs 10 s
+    _, result = goat.run(
+        1, ev.Context(remaining_ms=4000)
+    )  # budget 2 s: a later run won't have more
+    assert result == {"batchItemFailures": []}
+    assert lines(tmp_path / "long") == ["run"]
+
+
+def test_hand_back_copy_refused_by_sqs_is_listed_instead(goat: Goat, tmp_path: Path):
+    goat.send(
+        ev.envelope(T + "write_file", str(tmp_path / "first"), "ran"),
+        ev.envelope(T + "long_timeout", str(tmp_path / "long")),
+    )
+    event = ev.sqs_event(goat.sqs, goat.url, goat.arn, 2)
+    goat.sqs.delete_queue(QueueUrl=goat.url)  # the copy has nowhere to go
+    result = dispatch(event, ev.Context(remaining_ms=6000), goat.runtime)
+    assert ev.failed_ids(result) == goat.ids(event, 1)
+    assert (tmp_path / "first").read_text() == "ran"
