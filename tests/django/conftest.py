@@ -21,7 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session", autouse=True)
-def django_project() -> None:
+def django_project() -> Iterator[None]:
     """``django.setup()`` with the test project's settings, once per test process."""
     import importlib
 
@@ -36,6 +36,8 @@ def django_project() -> None:
     # Declare the test app's tasks now, against the project's own TASKS (tests override it later).
     importlib.import_module("tests.django.djapp.tasks")
     importlib.import_module("tests.django.djapp.outside")
+    yield
+    Path(settings.JOBS_DATABASE).unlink(missing_ok=True)
 
 
 @pytest.fixture

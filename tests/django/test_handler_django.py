@@ -173,6 +173,21 @@ def test_handler_stops_django_task_at_its_declared_timeout(
     ]
 
 
+def test_handler_closes_database_connections_a_django_task_opened(
+    goat: GoatBackend, runtime: Any
+) -> None:
+    from django.db import connections
+    from lambda_jobs.dispatch import dispatch
+
+    envelope = lambda_events.envelope(f"{TASKS_MODULE}.query_files_database")
+    answer = dispatch(envelope.to_dict(), lambda_events.Context(), runtime)
+
+    assert answer == {"job_id": envelope.id, "outcome": "succeeded"}
+    # CONN_MAX_AGE 0: the connection the job opened is obsolete and closed after the job, as
+    # Django closes a request's connections; a frozen Lambda environment keeps no dead one.
+    assert connections["files"].connection is None
+
+
 def test_register_tasks_takes_only_lambda_jobs_tasks_defined_in_the_given_modules() -> None:
     import importlib
 
@@ -185,6 +200,7 @@ def test_register_tasks_takes_only_lambda_jobs_tasks_defined_in_the_given_module
 
     assert sorted(names) == [
         f"{TASKS_MODULE}.flaky",
+        f"{TASKS_MODULE}.query_files_database",
         f"{TASKS_MODULE}.record_order",
         f"{TASKS_MODULE}.sleepy",
         f"{TASKS_MODULE}.write_text",

@@ -21,6 +21,7 @@ import os
 import socket
 from typing import TYPE_CHECKING, Any
 
+from django.db import close_old_connections
 from django.tasks import TaskContext, TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
 from django.tasks.signals import task_enqueued, task_finished, task_started
@@ -57,7 +58,10 @@ class DjangoTaskRunner:
     ``result`` (inline mode) is the ``TaskResult`` that ``enqueue`` returns: each attempt updates it
     in place, as Django's ImmediateBackend does, and the first attempt sends ``task_enqueued``
     before ``task_started`` (the job was accepted: inline validates every job before running
-    any). Otherwise each attempt makes its own result.
+    any). Otherwise (in the handler) each attempt makes its own result, and database connections
+    that are broken or past ``CONN_MAX_AGE`` are closed before and after it, as Django does around
+    each web request: a Lambda environment is frozen between invocations, and a job must not
+    inherit a dead connection. (Inline, the caller's request owns its connections.)
     """
 
     __slots__ = ("django_task", "result")
@@ -72,11 +76,21 @@ class DjangoTaskRunner:
         return f"<DjangoTaskRunner {self.django_task.module_path}>"
 
     def __call__(self, context: JobContext, *args: Any, **kwargs: Any) -> Any:
+        if self.result is not None:  # inline
+            if self.result.enqueued_at is None:
+                object.__setattr__(self.result, "enqueued_at", timezone.now())
+                sender = type(self.django_task.get_backend())
+                task_enqueued.send(sender=sender, task_result=self.result)
+            return self._run(context, args, kwargs)
+        close_old_connections()
+        try:
+            return self._run(context, args, kwargs)
+        finally:
+            close_old_connections()
+
+    def _run(self, context: JobContext, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         task = self.django_task
         sender = type(task.get_backend())
-        if self.result is not None and self.result.enqueued_at is None:
-            object.__setattr__(self.result, "enqueued_at", timezone.now())
-            task_enqueued.send(sender=sender, task_result=self.result)
         result = self._start(context, args, kwargs)
         task_started.send(sender=sender, task_result=result)
         call_args = (TaskContext(task_result=result), *args) if task.takes_context else args

@@ -50,3 +50,13 @@ def on_immediate_backend(path: str) -> None:
 def sleepy(seconds: float) -> None:
     """Sleeps longer than its timeout: the handler must interrupt it."""
     time.sleep(seconds)
+
+
+@task
+def query_files_database() -> int:
+    """Opens a connection to the ``files`` database; the worker must close it after the job."""
+    from django.db import connections
+
+    with connections["files"].cursor() as cursor:
+        cursor.execute("SELECT 1")
+        return int(cursor.fetchone()[0])

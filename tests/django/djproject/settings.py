@@ -10,6 +10,9 @@ test, or override ``TASKS``); ``QUEUES`` lists the queues of the test Goat backe
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 SECRET_KEY = "tests-only"
 USE_TZ = True
 INSTALLED_APPS = ["tests.django.djapp"]
@@ -21,3 +24,9 @@ TASKS = {
     },
     "immediate": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"},
 }
+
+# A file database (CONN_MAX_AGE 0): a connection a job opens is observable, and so is its closing.
+JOBS_DATABASE = os.path.join(
+    tempfile.gettempdir(), f"lambda-jobs-django-tests-{os.getpid()}.sqlite3"
+)
+DATABASES["files"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": JOBS_DATABASE}
