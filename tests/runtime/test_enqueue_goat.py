@@ -336,3 +336,17 @@ def test_goat_queue_without_scheduler_still_takes_short_delays(
 
     assert goat.counts(goat.low_url)["ApproximateNumberOfMessagesDelayed"] == 1
     goat.sqs.purge_queue(QueueUrl=goat.low_url)
+
+
+def test_goat_fifo_bulk_stops_at_the_first_refused_batch_to_keep_order(goat: GoatBackend) -> None:
+    goat.sqs.delete_queue(QueueUrl=goat.fifo_url)
+    prepared = [ship.prepare(i) for i in range(15)]
+
+    with pytest.raises(EnqueueError) as caught:
+        lambda_jobs.enqueue_many(prepared)
+
+    error = caught.value
+    assert error.job_ids == tuple(p.id for p in prepared) and error.sent_ids == ()
+    assert "queue does not exist" in error.errors[prepared[0].id]
+    # The second batch was never sent: after a gap, later jobs of the group would overtake.
+    assert "an earlier job of this FIFO lane was refused" in error.errors[prepared[10].id]
