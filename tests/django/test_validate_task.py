@@ -141,6 +141,22 @@ def test_validate_rejects_run_after_over_the_max_delay(use_backend: Any) -> None
         task(plain).using(run_after=timezone.now() + timedelta(seconds=3600))
 
 
+def test_validate_rejects_delay_on_fifo_queue_without_scheduler(use_backend: Any) -> None:
+    from django.tasks import task
+    from django.tasks.exceptions import InvalidTask
+    from django.utils import timezone
+
+    document = goat_document()
+    document["queues"]["emails"]["fifo"] = True
+    use_backend(document)
+    with pytest.raises(
+        InvalidTask,
+        match=r"Queue 'emails' is FIFO and SQS FIFO queues take no per-message delay, so "
+        r"run_after needs EventBridge Scheduler",
+    ):
+        task(queue_name="emails")(plain).using(run_after=timezone.now() + timedelta(seconds=60))
+
+
 def test_validate_rejects_any_delay_on_lamb_without_scheduler(use_backend: Any) -> None:
     from django.tasks import task
     from django.tasks.exceptions import InvalidTask

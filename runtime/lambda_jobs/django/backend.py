@@ -62,8 +62,7 @@ class LambdaJobsBackend(BaseTaskBackend):
 
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
         super().__init__(alias, params)
-        self.queues_given = "QUEUES" in params
-        if not self.queues_given:
+        if "QUEUES" not in params:
             # Django's default is {"default"}; here the client configuration lists the queues.
             self.queues = set()
         self.parsed_options: BackendOptions = parse_options(params.get("OPTIONS", {}))
@@ -159,9 +158,11 @@ class LambdaJobsBackend(BaseTaskBackend):
                 f"({self.describe_config_source()}); it has: {', '.join(sorted(config.queues))}."
             )
         if task.run_after is not None:
-            self._check_run_after(task.run_after, config)
+            self._check_run_after(task.run_after, task.queue_name, config)
 
-    def _check_run_after(self, run_after: datetime, config: ClientConfig | None) -> None:
+    def _check_run_after(
+        self, run_after: datetime, queue_name: str, config: ClientConfig | None
+    ) -> None:
         if not timezone.is_aware(run_after):
             raise InvalidTask(
                 "run_after must be an aware datetime (e.g. timezone.now() + timedelta(...)); "
@@ -179,6 +180,13 @@ class LambdaJobsBackend(BaseTaskBackend):
             raise InvalidTask(
                 f"run_after is {delay:.0f} s away; this backend accepts delays of at most "
                 f"{config.max_delay_seconds} s (max_delay_seconds).{hint}"
+            )
+        queue = config.queues.get(queue_name)
+        if delay > 0 and queue is not None and queue.fifo and config.scheduler is None:
+            raise InvalidTask(
+                f"Queue {queue_name!r} is FIFO and SQS FIFO queues take no per-message delay, so "
+                "run_after needs EventBridge Scheduler, and this backend's configuration has "
+                '"scheduler": null. Deploy it with a scheduler or drop run_after.'
             )
 
     # Enqueue --------------------------------------------------------------------------------------
