@@ -19,8 +19,10 @@ For each record, in order:
   records are handed back. On a standard queue a hand-back re-sends an identical copy of the
   envelope whose ``attempt`` is the attempt the record would have run as (so a hand-back does not
   use up an attempt) and acknowledges the original; a body that cannot be decoded, or a copy SQS
-  refused, is listed instead. On a FIFO queue (source ARN ending in ``.fifo``) the records are
-  listed, which keeps their order.
+  refused, is listed instead. The copy carries the envelope only (SQS message attributes of the
+  original are not copied; lambda-jobs puts nothing there). On a FIFO queue (source ARN ending in
+  ``.fifo``) the records are listed, which keeps their order; there a hand-back does count as a
+  delivery (the receive count grows), so it uses up an attempt.
 - **FIFO order**: on a FIFO queue, once a record is listed, every later record of the batch is
   listed without running (as AWS requires for partial batch responses on FIFO queues).
 
