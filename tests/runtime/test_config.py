@@ -268,3 +268,13 @@ def test_config_ssm_parameter_with_a_bad_document_names_the_key(
     boto_client(moto, "ssm").put_parameter(Name=name, Value=json.dumps(doc), Type="String")
     with pytest.raises(ConfigurationError, match="backend must be 'goat' or 'lamb', got 'lambda'"):
         config.resolve(f"ssm:{name}")
+
+
+def test_config_lane_lookup_outside_every_band_names_queue_and_priority() -> None:
+    # parse() never lets this happen; a hand-built QueueConfig can.
+    queue = config.QueueConfig(
+        name="partial",
+        lanes=(config.Lane(min_priority=0, max_priority=100, target=URL, arn=ARN),),
+    )
+    with pytest.raises(ConfigurationError, match="queue 'partial' has no lane for priority -1"):
+        queue.lane_for(-1)
