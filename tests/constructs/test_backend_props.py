@@ -535,3 +535,27 @@ def test_lamb_grant_enqueue_is_invoke_lane_functions_schedule_passrole_read_para
     functions = set(resources(template, "AWS::Lambda::Function"))
     invoke = by_action["lambda:InvokeFunction"]["Resource"]
     assert {r["Fn::GetAtt"][0] for r in invoke} == functions
+
+
+def test_cdk_nag_finds_nothing_unacknowledged_on_custom_backends_and_grantees(
+    synth: Synth,
+) -> None:
+    from cdk_nag import AwsSolutionsChecks
+
+    report = AwsSolutionsChecks().validate_scope(synth.app)
+    findings = [
+        f"{violation.rule_name} at {resource.template_path}"
+        for violation in report.violations
+        for resource in violation.violating_resources
+    ]
+    assert findings == []
+
+
+def test_cfn_lint_reports_no_error_on_the_custom_backend_templates(synth: Synth) -> None:
+    import json
+
+    from cfnlint.api import lint
+
+    for name in synth.templates:
+        matches = lint(json.dumps(synth.json(name)), regions=["us-east-1"])
+        assert [str(m) for m in matches if m.rule.id[0] == "E"] == [], name
