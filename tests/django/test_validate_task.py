@@ -127,6 +127,24 @@ def test_validate_rejects_naive_run_after(use_backend: Any) -> None:
         task(plain).using(run_after=datetime(2030, 1, 1))
 
 
+def test_validate_rejects_naive_run_after_also_without_use_tz(use_backend: Any) -> None:
+    from datetime import UTC
+
+    from django.tasks import task
+    from django.tasks.exceptions import InvalidTask
+    from django.test import override_settings
+
+    use_backend(goat_document())
+    with override_settings(USE_TZ=False):
+        declared = task(plain)
+        with pytest.raises(
+            InvalidTask, match=r"run_after must be an aware datetime .* also with USE_TZ = False"
+        ):
+            declared.using(run_after=datetime(2030, 1, 1))
+        later = declared.using(run_after=datetime.now(UTC) + timedelta(seconds=60))
+    assert later.run_after is not None
+
+
 def test_validate_rejects_run_after_over_the_max_delay(use_backend: Any) -> None:
     from django.tasks import task
     from django.tasks.exceptions import InvalidTask

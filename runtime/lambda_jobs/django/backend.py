@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from django.core.checks import CheckMessage
@@ -165,12 +165,12 @@ class LambdaJobsBackend(BaseTaskBackend):
     ) -> None:
         if not timezone.is_aware(run_after):
             raise InvalidTask(
-                "run_after must be an aware datetime (e.g. timezone.now() + timedelta(...)); "
-                "a naive datetime is ambiguous."
+                "run_after must be an aware datetime (e.g. datetime.now(UTC) + timedelta(...)), "
+                "also with USE_TZ = False: a job's start time is absolute."
             )
         if config is None:
             return
-        delay = (run_after - timezone.now()).total_seconds()
+        delay = (run_after - datetime.now(UTC)).total_seconds()
         if delay > config.max_delay_seconds:
             hint = (
                 " Deploy the backend with a scheduler to allow longer delays."
@@ -251,7 +251,7 @@ class LambdaJobsBackend(BaseTaskBackend):
 
 def _pending_run_after(run_after: datetime | None) -> datetime | None:
     """``run_after`` if it is still ahead; a time already past means "now" in Django's model."""
-    if run_after is None or run_after <= timezone.now():
+    if run_after is None or run_after <= datetime.now(UTC):
         return None
     return run_after
 
