@@ -29,15 +29,17 @@ CHILD = """
 import json, sys
 import lambda_jobs.handler as handler
 from tests.runtime.lambda_events import Context
-event = json.loads(sys.stdin.read())
-result = handler.handle(event, Context())
+events = json.loads(sys.stdin.read())
+result = [handler.handle(event, Context()) for event in events]
 heavy = sorted(m for m in ("boto3", "botocore", "logging", "dataclasses", "traceback")
                if m in sys.modules)
 print(json.dumps({"result": result, "heavy": heavy}))
 """
 
 
-def test_success_path_does_not_import_boto3(moto: MotoServer, tmp_path: Path):
+def test_success_path_does_not_import_boto3_for_sqs_and_async_jobs(
+    moto: MotoServer, tmp_path: Path
+):
     sqs = boto_client(moto, "sqs")
     url, arn = ev.make_queue(sqs, "jobs")
     ev.send(
@@ -49,6 +51,7 @@ def test_success_path_does_not_import_boto3(moto: MotoServer, tmp_path: Path):
         ),
     )
     event = ev.sqs_event(sqs, url, arn, 3)  # real receipt handles, real attributes
+    lamb_job = ev.envelope(f"{TASKS}.write_file", str(tmp_path / "lamb"), "x")
     env = {
         "PATH": os.environ["PATH"],
         "PYTHONPATH": str(REPO),
@@ -57,7 +60,7 @@ def test_success_path_does_not_import_boto3(moto: MotoServer, tmp_path: Path):
     }
     child = subprocess.run(
         [sys.executable, "-c", CHILD],
-        input=json.dumps(event),
+        input=json.dumps([event, lamb_job.to_dict()]),
         capture_output=True,
         text=True,
         env=env,
@@ -66,8 +69,11 @@ def test_success_path_does_not_import_boto3(moto: MotoServer, tmp_path: Path):
         check=True,
     )
     report = json.loads(child.stdout.strip().splitlines()[-1])
-    assert report["result"] == {"batchItemFailures": []}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["0", "1", "2"]
+    assert report["result"] == [
+        {"batchItemFailures": []},
+        {"job_id": lamb_job.id, "outcome": "succeeded"},
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0", "1", "2", "lamb"]
     assert report["heavy"] == []
 
 
