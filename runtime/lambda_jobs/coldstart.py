@@ -19,11 +19,14 @@ import importlib
 import os
 from collections.abc import Mapping
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambda_jobs import registry
 from lambda_jobs.deadline import margin_from
 from lambda_jobs.errors import ConfigurationError, TaskNotAllowedError
+
+if TYPE_CHECKING:
+    from lambda_jobs.tasks import Task
 
 TASKS_ENV = "LAMBDA_JOBS_TASKS"
 DJANGO_SETTINGS_ENV = "DJANGO_SETTINGS_MODULE"
@@ -46,7 +49,7 @@ class Runtime:
         self.deadline_margin_ms = deadline_margin_ms
         self.modules = modules
 
-    def task(self, name: str) -> Any:
+    def task(self, name: str) -> Task[..., Any]:
         """The runnable task ``name``; raises :class:`UnknownTaskError` or
         :class:`~lambda_jobs.errors.TaskNotAllowedError` (registered after cold start)."""
         found = registry.get(name) if name in self.allowed else None
