@@ -49,8 +49,8 @@ test: lint typecheck pytest
 synth: $(STAMP) $(CDK)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CDK) synth --quiet
 
-demo: $(STAMP) $(CDK)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VPY) -m demo
+demo: synth
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VPY) -m stacks.demo_run --app cdk.out
 
 bench: $(STAMP)
 	$(VPY) benchmarks/run.py
