@@ -3,9 +3,13 @@ errors."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import lambda_jobs
@@ -19,6 +23,7 @@ from tests.runtime.enqueue_backends import (
     SCHEDULE_GROUP,
     SCHEDULER_ROLE_ARN,
     GoatBackend,
+    config_document,
     goat,
     lane,
     use_config,
@@ -350,3 +355,116 @@ def test_goat_fifo_bulk_stops_at_the_first_refused_batch_to_keep_order(goat: Goa
     assert "queue does not exist" in error.errors[prepared[0].id]
     # The second batch was never sent: after a gap, later jobs of the group would overtake.
     assert "an earlier job of this FIFO lane was refused" in error.errors[prepared[10].id]
+
+
+class ScriptedSqs:
+    """A real HTTP endpoint speaking SQS's JSON protocol for ``SendMessageBatch`` only.
+
+    moto never refuses a batch entry with ``SenderFault: false`` (a transient server-side
+    failure), so this server does, by script: ``transient[n]`` is how many sends of the job whose
+    first argument is ``n`` are refused that way; ``permanent`` jobs are refused with
+    ``SenderFault: true``. ``requests`` records the first arguments of each request's entries.
+    """
+
+    def __init__(self) -> None:
+        self.transient: dict[int, int] = {}
+        self.permanent: set[int] = set()
+        self.requests: list[list[int]] = []
+        script = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.dumps(script.answer(json.loads(self.rfile.read(length)))).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-amz-json-1.0")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        successful: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
+        numbers = []
+        for entry in request["Entries"]:
+            number = envelope.from_json(entry["MessageBody"]).args[0]
+            numbers.append(number)
+            if number in self.permanent:
+                failed.append(
+                    {
+                        "Id": entry["Id"],
+                        "SenderFault": True,
+                        "Code": "InvalidMessageContents",
+                        "Message": "refused for good",
+                    }
+                )
+            elif self.transient.get(number, 0) > 0:
+                self.transient[number] -= 1
+                failed.append(
+                    {
+                        "Id": entry["Id"],
+                        "SenderFault": False,
+                        "Code": "InternalError",
+                        "Message": "try again",
+                    }
+                )
+            else:
+                digest = hashlib.md5(entry["MessageBody"].encode()).hexdigest()
+                successful.append(
+                    {"Id": entry["Id"], "MessageId": str(uuid.uuid4()), "MD5OfMessageBody": digest}
+                )
+        self.requests.append(numbers)
+        return {"Successful": successful, "Failed": failed}
+
+
+@pytest.fixture
+def scripted_sqs(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedSqs]:
+    server = ScriptedSqs()
+    queue = f"{server.url}/123456789012/scripted"
+    document = config_document(
+        "goat",
+        {"default": {"lanes": [lane(-100, 100, queue, "arn:aws:sqs:us-east-1:1:scripted")]}},
+        endpoints={"sqs": server.url},
+    )
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    use_config(monkeypatch, document)
+    aws.reset()
+    yield server
+    aws.reset()
+    server.server.shutdown()
+    server.server.server_close()
+
+
+def test_goat_bulk_retries_only_the_entries_sqs_refused_for_now(scripted_sqs: ScriptedSqs) -> None:
+    scripted_sqs.transient = {1: 1, 3: 2}
+    jobs = lambda_jobs.enqueue_many(add.prepare(n) for n in range(5))
+
+    assert len(jobs) == 5
+    assert scripted_sqs.requests == [[0, 1, 2, 3, 4], [1, 3], [3]]
+
+
+def test_goat_bulk_reports_entries_still_refused_after_the_last_retry(
+    scripted_sqs: ScriptedSqs,
+) -> None:
+    scripted_sqs.transient = {2: 99}
+    scripted_sqs.permanent = {4}
+    prepared = [add.prepare(n) for n in range(6)]
+
+    with pytest.raises(EnqueueError) as caught:
+        lambda_jobs.enqueue_many(prepared)
+
+    error = caught.value
+    assert error.job_ids == (prepared[2].id, prepared[4].id)
+    assert error.sent_ids == tuple(prepared[n].id for n in (0, 1, 3, 5))
+    assert error.errors[prepared[2].id] == "InternalError: try again (still refused after 4 sends)"
+    assert error.errors[prepared[4].id] == "InvalidMessageContents: refused for good"
+    # The permanent refusal was not retried; the transient one was sent 4 times in all.
+    assert scripted_sqs.requests == [[0, 1, 2, 3, 4, 5], [2], [2], [2]]
