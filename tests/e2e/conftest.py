@@ -10,6 +10,7 @@ instead of synthesizing into a temporary directory.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -31,6 +32,8 @@ ASYNC_RETRY_SCALE = "0.05"
 
 if str(DEMO_PROJECT) not in sys.path:
     sys.path.insert(0, str(DEMO_PROJECT))
+#: The demo's tasks module, imported under the name the functions register it by (``demo_tasks``).
+demo_tasks: Any = importlib.import_module("demo_tasks")
 
 
 def synthesize(out: Path, app: str | None = None) -> Path:
@@ -61,7 +64,9 @@ def demo_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return synthesize(tmp_path_factory.mktemp("e2e") / "cdk.out")
 
 
-def poll[T](condition: Callable[[], T], *, timeout: float, what: str, interval: float = 0.1) -> T:
+def poll[T](
+    condition: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.1
+) -> T:
     """The first truthy value of ``condition()``; fails the test after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
-import demo_tasks
 import pytest
 from lambda_jobs import enqueue_many
 
-from tests.e2e.conftest import Backend, poll
+from tests.e2e.conftest import Backend, demo_tasks, poll
 
 pytestmark = pytest.mark.e2e
 
@@ -43,11 +43,12 @@ def test_queues_every_lane_and_named_queue_runs_its_jobs(backend: Backend) -> No
         demo_tasks.hello.using(queue_name="ordered").enqueue(name)
         names[0] = name
     for name in names.values():
-        poll(
-            lambda name=name: backend.events(task="hello", greeting=f"Hello, {name}!"),
-            timeout=20,
-            what=f"job {name} to run",
-        )
+        greeting = f"Hello, {name}!"
+
+        def ran(greeting: str = greeting) -> list[dict[str, object]]:
+            return backend.events(task="hello", greeting=greeting)
+
+        poll(ran, timeout=20, what=f"job {name} to run")
 
 
 def test_delayed_job_does_not_start_before_its_time(backend: Backend) -> None:
@@ -110,15 +111,15 @@ def test_flaky_job_succeeds_on_its_third_attempt_after_the_backoff(backend: Back
     since = time.time()
     demo_tasks.flaky.enqueue()
 
-    def runs() -> list[dict[str, object]]:
-        return [e for e in backend.events(task="flaky") if float(e["at"]) >= since]  # type: ignore[arg-type]
+    def runs() -> list[dict[str, Any]]:
+        return [e for e in backend.events(task="flaky") if float(e["at"]) >= since]
 
     poll(
         lambda: any(e["event"] == "succeeded" for e in runs()),
         timeout=40,
         what="flaky to succeed",
     )
-    history = [(e["event"], e["attempt"], float(e["at"])) for e in runs()]  # type: ignore[arg-type]
+    history = [(e["event"], e["attempt"], float(e["at"])) for e in runs()]
     assert [(h[0], h[1]) for h in history] == [
         ("failed", 1),
         ("failed", 2),

@@ -9,12 +9,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import demo_tasks
 import pytest
 from lambda_jobs import aws
 from lambda_jobs.emulator.process import EmulatorProcess
 
-from tests.e2e.conftest import Backend, poll, synthesize
+from tests.e2e.conftest import Backend, demo_tasks, poll, synthesize
 from tests.e2e.crash_app import CRASH_STACK
 
 pytestmark = pytest.mark.e2e
