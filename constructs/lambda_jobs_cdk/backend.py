@@ -44,6 +44,8 @@ DEAD_LETTER_RETENTION = Duration.days(14)
 MAX_SQS_MESSAGE_BYTES = 1024 * 1024
 DEFAULT_MAX_DELAY_SECONDS = 365 * 24 * 60 * 60
 """Longest ``run_after`` the client accepts with a scheduler: one year (the runtime's default)."""
+STANDARD_TIER_MAX_LANES = 10
+"""Lanes whose client configuration surely fits a Standard SSM parameter (4 KB)."""
 DEFAULT_TIMEOUT = Duration.minutes(5)
 DEFAULT_MEMORY_MB = 512
 RESERVED_ENVIRONMENT = (
@@ -208,6 +210,7 @@ class JobBackend(Construct):
             parameter_name=self.parameter_name,
             string_value=self.client_config,
             description=f"lambda-jobs client configuration ({self.backend} backend)",
+            tier=parameter_tier(sum(len(q["lanes"]) for q in queues.values())),
         )
         CfnOutput(
             self,
@@ -276,6 +279,19 @@ class JobBackend(Construct):
                 "schedule group's ARN pattern can name them; the group holds nothing else.",
             )
         )
+
+
+def parameter_tier(lanes: int) -> ssm.ParameterTier:
+    """Standard (4 KB) up to ``STANDARD_TIER_MAX_LANES`` lanes, else Advanced (8 KB).
+
+    The document's length is only known after deploy (it holds ARNs and URLs); a lane takes up to
+    about 330 characters of it, the rest about 600, so more lanes would not fit 4 KB.
+    """
+    return (
+        ssm.ParameterTier.STANDARD
+        if lanes <= STANDARD_TIER_MAX_LANES
+        else ssm.ParameterTier.ADVANCED
+    )
 
 
 def new_queue(scope: Construct, id: str, *, fifo: bool = False, **props: Any) -> sqs.Queue:

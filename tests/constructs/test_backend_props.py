@@ -559,3 +559,14 @@ def test_cfn_lint_reports_no_error_on_the_custom_backend_templates(synth: Synth)
     for name in synth.templates:
         matches = lint(json.dumps(synth.json(name)), regions=["us-east-1"])
         assert [str(m) for m in matches if m.rule.id[0] == "E"] == [], name
+
+
+def test_ssm_parameter_is_standard_tier_up_to_10_lanes_then_advanced(synth: Synth) -> None:
+    from aws_cdk import aws_ssm as ssm
+    from lambda_jobs_cdk.backend import parameter_tier
+
+    synth.templates["GoatCustom"].has_resource_properties(
+        "AWS::SSM::Parameter", {"Tier": "Standard"}
+    )
+    assert parameter_tier(10) == ssm.ParameterTier.STANDARD
+    assert parameter_tier(11) == ssm.ParameterTier.ADVANCED
