@@ -136,13 +136,13 @@ def run(args: argparse.Namespace) -> int:
     def on_signal(signum: int, _frame: Any) -> None:
         stopping.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     cloud = LocalCloud(options)
     try:
         cloud.start()
     except (AssemblyError, ProvisionError) as exc:
         print(f"lambda-jobs local: {exc}", file=sys.stderr)
+        _restore(previous)
         return 1
     try:
         configs = cloud.client_configs()
@@ -164,4 +164,10 @@ def run(args: argparse.Namespace) -> int:
         print("lambda-jobs local: stopping", file=sys.stderr, flush=True)
     finally:
         cloud.stop()
+        _restore(previous)
     return 0
+
+
+def _restore(handlers: dict[signal.Signals, Any]) -> None:
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
