@@ -91,6 +91,21 @@ def test_priorities_high_lane_starts_before_the_low_lane_backlog_drains(backend:
     poll(lambda: len(started(low)) == len(low), timeout=40, what="the low backlog to run")
     poll(lambda: len(started(high)) == len(high), timeout=10, what="the high jobs to run")
     assert max(started(high)) < max(started(low)), "the high lane waited for the low backlog"
+    # The low lane never ran more jobs at once than its concurrency (2 in the demo stacks).
+    poll(
+        lambda: all(backend.events(task="slow", seconds=s, event="finished") for s in low),
+        timeout=10,
+        what="the low backlog to finish",
+    )
+    spans = [
+        (
+            backend.events(task="slow", seconds=s, event="started")[0]["at"],
+            backend.events(task="slow", seconds=s, event="finished")[0]["at"],
+        )
+        for s in low
+    ]
+    most = max(sum(1 for a, b in spans if a <= start < b) for start, _ in spans)
+    assert most <= 2, f"{most} low-lane jobs ran at once"
 
 
 def test_timeout_job_is_retried_then_dead_lettered_with_its_error(backend: Backend) -> None:

@@ -3,6 +3,7 @@ SIGINT / SIGTERM leave no process behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import uuid
@@ -76,6 +77,31 @@ def test_killing_a_lamb_environment_mid_job_loses_no_job(lamb: Backend) -> None:
     )
     assert finished[0]["pid"] != killed
     assert lamb.dead_letter_for(job.id) is None
+
+
+def test_lamb_crashing_on_every_try_ends_in_the_dlq_as_a_destination_record(lamb: Backend) -> None:
+    seconds = _seconds(1.3)
+    job = demo_tasks.slow.enqueue(seconds)
+    for attempt in range(1, 4):
+        event = poll(
+            lambda attempt=attempt: lamb.events(task="slow", seconds=seconds, event="started")[
+                attempt - 1 : attempt
+            ],
+            timeout=30,
+            what=f"try {attempt} to start",
+        )[0]
+        os.kill(event["pid"], signal.SIGKILL)
+    message = poll(lambda: lamb.dead_letter_for(job.id), timeout=20, what="the destination record")
+    record = json.loads(message["Body"])
+    assert record["version"] == "1.0"
+    context = record["requestContext"]
+    assert context["condition"] == "RetriesExhausted"
+    assert context["approximateInvokeCount"] == 3
+    assert context["functionArn"].endswith(":$LATEST")
+    assert record["requestPayload"]["id"] == job.id
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    assert record["responsePayload"]["errorType"] == "Runtime.ExitError"
+    assert not lamb.events(task="slow", seconds=seconds, event="finished")
 
 
 @pytest.fixture(scope="module")
