@@ -9,6 +9,7 @@ import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lambda_jobs import aws
@@ -83,13 +84,11 @@ def test_lamb_crashing_on_every_try_ends_in_the_dlq_as_a_destination_record(lamb
     seconds = _seconds(1.3)
     job = demo_tasks.slow.enqueue(seconds)
     for attempt in range(1, 4):
-        event = poll(
-            lambda attempt=attempt: lamb.events(task="slow", seconds=seconds, event="started")[
-                attempt - 1 : attempt
-            ],
-            timeout=30,
-            what=f"try {attempt} to start",
-        )[0]
+
+        def nth_start(attempt: int = attempt) -> list[dict[str, Any]]:
+            return lamb.events(task="slow", seconds=seconds, event="started")[attempt - 1 : attempt]
+
+        event = poll(nth_start, timeout=30, what=f"try {attempt} to start")[0]
         os.kill(event["pid"], signal.SIGKILL)
     message = poll(lambda: lamb.dead_letter_for(job.id), timeout=20, what="the destination record")
     record = json.loads(message["Body"])
