@@ -193,7 +193,7 @@ class AsyncInvoker:
             result = env.invoke(event.payload, request_id=attempt_id)
         event.last_result = result
         if result.ok:
-            self.log(self.source, f"done   {describe_job(event.payload)}")
+            self.log(self.source, f"returned {describe_job(event.payload)}")
             if self.config.on_success_arn:
                 self._send(event, self.config.on_success_arn, "Success")
             return

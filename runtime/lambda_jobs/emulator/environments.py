@@ -93,6 +93,7 @@ class ExecutionEnvironment:
             "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{self.id}",
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+            "_HANDLER": function.command[-1] if function.command else "",
             **LOCAL_CREDENTIALS,
             **base_environment,
             **function.environment,

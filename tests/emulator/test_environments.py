@@ -1,0 +1,118 @@
+"""Execution environments run the staged image code under the real awslambdaric, one invocation
+at a time, are reused while warm, and die at their deadline."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import lambda_jobs
+import pytest
+from lambda_jobs.emulator.environments import ExecutionEnvironment, FunctionPool
+from lambda_jobs.emulator.topology import FunctionSpec
+
+PROBE = """
+import json, os, sys, time
+import lambda_jobs
+
+def handle(event, context):
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
+    return {
+        "lambda_jobs": lambda_jobs.__file__,
+        "sys_path": sys.path,
+        "pid": os.getpid(),
+        "env": {k: os.environ.get(k) for k in event.get("env", [])},
+        "remaining_ms": context.get_remaining_time_in_millis(),
+    }
+"""
+
+
+@pytest.fixture
+def function(tmp_path: Path) -> FunctionSpec:
+    """A staged image context like JobCode's: runtime/lambda_jobs and project/probe.py."""
+    code = tmp_path / "asset.probe"
+    shutil.copytree(
+        Path(lambda_jobs.__file__).parent,
+        code / "runtime" / "lambda_jobs",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    (code / "project").mkdir()
+    (code / "project" / "probe.py").write_text(PROBE, encoding="utf-8")
+    return FunctionSpec(
+        logical_id="Probe",
+        name="probe-fn",
+        arn="arn:aws:lambda:us-east-1:123456789012:function:probe-fn",
+        timeout_seconds=2,
+        memory_mb=256,
+        environment={"FROM_TEMPLATE": "yes"},
+        reserved_concurrency=2,
+        code_dir=code,
+        command=["probe.handle"],
+        stack="Test",
+    )
+
+
+def test_environment_imports_the_staged_runtime_and_sets_lambda_variables(
+    function: FunctionSpec,
+) -> None:
+    env = ExecutionEnvironment(function, base_environment={"AWS_REGION": "us-east-1"})
+    try:
+        names = ["FROM_TEMPLATE", "AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME", "LAMBDA_TASK_ROOT"]
+        result = env.invoke(json.dumps({"env": names}).encode(), request_id="r1")
+        assert result.ok, result.body
+        body = json.loads(result.body)
+        assert body["lambda_jobs"].startswith(str(function.code_dir / "runtime"))
+        repository = Path(lambda_jobs.__file__).parents[2]
+        assert str(repository) not in body["sys_path"]
+        assert str(repository / "runtime") not in body["sys_path"]
+        assert body["env"] == {
+            "FROM_TEMPLATE": "yes",
+            "AWS_REGION": "us-east-1",
+            "AWS_LAMBDA_FUNCTION_NAME": "probe-fn",
+            "LAMBDA_TASK_ROOT": str(function.code_dir / "project"),
+        }
+        assert 0 < body["remaining_ms"] <= 2000
+    finally:
+        env.stop()
+
+
+def test_invocation_past_the_timeout_kills_the_environment(function: FunctionSpec) -> None:
+    env = ExecutionEnvironment(function, base_environment={})
+    try:
+        result = env.invoke(b'{"sleep": 5}', request_id="slow")
+        assert result.timed_out
+        assert env.process.poll() is not None
+        assert not env.alive
+    finally:
+        env.stop()
+
+
+def test_pool_reuses_warm_environments_and_caps_them_at_the_concurrency(
+    function: FunctionSpec,
+) -> None:
+    pool = FunctionPool(function, concurrency=2, base_environment={})
+    stop = threading.Event()
+    pids: list[int] = []
+
+    def run(payload: bytes) -> None:
+        with pool.lease(stop) as env:
+            assert env is not None
+            pids.append(json.loads(env.invoke(payload, request_id="x").body)["pid"])
+
+    try:
+        run(b"{}")
+        run(b"{}")
+        assert pids[0] == pids[1], "a warm environment is reused"
+        threads = [threading.Thread(target=run, args=(b'{"sleep": 0.5}',)) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert len(set(pids)) == 2, "at most two environments for concurrency 2"
+        assert len(pool.pids) == 2
+    finally:
+        pool.stop()
+    assert pool.pids == []
