@@ -170,3 +170,25 @@ def test_batch_with_one_failing_record_completes_the_others_once(goat: Backend) 
     poll(lambda: goat.dead_letter_for(jobs[2].id), timeout=40, what="the failing job's DLQ entry")
     for name in names:
         assert len(goat.events(task="hello", greeting=f"Hello, {name}!")) == 1
+
+
+def test_ssm_config_reference_reaches_the_emulator(
+    goat_backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambda_jobs import aws
+
+    parameter = f"/lambda-jobs/{goat_backend.config['scheduler']['group']}/client-config"
+    monkeypatch.setenv("LAMBDA_JOBS_CONFIG", f"ssm:{parameter}")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", goat_backend.moto_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", goat_backend.config["region"])
+    aws.reset()
+    name = f"ssm-{uuid.uuid4().hex[:8]}"
+    demo_tasks.hello.enqueue(name)
+    poll(
+        lambda: goat_backend.events(task="hello", greeting=f"Hello, {name}!"),
+        timeout=20,
+        what="the job sent with the SSM-published config to run",
+    )
+    aws.reset()

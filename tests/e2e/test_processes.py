@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from lambda_jobs import aws
+from lambda_jobs.config import parse_text
 from lambda_jobs.emulator.process import EmulatorProcess
 
 from tests.e2e.conftest import Backend, demo_tasks, poll, synthesize
@@ -147,9 +148,14 @@ def test_stop_signal_leaves_no_process_behind(
     emulator = EmulatorProcess(
         demo_assembly,
         log_path=tmp_path / "emulator.log",
-        extra_args=["--stack", "LambDemo", "--env", f"LAMBDA_JOBS_DEMO_LOG={demo_log}"],
+        extra_args=["--env", f"LAMBDA_JOBS_DEMO_LOG={demo_log}"],
     )
     with emulator:
+        # Both demo stacks: exactly one LAMBDA_JOBS_CONFIG line per backend, and nothing else.
+        assert len(emulator.stdout_lines) == 2
+        documents = [parse_text(line.split("=", 1)[1]) for line in emulator.stdout_lines]
+        assert sorted(d.backend for d in documents) == ["goat", "lamb"]
+        assert all(set(d.endpoints) == {"sqs", "scheduler", "ssm", "lambda"} for d in documents)
         backend = Backend("lamb", emulator, demo_log)
         monkeypatch.setenv("LAMBDA_JOBS_CONFIG", backend.config_value)
         aws.reset()

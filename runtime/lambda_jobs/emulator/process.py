@@ -38,6 +38,8 @@ class EmulatorProcess:
         self.log_path = log_path
         self.configs: dict[str, str] = {}
         """Backend (``goat``/``lamb``) -> the ``LAMBDA_JOBS_CONFIG`` value it printed."""
+        self.stdout_lines: list[str] = []
+        """Every line the emulator printed on stdout, in order."""
         self._log = log_path.open("a", encoding="utf-8")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "lambda_jobs.cli", "local", "--app", str(app), *extra_args],
@@ -61,6 +63,7 @@ class EmulatorProcess:
     def _read_stdout(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
+            self.stdout_lines.append(line.rstrip("\n"))
             if line.startswith(CONFIG_PREFIX):
                 value = line[len(CONFIG_PREFIX) :].strip()
                 self.configs[json.loads(value)["backend"]] = value
