@@ -122,6 +122,7 @@ class _Arrival:
             "queue": env.queue if env else None,
             "attempt": env.attempt if env else None,
             "max_attempts": options.max_attempts if options else None,
+            "due_at": (env.run_after or env.enqueued_at) if env else None,
         }
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lambda_jobs import metrics
 from lambda_jobs.coldstart import cold_start
 from lambda_jobs.dispatch import dispatch
 
@@ -30,5 +31,13 @@ _runtime = cold_start()
 
 
 def handle(event: Any, context: Any) -> dict[str, Any]:
-    """The Lambda handler: run the jobs in ``event`` with the tasks imported at cold start."""
-    return dispatch(event, context, _runtime)
+    """The Lambda handler: run the jobs in ``event`` with the tasks imported at cold start.
+
+    Job metrics of the invocation are written as EMF lines when it ends
+    (:mod:`lambda_jobs.metrics`).
+    """
+    metrics.begin()
+    try:
+        return dispatch(event, context, _runtime)
+    finally:
+        metrics.flush()

@@ -17,6 +17,10 @@ lines add ``message_id``; ``backend`` is ``LAMBDA_JOBS_BACKEND`` when set. ``id`
 null for a message that could not be decoded. ``level`` is INFO (succeeded, handed_back), WARNING
 (retrying) or ERROR (the rest, and any line whose follow-up AWS call failed: it adds
 ``aws_error``).
+
+An attempt that ran as attempt 1 adds ``queue_latency_ms``: from when the job became due
+(``run_after``, else ``enqueued_at``) to the attempt's start. Each line is also counted into the
+invocation's CloudWatch metrics (:mod:`lambda_jobs.metrics`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import datetime
 from typing import Any
+
+from lambda_jobs import metrics
 
 OUTCOMES = ("succeeded", "retrying", "dead_lettered", "handed_back", "dead_letter_failed")
 _LEVELS = {
@@ -74,6 +81,17 @@ def write(line: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def log_job(**fields: Any) -> None:
-    """Build and write one job's line; see :func:`job_line` for the fields."""
-    write(job_line(**fields))
+def log_job(*, due_at: datetime | None = None, **fields: Any) -> None:
+    """Build and write one job's line, and count it into the metrics; see :func:`job_line`.
+
+    ``due_at`` is when the job became due (its envelope's ``run_after`` or ``enqueued_at``); it
+    gives ``queue_latency_ms`` on the line of a first attempt that ran.
+    """
+    line = job_line(**fields)
+    latency = None
+    if due_at is not None and line["attempt"] == 1 and line["outcome"] != "handed_back":
+        duration = fields["duration_ms"]
+        if duration:
+            latency = line["queue_latency_ms"] = metrics.queue_latency_ms(due_at, duration)
+    write(line)
+    metrics.observe(line, latency)

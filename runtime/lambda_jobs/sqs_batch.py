@@ -141,6 +141,7 @@ class _Record:
             outcome=outcome,
             duration_ms=duration_ms,
             message_id=self.message_id,
+            due_at=(env.run_after or env.enqueued_at) if env else None,
             **extra,
         )
 

@@ -1,0 +1,1 @@
+"""Operations: status, dead-letter tooling, enqueue by name, metrics."""
