@@ -52,8 +52,15 @@ synth: $(STAMP) $(CDK)
 demo: synth
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VPY) -m stacks.demo_run --app cdk.out
 
-bench: $(STAMP)
-	$(VPY) benchmarks/run.py
+# Celery and Powertools are benchmark-only baselines: installed for `make bench`, never by `install`.
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) benchmarks/requirements.txt
+	$(VPY) -m pip install --quiet -r benchmarks/requirements.txt
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP) $(CDK)
+	BENCH_COMMAND="make bench" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VPY) benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .mypy_cache .ruff_cache .pytest_cache
