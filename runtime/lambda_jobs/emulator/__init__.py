@@ -1,7 +1,11 @@
 """``lambda-jobs local``: run synthesized backends on one machine, with AWS's semantics.
 
-Each module serves one AWS part: ``motoserver`` (SQS, SSM, Scheduler storage), ``runtime_api`` and
-``environments`` (Lambda execution environments under awslambdaric), ``esm`` (SQS event-source
-mapping pollers), ``invoke_api`` (the Lambda Invoke API), ``scheduler`` (firing one-time schedules)
-and ``assembly`` (reading ``cdk.out``).
+One module per part: ``assembly`` (reading ``cdk.out``), ``intrinsics`` (resolving template
+values), ``image`` (the image's ENV and CMD from its Dockerfile), ``provision`` (creating a stack's
+resources in moto; ``topology`` holds what it read), ``motoserver`` (SQS, SSM, Scheduler storage),
+``runtime_api`` and ``environments`` (Lambda execution environments under awslambdaric), ``esm``
+(SQS event-source mapping pollers), ``async_invoke`` and ``invoke_api`` (the Lambda Invoke API and
+its async retry policy), ``scheduler`` (firing one-time schedules), ``joblog`` (the job log),
+``local`` (starting and stopping all of it), ``command`` (the CLI subcommand) and ``process``
+(driving ``lambda-jobs local`` as a child process, for scripts and tests).
 """
