@@ -11,9 +11,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from lambda_jobs import ops
 from lambda_jobs.emulator import command as local_command
 
-SUBCOMMANDS = (local_command,)
+SUBCOMMANDS = (local_command, ops)
 
 
 def build_parser() -> argparse.ArgumentParser:

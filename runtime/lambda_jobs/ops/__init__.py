@@ -1,0 +1,22 @@
+"""Operations commands of the ``lambda-jobs`` console script: ``status``, ``dlq ...``, ``enqueue``.
+
+:func:`add_parser` adds them to the script's subparsers (``lambda_jobs.cli`` lists this package
+among its subcommand modules). Every command
+reads the client configuration from ``--config`` or ``LAMBDA_JOBS_CONFIG`` and talks to AWS, or to
+``lambda-jobs local``, through boto3 with that configuration's region and endpoints. Importing
+this package and its command modules is cheap (argparse only); boto3 and rich (the optional extra
+``lambda-jobs[cli]``) load when a command runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add ``status``, ``dlq`` and ``enqueue`` to the ``lambda-jobs`` subparsers."""
+    from lambda_jobs.ops import dlq_command, enqueue_by_name, status
+
+    status.add_parser(subparsers)
+    dlq_command.add_parser(subparsers)
+    enqueue_by_name.add_parser(subparsers)

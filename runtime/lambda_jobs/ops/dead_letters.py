@@ -1,0 +1,221 @@
+"""Dead-letter entries as the handler (or Lambda's on-failure destination) left them, and reading
+them without losing any.
+
+Two formats arrive in the DLQ:
+
+- **lambda-jobs entries**: the body is the original envelope (or whatever undecodable body came
+  in) and the error is in the ``lambda_jobs.*`` String message attributes (README, "Wire formats").
+- **Lambda destination records** (Lamb): a job whose invocation crashed through Lambda's own async
+  retries arrives as AWS's record: ``requestContext`` (function ARN, condition, invoke count),
+  ``requestPayload`` (the envelope, or a scheduler delivery holding it) and ``responsePayload``
+  (``errorType`` / ``errorMessage``).
+
+:func:`peek` receives every entry with a short visibility timeout and makes each visible again
+(``ChangeMessageVisibility`` 0) before it returns, even if it fails half-way: looking never
+consumes. If the process dies while looking, the entries come back by themselves after
+:data:`PEEK_VISIBILITY_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from lambda_jobs.ops.backend import unqualified_arn
+
+PREFIX = "lambda_jobs."
+PEEK_VISIBILITY_SECONDS = 30
+#: Entries read at most by one command (SQS has no cheaper way to list a queue).
+DEFAULT_LIMIT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """One DLQ entry, decoded as far as it goes. ``envelope`` is the raw envelope dict, if any."""
+
+    message_id: str
+    receipt: str
+    body: str
+    kind: str  # "lambda_jobs", "lambda_destination" or "unknown"
+    envelope: dict[str, Any] | None
+    job_id: str | None
+    task: str | None
+    reason: str | None
+    error_type: str | None
+    error_message: str | None
+    error_traceback: str | None
+    attempts: int | None
+    failed_at: datetime | None
+    source: str | None
+    group_id: str | None
+
+    @property
+    def args_text(self) -> str:
+        """The job's arguments as JSON (only shown with ``--show-args``)."""
+        if self.envelope is None:
+            return self.body
+        return json.dumps(
+            {"args": self.envelope.get("args", []), "kwargs": self.envelope.get("kwargs", {})},
+            ensure_ascii=False,
+        )
+
+
+def _time(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _int(text: Any) -> int | None:
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def parse(message: dict[str, Any]) -> DeadLetter:
+    """Decode one SQS message (``ReceiveMessage`` with all attributes) of the DLQ."""
+    body = str(message.get("Body", ""))
+    attrs = {
+        key.removeprefix(PREFIX): value.get("StringValue")
+        for key, value in (message.get("MessageAttributes") or {}).items()
+        if key.startswith(PREFIX)
+    }
+    system = message.get("Attributes") or {}
+    sent_ms = _int(system.get("SentTimestamp"))
+    sent = datetime.fromtimestamp(sent_ms / 1000, UTC) if sent_ms is not None else None
+    try:
+        data: Any = json.loads(body)
+    except ValueError:
+        data = None
+    message_id = str(message.get("MessageId", ""))
+    receipt = str(message.get("ReceiptHandle", ""))
+    group_id = _str(system.get("MessageGroupId"))
+    if (
+        not attrs
+        and isinstance(data, dict)
+        and isinstance(data.get("requestContext"), dict)
+        and "requestPayload" in data
+    ):
+        context = data["requestContext"]
+        payload = data["requestPayload"]
+        if isinstance(payload, dict) and isinstance(payload.get("job"), dict):
+            payload = payload["job"]  # a scheduler delivery
+        response = data.get("responsePayload")
+        response = response if isinstance(response, dict) else {}
+        envelope = payload if isinstance(payload, dict) else None
+        function = _str(context.get("functionArn"))
+        return DeadLetter(
+            message_id=message_id,
+            receipt=receipt,
+            body=body,
+            group_id=group_id,
+            kind="lambda_destination",
+            envelope=envelope,
+            job_id=_str(envelope.get("id")) if envelope else None,
+            task=_str(envelope.get("task")) if envelope else None,
+            reason=_str(context.get("condition")),
+            error_type=_str(response.get("errorType")),
+            error_message=_str(response.get("errorMessage")),
+            error_traceback="\n".join(str(x) for x in response.get("stackTrace") or []) or None,
+            attempts=_int(context.get("approximateInvokeCount")),
+            failed_at=_time(data.get("timestamp")) or sent,
+            source=unqualified_arn(function) if function else None,
+        )
+    envelope = data if isinstance(data, dict) and "lambda_jobs" in data else None
+    return DeadLetter(
+        message_id=message_id,
+        receipt=receipt,
+        body=body,
+        group_id=group_id,
+        kind="lambda_jobs" if attrs else "unknown",
+        envelope=envelope,
+        job_id=_str(attrs.get("job_id")) or (_str(envelope.get("id")) if envelope else None),
+        task=_str(attrs.get("task")) or (_str(envelope.get("task")) if envelope else None),
+        reason=_str(attrs.get("reason")),
+        error_type=_str(attrs.get("error_type")),
+        error_message=_str(attrs.get("error_message")),
+        error_traceback=_str(attrs.get("error_traceback")),
+        attempts=_int(attrs.get("attempts")),
+        failed_at=_time(attrs.get("failed_at")) or sent,
+        source=_str(attrs.get("source")),
+    )
+
+
+def receive_page(sqs: Any, url: str, visibility: int, wait: int) -> list[dict[str, Any]]:
+    """One ``ReceiveMessage`` of up to 10 entries with every attribute."""
+    response = sqs.receive_message(
+        QueueUrl=url,
+        MaxNumberOfMessages=10,
+        VisibilityTimeout=visibility,
+        WaitTimeSeconds=wait,
+        AttributeNames=["All"],
+        MessageAttributeNames=["All"],
+    )
+    return list(response.get("Messages", []))
+
+
+def visible_count(sqs: Any, url: str) -> int:
+    response = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    return int(response["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def pages(
+    sqs: Any, url: str, *, visibility: int, limit: int = DEFAULT_LIMIT
+) -> Iterator[list[dict[str, Any]]]:
+    """Receive the DLQ's visible entries page by page (up to ``limit``), each entry once.
+
+    Each entry is hidden for ``visibility`` s; the caller owns the receipts (release or delete
+    them). Stops once as many entries as SQS counted at the start have arrived
+    (``ApproximateNumberOfMessages``: an entry that arrives meanwhile waits for the next command),
+    or when a 1 s long poll finds nothing new.
+    """
+    expected = min(limit, visible_count(sqs, url))
+    seen: set[str] = set()
+    empty_polls = 0
+    while len(seen) < expected and empty_polls < 2:
+        page = receive_page(sqs, url, visibility, 1 if empty_polls else 0)
+        fresh = [m for m in page if m["MessageId"] not in seen]
+        seen.update(m["MessageId"] for m in fresh)
+        empty_polls = 0 if fresh else empty_polls + 1
+        if fresh:
+            yield fresh
+
+
+def release(sqs: Any, url: str, receipts: list[str]) -> None:
+    """Make entries visible again at once (``ChangeMessageVisibility`` 0), 10 per request."""
+    for start in range(0, len(receipts), 10):
+        chunk = receipts[start : start + 10]
+        sqs.change_message_visibility_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": 0}
+                for i, r in enumerate(chunk)
+            ],
+        )
+
+
+def peek(sqs: Any, url: str, limit: int = DEFAULT_LIMIT) -> list[DeadLetter]:
+    """Every entry of the DLQ, decoded, oldest failure first; none is consumed."""
+    received: list[dict[str, Any]] = []
+    try:
+        for page in pages(sqs, url, visibility=PEEK_VISIBILITY_SECONDS, limit=limit):
+            received.extend(page)
+    finally:
+        release(sqs, url, [m["ReceiptHandle"] for m in received])
+    entries = [parse(m) for m in received]
+    entries.sort(key=lambda e: e.failed_at or datetime.max.replace(tzinfo=UTC))
+    return entries

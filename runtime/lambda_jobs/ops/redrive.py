@@ -1,0 +1,271 @@
+"""Put dead-lettered jobs back on the lane each came from, attempt counter reset; lose and
+duplicate nothing if interrupted.
+
+For each selected DLQ entry: the envelope (the body, or ``requestPayload`` of a Lambda destination
+record) goes back with ``attempt`` 1 as a **new** message or invocation, so the SQS receive count
+restarts too. The lane is the one whose ARN is the entry's ``lambda_jobs.source`` (Goat: queue
+ARN; Lamb: function ARN), else the lane of the envelope's queue and priority in the configuration.
+Entries that cannot go back (undecodable body, no matching lane) are skipped and reported.
+
+**Copy, then delete, with a journal.** Per entry: (1) send the copy; (2) append the entry's SQS
+message id to the journal file and ``fsync`` it; (3) delete the entry. A run that finds an entry
+already in the journal skips (1) and only deletes it. What that guarantees:
+
+- a crash before (1) completes: the entry stays in the DLQ (it reappears after the visibility
+  timeout the run held it with, ``--visibility-timeout``, default 120 s); rerun: nothing lost.
+- a crash between (2) and (3): the rerun finds the id in the journal, deletes without copying:
+  exactly one copy.
+- a crash between SQS/Lambda accepting the copy in (1) and the journal line reaching the disk in
+  (2) — a window of one local file write — cannot be told apart from "not sent": the rerun sends
+  a second copy. On FIFO lanes the copy's ``MessageDeduplicationId`` is derived from the entry's
+  message id, so SQS drops that second copy within its 5-minute deduplication window. On standard
+  queues and Lamb, that one job may run twice — the at-least-once delivery every task must
+  tolerate anyway.
+
+The journal lives in ``$XDG_STATE_HOME/lambda-jobs`` (default ``~/.local/state/lambda-jobs``),
+one file per DLQ, or at ``--journal PATH``; rerun an interrupted redrive on the same machine (or
+with the same journal file). Entries are dropped from it once deleted from the DLQ; the file is
+removed when empty. Every copy also carries the message attribute ``lambda_jobs.redrive_of`` (the
+DLQ message id), for tracing.
+
+``StartMessageMoveTask`` (``--move-task``) moves the entries inside SQS instead, but only where
+that is the same operation: a Goat backend with a single lane (the move task has one destination),
+no filter. It keeps the message bodies as they were (no attempt reset; the envelopes of Goat DLQ
+entries start at attempt 1 unless a deadline hand-back copy was dead-lettered) and AWS runs it, so
+it is not resumable by this tool. moto (and so ``lambda-jobs local``) does not implement it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lambda_jobs.ops import backend, dead_letters
+from lambda_jobs.ops.backend import OpsError
+
+if TYPE_CHECKING:
+    from lambda_jobs.config import ClientConfig, Lane
+    from lambda_jobs.envelope import Envelope
+    from lambda_jobs.ops.dead_letters import DeadLetter
+
+DEFAULT_VISIBILITY_SECONDS = 120
+REDRIVE_OF = "lambda_jobs.redrive_of"
+
+
+class Journal:
+    """Message ids of DLQ entries whose copy was sent but whose deletion may not have happened."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.copied: set[str] = set()
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    self.copied.add(str(json.loads(line)["copied"]))
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line torn by a crash mid-write: its copy was not recorded
+
+    def record(self, message_id: str, job_id: str | None) -> None:
+        """Durably note that ``message_id``'s copy was sent (flushed and fsync'd)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(
+            {"copied": message_id, "job_id": job_id, "at": datetime.now(UTC).isoformat()}
+        )
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.copied.add(message_id)
+
+    def forget(self, deleted: set[str]) -> None:
+        """Drop the ids whose entries are gone from the DLQ; remove the file when none is left."""
+        if not deleted or not self.path.exists():
+            return
+        self.copied -= deleted
+        keep = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                if str(json.loads(line)["copied"]) in deleted:
+                    continue
+            except (ValueError, KeyError, TypeError):
+                continue
+            keep.append(line)
+        if keep:
+            temporary = self.path.with_suffix(".tmp")
+            temporary.write_text("\n".join(keep) + "\n", encoding="utf-8")
+            temporary.replace(self.path)
+        else:
+            self.path.unlink()
+
+
+def default_journal_path(config: ClientConfig) -> Path:
+    assert config.dead_letter_queue is not None
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    digest = hashlib.sha256(config.dead_letter_queue.arn.encode()).hexdigest()[:16]
+    return Path(state) / "lambda-jobs" / f"redrive-{digest}.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which entries to redrive: ``task`` (exact name) and ``older_than`` (failed that long ago)."""
+
+    task: str | None = None
+    older_than: timedelta | None = None
+
+    def matches(self, entry: DeadLetter, now: datetime) -> bool:
+        if self.task is not None and entry.task != self.task:
+            return False
+        if self.older_than is not None:
+            return entry.failed_at is not None and entry.failed_at <= now - self.older_than
+        return True
+
+
+@dataclass(slots=True)
+class Report:
+    examined: int = 0
+    redriven: list[tuple[str, str, str]] = field(default_factory=list)  # job id, task, target
+    resumed: int = 0  # of redriven: the copy had been sent by an interrupted run
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # job id or message id, why
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    not_selected: int = 0
+
+
+def destination(config: ClientConfig, entry: DeadLetter) -> tuple[Lane, Envelope] | str:
+    """The lane an entry goes back to and its envelope, or why it cannot go back."""
+    from lambda_jobs import envelope as envelope_format
+    from lambda_jobs.errors import ConfigurationError, EnvelopeError
+
+    if entry.envelope is None:
+        return "body is not a lambda-jobs envelope (inspect it with `dlq show`, then purge it)"
+    try:
+        envelope = envelope_format.from_dict(entry.envelope)
+    except EnvelopeError as exc:
+        return f"undecodable envelope: {exc}"
+    found = backend.lane_by_arn(config, entry.source)
+    if found is not None:
+        return found[1], envelope
+    try:
+        return config.queue(envelope.queue).lane_for(envelope.priority), envelope
+    except ConfigurationError as exc:
+        return f"no lane to go back to: {exc}"
+
+
+def send_copy(config: ClientConfig, lane: Lane, entry: DeadLetter, envelope: Envelope) -> None:
+    """Send ``envelope`` at attempt 1 to ``lane`` as a new message (Goat) or invocation (Lamb)."""
+    from lambda_jobs import aws
+
+    body = envelope.with_attempt(1).to_json()
+    if config.backend == "lamb":
+        aws.client("lambda", config).invoke(
+            FunctionName=lane.target, InvocationType="Event", Payload=body.encode()
+        )
+        return
+    request: dict[str, Any] = {
+        "QueueUrl": lane.target,
+        "MessageBody": body,
+        "MessageAttributes": {REDRIVE_OF: {"DataType": "String", "StringValue": entry.message_id}},
+    }
+    if lane.target.endswith(".fifo"):
+        request["MessageGroupId"] = (entry.group_id or envelope.task)[:128]
+        token = re.sub(r"[^\w!-/:-@\[-`{-~]", "_", entry.message_id)
+        request["MessageDeduplicationId"] = f"redrive-{token}"[:128]
+    backend.sqs(config).send_message(**request)
+
+
+def redrive(
+    config: ClientConfig,
+    selection: Selection,
+    *,
+    journal: Journal,
+    dry_run: bool = False,
+    visibility: int = DEFAULT_VISIBILITY_SECONDS,
+    on_progress: Callable[[], None] = lambda: None,
+) -> Report:
+    """Redrive the selected entries (see the module docstring for the guarantees)."""
+    dlq = config.dead_letter_queue
+    if dlq is None:
+        raise OpsError("the configuration names no dead_letter_queue")
+    sqs = backend.sqs(config)
+    report = Report()
+    held: list[str] = []  # receipts of entries left in the DLQ, released at the end
+    deleted: set[str] = set()
+    now = datetime.now(UTC)
+    try:
+        for page in dead_letters.pages(sqs, dlq.url, visibility=visibility):
+            for message in page:
+                entry = dead_letters.parse(message)
+                report.examined += 1
+                on_progress()
+                if not selection.matches(entry, now):
+                    report.not_selected += 1
+                    held.append(entry.receipt)
+                    continue
+                where = destination(config, entry)
+                name = entry.job_id or entry.message_id
+                if isinstance(where, str):
+                    report.skipped.append((name, where))
+                    held.append(entry.receipt)
+                    continue
+                lane, envelope = where
+                target = lane.target.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+                if dry_run:
+                    report.redriven.append((name, envelope.task, target))
+                    held.append(entry.receipt)
+                    continue
+                resumed = entry.message_id in journal.copied
+                if not resumed:
+                    try:
+                        send_copy(config, lane, entry, envelope)
+                    except Exception as exc:
+                        report.failed.append((name, f"copy refused: {type(exc).__name__}: {exc}"))
+                        held.append(entry.receipt)
+                        continue
+                    journal.record(entry.message_id, entry.job_id)
+                try:
+                    sqs.delete_message(QueueUrl=dlq.url, ReceiptHandle=entry.receipt)
+                except Exception as exc:
+                    # The journal has it: a rerun deletes it without a second copy.
+                    report.failed.append(
+                        (name, f"copied, but the DLQ delete failed (rerun finishes it): {exc}")
+                    )
+                    continue
+                deleted.add(entry.message_id)
+                report.redriven.append((name, envelope.task, target))
+                report.resumed += resumed
+    finally:
+        try:
+            dead_letters.release(sqs, dlq.url, held)
+        finally:
+            journal.forget(deleted)
+    return report
+
+
+def start_move_task(config: ClientConfig, selection: Selection) -> str:
+    """Start SQS's own DLQ redrive to the single Goat lane; returns the task handle."""
+    all_lanes = backend.lanes(config)
+    if config.backend != "goat":
+        raise OpsError(
+            "--move-task works on Goat backends only: a Lamb backend's jobs go back by Invoke"
+        )
+    if selection.task is not None or selection.older_than is not None:
+        raise OpsError(
+            "--move-task moves every entry of the DLQ; it cannot be combined with --task or "
+            "--older-than (leave it out to redrive a selection by copy-then-delete)"
+        )
+    if len(all_lanes) != 1:
+        raise OpsError(
+            f"--move-task needs a backend with exactly one lane (it has {len(all_lanes)}): a move "
+            "task has one destination, and entries must go back to the lane each came from"
+        )
+    assert config.dead_letter_queue is not None
+    response = backend.sqs(config).start_message_move_task(
+        SourceArn=config.dead_letter_queue.arn, DestinationArn=all_lanes[0][1].arn
+    )
+    return str(response["TaskHandle"])
