@@ -63,8 +63,8 @@ def add_parser(subparsers: Any) -> None:
         default="4",
         metavar="N",
         help=(
-            "execution environments per function when the template reserves no concurrency "
-            "(default: %(default)s)"
+            "execution environments per function when the template reserves no concurrency; "
+            "never fewer than its SQS mappings' MaximumConcurrency together (default: %(default)s)"
         ),
     )
     parser.add_argument(

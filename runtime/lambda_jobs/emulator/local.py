@@ -34,6 +34,19 @@ from lambda_jobs.emulator.topology import AsyncInvokeSpec, FunctionSpec, QueueSp
 DEFAULT_CONCURRENCY = 4
 
 
+def _mapping_concurrency(spec: StackSpec, function: FunctionSpec) -> int:
+    """What the function's SQS mappings may run at once together (their MaximumConcurrency).
+
+    An unreserved function on AWS draws from the account's pool, so its mappings' own limits are
+    what bounds it; locally it gets at least that many environments so those limits hold.
+    """
+    return sum(
+        mapping.maximum_concurrency or 0
+        for mapping in spec.event_source_mappings
+        if mapping.function is function and mapping.enabled
+    )
+
+
 @dataclass(slots=True, kw_only=True)
 class LocalOptions:
     """What ``lambda-jobs local`` takes on its command line (see :mod:`lambda_jobs.cli`)."""
@@ -98,7 +111,9 @@ class LocalCloud:
             for function in spec.functions.values():
                 concurrency = function.reserved_concurrency
                 if concurrency is None:
-                    concurrency = self.options.default_concurrency
+                    concurrency = max(
+                        self.options.default_concurrency, _mapping_concurrency(spec, function)
+                    )
                 self.pools[function.name] = FunctionPool(
                     function, concurrency=concurrency, base_environment=base, on_output=on_output
                 )
