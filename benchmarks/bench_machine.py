@@ -13,13 +13,21 @@ PACKAGES = ("lambda-jobs", "boto3", "moto", "awslambdaric", "celery", "aws-lambd
 
 
 def cpu_model() -> str:
+    """The CPU's model name, family and model, and whether it runs under a hypervisor."""
+    fields: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            key, sep, value = line.partition(":")
+            if sep and key.strip() not in fields:
+                fields[key.strip()] = value.strip()
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        return platform.processor() or platform.machine()
+    text = fields.get("model name", platform.machine())
+    if "cpu family" in fields and "model" in fields:
+        text += f" (family {fields['cpu family']}, model {fields['model']})"
+    if "hypervisor" in fields.get("flags", "").split():
+        text += ", virtual machine"
+    return text
 
 
 def versions() -> str:
@@ -38,12 +46,13 @@ def load() -> str:
 
 
 def describe() -> dict[str, str]:
+    """Label → value, in the order ``RESULTS.md`` lists them."""
     return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": cpu_model(),
-        "cores": f"{os.cpu_count()} logical, {len(os.sched_getaffinity(0))} usable",
-        "python": f"{platform.python_implementation()} {sys.version.split()[0]}",
-        "os": f"{platform.system()} {platform.release()}",
-        "packages": versions(),
-        "load at start": load(),
+        "Date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "CPU": cpu_model(),
+        "Cores": f"{os.cpu_count()} logical, {len(os.sched_getaffinity(0))} usable",
+        "Python": f"{platform.python_implementation()} {sys.version.split()[0]}",
+        "OS": f"{platform.system()} {platform.release()}",
+        "Packages": versions(),
+        "Load at start": load(),
     }

@@ -7,8 +7,9 @@ Contenders, each handling the same batch (the no-op task's function is the task 
   record handler that calls the no-op: Powertools' bare batch utility, no logging.
 - **lambda-jobs**: ``lambda_jobs.handler.handle``: decoding the envelope, the allow-list, the
   attempt count, the deadline check, the per-job time limit, the call, and the job's JSON log line
-  written to ``sys.stdout`` and flushed. ``sys.stdout`` is a file opened on ``/dev/null`` during
-  the measurement, so each line costs its ``json.dumps`` and a real ``write(2)``.
+  (and the batch's metrics line) written to ``sys.stdout`` and flushed. ``sys.stdout`` is a file
+  opened on ``/dev/null`` during the measurement, so each line costs its ``json.dumps`` and a real
+  ``write(2)``.
 
 Each repeat times a run of batches with ``time.perf_counter``; contenders take turns repeat after
 repeat; the figure is the median repeat, divided by the records it handled.
@@ -109,7 +110,7 @@ def measure(repeats: int, batches: int) -> Section:
                     per_record_us[name].append(elapsed / (batches * BATCH) * 1e6)
         finally:
             sys.stdout = saved
-    log_us = log_line_cost(batches * BATCH)
+    parts = components(event, batches * BATCH)
     bare = median(per_record_us["bare loop"])
     powertools = median(per_record_us["Powertools `process_partial_response`"])
     ours = median(per_record_us["lambda-jobs `handler.handle`"])
@@ -138,9 +139,10 @@ def measure(repeats: int, batches: int) -> Section:
         "method": (
             f"{repeats} interleaved repeats of {batches} batches per contender after a warm-up; "
             "median repeat ÷ records. The no-op task body is called by every contender. "
-            "lambda-jobs' log line goes to `sys.stdout` replaced by a file on `/dev/null` (a "
-            "real `write(2)` per line, flushed); Powertools logs nothing. The Lambda context "
-            "is a stand-in with the deadline method awslambdaric's has (15 minutes left)."
+            "lambda-jobs' output (its JSON line per job and its metrics line per batch, with "
+            "default settings) goes to `sys.stdout` replaced by a file on `/dev/null`: a real "
+            "`write(2)` per flushed line. Powertools logs nothing. The Lambda context is a "
+            "stand-in with the deadline method awslambdaric's has (15 minutes left)."
         ),
         "tables": [
             {
@@ -153,20 +155,42 @@ def measure(repeats: int, batches: int) -> Section:
                     "x Powertools",
                 ],
                 "rows": rows,
-            }
+            },
+            {
+                "title": "Parts of lambda-jobs' per-record work, each timed alone (µs per call)",
+                "columns": ["part", "µs"],
+                "rows": parts,
+            },
         ],
         "goals": goals,
-        "notes": [
-            f"Of lambda-jobs' {ours:.1f} µs, the JSON log line alone (`joblog.log_job` with a "
-            f"success's fields, to `/dev/null`) costs {log_us:.1f} µs.",
-        ],
+        "notes": [],
     }
 
 
-def log_line_cost(count: int) -> float:
-    """µs per success log line, measured alone (median of 5 runs of ``count`` lines)."""
-    from lambda_jobs.joblog import log_job
+def per_call_us(call: Callable[[], Any], count: int) -> float:
+    """µs per ``call()``, median of 5 runs of ``count`` calls, with stdout on ``/dev/null``."""
+    timings = []
+    saved = sys.stdout
+    with open(os.devnull, "w", encoding="utf-8") as devnull:
+        sys.stdout = devnull
+        try:
+            for _ in range(5):
+                started = time.perf_counter()
+                for _ in range(count):
+                    call()
+                timings.append((time.perf_counter() - started) / count * 1e6)
+        finally:
+            sys.stdout = saved
+    return median(timings)
 
+
+def components(event: dict[str, Any], count: int) -> list[list[str]]:
+    """Three parts of lambda-jobs' per-record work, each timed alone (µs per call)."""
+    from lambda_jobs.envelope import from_json
+    from lambda_jobs.joblog import log_job
+    from lambda_jobs.timelimit import TimeLimit
+
+    body = event["Records"][0]["body"]
     fields: dict[str, Any] = {
         "job_id": "0b7f8c8e-7a4c-4f57-9a43-3f2ad1c1e0f1",
         "task": "bench_tasks.noop",
@@ -177,19 +201,17 @@ def log_line_cost(count: int) -> float:
         "duration_ms": 0.004,
         "message_id": "6e2a7c62-2c0b-4a4c-9f2e-8e5a9e0b9d11",
     }
-    timings = []
-    saved = sys.stdout
-    with open(os.devnull, "w", encoding="utf-8") as devnull:
-        sys.stdout = devnull
-        try:
-            for _ in range(5):
-                started = time.perf_counter()
-                for _ in range(count):
-                    log_job(**fields)
-                timings.append((time.perf_counter() - started) / count * 1e6)
-        finally:
-            sys.stdout = saved
-    return median(timings)
+
+    def time_limit() -> None:
+        with TimeLimit(898.0, "stopped before the deadline"):
+            pass
+
+    parts = {
+        "decode the envelope (`envelope.from_json`)": lambda: from_json(body),
+        "arm and disarm the time limit (`TimeLimit`, SIGALRM timer)": time_limit,
+        "one job log line (`joblog.log_job`, to `/dev/null`)": lambda: log_job(**fields),
+    }
+    return [[name, f"{per_call_us(call, count):.2f}"] for name, call in parts.items()]
 
 
 def main() -> None:

@@ -114,7 +114,7 @@ def markdown(
         "",
         f"- **Command:** `{command}`",
     ]
-    lines += [f"- **{key.capitalize()}:** {value}" for key, value in machine.items()]
+    lines += [f"- **{key}:** {value}" for key, value in machine.items()]
     lines += [
         f"- **Load at end:** {load()}",
         f"- **Duration:** {seconds:.0f} s",
