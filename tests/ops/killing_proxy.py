@@ -42,7 +42,7 @@ class KillingProxy:
                         self.close_connection = True
                         return
                 connection = http.client.HTTPConnection(
-                    proxy.upstream.hostname, proxy.upstream.port, timeout=30
+                    proxy.upstream.hostname or "127.0.0.1", proxy.upstream.port, timeout=30
                 )
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
                 connection.request("POST", self.path, body=body, headers=headers)

@@ -66,7 +66,7 @@ def test_failing_job_lands_in_dlq_is_listed_redriven_and_runs_again(
     assert str(path) in cli_json(capsys, "dlq", "show", job_id, "--show-args")["arguments"]
 
     Path(str(path) + ".fail").unlink()
-    status, out, err = cli_run(capsys, "dlq", "redrive", "--journal", str(tmp_path / "j"))
+    status, _, err = cli_run(capsys, "dlq", "redrive", "--journal", str(tmp_path / "j"))
     assert status == 0, err
     assert "1 redriven" in err
     assert goat.depth(goat.dlq_url) == 0

@@ -173,6 +173,14 @@ def visible_count(sqs: Any, url: str) -> int:
     return int(response["Attributes"]["ApproximateNumberOfMessages"])
 
 
+def total_count(sqs: Any, url: str) -> int:
+    """Entries visible, in flight and delayed (approximate, as SQS counts)."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    names.append("ApproximateNumberOfMessagesDelayed")
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    return sum(int(attributes.get(name, 0)) for name in names)
+
+
 def pages(
     sqs: Any, url: str, *, visibility: int, limit: int = DEFAULT_LIMIT
 ) -> Iterator[list[dict[str, Any]]]:

@@ -24,9 +24,10 @@ already in the journal skips (1) and only deletes it. What that guarantees:
 
 The journal lives in ``$XDG_STATE_HOME/lambda-jobs`` (default ``~/.local/state/lambda-jobs``),
 one file per DLQ, or at ``--journal PATH``; rerun an interrupted redrive on the same machine (or
-with the same journal file). Entries are dropped from it once deleted from the DLQ; the file is
-removed when empty. Every copy also carries the message attribute ``lambda_jobs.redrive_of`` (the
-DLQ message id), for tracing.
+with the same journal file). Entries are dropped from it once deleted from the DLQ (and after 14
+days, SQS's longest retention); the file is removed when empty or when a run leaves the DLQ
+empty. Every copy also carries the message attribute ``lambda_jobs.redrive_of`` (the DLQ message
+id), for tracing. Two redrives of one DLQ at the same time are not coordinated: run one.
 
 ``StartMessageMoveTask`` (``--move-task``) moves the entries inside SQS instead, but only where
 that is the same operation: a Goat backend with a single lane (the move task has one destination),
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
     from lambda_jobs.ops.dead_letters import DeadLetter
 
 DEFAULT_VISIBILITY_SECONDS = 120
+#: SQS's longest message retention: a journaled id older than this cannot be in the DLQ any more.
+MAX_RETENTION = timedelta(days=14)
 REDRIVE_OF = "lambda_jobs.redrive_of"
 
 
@@ -66,9 +69,13 @@ class Journal:
         self.path = path
         self.copied: set[str] = set()
         if path.exists():
+            oldest = datetime.now(UTC) - MAX_RETENTION
             for line in path.read_text(encoding="utf-8").splitlines():
                 try:
-                    self.copied.add(str(json.loads(line)["copied"]))
+                    item = json.loads(line)
+                    if datetime.fromisoformat(item["at"]) < oldest:
+                        continue  # SQS keeps a message 14 days at most: that entry is gone
+                    self.copied.add(str(item["copied"]))
                 except (ValueError, KeyError, TypeError):
                     continue  # a line torn by a crash mid-write: its copy was not recorded
 
@@ -83,6 +90,11 @@ class Journal:
             handle.flush()
             os.fsync(handle.fileno())
         self.copied.add(message_id)
+
+    def clear(self) -> None:
+        """Forget everything (the DLQ holds no entry at all, so no journaled id can come back)."""
+        self.copied.clear()
+        self.path.unlink(missing_ok=True)
 
     def forget(self, deleted: set[str]) -> None:
         """Drop the ids whose entries are gone from the DLQ; remove the file when none is left."""
@@ -244,6 +256,8 @@ def redrive(
             dead_letters.release(sqs, dlq.url, held)
         finally:
             journal.forget(deleted)
+    if not dry_run and not report.failed and dead_letters.total_count(sqs, dlq.url) == 0:
+        journal.clear()  # ids an interrupted run deleted but never crossed off
     return report
 
 
