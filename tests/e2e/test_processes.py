@@ -101,6 +101,7 @@ def test_lamb_crashing_on_every_try_ends_in_the_dlq_as_a_destination_record(lamb
     assert record["requestPayload"]["id"] == job.id
     assert record["responseContext"]["functionError"] == "Unhandled"
     assert record["responsePayload"]["errorType"] == "Runtime.ExitError"
+    assert "signal: killed" in record["responsePayload"]["errorMessage"]
     assert not lamb.events(task="slow", seconds=seconds, event="finished")
 
 

@@ -119,7 +119,12 @@ class ExecutionEnvironment:
                 on_output(self.function.name, raw.decode("utf-8", "replace").rstrip("\n"))
         code = self.process.wait()
         # Whatever was running ends as Lambda reports a dead runtime.
-        self.api.fail_pending("Runtime.ExitError", f"Runtime exited with error: exit status {code}")
+        if code < 0:
+            name = signal.Signals(-code).name.removeprefix("SIG").lower()
+            reason = "signal: killed" if name == "kill" else f"signal: {name}"
+        else:
+            reason = f"exit status {code}"
+        self.api.fail_pending("Runtime.ExitError", f"Runtime exited with error: {reason}")
 
     @property
     def alive(self) -> bool:
