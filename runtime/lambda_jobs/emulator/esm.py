@@ -126,7 +126,7 @@ class EventSourceMappingPoller:
     def _run(self) -> None:
         while not self.stop.is_set():
             try:
-                messages = self._receive_batch()
+                messages = self.receive_batch()
                 if messages:
                     self._process(messages)
             except Exception as exc:  # the poller must outlive one bad request
@@ -145,7 +145,8 @@ class EventSourceMappingPoller:
         )
         return list(response.get("Messages") or [])
 
-    def _receive_batch(self) -> list[dict[str, Any]]:
+    def receive_batch(self) -> list[dict[str, Any]]:
+        """One batch: a long poll, then more receives until BatchSize or the window ends."""
         batch = self._receive(self.spec.batch_size, LONG_POLL_SECONDS)
         window = self.spec.batching_window_seconds
         if not batch or window <= 0:
