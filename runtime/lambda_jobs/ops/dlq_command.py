@@ -246,7 +246,7 @@ def run_redrive(args: argparse.Namespace) -> int:
     from lambda_jobs.ops.durations import parse_duration
     from lambda_jobs.ops.tables import message
 
-    older = parse_duration(args.older_than, "--older-than") if args.older_than else None
+    older = parse_duration(args.older_than, "--older-than") if args.older_than is not None else None
     visibility = _visibility(args.visibility_timeout)
     config = backend.load_config(args.config)
     _dlq_url(config)

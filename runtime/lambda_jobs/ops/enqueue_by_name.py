@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     positional = _json(args.args, "--args", list)
     keywords = _json(args.kwargs, "--kwargs", dict)
     priority = _priority(args.priority)
-    delay = parse_duration(args.delay, "--delay") if args.delay else None
+    delay = parse_duration(args.delay, "--delay") if args.delay is not None else None
     config = backend.load_config(args.config)
     task = _name_only_task(args.task) if args.name_only else find_task(args.task)
     task = task.using(queue_name=args.queue, priority=priority, run_after=delay)

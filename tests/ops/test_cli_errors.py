@@ -1,0 +1,108 @@
+"""Every operations-command input a user can get wrong fails with a message naming the problem.
+
+Acceptance point (preamble rule, issue 6 CLI): bad JSON arguments, unknown task, unknown queue,
+bad duration, bad priority, bad options, missing or unusable configuration, unknown job id.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.ops.conftest import TASKS, OpsBackend, cli_run
+
+FLAKY = f"{TASKS}.flaky"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["enqueue", FLAKY, "--args", "[1,"], "--args is not valid JSON"),
+        (["enqueue", FLAKY, "--args", '{"a": 1}'], "--args must be a JSON an array"),
+        (["enqueue", FLAKY, "--kwargs", "[1]"], "--kwargs must be a JSON an object"),
+        (["enqueue", FLAKY, "--kwargs", "{bad"], "--kwargs is not valid JSON"),
+        (
+            ["enqueue", f"{TASKS}.nope"],
+            f"unknown task '{TASKS}.nope': {TASKS} does not register it; it registers: "
+            f"{TASKS}.flaky, {TASKS}.ordered",
+        ),
+        (["enqueue", "nowhere_pkg.tasks.send"], "cannot import a module of task"),
+        (["enqueue", "send"], "is not a dotted task name"),
+        (["enqueue", "tests.ops.broken_module.job"], "importing tests.ops.broken_module"),
+        (
+            ["enqueue", FLAKY, "--args", '["x"]', "--queue", "mail"],
+            "unknown queue 'mail'; this goat backend has: default, ordered",
+        ),
+        (["enqueue", FLAKY, "--args", '["x"]', "--priority", "high"], "--priority 'high'"),
+        (["enqueue", FLAKY, "--args", '["x"]', "--priority", "500"], "priority must be in"),
+        (["enqueue", FLAKY, "--args", '["x"]', "--delay", "soon"], "--delay 'soon' is not a"),
+        (["enqueue", FLAKY, "--args", '[{"a": NaN}]'], "argument"),
+        (["dlq", "redrive", "--older-than", "3 fortnights"], "--older-than '3 fortnights'"),
+        (["dlq", "redrive", "--older-than", ""], "is not a duration"),
+        (["dlq", "redrive", "--visibility-timeout", "x"], "--visibility-timeout 'x'"),
+        (["dlq", "redrive", "--visibility-timeout", "0"], "between 1 and 43200"),
+        (["dlq", "redrive", "--move-task", "--task", FLAKY], "cannot be combined with --task"),
+        (["dlq", "redrive", "--move-task"], "exactly one lane (it has 3)"),
+        (["dlq", "show", "no-such-job"], "no dead-lettered job with id 'no-such-job'"),
+        (["status", "--config", "/nonexistent/config.json"], "--config '/nonexistent/config.json'"),
+        (["status", "--config", "inline"], "the configuration is 'inline'"),
+        (["status", "--config", '{"version": 2}'], "version 2 is not supported"),
+    ],
+)
+def test_input_error_names_the_problem(
+    goat: OpsBackend, capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
+):
+    status, out, err = cli_run(capsys, *argv)
+    assert status == 2
+    assert expected in err
+    assert out == ""
+
+
+def test_unset_configuration_is_named(
+    goat: OpsBackend, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.delenv("LAMBDA_JOBS_CONFIG")
+    status, _, err = cli_run(capsys, "dlq", "list")
+    assert status == 2 and "LAMBDA_JOBS_CONFIG is not set" in err
+
+
+def test_config_file_path_is_read(
+    goat: OpsBackend, capsys: pytest.CaptureFixture[str], tmp_path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.delenv("LAMBDA_JOBS_CONFIG")
+    path = tmp_path / "config.json"
+    path.write_text(goat.config)
+    status, out, err = cli_run(capsys, "status", "--config", str(path), "--json")
+    assert status == 0, err
+    assert "jobs-low" in out
+
+
+def test_move_task_is_refused_on_lamb(
+    goat: OpsBackend, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    import json
+
+    document = goat.document | {"backend": "lamb"}
+    monkeypatch.setenv("LAMBDA_JOBS_CONFIG", json.dumps(document))
+    status, _, err = cli_run(capsys, "dlq", "redrive", "--move-task")
+    assert status == 2 and "--move-task works on Goat backends only" in err
+
+
+def test_name_only_enqueue_sends_without_importing(
+    goat: OpsBackend, capsys: pytest.CaptureFixture[str]
+):
+    status, out, err = cli_run(
+        capsys,
+        "enqueue",
+        "elsewhere.tasks.report",
+        "--name-only",
+        "--args",
+        "[7]",
+        "--priority",
+        "20",
+    )
+    assert status == 0, err
+    [message] = goat.drain(goat.high_url)
+    import json
+
+    body = json.loads(message["Body"])
+    assert (body["id"], body["task"], body["args"]) == (out.strip(), "elsewhere.tasks.report", [7])

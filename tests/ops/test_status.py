@@ -1,0 +1,41 @@
+"""``lambda-jobs status`` against moto: counts per lane, the DLQ row, pending schedules.
+
+Acceptance point (issue 6, CLI): per queue lane visible, in flight, delayed, oldest message age
+(``n/a`` locally: CloudWatch's metric does not exist there), DLQ depth and scheduled jobs pending.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.ops.conftest import TASKS, OpsBackend, cli_json, cli_run
+
+
+def test_status_counts_visible_in_flight_delayed_scheduled_and_dead_letters(
+    goat: OpsBackend, capsys: pytest.CaptureFixture[str], tmp_path: Path
+):
+    args = json.dumps([str(tmp_path / "x")])
+    flaky = f"{TASKS}.flaky"
+    for extra in ([], [], ["--delay", "5m"], ["--delay", "2h"], ["--priority", "10"]):
+        status, _, err = cli_run(capsys, "enqueue", flaky, "--args", args, *extra)
+        assert status == 0, err
+    goat.sqs.receive_message(QueueUrl=goat.low_url, MaxNumberOfMessages=1, VisibilityTimeout=60)
+    goat.sqs.send_message(QueueUrl=goat.dlq_url, MessageBody="{}")
+
+    rows = {(r["queue"], r["lane"]): r for r in cli_json(capsys, "status")}
+    low = rows[("default", "-100..0")]
+    assert (low["visible"], low["in_flight"], low["delayed"]) == (1, 1, 1)
+    assert low["scheduled"] == 1  # the 2 h delay is a one-time schedule targeting the lane
+    assert low["oldest_age_s"] is None  # local: no CloudWatch
+    high = rows[("default", "1..100")]
+    assert (high["visible"], high["in_flight"], high["delayed"], high["scheduled"]) == (1, 0, 0, 0)
+    assert rows[("ordered", "-100..100")]["visible"] == 0
+    dlq = rows[("(dead letters)", "")]
+    assert dlq["visible"] == 1 and dlq["target"] == "jobs-dlq"
+
+    status, table, _ = cli_run(capsys, "status")
+    assert status == 0
+    assert "jobs-low" in table and "jobs-dlq" in table and "n/a" in table
