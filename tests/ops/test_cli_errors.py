@@ -106,3 +106,28 @@ def test_name_only_enqueue_sends_without_importing(
 
     body = json.loads(message["Body"])
     assert (body["id"], body["task"], body["args"]) == (out.strip(), "elsewhere.tasks.report", [7])
+
+
+def test_move_task_on_moto_says_it_is_not_implemented_there(
+    goat: OpsBackend, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    import json
+
+    document = goat.document
+    document["queues"] = {
+        "default": {
+            "fifo": False,
+            "lanes": [
+                {
+                    "min_priority": -100,
+                    "max_priority": 100,
+                    "target": goat.low_url,
+                    "arn": goat.low_arn,
+                }
+            ],
+        }
+    }
+    monkeypatch.setenv("LAMBDA_JOBS_CONFIG", json.dumps(document))
+    status, _, err = cli_run(capsys, "dlq", "redrive", "--move-task")
+    assert status == 2
+    assert "does not implement SQS StartMessageMoveTask" in err

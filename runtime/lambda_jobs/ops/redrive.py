@@ -279,7 +279,15 @@ def start_move_task(config: ClientConfig, selection: Selection) -> str:
             "task has one destination, and entries must go back to the lane each came from"
         )
     assert config.dead_letter_queue is not None
-    response = backend.sqs(config).start_message_move_task(
-        SourceArn=config.dead_letter_queue.arn, DestinationArn=all_lanes[0][1].arn
-    )
+    try:
+        response = backend.sqs(config).start_message_move_task(
+            SourceArn=config.dead_letter_queue.arn, DestinationArn=all_lanes[0][1].arn
+        )
+    except Exception as exc:
+        if not backend.is_local(config):
+            raise
+        raise OpsError(
+            "--move-task: lambda-jobs local (moto) does not implement SQS StartMessageMoveTask "
+            f"({type(exc).__name__}); leave --move-task out to redrive by copy-then-delete"
+        ) from None
     return str(response["TaskHandle"])
