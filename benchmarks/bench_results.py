@@ -54,6 +54,7 @@ def quartiles(values: list[float]) -> tuple[float, float]:
     return q1, q3
 
 
-def ratio(value: float, baseline: float) -> str:
-    """``value / baseline`` as ``0.12x``; a zero baseline gives ``n/a``."""
-    return f"{value / baseline:.2f}x" if baseline else "n/a"
+def paired_ratio(values: list[float], baselines: list[float]) -> float:
+    """Median of ``values[i] / baselines[i]``: rounds compared pairwise, so slow drift in the
+    machine's load (other work on the same cores) cancels out of the ratio."""
+    return statistics.median(v / b for v, b in zip(values, baselines, strict=True))

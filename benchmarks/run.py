@@ -41,7 +41,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     ),
     "enqueue": (
         "bench_enqueue.py",
-        ["--rounds", "9", "--bulk", "100", "--single", "100"],
+        ["--rounds", "21", "--bulk", "50", "--single", "50"],
         ["--rounds", "2", "--bulk", "50", "--single", "30"],
     ),
     "end-to-end": (
