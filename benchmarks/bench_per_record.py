@@ -138,7 +138,8 @@ def measure(repeats: int, batches: int) -> Section:
         "title": "2. Per-record overhead (10-record SQS batch of no-op jobs)",
         "method": (
             f"{repeats} interleaved repeats of {batches} batches per contender after a warm-up; "
-            "median repeat ÷ records; ratios are the median of per-repeat ratios. The no-op task body is called by every contender. "
+            "median repeat ÷ records; ratios are the median of per-repeat ratios. The no-op "
+            "task body is called by every contender. "
             "lambda-jobs' output (its JSON line per job and its metrics line per batch, with "
             "default settings) goes to `sys.stdout` replaced by a file on `/dev/null`: a real "
             "`write(2)` per flushed line. Powertools logs nothing. The Lambda context is a "
