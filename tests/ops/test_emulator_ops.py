@@ -89,3 +89,43 @@ def test_failed_job_is_listed_counted_redriven_and_runs_again_under_the_emulator
     )
     again = poll(lambda: listed(capsys, job_id), timeout=60, what="the job back in the DLQ")
     assert again["attempts"] == 2
+
+
+@pytest.mark.parametrize("local_backend", ["lamb"], indirect=True)
+def test_lamb_crash_destination_record_is_listed_and_redriven_to_its_function(
+    backend: Backend, capsys: pytest.CaptureFixture[str], tmp_path: Path
+):
+    import os
+    import signal
+
+    seconds = 1.0 + uuid.uuid4().int % 1000 / 10_000  # unique, to find this job's events
+    status, out, err = cli_run(
+        capsys, "enqueue", "demo_tasks.slow", "--kwargs", json.dumps({"seconds": seconds})
+    )
+    assert status == 0, err
+    job_id = out.strip()
+    for attempt in range(1, 4):  # the first run and Lambda's two async retries all crash
+        started = poll(
+            lambda n=attempt: backend.events(task="slow", seconds=seconds, event="started")[
+                n - 1 :
+            ],
+            timeout=30,
+            what=f"try {attempt} to start",
+        )
+        os.kill(started[0]["pid"], signal.SIGKILL)
+    entry = poll(lambda: listed(capsys, job_id), timeout=30, what="the destination record")
+    assert (entry["reason"], entry["error_type"]) == ("RetriesExhausted", "Runtime.ExitError")
+    assert entry["attempts"] == 3
+    shown = cli_json(capsys, "dlq", "show", job_id)
+    assert shown["format"] == "lambda_destination"
+
+    report = cli_json(
+        capsys, "dlq", "redrive", "--task", "demo_tasks.slow", "--journal", str(tmp_path / "j")
+    )
+    assert [r["job_id"] for r in report["redriven"]] == [job_id]
+    poll(
+        lambda: backend.events(task="slow", seconds=seconds, event="finished"),
+        timeout=30,
+        what="the redriven job to run to the end",
+    )
+    assert listed(capsys, job_id) is None
