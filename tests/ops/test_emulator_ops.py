@@ -105,13 +105,11 @@ def test_lamb_crash_destination_record_is_listed_and_redriven_to_its_function(
     assert status == 0, err
     job_id = out.strip()
     for attempt in range(1, 4):  # the first run and Lambda's two async retries all crash
-        started = poll(
-            lambda n=attempt: backend.events(task="slow", seconds=seconds, event="started")[
-                n - 1 :
-            ],
-            timeout=30,
-            what=f"try {attempt} to start",
-        )
+
+        def nth_start(n: int = attempt) -> list[dict[str, Any]]:
+            return backend.events(task="slow", seconds=seconds, event="started")[n - 1 :]
+
+        started = poll(nth_start, timeout=30, what=f"try {attempt} to start")
         os.kill(started[0]["pid"], signal.SIGKILL)
     entry = poll(lambda: listed(capsys, job_id), timeout=30, what="the destination record")
     assert (entry["reason"], entry["error_type"]) == ("RetriesExhausted", "Runtime.ExitError")
