@@ -160,9 +160,9 @@ def run_child(code: str, *, importtime: bool = False) -> tuple[Sample, str]:
     return sample, done.stderr
 
 
-def import_breakdown(event: dict[str, Any], top: int = 10) -> list[tuple[str, int]]:
+def import_breakdown(event: dict[str, Any], setting: str, top: int = 8) -> list[tuple[str, int]]:
     """The ``top`` modules by own import time (µs, ``-X importtime``) inside lambda-jobs' clock."""
-    _sample, stderr = run_child(child_code("lambda-jobs", "bare", event), importtime=True)
+    _sample, stderr = run_child(child_code("lambda-jobs", setting, event), importtime=True)
     inside = stderr.split("BENCH-CLOCK-STARTS", 1)[1]
     found: list[tuple[str, int]] = []
     for line in inside.splitlines():
@@ -226,15 +226,16 @@ def measure(rounds: int) -> Section:
                 "rows": rows,
             }
         )
-    breakdown = import_breakdown(event)
-    tables.append(
-        {
-            "title": "Where lambda-jobs' bare cold start goes (largest own import times, "
-            "`-X importtime`, one run: indicative, the flag adds its own cost)",
-            "columns": ["module", "own µs"],
-            "rows": [[name, f"{us:,}"] for name, us in breakdown],
-        }
-    )
+    for setting in SETTINGS:
+        breakdown = import_breakdown(event, setting)
+        tables.append(
+            {
+                "title": f"Where lambda-jobs' cold start goes, {setting} (largest own import "
+                "times, `-X importtime`, one run: indicative, the flag adds its own cost)",
+                "columns": ["module", "own µs"],
+                "rows": [[name, f"{us:,}"] for name, us in breakdown],
+            }
+        )
     lj_bare, lj_lambda = total(("lambda-jobs", "bare")), total(("lambda-jobs", "in Lambda"))
     share_bare = paired_ratio(
         [s.total_ms for s in samples[("lambda-jobs", "bare")]],

@@ -8,7 +8,10 @@ the nominal wait (plain "full jitter" can retry at once, which hammers a struggl
 
 from __future__ import annotations
 
-import random
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import random
 
 #: Longest wait a retry may be given: SQS ``ChangeMessageVisibility`` accepts at most 12 hours.
 MAX_BACKOFF_SECONDS = 12 * 60 * 60
@@ -29,5 +32,7 @@ def retry_delay(
     nominal = min(base * (2**exponent), maximum, MAX_BACKOFF_SECONDS)
     if not jitter or nominal <= 0:
         return float(nominal)
+    import random  # here, not at module level: tasks.py imports this module at cold start
+
     draw = (rng or random).uniform(0.0, nominal / 2)
     return float(nominal / 2 + draw)
