@@ -39,3 +39,37 @@ def test_status_counts_visible_in_flight_delayed_scheduled_and_dead_letters(
     status, table, _ = cli_run(capsys, "status")
     assert status == 0
     assert "jobs-low" in table and "jobs-dlq" in table and "n/a" in table
+
+
+def test_lamb_status_shows_pending_schedules_per_function_and_na_for_queues(
+    goat: OpsBackend, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    function = "arn:aws:lambda:us-east-1:123456789012:function:jobs-default"
+    document = goat.document | {
+        "backend": "lamb",
+        "queues": {
+            "default": {
+                "fifo": False,
+                "lanes": [
+                    {"min_priority": -100, "max_priority": 100, "target": function, "arn": function}
+                ],
+            }
+        },
+    }
+    monkeypatch.setenv("LAMBDA_JOBS_CONFIG", json.dumps(document))
+    for _ in range(2):
+        status, _, err = cli_run(
+            capsys, "enqueue", "x.y", "--name-only", "--args", "[]", "--delay", "1h"
+        )
+        assert status == 0, err
+    rows = cli_json(capsys, "status")
+    [lane] = [r for r in rows if r["queue"] == "default"]
+    assert lane["scheduled"] == 2
+    assert (lane["visible"], lane["in_flight"], lane["delayed"], lane["oldest_age_s"]) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    status, table, _ = cli_run(capsys, "status")
+    assert "jobs-default" in table and "n/a" in table
