@@ -17,6 +17,7 @@ from lambda_jobs.ops.backend import OpsError
 if TYPE_CHECKING:
     from lambda_jobs.config import ClientConfig
     from lambda_jobs.ops.dead_letters import DeadLetter
+    from lambda_jobs.ops.redrive import Report
 
 MESSAGE_WIDTH = 120
 
@@ -284,7 +285,7 @@ def run_redrive(args: argparse.Namespace) -> int:
     return _print_report(report, args)
 
 
-def _print_report(report: Any, args: argparse.Namespace) -> int:
+def _print_report(report: Report, args: argparse.Namespace) -> int:
     from lambda_jobs.ops.tables import message, print_json, print_table
 
     if args.json:
