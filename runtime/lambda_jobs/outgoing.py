@@ -11,14 +11,15 @@ that were not sent (``job_ids``) and those that were (``sent_ids``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from lambda_jobs.errors import EnqueueError
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from lambda_jobs.config import Lane
+    from lambda_jobs.config import ClientConfig, Lane
     from lambda_jobs.envelope import Envelope
 
 #: Requests one bulk enqueue keeps in flight (the shared boto3 client pools 32 connections).
@@ -93,6 +94,36 @@ class Request:
     def __init__(self, job_ids: list[str], send: Callable[[], Outcome]) -> None:
         self.job_ids = job_ids
         self.send = send
+
+
+def schedule_requests(outgoing: list[Outgoing], config: ClientConfig) -> list[Request]:
+    """One request per job that a one-time schedule carries (both backends schedule alike)."""
+    scheduled = [item for item in outgoing if item.via_scheduler]
+    if not scheduled:
+        return []
+    from lambda_jobs import aws
+
+    scheduler = aws.client("scheduler", config)
+    return [
+        Request([item.job_id], partial(_schedule, scheduler, item, config)) for item in scheduled
+    ]
+
+
+def _schedule(scheduler: Any, item: Outgoing, config: ClientConfig) -> Outcome:
+    from lambda_jobs import schedules
+
+    assert config.scheduler is not None and item.run_at is not None  # checked by the client
+    schedules.create(
+        scheduler,
+        envelope=item.envelope,
+        when=item.run_at,
+        group=config.scheduler.group,
+        role_arn=config.scheduler.role_arn,
+        target_arn=item.lane.arn,
+        lamb=config.backend == "lamb",
+        message_group_id=item.message_group_id,
+    )
+    return Outcome(sent=[item.job_id])
 
 
 def aws_errors() -> tuple[type[Exception], ...]:

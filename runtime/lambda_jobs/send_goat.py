@@ -32,6 +32,7 @@ from lambda_jobs.outgoing import (
     aws_errors,
     raise_failures,
     run_requests,
+    schedule_requests,
 )
 
 if TYPE_CHECKING:
@@ -64,11 +65,7 @@ def send(outgoing: list[Outgoing], config: ClientConfig, *, single: bool = False
             requests.append(Request([item.job_id], partial(_send_message, sqs, item)))
         else:
             requests.extend(_batch_requests(sqs, direct))
-    scheduled = [item for item in outgoing if item.via_scheduler]
-    if scheduled:
-        scheduler = aws.client("scheduler", config)
-        for item in scheduled:
-            requests.append(Request([item.job_id], partial(_schedule, scheduler, item, config)))
+    requests.extend(schedule_requests(outgoing, config))
     raise_failures(outgoing, run_requests(requests), "goat")
 
 
@@ -87,23 +84,6 @@ def _message_fields(item: Outgoing) -> dict[str, Any]:
     elif item.delay_seconds:
         fields["DelaySeconds"] = item.delay_seconds
     return fields
-
-
-def _schedule(scheduler: Any, item: Outgoing, config: ClientConfig) -> Outcome:
-    from lambda_jobs import schedules
-
-    assert config.scheduler is not None and item.run_at is not None  # checked by the client
-    schedules.create(
-        scheduler,
-        envelope=item.envelope,
-        when=item.run_at,
-        group=config.scheduler.group,
-        role_arn=config.scheduler.role_arn,
-        target_arn=item.lane.arn,
-        lamb=False,
-        message_group_id=item.message_group_id,
-    )
-    return Outcome(sent=[item.job_id])
 
 
 def _batch_requests(sqs: Any, items: list[Outgoing]) -> list[Request]:

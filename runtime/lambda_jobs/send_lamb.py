@@ -14,7 +14,13 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from lambda_jobs.outgoing import Outcome, Request, raise_failures, run_requests
+from lambda_jobs.outgoing import (
+    Outcome,
+    Request,
+    raise_failures,
+    run_requests,
+    schedule_requests,
+)
 
 if TYPE_CHECKING:
     from lambda_jobs.config import ClientConfig
@@ -34,11 +40,7 @@ def send(outgoing: list[Outgoing], config: ClientConfig) -> None:
         lambda_client = aws.client("lambda", config)
         for item in direct:
             requests.append(Request([item.job_id], partial(_invoke, lambda_client, item)))
-    scheduled = [item for item in outgoing if item.via_scheduler]
-    if scheduled:
-        scheduler = aws.client("scheduler", config)
-        for item in scheduled:
-            requests.append(Request([item.job_id], partial(_schedule, scheduler, item, config)))
+    requests.extend(schedule_requests(outgoing, config))
     raise_failures(outgoing, run_requests(requests), "lamb")
 
 
@@ -53,20 +55,4 @@ def _invoke(lambda_client: Any, item: Outgoing) -> Outcome:
         return Outcome(
             failed={item.job_id: f"Lambda answered the Event invoke with {status}, not 202"}
         )
-    return Outcome(sent=[item.job_id])
-
-
-def _schedule(scheduler: Any, item: Outgoing, config: ClientConfig) -> Outcome:
-    from lambda_jobs import schedules
-
-    assert config.scheduler is not None and item.run_at is not None  # checked by the client
-    schedules.create(
-        scheduler,
-        envelope=item.envelope,
-        when=item.run_at,
-        group=config.scheduler.group,
-        role_arn=config.scheduler.role_arn,
-        target_arn=item.lane.arn,
-        lamb=True,
-    )
     return Outcome(sent=[item.job_id])
