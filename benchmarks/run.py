@@ -41,8 +41,8 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     ),
     "enqueue": (
         "bench_enqueue.py",
-        ["--rounds", "21", "--bulk", "50", "--single", "50"],
-        ["--rounds", "2", "--bulk", "50", "--single", "30"],
+        ["--rounds", "21", "--single-rounds", "41", "--bulk", "50", "--single", "50"],
+        ["--rounds", "2", "--single-rounds", "2", "--bulk", "50", "--single", "30"],
     ),
     "end-to-end": (
         "bench_end_to_end.py",
