@@ -1,4 +1,9 @@
-"""The reliability suite's CDK app: the soak tasks on one Goat and one Lamb backend.
+"""The reliability suite's CDK app: the soak tasks on Goat and Lamb backends.
+
+- ``SoakGoat`` / ``SoakLamb``: the load tests' backends (30 s function timeout, concurrency 4).
+- ``SoakGoatShort``: a Goat queue with a 2 s function timeout, for the fault tests. A batch lost
+  with a killed environment comes back after the 6 x 2 s = 12 s visibility timeout (not 180 s),
+  and a batch of 10 jobs cannot finish inside one invocation, so the handler hands records back.
 
 Synthesize with ``cdk synth --app "python -m tests.soak.soak_app"`` from the repository root.
 """
@@ -11,8 +16,9 @@ from aws_cdk import App, Duration, Stack
 from lambda_jobs_cdk import GoatJobBackend, JobCode, JobQueue, LambJobBackend
 
 SOAK_PROJECT = Path(__file__).resolve().parent / "soak_project"
-STACKS = {"goat": "SoakGoat", "lamb": "SoakLamb"}
+STACKS = {"goat": "SoakGoat", "lamb": "SoakLamb", "goat-short": "SoakGoatShort"}
 CONCURRENCY = 4
+SHORT_TIMEOUT_S = 2
 
 
 def _code() -> JobCode:
@@ -33,6 +39,13 @@ def build_app() -> App:
         "Jobs",
         code=_code(),
         timeout=Duration.seconds(30),
+        queues=[JobQueue("default", max_concurrency=CONCURRENCY)],
+    )
+    GoatJobBackend(
+        Stack(app, STACKS["goat-short"]),
+        "Jobs",
+        code=_code(),
+        timeout=Duration.seconds(SHORT_TIMEOUT_S),
         queues=[JobQueue("default", max_concurrency=CONCURRENCY)],
     )
     return app

@@ -1,7 +1,8 @@
-"""Tasks of the reliability suite: every run appends one JSON line to ``$LAMBDA_JOBS_SOAK_LOG``.
+"""Tasks of the reliability suite: every run appends JSON lines to ``$LAMBDA_JOBS_SOAK_LOG``.
 
-The line holds the job's key (its argument), id, attempt and what the run did, so the test can
-count executions per job: none lost, duplicates (at-least-once) counted.
+A line holds the job's key (its first argument), id, attempt, the process id and what the run did
+(``started``, then ``succeeded`` or ``failed``), so a test can count executions per job (none lost,
+at-least-once duplicates counted) and find the environment running a job to kill it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def _record(context: JobContext, key: str, outcome: str) -> None:
         "pid": os.getpid(),
         "at": time.time(),
     }
+    # One write of one short line in append mode: lines of concurrent environments never mix.
     with open(os.environ["LAMBDA_JOBS_SOAK_LOG"], "a", encoding="utf-8") as log:
         log.write(json.dumps(line) + "\n")
 
@@ -47,3 +49,24 @@ def doomed(context: JobContext, key: str) -> None:
     """Fails on every attempt (two), so it ends in the dead-letter queue."""
     _record(context, key, "failed")
     raise RuntimeError(f"{key}: always fails on purpose")
+
+
+@task(takes_context=True, retries=5, retry_backoff=1, retry_jitter=False)
+def lingering(context: JobContext, key: str, seconds: float) -> None:
+    """Runs ``seconds`` (a window to kill its environment in), then succeeds."""
+    _record(context, key, "started")
+    time.sleep(seconds)
+    _record(context, key, "succeeded")
+
+
+@task(takes_context=True, retries=2, retry_backoff=1, retry_jitter=False)
+def overrunning(context: JobContext, key: str, seconds: float) -> None:
+    """Runs ``seconds`` on its first attempt (past the function's deadline), then succeeds at once.
+
+    It has no ``timeout`` of its own, so the handler cuts the first attempt at the invocation's
+    budget (a ``JobTimeoutError``, a failed attempt) and hands back the records after it.
+    """
+    _record(context, key, "started")
+    if context.attempt == 1:
+        time.sleep(seconds)
+    _record(context, key, "succeeded")

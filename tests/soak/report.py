@@ -1,0 +1,68 @@
+"""The reliability suite's figures: printed at the end of the pytest run, kept in RESULTS.md.
+
+Each test adds one :class:`Figure` (what ran and what came of it). The terminal summary prints
+them all; a full-size run (``SOAK_SCALE=full``, ``make soak``) in which every soak test passed also
+replaces ``tests/soak/RESULTS.md`` with them, the machine, the date and the command.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NamedTuple
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+class Figure(NamedTuple):
+    test: str
+    summary: str
+
+
+FIGURES: list[Figure] = []
+
+
+def add(test: str, summary: str) -> None:
+    """Record one test's figures (printed at the end of the run)."""
+    FIGURES.append(Figure(test, summary))
+
+
+def lines() -> list[str]:
+    return [f"{figure.test}: {figure.summary}" for figure in FIGURES]
+
+
+def machine() -> str:
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    python = ".".join(str(part) for part in sys.version_info[:3])
+    cores = os.cpu_count()
+    return f"{platform.system()} {platform.machine()}, {cores} cores {model}, Python {python}"
+
+
+def write_results(command: str, duration_s: float) -> None:
+    """Replace RESULTS.md with this run's figures."""
+    text = [
+        "# Reliability suite: latest full-size figures",
+        "",
+        "Written by `make soak` (`SOAK_SCALE=full`) when every soak test passed; replaced on each",
+        "full run. The CI size runs the same tests smaller inside `make test`.",
+        "",
+        f"- machine: {machine()}",
+        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- command: `{command}`",
+        f"- suite wall time: {duration_s:.0f} s",
+        "",
+        "| test | figures |",
+        "|---|---|",
+        *(f"| `{figure.test}` | {figure.summary} |" for figure in FIGURES),
+        "",
+    ]
+    RESULTS.write_text("\n".join(text), encoding="utf-8")

@@ -1,0 +1,27 @@
+"""How big the reliability suite runs: ``SOAK_SCALE=full`` (``make soak``) or the CI size.
+
+The CI size (no ``SOAK_SCALE``) runs inside ``make test`` and keeps the whole soak suite near a
+minute and a half on 2 cores; the full size is the issue's load (2,000 Goat and 500 Lamb jobs).
+"""
+
+from __future__ import annotations
+
+import os
+
+SCALES = ("ci", "full")
+SCALE = os.environ.get("SOAK_SCALE", "ci") or "ci"
+if SCALE not in SCALES:
+    raise ValueError(f"SOAK_SCALE={SCALE!r}: expected one of {', '.join(SCALES)}")
+FULL = SCALE == "full"
+
+#: Jobs per backend in the load test.
+LOAD_JOBS = {"goat": 2000, "lamb": 500} if FULL else {"goat": 200, "lamb": 60}
+#: Jobs per backend in the kill test, and how many of them get their environment killed.
+KILL_JOBS = {"goat": 200, "lamb": 100} if FULL else {"goat": 40, "lamb": 20}
+KILLS = {"goat": 12, "lamb": 10} if FULL else {"goat": 4, "lamb": 3}
+#: Jobs in the deadline test (batches of 10 on a 2 s function).
+DEADLINE_JOBS = 200 if FULL else 40
+#: Jobs per round in the enqueue-fault test, and rounds.
+FAULT_JOBS = 400 if FULL else 100
+#: Hypothesis examples per bad-input property.
+EXAMPLES = 1000 if FULL else 60
