@@ -21,7 +21,7 @@ KILL_JOBS = {"goat": 200, "lamb": 100} if FULL else {"goat": 40, "lamb": 20}
 KILLS = {"goat": 12, "lamb": 10} if FULL else {"goat": 4, "lamb": 3}
 #: Jobs in the deadline test (batches of 10 on a 2 s function).
 DEADLINE_JOBS = 200 if FULL else 40
-#: Jobs per round in the enqueue-fault test, and rounds.
-FAULT_JOBS = 400 if FULL else 100
+#: Jobs per round in the enqueue-fault test (the last 10 enqueued one by one).
+FAULT_JOBS = 400 if FULL else 40
 #: Hypothesis examples per bad-input property.
 EXAMPLES = 1000 if FULL else 60

@@ -17,6 +17,7 @@ absorb, and a heavy one where some jobs cannot be sent. Bulk (``enqueue_many``) 
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -81,7 +82,9 @@ def test_faults_throttling_and_5xx_on_enqueue_every_sent_job_runs_every_failure_
             config["endpoints"] = {**config["endpoints"], service: proxy.url}
             monkeypatch.setenv("LAMBDA_JOBS_CONFIG", json.dumps(config))
             aws.reset()
+            began = time.monotonic()
             sent, failed = send_through([f"{prefix}{index:05d}" for index in range(FAULT_JOBS)])
+            enqueue_s = time.monotonic() - began
         aws.reset()
         assert len(sent) + len(failed) == FAULT_JOBS
         assert not sent & set(failed)
@@ -97,6 +100,7 @@ def test_faults_throttling_and_5xx_on_enqueue_every_sent_job_runs_every_failure_
 
         wait_for(lambda: proxy.accepted <= ran_ids(), timeout=60 + FAULT_JOBS * 0.1)
         ran = ran_ids()
+        settled_s = time.monotonic() - began
         missing = sorted(proxy.accepted - ran)
         completions = Counter(r["job_id"] for r in backend.runs(prefix))
         report.add(
@@ -104,7 +108,8 @@ def test_faults_throttling_and_5xx_on_enqueue_every_sent_job_runs_every_failure_
             f"{FAULT_JOBS} jobs ({FAULT_JOBS - SINGLES} bulk, {SINGLES} single); "
             f"{proxy.requests} requests, faults injected: "
             f"{', '.join(f'{n} {k}' for k, n in sorted(proxy.faults.items())) or 'none'}; "
-            f"{len(sent)} reported sent, {len(failed)} reported failed "
+            f"enqueue calls returned in {enqueue_s:.1f} s (botocore backoff included), all run "
+            f"after {settled_s:.1f} s; {len(sent)} reported sent, {len(failed)} reported failed "
             f"({len(accepted_failed)} of them accepted behind a lost answer and run); "
             f"{sum(completions.values())} executions, "
             f"{sum(c - 1 for c in completions.values())} duplicates; {len(missing)} lost",
