@@ -24,6 +24,20 @@ class Figure(NamedTuple):
 
 FIGURES: list[Figure] = []
 
+NOTES = [
+    "Reading the figures:",
+    "",
+    "- *executions* counts every run a task wrote; *duplicates* are runs beyond what the job",
+    "  needed (delivery is at-least-once: a batch whose environment died runs its finished",
+    "  records again; a request whose answer was lost is retried by botocore and sent twice).",
+    "- *lost* is a job that AWS accepted (or the client reported sent) and that never ran to its",
+    "  end, or a failing job missing from the DLQ. Every test fails if it is not 0.",
+    "- Goat timings under load measure moto more than lambda-jobs: moto's `SendMessageBatch` and",
+    "  `ReceiveMessage` get slower as the queue deepens (benchmarks/RESULTS.md, benchmark 3), so",
+    "  2,000 jobs enqueued at once take far longer than ten times 200. The counts are the point.",
+    "- Bad-input properties run 400 hypothesis examples each at full size (60 in CI).",
+]
+
 
 def add(test: str, summary: str) -> None:
     """Record one test's figures (printed at the end of the run)."""
@@ -63,6 +77,8 @@ def write_results(command: str, duration_s: float) -> None:
         "| test | figures |",
         "|---|---|",
         *(f"| `{figure.test}` | {figure.summary} |" for figure in FIGURES),
+        "",
+        *NOTES,
         "",
     ]
     RESULTS.write_text("\n".join(text), encoding="utf-8")

@@ -1,6 +1,6 @@
 """Faults: deadlines hit mid-batch on a 2 s Goat function lose no job and use no attempt.
 
-Batches of 10 records cannot finish in one 2 s invocation (deadline margin 0.5 s, so a 1.5 s
+Batches of 10 records cannot finish in one 2 s invocation (deadline margin 0.8 s, so a 1.2 s
 budget): ``lingering`` jobs (0.25 s each, ``timeout=0.6``) run a few per invocation and the handler
 hands the rest back before the deadline (a re-sent copy at the same attempt). Every tenth job is
 ``overrunning``: its first attempt would run 5 s, so the handler cuts it at the budget
