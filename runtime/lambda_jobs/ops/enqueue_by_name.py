@@ -104,7 +104,9 @@ def find_task(name: str) -> Task[..., Any]:
             f"cannot import a module of task {name!r} (tried {', '.join(parts[:-1])}...); run "
             "from your project directory, or pass --name-only to send it without importing"
         )
-    known = sorted(t for t in registry.names() if any(t.startswith(m + ".") for m in imported))
+    # The deepest module imported is the one the name points into; its parents may have
+    # registered unrelated tasks (a whole package of them), which would only bury the hint.
+    known = sorted(t for t in registry.names() if t.startswith(imported[0] + "."))
     raise OpsError(
         f"unknown task {name!r}: {imported[0]} does not register it; it registers: "
         f"{', '.join(known) or '(no tasks)'}"
