@@ -2,12 +2,14 @@
 
 Jobs of ``lingering`` (runs 0.25 s, writes ``started`` then ``succeeded`` with its process id) go
 out in one bulk. While they run, the test picks running jobs at random, waits a random part of the
-job's run and SIGKILLs the awslambdaric process that runs it (the pid the task wrote). Each job is
-killed at most once, and it may retry 5 times, so every job must end ``succeeded``:
+job's run and SIGKILLs the process that runs it (the pid the task wrote, checked to be an
+``awslambdaric`` child of the emulator: an execution environment). Each job is killed at most
+once, and it may retry 5 times, so every job must end ``succeeded``:
 
 - Goat (a 2 s function, so a batch lost with its environment is back after its 12 s visibility
-  timeout): half the kills land mid-batch, in a job started right after another job of the same
-  invocation succeeded in that process; the records of that batch, finished or not, come back.
+  timeout): every other kill waits for a job mid-batch, one started right after another job of
+  the same invocation succeeded in that process; the records of that batch, finished or not,
+  come back.
 - Lamb: a killed invocation comes back through Lambda's async retries (scaled to 3 s and 6 s).
 
 Executions and duplicates (jobs that finished before their batch's environment died run again:
@@ -21,6 +23,7 @@ import random
 import signal
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
@@ -73,6 +76,17 @@ def running(runs: list[dict[str, Any]]) -> dict[int, tuple[dict[str, Any], bool]
     return found
 
 
+def environment_of(pid: int, emulator_pid: int) -> bool:
+    """True if ``pid`` is an execution environment of the emulator: its ``awslambdaric`` child."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    parent = int(stat.rsplit(")", 1)[1].split()[1])
+    return parent == emulator_pid and b"awslambdaric" in cmdline
+
+
 def still_running(backend: SoakBackend, prefix: str, started: dict[str, Any]) -> bool:
     current = running(backend.runs(prefix)).get(started["pid"])
     return current is not None and current[0] == started
@@ -102,6 +116,7 @@ def test_faults_environments_killed_mid_job_and_mid_batch_lose_no_job(
         if target is not None and time.time() >= target.kill_at:
             if still_running(backend, prefix, target.started):
                 pid = target.started["pid"]
+                assert environment_of(pid, backend.emulator.pid), f"{pid} is no environment"
                 os.kill(pid, signal.SIGKILL)
                 into = time.time() - target.started["at"]
                 kills.append(Kill(target.started["key"], pid, target.mid_batch, into))
