@@ -33,7 +33,7 @@ from tests.soak.soak_jobs import soak_tasks, wait_for
 
 pytestmark = pytest.mark.e2e
 
-ROUNDS = {"light": 0.3, "heavy": 0.75}
+ROUNDS = {"light": 0.3, "heavy": 0.85}
 SINGLES = 10
 
 
