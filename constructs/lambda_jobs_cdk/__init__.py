@@ -8,6 +8,7 @@
     web_app.add_environment("LAMBDA_JOBS_CONFIG", jobs.client_config)
 """
 
+from lambda_jobs_cdk.alarms import JobMonitoring
 from lambda_jobs_cdk.backend import JobBackend
 from lambda_jobs_cdk.goat import GoatJobBackend
 from lambda_jobs_cdk.job_code import JobCode
@@ -19,6 +20,7 @@ __all__ = [
     "JobBackend",
     "JobBackendConfigError",
     "JobCode",
+    "JobMonitoring",
     "JobQueue",
     "LambJobBackend",
     "PriorityLane",

@@ -26,6 +26,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 
 from constructs import Construct
+from lambda_jobs_cdk.alarms import BackendMonitoring, JobMonitoring, check_monitoring
 from lambda_jobs_cdk.backend import JobBackend, lane_entry, new_queue
 from lambda_jobs_cdk.job_code import JobCode
 from lambda_jobs_cdk.job_queue import JobBackendConfigError, JobQueue
@@ -56,9 +57,13 @@ class GoatJobBackend(JobBackend):
     :param log_retention: retention of each function's log group. Default one month.
     :param parameter_name: name of the SSM parameter holding the client configuration. Default
         ``/lambda-jobs/<unique construct name>/client-config``.
+    :param monitoring: alarms (DLQ not empty, oldest message age per lane, function errors and
+        throttles), an optional SNS topic and a dashboard; see ``JobMonitoring`` and
+        ``lambda_jobs_cdk.alarms`` for each one's monthly cost. Default: all on, no topic.
 
     Attributes: those of the base (``dead_letter_queue``, ``scheduler_role``, ``role``,
-    ``functions``, ``parameter``, ``client_config``, ...), plus ``lane_queues`` (queue name ->
+    ``functions``, ``parameter``, ``client_config``, ...), ``monitoring`` (its ``alarms`` and
+    ``dashboard``), plus ``lane_queues`` (queue name ->
     the SQS queue of each lane, lowest band first), ``fifo_dead_letter_queue`` (the redrive
     target of FIFO lanes, or None) and ``function_for`` (queue name -> function).
     """
@@ -78,7 +83,9 @@ class GoatJobBackend(JobBackend):
         environment: Mapping[str, str] | None = None,
         log_retention: logs.RetentionDays | None = None,
         parameter_name: str | None = None,
+        monitoring: JobMonitoring | None = None,
     ) -> None:
+        monitoring = check_monitoring(monitoring)
         super().__init__(
             scope,
             id,
@@ -140,6 +147,19 @@ class GoatJobBackend(JobBackend):
             )
         )
         self._publish(config_queues)
+        dead_letter_queues = [self.dead_letter_queue]
+        if self.fifo_dead_letter_queue is not None:
+            dead_letter_queues.append(self.fifo_dead_letter_queue)
+        self.monitoring = BackendMonitoring(
+            self,
+            "Monitoring",
+            props=monitoring,
+            backend=self.backend,
+            queue_names=[queue.name for queue in self.queues],
+            dead_letter_queues=dead_letter_queues,
+            lane_queues=[(name, q) for name, lanes in self.lane_queues.items() for q in lanes],
+            functions=self.functions,
+        )
 
     def _lanes(self, queue: JobQueue, function: lambda_.DockerImageFunction) -> list[sqs.Queue]:
         timeout = function.timeout.to_seconds() if function.timeout else self.timeout.to_seconds()

@@ -22,6 +22,7 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 
 from constructs import Construct
+from lambda_jobs_cdk.alarms import BackendMonitoring, JobMonitoring, check_monitoring
 from lambda_jobs_cdk.backend import JobBackend, lane_entry
 from lambda_jobs_cdk.job_code import JobCode
 from lambda_jobs_cdk.job_queue import JobBackendConfigError, JobQueue
@@ -48,9 +49,13 @@ class LambJobBackend(JobBackend):
     :param log_retention: retention of each function's log group. Default one month.
     :param parameter_name: name of the SSM parameter holding the client configuration. Default
         ``/lambda-jobs/<unique construct name>/client-config``.
+    :param monitoring: alarms (DLQ not empty, function errors and throttles), an optional SNS topic
+        and a dashboard; see ``JobMonitoring`` and ``lambda_jobs_cdk.alarms`` for each one's
+        monthly cost. Default: all on, no topic.
 
     Attributes: those of the base (``dead_letter_queue``, ``scheduler_role``, ``role``,
-    ``functions``, ``parameter``, ``client_config``, ...), plus ``lane_functions`` (queue name ->
+    ``functions``, ``parameter``, ``client_config``, ...), ``monitoring`` (its ``alarms`` and
+    ``dashboard``), plus ``lane_functions`` (queue name ->
     the function of each lane, lowest band first).
     """
 
@@ -69,7 +74,9 @@ class LambJobBackend(JobBackend):
         environment: Mapping[str, str] | None = None,
         log_retention: logs.RetentionDays | None = None,
         parameter_name: str | None = None,
+        monitoring: JobMonitoring | None = None,
     ) -> None:
+        monitoring = check_monitoring(monitoring)
         super().__init__(
             scope,
             id,
@@ -127,6 +134,16 @@ class LambJobBackend(JobBackend):
             self.role.add_to_policy(statement)
         self._acknowledge_schedule_wildcard(self.role)
         self._publish(config_queues)
+        self.monitoring = BackendMonitoring(
+            self,
+            "Monitoring",
+            props=monitoring,
+            backend=self.backend,
+            queue_names=[queue.name for queue in self.queues],
+            dead_letter_queues=[self.dead_letter_queue],
+            lane_queues=[],
+            functions=self.functions,
+        )
 
     def grant_enqueue(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` enqueue jobs: exactly what the client needs, nothing else.
