@@ -189,6 +189,14 @@ def soak_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     return use(chosen, monkeypatch)
 
 
+#: Node ids of the soak tests collected in this session.
+SOAK_ITEMS: set[str] = set()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    SOAK_ITEMS.update(item.nodeid for item in items if item.nodeid.startswith("tests/soak/"))
+
+
 def pytest_terminal_summary(
     terminalreporter: TerminalReporter, exitstatus: int, config: pytest.Config
 ) -> None:
@@ -198,7 +206,10 @@ def pytest_terminal_summary(
     for line in report.lines():
         terminalreporter.write_line(line)
     failed = terminalreporter.stats.get("failed", []) + terminalreporter.stats.get("error", [])
-    if sizes.FULL and exitstatus == 0 and not failed:
+    passed = [r for r in terminalreporter.stats.get("passed", []) if r.nodeid in SOAK_ITEMS]
+    # Only a full run of the whole suite replaces RESULTS.md (not one test picked with -k).
+    whole = len(passed) == len(SOAK_ITEMS) > 0 and not terminalreporter.stats.get("deselected")
+    if sizes.FULL and exitstatus == 0 and not failed and whole:
         command = os.environ.get("SOAK_COMMAND", "SOAK_SCALE=full .venv/bin/pytest tests/soak")
         report.write_results(command, time.monotonic() - STARTED)
         terminalreporter.write_line(f"written to {report.RESULTS}")

@@ -9,7 +9,9 @@ every job has reached its end and checks, per job:
   naming the job, 2 attempts), and nothing else is;
 - no job is lost: each ran at least as often as its kind needs;
 - executions are counted and reported; duplicates (at-least-once delivery) are counted and
-  reported, not failed.
+  reported, not failed. A duplicate *delivery* of a ``steady`` job (no retries) that already
+  succeeded comes with a receive count past its last attempt, so the handler dead-letters it as
+  ``IncompleteAttempts``: such DLQ entries are counted and reported; any other extra entry fails.
 
 Sizes: :data:`tests.soak.sizes.LOAD_JOBS` (CI 200 Goat / 60 Lamb; ``make soak`` 2,000 / 500).
 """
@@ -62,7 +64,9 @@ def test_load_every_flaky_job_succeeds_every_failing_one_is_dead_lettered_none_l
     while True:
         succeeded = {run["key"] for run in backend.runs(prefix) if run["outcome"] == "succeeded"}
         backend.take_dead_letters(dead)
-        done = len(succeeded) == size - len(doomed_keys) and len(dead) >= len(doomed_keys)
+        dead_ids = {dead_letter_attribute(m, "job_id") for m in dead.values()}
+        dead_doomed = {key for job_id, key in job_ids.items() if job_id in dead_ids} & doomed_keys
+        done = len(succeeded) == size - len(doomed_keys) and dead_doomed == doomed_keys
         if done or time.monotonic() > deadline:
             break
         time.sleep(0.5)
@@ -72,12 +76,24 @@ def test_load_every_flaky_job_succeeds_every_failing_one_is_dead_lettered_none_l
     lost = sorted(key for key, kind in keys.items() if per_key[key] < RUNS_NEEDED[kind])
     duplicates = sum(max(0, per_key[key] - RUNS_NEEDED[kind]) for key, kind in keys.items())
     flaky = sum(1 for kind in keys.values() if kind == "flaky")
+    # A second delivery of a message whose first delivery ran (at-least-once; moto's ReceiveMessage
+    # is not atomic, so concurrent pollers can both get one message) arrives with a receive count
+    # past a retries=0 task's last attempt and is dead-lettered as IncompleteAttempts. It is a
+    # duplicate, stated in the figures; any other unexpected DLQ entry fails the test.
+    duplicate_deliveries = [
+        m
+        for m in dead.values()
+        if job_ids.get(dead_letter_attribute(m, "job_id") or "") in succeeded
+        and dead_letter_attribute(m, "error_type") == "IncompleteAttempts"
+    ]
     report.add(
         f"load[{backend.name}]",
         f"{size} jobs ({flaky} flaky, {len(doomed_keys)} failing), enqueued in "
         f"{enqueued_s:.1f} s, settled in {settled_s:.1f} s; {len(all_runs)} executions "
-        f"(needed {sum(RUNS_NEEDED[kind] for kind in keys.values())}), {duplicates} duplicates "
-        f"(at-least-once), {len(dead)} in the DLQ, {len(lost)} lost",
+        f"(needed {sum(RUNS_NEEDED[kind] for kind in keys.values())}), {duplicates} duplicate "
+        f"executions (at-least-once), {len(dead)} in the DLQ ({len(duplicate_deliveries)} of "
+        "them duplicate deliveries of jobs that had succeeded, dead-lettered as "
+        f"IncompleteAttempts), {len(lost)} lost",
     )
     assert not lost, f"jobs that did not run as often as they must: {lost[:20]}"
     not_succeeded = sorted(
@@ -88,14 +104,30 @@ def test_load_every_flaky_job_succeeds_every_failing_one_is_dead_lettered_none_l
         if keys[run["key"]] == "flaky":
             expected = "failed" if run["attempt"] == 1 else "succeeded"
             assert run["outcome"] == expected, run
+    failing_dead = [m for m in dead.values() if m not in duplicate_deliveries]
+    unexpected = [
+        {
+            "key": job_ids.get(dead_letter_attribute(m, "job_id") or "", "?"),
+            **{
+                name: dead_letter_attribute(m, name)
+                for name in ("reason", "error_type", "error_message", "attempts")
+            },
+        }
+        for m in failing_dead
+        if job_ids.get(dead_letter_attribute(m, "job_id") or "") not in doomed_keys
+    ]
+    assert not unexpected, "DLQ holds jobs that are not failing ones: " + "; ".join(
+        f"{entry} ran {[r for r in all_runs if r['key'] == entry['key']]}"
+        for entry in unexpected[:5]
+    )
     dead_keys = Counter(
-        job_ids.get(dead_letter_attribute(m, "job_id") or "", "?") for m in dead.values()
+        job_ids.get(dead_letter_attribute(m, "job_id") or "", "?") for m in failing_dead
     )
     assert set(dead_keys) == doomed_keys, (
-        f"DLQ holds {sorted(dead_keys)[:20]}, expected exactly the failing jobs"
+        f"failing jobs missing from the DLQ: {doomed_keys - set(dead_keys)}"
     )
     assert all(count == 1 for count in dead_keys.values()), f"dead-lettered twice: {dead_keys}"
-    for message in dead.values():
+    for message in failing_dead:
         key = job_ids[dead_letter_attribute(message, "job_id") or ""]
         assert dead_letter_attribute(message, "reason") == "exhausted"
         assert dead_letter_attribute(message, "error_type") == "RuntimeError"
