@@ -32,6 +32,18 @@ from lambda_jobs.emulator.topology import EventSourceMappingSpec
 LONG_POLL_SECONDS = 2
 SQS_MAX_RECEIVE = 10
 
+# moto's ReceiveMessage checks visibility and marks a message received without a lock, so two
+# concurrent receives can both get the same message (a duplicate delivery SQS would not make at
+# that rate; seen in the soak suite as a job dead-lettered as IncompleteAttempts without having
+# run). One lock per queue serialises the pollers' receives; the invocations stay concurrent.
+_receive_locks: dict[str, threading.Lock] = {}
+_receive_locks_guard = threading.Lock()
+
+
+def _receive_lock(queue_url: str) -> threading.Lock:
+    with _receive_locks_guard:
+        return _receive_locks.setdefault(queue_url, threading.Lock())
+
 
 def sqs_record(message: dict[str, Any], *, queue_arn: str, region: str) -> dict[str, Any]:
     """One record of the Lambda SQS event, built from a ``ReceiveMessage`` message."""
@@ -136,13 +148,16 @@ class EventSourceMappingPoller:
                 self.stop.wait(1.0)
 
     def _receive(self, count: int, wait: int) -> list[dict[str, Any]]:
-        response = self.sqs.receive_message(
-            QueueUrl=self.spec.queue.url,
-            MaxNumberOfMessages=min(count, SQS_MAX_RECEIVE),
-            WaitTimeSeconds=wait,
-            MessageSystemAttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        )
+        with _receive_lock(self.spec.queue.url):
+            if self.stop.is_set():
+                return []
+            response = self.sqs.receive_message(
+                QueueUrl=self.spec.queue.url,
+                MaxNumberOfMessages=min(count, SQS_MAX_RECEIVE),
+                WaitTimeSeconds=wait,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
         return list(response.get("Messages") or [])
 
     def receive_batch(self) -> list[dict[str, Any]]:
