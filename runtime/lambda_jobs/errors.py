@@ -45,8 +45,10 @@ class JobTimeoutError(LambdaJobsError):
 class EnqueueError(LambdaJobsError):
     """AWS refused or failed to accept jobs after botocore's retries.
 
-    ``job_ids`` lists exactly the jobs that were *not* accepted; ``sent_ids`` (bulk enqueue) the
-    ones that were. ``errors`` maps a failed job id to the reason AWS gave.
+    ``job_ids`` lists the jobs whose sending was not confirmed; ``sent_ids`` (bulk enqueue) the
+    ones AWS confirmed. ``errors`` maps a failed job id to the reason AWS gave. When AWS accepted a
+    request but its answer was lost (a dropped connection, a 5xx after the fact), a job in
+    ``job_ids`` may still run: retrying it can run it twice, as at-least-once delivery allows.
     """
 
     def __init__(
