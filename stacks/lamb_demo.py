@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Duration, Stack
-from lambda_jobs_cdk import JobQueue, LambJobBackend, PriorityLane
+from lambda_jobs_cdk import LambJobBackend
 
 from constructs import Construct
-from stacks.demo_code import demo_code
+from stacks.demo_code import demo_code, demo_default_queue
 
 DEMO_TIMEOUT = Duration.seconds(30)
 
@@ -29,13 +29,5 @@ class LambDemoStack(Stack):
             "Jobs",
             code=demo_code(),
             timeout=DEMO_TIMEOUT,
-            queues=[
-                JobQueue(
-                    "default",
-                    lanes=[
-                        PriorityLane(min_priority=-100, max_priority=49, max_concurrency=2),
-                        PriorityLane(min_priority=50, max_priority=100, max_concurrency=5),
-                    ],
-                )
-            ],
+            queues=[demo_default_queue()],
         )
