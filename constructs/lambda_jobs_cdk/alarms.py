@@ -46,11 +46,11 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 
 from constructs import Construct
-from lambda_jobs_cdk.job_queue import JobBackendConfigError
+from lambda_jobs_cdk.validation import JobBackendConfigError, check_range
 
 PERIOD = Duration.minutes(5)
 METRICS_NAMESPACE = "LambdaJobs"
-"""Namespace of the handler's EMF metrics (``lambda_jobs.metrics``)."""
+"""Namespace of the handler's EMF metrics (``lambda_jobs.worker.metrics``)."""
 DEFAULT_MAX_MESSAGE_AGE = Duration.minutes(15)
 MIN_MAX_MESSAGE_AGE_SECONDS = 60
 MAX_MAX_MESSAGE_AGE_SECONDS = 14 * 24 * 3600
@@ -83,14 +83,15 @@ def check_monitoring(monitoring: JobMonitoring | None) -> JobMonitoring:
         raise JobBackendConfigError(
             "monitoring must be a JobMonitoring, e.g. JobMonitoring(alarm_topic=topic), or None"
         )
-    if not isinstance(monitoring.max_message_age, Duration):
-        raise JobBackendConfigError("monitoring.max_message_age must be a Duration")
-    seconds = monitoring.max_message_age.to_seconds()
-    if not MIN_MAX_MESSAGE_AGE_SECONDS <= seconds <= MAX_MAX_MESSAGE_AGE_SECONDS:
-        raise JobBackendConfigError(
-            f"monitoring.max_message_age must be between 1 minute and 14 days (SQS retention), "
-            f"got {seconds:g} s"
-        )
+    check_range(
+        "monitoring.max_message_age",
+        monitoring.max_message_age,
+        MIN_MAX_MESSAGE_AGE_SECONDS,
+        MAX_MAX_MESSAGE_AGE_SECONDS,
+        seconds=True,
+        required=True,
+        why=" (between 1 minute and 14 days: SQS retention)",
+    )
     return monitoring
 
 

@@ -1,22 +1,27 @@
-"""``JobBackend``: what both backends share — DLQ, scheduler, role, functions, client config.
+"""``JobBackend``: the props both backends take, and what they share — DLQ, scheduler, roles,
+functions, client config, ``grant_enqueue`` and monitoring.
 
-``GoatJobBackend`` and ``LambJobBackend`` subclass it. The base class creates, in this order:
+``GoatJobBackend`` and ``LambJobBackend`` subclass it and define no constructor of their own:
+every prop is declared, defaulted, checked and documented once, in ``JobBackend.__init__``. The
+constructor creates, in this order:
 
 - the dead-letter queue (SSE-SQS, TLS-only policy, 14-day retention, 1 MiB messages so that any
   job body fits) that the handler writes failed jobs to;
 - an EventBridge Scheduler schedule group and the role its schedules assume (trusting
-  ``scheduler.amazonaws.com`` for this account and group only); subclasses grant that role
-  exactly the send/invoke on their lanes;
+  ``scheduler.amazonaws.com`` for this account and group only), allowed exactly the subclass's
+  lane statement (``_lane_statement``: send to the lane queues, or invoke the lane functions);
 - one execution role for all functions of the backend, with only the statements each backend adds
   (every resource named; the schedule ARN pattern is the one unavoidable wildcard);
+- the subclass's lanes and functions (``_provision``, using ``_new_function``: one image, one
+  environment contract);
+- the client configuration (``_publish``: the token, the SSM parameter and the stack output, all
+  holding the same JSON) and the alarms and dashboard (``lambda_jobs_cdk.alarms``).
 
-and offers ``_new_function`` (one image, one environment contract) and ``_publish`` (the client
-configuration as a token, the SSM parameter and the stack output, all holding the same JSON).
+``grant_enqueue`` is the lane statement plus what every sender needs (``_enqueue_statements``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -29,14 +34,14 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 
 from constructs import Construct
+from lambda_jobs_cdk.alarms import BackendMonitoring, JobMonitoring, check_monitoring
 from lambda_jobs_cdk.job_code import JobCode
-from lambda_jobs_cdk.job_queue import (
+from lambda_jobs_cdk.job_queue import JobQueue, PriorityLane, check_queue_names
+from lambda_jobs_cdk.validation import (
     JobBackendConfigError,
-    JobQueue,
-    PriorityLane,
+    check_environment,
     check_function_timeout,
     check_memory_size,
-    check_queue_names,
 )
 
 CONFIG_VERSION = 1
@@ -48,27 +53,41 @@ STANDARD_TIER_MAX_LANES = 10
 """Lanes whose client configuration surely fits a Standard SSM parameter (4 KB)."""
 DEFAULT_TIMEOUT = Duration.minutes(5)
 DEFAULT_MEMORY_MB = 512
-RESERVED_ENVIRONMENT = (
-    "LAMBDA_JOBS_TASKS",
-    "LAMBDA_JOBS_DLQ_URL",
-    "LAMBDA_JOBS_SCHEDULER_GROUP",
-    "LAMBDA_JOBS_SCHEDULER_ROLE_ARN",
-    "LAMBDA_JOBS_BACKEND",
-)
-"""Environment variables the construct sets on every function (the handler's contract)."""
-_ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
 
 class JobBackend(Construct):
     """Base of ``GoatJobBackend`` and ``LambJobBackend``; not used directly.
 
-    Attributes callers may rely on: ``code``, ``queues`` (the ``JobQueue`` objects),
-    ``dead_letter_queue``, ``schedule_group_name``, ``scheduler_role``, ``role`` (the functions'
-    execution role), ``functions``, ``parameter`` (the SSM parameter) and ``client_config``.
+    Both backends take exactly these props (all keyword-only; every default is here):
+
+    :param scope: the parent construct.
+    :param id: the construct id.
+    :param code: the job image, ``JobCode.from_directory(path, tasks=[...])``. Required.
+    :param queues: the logical queues (``JobQueue``), at least one, names unique. Default: one
+        ``JobQueue("default")``. A queue prop of the other backend is refused naming it.
+    :param timeout: function timeout of queues that do not set their own, 1..900 s. Default 5 min.
+    :param memory_size: function memory (MiB) of queues that do not set their own, 128..10240.
+        Default 512.
+    :param environment: extra environment variables for every function (not the reserved
+        ``LAMBDA_JOBS_*`` ones the construct sets). Default: none.
+    :param log_retention: retention of each function's log group. Default one month.
+    :param parameter_name: name of the SSM parameter holding the client configuration. Default
+        ``/lambda-jobs/<unique construct name>/client-config``.
+    :param monitoring: alarms (DLQ not empty, oldest message age per lane on Goat, function errors
+        and throttles), an optional SNS topic and a dashboard; see ``JobMonitoring`` and
+        ``lambda_jobs_cdk.alarms`` for each one's monthly cost. Default: all on, no topic.
+
+    Attributes callers may rely on: ``code``, ``queues`` (the ``JobQueue`` objects), ``timeout``,
+    ``memory_size``, ``dead_letter_queue``, ``schedule_group_name``, ``scheduler_role``, ``role``
+    (the functions' execution role), ``functions``, ``parameter`` (the SSM parameter),
+    ``parameter_name``, ``client_config`` and ``monitoring`` (its ``alarms`` and ``dashboard``).
     """
 
     backend: ClassVar[str]
     default_max_payload_bytes: ClassVar[int]
+    refused_queue_props: ClassVar[Mapping[str, str]]
+    """``JobQueue`` props of the other backend -> why they are refused here (the message's end)."""
 
     def __init__(
         self,
@@ -76,13 +95,15 @@ class JobBackend(Construct):
         id: str,
         *,
         code: JobCode,
-        queues: Sequence[JobQueue] | None,
-        timeout: Duration | None,
-        memory_size: int | None,
-        environment: Mapping[str, str] | None,
-        log_retention: logs.RetentionDays | None,
-        parameter_name: str | None,
+        queues: Sequence[JobQueue] | None = None,
+        timeout: Duration | None = None,
+        memory_size: int | None = None,
+        environment: Mapping[str, str] | None = None,
+        log_retention: logs.RetentionDays | None = None,
+        parameter_name: str | None = None,
+        monitoring: JobMonitoring | None = None,
     ) -> None:
+        monitoring = check_monitoring(monitoring)
         super().__init__(scope, id)
         if not isinstance(code, JobCode):
             raise JobBackendConfigError(
@@ -97,10 +118,8 @@ class JobBackend(Construct):
         check_function_timeout("timeout", self.timeout)
         self.memory_size = memory_size if memory_size is not None else DEFAULT_MEMORY_MB
         check_memory_size("memory_size", self.memory_size)
-        self.environment = _check_environment(environment)
-        self.log_retention = (
-            log_retention if log_retention is not None else logs.RetentionDays.ONE_MONTH
-        )
+        self.environment = check_environment(environment)
+        self.log_retention = log_retention if log_retention is not None else DEFAULT_LOG_RETENTION
         self.functions: list[lambda_.DockerImageFunction] = []
 
         unique = Names.unique_resource_name(self, max_length=64, separator="-")
@@ -145,6 +164,61 @@ class JobBackend(Construct):
         )
         self.parameter: ssm.StringParameter | None = None
         self.client_config = ""
+
+        for queue in self.queues:
+            self._check_queue(queue)
+        config_queues = self._provision()
+        self.scheduler_role.add_to_policy(self._lane_statement())
+        self._publish(config_queues)
+        self.monitoring = BackendMonitoring(
+            self,
+            "Monitoring",
+            props=monitoring,
+            backend=self.backend,
+            queue_names=[queue.name for queue in self.queues],
+            dead_letter_queues=self._dead_letter_queues(),
+            lane_queues=self._monitored_lane_queues(),
+            functions=self.functions,
+        )
+
+    # What a backend defines: its lanes, the statement that reaches them, and its own checks.
+
+    def _provision(self) -> dict[str, Any]:
+        """Create the lanes and their functions; return the client configuration's ``queues``.
+
+        ``queues`` maps each queue name to ``{"fifo": bool, "lanes": [lane_entry(...), ...]}``.
+        """
+        raise NotImplementedError
+
+    def _lane_statement(self) -> iam.PolicyStatement:
+        """What reaches every lane: granted to the scheduler role and by ``grant_enqueue``."""
+        raise NotImplementedError
+
+    def _check_queue(self, queue: JobQueue) -> None:
+        """Refuse ``queue`` if it sets a prop of the other backend; subclasses check more."""
+        for prop in queue.props_set(tuple(self.refused_queue_props)):
+            raise JobBackendConfigError(
+                f"JobQueue {queue.name!r} {prop} is {self.refused_queue_props[prop]}"
+            )
+
+    def _dead_letter_queues(self) -> list[sqs.IQueue]:
+        """The dead-letter queues the alarms and dashboard watch."""
+        return [self.dead_letter_queue]
+
+    def _monitored_lane_queues(self) -> list[tuple[str, sqs.IQueue]]:
+        """(queue name, SQS queue) of every lane that holds messages (Goat's), for the alarms."""
+        return []
+
+    def grant_enqueue(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` enqueue jobs: exactly what the client needs, nothing else.
+
+        The lane statement (Goat: ``sqs:SendMessage`` on every lane queue, which also covers
+        ``SendMessageBatch``; Lamb: ``lambda:InvokeFunction`` on every lane function),
+        ``scheduler:CreateSchedule`` in this backend's schedule group (delayed jobs),
+        ``iam:PassRole`` of the scheduler role to ``scheduler.amazonaws.com`` only, and
+        ``ssm:GetParameter`` on the client-configuration parameter.
+        """
+        return self._grant(grantee, [self._lane_statement(), *self._enqueue_statements()])
 
     def _new_function(
         self,
@@ -326,24 +400,3 @@ def _ack(rule_id: str, reason: str) -> Any:
     from aws_cdk import Acknowledgment
 
     return Acknowledgment(id=rule_id, reason=reason)
-
-
-def _check_environment(environment: Mapping[str, str] | None) -> dict[str, str]:
-    if environment is None:
-        return {}
-    checked: dict[str, str] = {}
-    for key, value in environment.items():
-        if not isinstance(key, str) or not _ENV_NAME.match(key):
-            raise JobBackendConfigError(
-                f"environment: {key!r} is not a valid variable name (letters, digits, '_', "
-                "starting with a letter)"
-            )
-        if key in RESERVED_ENVIRONMENT:
-            raise JobBackendConfigError(
-                f"environment: {key} is set by the construct (reserved: "
-                f"{', '.join(RESERVED_ENVIRONMENT)})"
-            )
-        if not isinstance(value, str):
-            raise JobBackendConfigError(f"environment: {key} must be a string, got {value!r}")
-        checked[key] = value
-    return checked

@@ -15,21 +15,18 @@ can do so.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 
-from constructs import Construct
-from lambda_jobs_cdk.alarms import BackendMonitoring, JobMonitoring, check_monitoring
 from lambda_jobs_cdk.backend import JobBackend, lane_entry, new_queue
-from lambda_jobs_cdk.job_code import JobCode
-from lambda_jobs_cdk.job_queue import JobBackendConfigError, JobQueue
+from lambda_jobs_cdk.job_queue import JobQueue
+from lambda_jobs_cdk.validation import JobBackendConfigError, check_range
 
 GOAT_MAX_PAYLOAD_BYTES = 256 * 1024
 """Largest envelope the client sends (the runtime's Goat default); lane queues accept it."""
@@ -45,60 +42,39 @@ MAX_ESM_CONCURRENCY = 1000
 class GoatJobBackend(JobBackend):
     """A job backend on SQS: one queue per lane, event-source mappings, one function by default.
 
-    :param scope: the parent construct.
-    :param id: the construct id.
-    :param code: the job image, ``JobCode.from_directory(path, tasks=[...])``. Required.
-    :param queues: the logical queues. Default: one ``JobQueue("default")``.
-    :param timeout: function timeout of queues that do not set their own, 1..900 s. Default 5 min.
-    :param memory_size: function memory (MiB) of queues that do not set their own, 128..10240.
-        Default 512.
-    :param environment: extra environment variables for every function (not the reserved
-        ``LAMBDA_JOBS_*`` ones the construct sets). Default: none.
-    :param log_retention: retention of each function's log group. Default one month.
-    :param parameter_name: name of the SSM parameter holding the client configuration. Default
-        ``/lambda-jobs/<unique construct name>/client-config``.
-    :param monitoring: alarms (DLQ not empty, oldest message age per lane, function errors and
-        throttles), an optional SNS topic and a dashboard; see ``JobMonitoring`` and
-        ``lambda_jobs_cdk.alarms`` for each one's monthly cost. Default: all on, no topic.
+    Takes the props of :class:`~lambda_jobs_cdk.backend.JobBackend` (``code``, ``queues``,
+    ``timeout``, ``memory_size``, ``environment``, ``log_retention``, ``parameter_name``,
+    ``monitoring``). A queue's Lamb-only props (``retry_attempts``, ``max_event_age``) are
+    refused, and its ``max_concurrency`` must be 2..1000 (the mapping's ``MaximumConcurrency``).
 
-    Attributes: those of the base (``dead_letter_queue``, ``scheduler_role``, ``role``,
-    ``functions``, ``parameter``, ``client_config``, ...), ``monitoring`` (its ``alarms`` and
-    ``dashboard``), plus ``lane_queues`` (queue name ->
-    the SQS queue of each lane, lowest band first), ``fifo_dead_letter_queue`` (the redrive
-    target of FIFO lanes, or None) and ``function_for`` (queue name -> function).
+    Attributes: those of the base, plus ``lane_queues`` (queue name -> the SQS queue of each
+    lane, lowest band first), ``fifo_dead_letter_queue`` (the redrive target of FIFO lanes, or
+    None) and ``function_for`` (queue name -> function).
     """
 
     backend = "goat"
     default_max_payload_bytes = GOAT_MAX_PAYLOAD_BYTES
+    refused_queue_props: ClassVar[Mapping[str, str]] = {
+        "retry_attempts": (
+            "a LambJobBackend setting (Lambda async retries); on GoatJobBackend use "
+            "@task(retries=...)"
+        ),
+        "max_event_age": "a LambJobBackend setting (Lambda async event age)",
+    }
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        code: JobCode,
-        queues: Sequence[JobQueue] | None = None,
-        timeout: Duration | None = None,
-        memory_size: int | None = None,
-        environment: Mapping[str, str] | None = None,
-        log_retention: logs.RetentionDays | None = None,
-        parameter_name: str | None = None,
-        monitoring: JobMonitoring | None = None,
-    ) -> None:
-        monitoring = check_monitoring(monitoring)
-        super().__init__(
-            scope,
-            id,
-            code=code,
-            queues=queues,
-            timeout=timeout,
-            memory_size=memory_size,
-            environment=environment,
-            log_retention=log_retention,
-            parameter_name=parameter_name,
-        )
-        for queue in self.queues:
-            _check_goat_queue(queue)
+    def _check_queue(self, queue: JobQueue) -> None:
+        super()._check_queue(queue)
+        for lane in queue.lanes:
+            check_range(
+                f"JobQueue {queue.name!r} max_concurrency",
+                queue.lane_concurrency(lane),
+                MIN_ESM_CONCURRENCY,
+                MAX_ESM_CONCURRENCY,
+                why=" on GoatJobBackend (the event-source mapping's MaximumConcurrency)",
+                about=f" for priorities {lane.min_priority}..{lane.max_priority}",
+            )
+
+    def _provision(self) -> dict[str, Any]:
         self.fifo_dead_letter_queue: sqs.Queue | None = None
         if any(queue.fifo for queue in self.queues):
             self.fifo_dead_letter_queue = new_queue(
@@ -135,31 +111,28 @@ class GoatJobBackend(JobBackend):
                     for lane, sqs_queue in zip(queue.lanes, lanes, strict=True)
                 ],
             }
-        lane_arns = [q.queue_arn for lanes in self.lane_queues.values() for q in lanes]
-        self.scheduler_role.add_to_policy(
-            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=lane_arns)
-        )
         # The handler hands records back near its deadline and re-sends jobs (retries) to a lane.
         self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["sqs:SendMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"],
-                resources=lane_arns,
+                resources=self._lane_arns(),
             )
         )
-        self._publish(config_queues)
-        dead_letter_queues = [self.dead_letter_queue]
-        if self.fifo_dead_letter_queue is not None:
-            dead_letter_queues.append(self.fifo_dead_letter_queue)
-        self.monitoring = BackendMonitoring(
-            self,
-            "Monitoring",
-            props=monitoring,
-            backend=self.backend,
-            queue_names=[queue.name for queue in self.queues],
-            dead_letter_queues=dead_letter_queues,
-            lane_queues=[(name, q) for name, lanes in self.lane_queues.items() for q in lanes],
-            functions=self.functions,
-        )
+        return config_queues
+
+    def _lane_arns(self) -> list[str]:
+        return [q.queue_arn for lanes in self.lane_queues.values() for q in lanes]
+
+    def _lane_statement(self) -> iam.PolicyStatement:
+        return iam.PolicyStatement(actions=["sqs:SendMessage"], resources=self._lane_arns())
+
+    def _dead_letter_queues(self) -> list[sqs.IQueue]:
+        if self.fifo_dead_letter_queue is None:
+            return [self.dead_letter_queue]
+        return [self.dead_letter_queue, self.fifo_dead_letter_queue]
+
+    def _monitored_lane_queues(self) -> list[tuple[str, sqs.IQueue]]:
+        return [(name, q) for name, lanes in self.lane_queues.items() for q in lanes]
 
     def _lanes(self, queue: JobQueue, function: lambda_.DockerImageFunction) -> list[sqs.Queue]:
         timeout = function.timeout.to_seconds() if function.timeout else self.timeout.to_seconds()
@@ -204,43 +177,3 @@ class GoatJobBackend(JobBackend):
             )
             lanes.append(sqs_queue)
         return lanes
-
-    def grant_enqueue(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` enqueue jobs: exactly what the client needs, nothing else.
-
-        ``sqs:SendMessage`` on every lane queue (also covers ``SendMessageBatch``),
-        ``scheduler:CreateSchedule`` in this backend's schedule group (long or FIFO delays),
-        ``iam:PassRole`` of the scheduler role to ``scheduler.amazonaws.com`` only, and
-        ``ssm:GetParameter`` on the client-configuration parameter.
-        """
-        lane_arns = [q.queue_arn for lanes in self.lane_queues.values() for q in lanes]
-        return self._grant(
-            grantee,
-            [
-                iam.PolicyStatement(actions=["sqs:SendMessage"], resources=lane_arns),
-                *self._enqueue_statements(),
-            ],
-        )
-
-
-def _check_goat_queue(queue: JobQueue) -> None:
-    where = f"JobQueue {queue.name!r}"
-    if queue.retry_attempts is not None:
-        raise JobBackendConfigError(
-            f"{where} retry_attempts is a LambJobBackend setting (Lambda async retries); on "
-            "GoatJobBackend use @task(retries=...)"
-        )
-    if queue.max_event_age is not None:
-        raise JobBackendConfigError(
-            f"{where} max_event_age is a LambJobBackend setting (Lambda async event age)"
-        )
-    for lane in queue.lanes:
-        concurrency = queue.lane_concurrency(lane)
-        if concurrency is not None and not (
-            MIN_ESM_CONCURRENCY <= concurrency <= MAX_ESM_CONCURRENCY
-        ):
-            raise JobBackendConfigError(
-                f"{where} max_concurrency must be in {MIN_ESM_CONCURRENCY}..{MAX_ESM_CONCURRENCY} "
-                f"on GoatJobBackend (the event-source mapping's MaximumConcurrency), got "
-                f"{concurrency} for priorities {lane.min_priority}..{lane.max_priority}"
-            )

@@ -40,7 +40,7 @@ from pathlib import Path
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_lambda as lambda_
 
-from lambda_jobs_cdk.job_queue import JobBackendConfigError
+from lambda_jobs_cdk.validation import JobBackendConfigError
 
 DOCKERFILE = Path(__file__).parent / "image" / "Dockerfile"
 EXCLUDED_DIRECTORIES = frozenset(

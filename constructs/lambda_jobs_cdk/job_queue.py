@@ -3,34 +3,52 @@
 A *queue* is what a task names (``@task(queue_name=...)``). A *lane* is one physical target (an
 SQS queue on Goat, a Lambda function on Lamb) that serves a band of job priorities of that queue;
 a queue with one lane (-100..100) is the common case. Everything a user can get wrong here raises
-:class:`JobBackendConfigError` at synth, with the prop's name and the allowed range in the message.
-Checks that depend on the backend (an ESM's concurrency floor, Goat-only or Lamb-only props) live
-in the backend modules; this module holds what is true for both.
+:class:`JobBackendConfigError` at synth, with the prop's name and the allowed range in the message
+(the limits and the range check are in :mod:`lambda_jobs_cdk.validation`). A queue accepts every
+prop of either backend; the backend refuses those of the other one (``GOAT_ONLY_PROPS``,
+``LAMB_ONLY_PROPS``) and checks what depends on it (an event-source mapping's concurrency floor).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from aws_cdk import Duration
 
-MIN_PRIORITY = -100
-MAX_PRIORITY = 100
+from lambda_jobs_cdk.validation import (
+    MAX_ASYNC_RETRY_ATTEMPTS,
+    MAX_BATCH_SIZE,
+    MAX_BATCH_SIZE_WITH_WINDOW,
+    MAX_BATCHING_WINDOW_SECONDS,
+    MAX_CONCURRENCY,
+    MAX_EVENT_AGE_SECONDS,
+    MAX_MEMORY_MB,
+    MAX_PRIORITY,
+    MAX_SQS_DELAY_SECONDS,
+    MIN_CONCURRENCY,
+    MIN_EVENT_AGE_SECONDS,
+    MIN_MEMORY_MB,
+    MIN_PRIORITY,
+    JobBackendConfigError,
+    check_function_timeout,
+    check_range,
+)
+
+__all__ = [
+    "GOAT_ONLY_PROPS",
+    "LAMB_ONLY_PROPS",
+    "JobBackendConfigError",
+    "JobQueue",
+    "PriorityLane",
+]
+
 QUEUE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-"""The runtime's rule for queue names (``lambda_jobs.tasks.QUEUE_NAME_PATTERN``)."""
-
-MAX_FUNCTION_TIMEOUT_SECONDS = 900
-MIN_MEMORY_MB = 128
-MAX_MEMORY_MB = 10_240
-MAX_SQS_DELAY_SECONDS = 900
-MAX_BATCHING_WINDOW_SECONDS = 300
-MAX_BATCH_SIZE = 10
-MAX_BATCH_SIZE_WITH_WINDOW = 10_000
-
-
-class JobBackendConfigError(ValueError):
-    """A construct prop is out of range; the message names the prop and what it accepts."""
+"""The runtime's rule for queue names (``lambda_jobs.options.QUEUE_NAME_PATTERN``)."""
+GOAT_ONLY_PROPS = ("fifo", "delay", "batch_size", "max_batching_window")
+"""``JobQueue`` props only ``GoatJobBackend`` uses (SQS and event-source mapping settings)."""
+LAMB_ONLY_PROPS = ("retry_attempts", "max_event_age")
+"""``JobQueue`` props only ``LambJobBackend`` uses (asynchronous-invoke settings)."""
 
 
 class PriorityLane:
@@ -52,22 +70,20 @@ class PriorityLane:
     def __init__(
         self, *, min_priority: int, max_priority: int, max_concurrency: int | None = None
     ) -> None:
-        for prop, value in (("min_priority", min_priority), ("max_priority", max_priority)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise JobBackendConfigError(
-                    f"PriorityLane {prop} must be an integer in {MIN_PRIORITY}..{MAX_PRIORITY}, "
-                    f"got {value!r}"
-                )
-            if not MIN_PRIORITY <= value <= MAX_PRIORITY:
-                raise JobBackendConfigError(
-                    f"PriorityLane {prop} must be in {MIN_PRIORITY}..{MAX_PRIORITY}, got {value}"
-                )
+        check_range(
+            "PriorityLane min_priority", min_priority, MIN_PRIORITY, MAX_PRIORITY, required=True
+        )
+        check_range(
+            "PriorityLane max_priority", max_priority, MIN_PRIORITY, MAX_PRIORITY, required=True
+        )
         if min_priority > max_priority:
             raise JobBackendConfigError(
                 f"PriorityLane min_priority ({min_priority}) must not exceed max_priority "
                 f"({max_priority})"
             )
-        _check_int_range("PriorityLane max_concurrency", max_concurrency, 1, 1000)
+        check_range(
+            "PriorityLane max_concurrency", max_concurrency, MIN_CONCURRENCY, MAX_CONCURRENCY
+        )
         self.min_priority = min_priority
         self.max_priority = max_priority
         self.max_concurrency = max_concurrency
@@ -132,44 +148,50 @@ class JobQueue:
             )
         self.name = name
         where = f"JobQueue {name!r}"
-        _check_int_range(f"{where} max_concurrency", max_concurrency, 1, 1000)
+        check_range(f"{where} max_concurrency", max_concurrency, MIN_CONCURRENCY, MAX_CONCURRENCY)
         self.max_concurrency = max_concurrency
-        self.lanes: tuple[PriorityLane, ...] = _check_lanes(where, lanes, max_concurrency)
+        self.lanes: tuple[PriorityLane, ...] = _check_lanes(where, lanes)
         if timeout is not None:
             check_function_timeout(f"{where} timeout", timeout)
         self.timeout = timeout
-        _check_int_range(f"{where} memory_size", memory_size, MIN_MEMORY_MB, MAX_MEMORY_MB)
+        check_range(f"{where} memory_size", memory_size, MIN_MEMORY_MB, MAX_MEMORY_MB)
         self.memory_size = memory_size
         if not isinstance(fifo, bool):
             raise JobBackendConfigError(f"{where} fifo must be True or False, got {fifo!r}")
         self.fifo = fifo
-        if delay is not None:
-            _check_seconds(f"{where} delay", delay, 0, MAX_SQS_DELAY_SECONDS)
+        check_range(f"{where} delay", delay, 0, MAX_SQS_DELAY_SECONDS, seconds=True)
         self.delay = delay
-        window = None
-        if max_batching_window is not None:
-            window = _check_seconds(
-                f"{where} max_batching_window", max_batching_window, 0, MAX_BATCHING_WINDOW_SECONDS
+        window = check_range(
+            f"{where} max_batching_window",
+            max_batching_window,
+            0,
+            MAX_BATCHING_WINDOW_SECONDS,
+            seconds=True,
+        )
+        if window is not None and fifo:
+            raise JobBackendConfigError(
+                f"{where} max_batching_window is not allowed on a FIFO queue (AWS accepts no "
+                "batching window for FIFO event sources); remove it or set fifo=False"
             )
-            if fifo:
-                raise JobBackendConfigError(
-                    f"{where} max_batching_window is not allowed on a FIFO queue (AWS accepts no "
-                    "batching window for FIFO event sources); remove it or set fifo=False"
-                )
         self.max_batching_window = max_batching_window
-        if batch_size is not None:
-            if fifo:
-                upper, why = MAX_BATCH_SIZE, " (FIFO queues accept at most 10)"
-            elif window:
-                upper, why = MAX_BATCH_SIZE_WITH_WINDOW, " (with a batching window)"
-            else:
-                upper, why = MAX_BATCH_SIZE, " (up to 10000 with a max_batching_window)"
-            _check_int_range(f"{where} batch_size", batch_size, 1, upper, why)
+        if fifo:
+            upper, why = MAX_BATCH_SIZE, " (FIFO queues accept at most 10)"
+        elif window:
+            upper, why = MAX_BATCH_SIZE_WITH_WINDOW, " (with a batching window)"
+        else:
+            upper, why = MAX_BATCH_SIZE, " (up to 10000 with a max_batching_window)"
+        check_range(f"{where} batch_size", batch_size, 1, upper, why=why)
         self.batch_size = batch_size
-        _check_int_range(f"{where} retry_attempts", retry_attempts, 0, 2)
+        check_range(f"{where} retry_attempts", retry_attempts, 0, MAX_ASYNC_RETRY_ATTEMPTS)
         self.retry_attempts = retry_attempts
-        if max_event_age is not None:
-            _check_seconds(f"{where} max_event_age", max_event_age, 60, 6 * 3600, " (60 s..6 h)")
+        check_range(
+            f"{where} max_event_age",
+            max_event_age,
+            MIN_EVENT_AGE_SECONDS,
+            MAX_EVENT_AGE_SECONDS,
+            seconds=True,
+            why=" (60 s..6 h)",
+        )
         self.max_event_age = max_event_age
 
     def __repr__(self) -> str:
@@ -179,16 +201,12 @@ class JobQueue:
         """The concurrency a lane runs with: its own, else the queue's, else None (no cap)."""
         return lane.max_concurrency if lane.max_concurrency is not None else self.max_concurrency
 
-
-def check_function_timeout(prop: str, timeout: Duration) -> int:
-    """Whole seconds of a function timeout in 1..900 (Lambda's limit), else raise."""
-    return _check_seconds(prop, timeout, 1, MAX_FUNCTION_TIMEOUT_SECONDS, " (Lambda's limit)")
-
-
-def check_memory_size(prop: str, memory_size: int) -> int:
-    """``memory_size`` if it is 128..10240 MiB, else raise naming ``prop``."""
-    _check_int_range(prop, memory_size, MIN_MEMORY_MB, MAX_MEMORY_MB)
-    return memory_size
+    def props_set(self, names: Sequence[str]) -> Iterator[str]:
+        """Those of the props ``names`` this queue sets (``fifo=False`` counts as unset)."""
+        for name in names:
+            value = getattr(self, name)
+            if value is not None and value is not False:
+                yield name
 
 
 def check_queue_names(queues: Sequence[JobQueue]) -> None:
@@ -208,9 +226,7 @@ def check_queue_names(queues: Sequence[JobQueue]) -> None:
         seen.add(queue.name)
 
 
-def _check_lanes(
-    where: str, lanes: Sequence[PriorityLane] | None, max_concurrency: int | None
-) -> tuple[PriorityLane, ...]:
+def _check_lanes(where: str, lanes: Sequence[PriorityLane] | None) -> tuple[PriorityLane, ...]:
     if lanes is None:
         return (PriorityLane(min_priority=MIN_PRIORITY, max_priority=MAX_PRIORITY),)
     if not lanes or not all(isinstance(lane, PriorityLane) for lane in lanes):
@@ -231,21 +247,3 @@ def _check_lanes(
             f"{expected - 1}"
         )
     return tuple(ordered)
-
-
-def _check_int_range(prop: str, value: object, low: int, high: int, why: str = "") -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise JobBackendConfigError(f"{prop} must be an integer in {low}..{high}, got {value!r}")
-    if not low <= value <= high:
-        raise JobBackendConfigError(f"{prop} must be in {low}..{high}{why}, got {value}")
-
-
-def _check_seconds(prop: str, value: object, low: int, high: int, why: str = "") -> int:
-    if not isinstance(value, Duration):
-        raise JobBackendConfigError(f"{prop} must be a Duration, got {value!r}")
-    seconds = value.to_seconds()
-    if not low <= seconds <= high:
-        raise JobBackendConfigError(f"{prop} must be {low}..{high} seconds{why}, got {seconds:g}")
-    return int(seconds)

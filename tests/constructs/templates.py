@@ -1,4 +1,5 @@
-"""Reading synthesized templates in tests: resources by type, and intrinsics made concrete.
+"""Reading synthesized templates in tests: resources by type, intrinsics made concrete, and the
+two checkers every synthesized app must pass (cdk-nag AwsSolutions, cfn-lint).
 
 ``concrete`` turns the ``Fn::Join`` of a client-configuration token into the text CloudFormation
 would produce, with recognisable placeholders for references (``ref:<logical id>`` for a Ref,
@@ -41,3 +42,28 @@ def normalised(template: dict[str, Any]) -> dict[str, Any]:
 
     text = HASH.sub("<ASSET_HASH>", json.dumps(template, sort_keys=True))
     return dict(json.loads(text))
+
+
+def nag_findings(app: Any) -> list[str]:
+    """Every unacknowledged cdk-nag AwsSolutions finding in ``app``: rule, path, description."""
+    from cdk_nag import AwsSolutionsChecks
+
+    report = AwsSolutionsChecks().validate_scope(app)
+    findings = [
+        f"{violation.rule_name} at {resource.template_path}: {violation.description}"
+        for violation in report.violations
+        for resource in violation.violating_resources
+    ]
+    if not report.success and not findings:
+        findings.append("cdk-nag reported a failure without a violation")
+    return findings
+
+
+def lint_errors(template: dict[str, Any] | str) -> list[str]:
+    """The cfn-lint errors (rules ``E...``; warnings pass) of a template or its JSON text."""
+    import json
+
+    from cfnlint.api import lint
+
+    text = template if isinstance(template, str) else json.dumps(template)
+    return [str(match) for match in lint(text, regions=["us-east-1"]) if match.rule.id[0] == "E"]

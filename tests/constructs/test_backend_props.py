@@ -19,7 +19,7 @@ from aws_cdk.assertions import Match, Template
 from lambda_jobs_cdk import GoatJobBackend, JobCode, JobQueue, LambJobBackend, PriorityLane
 
 from stacks.demo_code import DEMO_PROJECT
-from tests.constructs.templates import concrete, resources
+from tests.constructs.templates import concrete, lint_errors, nag_findings, resources
 
 DEMO_TASKS = ["demo_tasks"]
 
@@ -540,25 +540,12 @@ def test_lamb_grant_enqueue_is_invoke_lane_functions_schedule_passrole_read_para
 def test_cdk_nag_finds_nothing_unacknowledged_on_custom_backends_and_grantees(
     synth: Synth,
 ) -> None:
-    from cdk_nag import AwsSolutionsChecks
-
-    report = AwsSolutionsChecks().validate_scope(synth.app)
-    findings = [
-        f"{violation.rule_name} at {resource.template_path}"
-        for violation in report.violations
-        for resource in violation.violating_resources
-    ]
-    assert findings == []
+    assert nag_findings(synth.app) == []
 
 
 def test_cfn_lint_reports_no_error_on_the_custom_backend_templates(synth: Synth) -> None:
-    import json
-
-    from cfnlint.api import lint
-
     for name in synth.templates:
-        matches = lint(json.dumps(synth.json(name)), regions=["us-east-1"])
-        assert [str(m) for m in matches if m.rule.id[0] == "E"] == [], name
+        assert lint_errors(synth.json(name)) == [], name
 
 
 def test_ssm_parameter_is_standard_tier_up_to_10_lanes_then_advanced(synth: Synth) -> None:

@@ -1,6 +1,6 @@
 """The demo app's two stacks: snapshots, cdk-nag, cfn-lint, the client configuration, the CLI.
 
-Acceptance points: snapshot tests of both demo stacks (stable across machines: asset hashes
+Pins: snapshot tests of both demo stacks (stable across machines: asset hashes
 normalised); zero unacknowledged cdk-nag AwsSolutions findings; zero cfn-lint errors on every
 synthesized template; the published client configuration parses with the runtime's own parser;
 ``make synth`` (the real ``cdk synth``) produces both stacks.
@@ -22,7 +22,7 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from tests.constructs.conftest import DEMO_STACKS, DemoAssembly
-from tests.constructs.templates import concrete, normalised, resources
+from tests.constructs.templates import concrete, lint_errors, nag_findings, normalised, resources
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,29 +49,15 @@ def test_snapshot_normalisation_leaves_no_asset_hash_or_absolute_path(
 
 
 def test_cdk_nag_aws_solutions_has_no_unacknowledged_finding(demo_assembly: DemoAssembly) -> None:
-    from cdk_nag import AwsSolutionsChecks
-
-    report = AwsSolutionsChecks().validate_scope(demo_assembly.app)
-    findings = [
-        f"{violation.rule_name} at {resource.template_path}: {violation.description}"
-        for violation in report.violations
-        for resource in violation.violating_resources
-    ]
-    assert findings == []
-    assert report.success
+    assert nag_findings(demo_assembly.app) == []
 
 
 def test_cfn_lint_reports_no_error_on_any_synthesized_template(
     demo_assembly: DemoAssembly,
 ) -> None:
-    from cfnlint.api import lint
-
     for stack in DEMO_STACKS:
         text = (demo_assembly.outdir / f"{stack}.template.json").read_text()
-        errors = [
-            str(match) for match in lint(text, regions=["us-east-1"]) if match.rule.id[0] == "E"
-        ]
-        assert errors == [], stack
+        assert lint_errors(text) == [], stack
 
 
 def _client_config(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:

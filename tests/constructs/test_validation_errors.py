@@ -220,3 +220,72 @@ def test_lamb_accepts_reserved_concurrency_of_1(app: App, code: JobCode) -> None
         new_stack(app), "Jobs", code=code, queues=[JobQueue("q", max_concurrency=1)]
     )
     assert [len(fns) for fns in backend.lane_functions.values()] == [1]
+
+
+def test_each_backend_refuses_exactly_the_other_backends_queue_props() -> None:
+    from lambda_jobs_cdk.job_queue import GOAT_ONLY_PROPS, LAMB_ONLY_PROPS
+
+    assert tuple(GoatJobBackend.refused_queue_props) == LAMB_ONLY_PROPS
+    assert tuple(LambJobBackend.refused_queue_props) == GOAT_ONLY_PROPS
+
+
+def test_both_backends_take_the_props_of_the_base_and_no_others() -> None:
+    import inspect
+
+    from lambda_jobs_cdk import JobBackend
+
+    assert list(inspect.signature(JobBackend.__init__).parameters) == [
+        "self",
+        "scope",
+        "id",
+        "code",
+        "queues",
+        "timeout",
+        "memory_size",
+        "environment",
+        "log_retention",
+        "parameter_name",
+        "monitoring",
+    ]
+    for backend in BOTH:
+        assert backend.__init__ is JobBackend.__init__, backend.__name__
+
+
+def test_config_error_is_one_class_wherever_it_is_imported_from() -> None:
+    from lambda_jobs_cdk import job_queue, validation
+
+    assert job_queue.JobBackendConfigError is validation.JobBackendConfigError
+    assert JobBackendConfigError is validation.JobBackendConfigError
+    assert issubclass(JobBackendConfigError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("value", "kwargs", "message"),
+    [
+        (0, {}, r"^p must be in 1\.\.5, got 0$"),
+        (True, {}, r"^p must be an integer in 1\.\.5, got True$"),
+        (None, {"required": True}, r"^p must be an integer in 1\.\.5, got None$"),
+        (
+            9,
+            {"why": " (a limit)", "about": " for x"},
+            r"^p must be in 1\.\.5 \(a limit\), got 9 for x$",
+        ),
+        (S(6), {"seconds": True}, r"^p must be 1\.\.5 seconds, got 6$"),
+        (6, {"seconds": True}, r"^p must be a Duration, got 6$"),
+    ],
+)
+def test_the_range_check_names_the_prop_the_range_and_the_value(
+    value: Any, kwargs: dict[str, Any], message: str
+) -> None:
+    from lambda_jobs_cdk.validation import check_range
+
+    with pytest.raises(JobBackendConfigError, match=message):
+        check_range("p", value, 1, 5, **kwargs)
+
+
+def test_the_range_check_passes_unset_optional_props_and_returns_whole_numbers() -> None:
+    from lambda_jobs_cdk.validation import check_range
+
+    assert check_range("p", None, 1, 5) is None
+    assert check_range("p", 5, 1, 5) == 5
+    assert check_range("p", Duration.minutes(1), 0, 60, seconds=True) == 60

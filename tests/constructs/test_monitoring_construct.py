@@ -1,17 +1,15 @@
 """Alarms and dashboard of the backend constructs: present by default, switchable, with a topic.
 
-Acceptance points (issue 6, Metrics and alarms): the constructs add alarms (DLQ not empty, oldest
-message age over a threshold, function errors and throttles) with an optional SNS topic, and a
-CloudWatch dashboard, all on by default but switchable; cdk-nag and cfn-lint stay clean; every
-wrong monitoring prop fails with a message naming it.
+Pins that both backends add alarms (DLQ not empty, oldest message age over a threshold on Goat
+lanes, function errors and throttles) that notify an optional SNS topic on ALARM and OK, and a
+CloudWatch dashboard of the handler's metrics, all on by default and switchable; that cdk-nag and
+cfn-lint stay clean with them; and that every wrong ``monitoring`` prop fails naming it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,10 +25,9 @@ from lambda_jobs_cdk import (
     LambJobBackend,
 )
 
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+from stacks.demo_code import DEMO_PROJECT
+from tests.constructs.templates import lint_errors, nag_findings
 
-REPO = Path(__file__).resolve().parents[2]
-DEMO_PROJECT = REPO / "stacks" / "demo_project"
 ALARM = "AWS::CloudWatch::Alarm"
 DASHBOARD = "AWS::CloudWatch::Dashboard"
 
@@ -173,23 +170,12 @@ def test_dashboard_graphs_the_handler_emf_metrics_per_queue_and_the_alarms(synth
 
 
 def test_cdk_nag_finds_nothing_unacknowledged_with_monitoring(synth: Synth):
-    from cdk_nag import AwsSolutionsChecks
-
-    report = AwsSolutionsChecks().validate_scope(synth.app)
-    findings = [
-        f"{violation.rule_name} at {resource.template_path}"
-        for violation in report.violations
-        for resource in violation.violating_resources
-    ]
-    assert findings == []
+    assert nag_findings(synth.app) == []
 
 
 def test_cfn_lint_reports_no_error_with_monitoring(synth: Synth):
-    from cfnlint.api import lint
-
     for name, template in synth.templates.items():
-        matches = lint(json.dumps(template), regions=["us-east-1"])
-        assert [str(m) for m in matches if m.rule.id[0] == "E"] == [], name
+        assert lint_errors(template) == [], name
 
 
 @pytest.mark.parametrize(

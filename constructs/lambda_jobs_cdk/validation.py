@@ -1,0 +1,123 @@
+"""What a prop may hold: the limits, one range check, and the error every wrong prop raises.
+
+Every check here runs while a construct is built, so a wrong prop stops ``cdk synth`` before any
+template exists, with a :class:`JobBackendConfigError` that names the prop and what it accepts.
+The props themselves are declared (with their defaults) where they are taken: ``JobBackend``
+for the props both backends share, ``JobQueue`` and ``PriorityLane`` for a queue's, and
+``JobMonitoring`` for monitoring.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from aws_cdk import Duration
+
+MIN_PRIORITY = -100
+MAX_PRIORITY = 100
+MIN_CONCURRENCY = 1
+MAX_CONCURRENCY = 1000
+MAX_FUNCTION_TIMEOUT_SECONDS = 900
+MIN_MEMORY_MB = 128
+MAX_MEMORY_MB = 10_240
+MAX_SQS_DELAY_SECONDS = 900
+MAX_BATCHING_WINDOW_SECONDS = 300
+MAX_BATCH_SIZE = 10
+MAX_BATCH_SIZE_WITH_WINDOW = 10_000
+MAX_ASYNC_RETRY_ATTEMPTS = 2
+MIN_EVENT_AGE_SECONDS = 60
+MAX_EVENT_AGE_SECONDS = 6 * 3600
+RESERVED_ENVIRONMENT = (
+    "LAMBDA_JOBS_TASKS",
+    "LAMBDA_JOBS_DLQ_URL",
+    "LAMBDA_JOBS_SCHEDULER_GROUP",
+    "LAMBDA_JOBS_SCHEDULER_ROLE_ARN",
+    "LAMBDA_JOBS_BACKEND",
+)
+"""Environment variables the construct sets on every function (the handler's contract)."""
+_ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+class JobBackendConfigError(ValueError):
+    """A construct prop is out of range; the message names the prop and what it accepts."""
+
+
+def check_range(
+    prop: str,
+    value: object,
+    low: int,
+    high: int,
+    *,
+    seconds: bool = False,
+    required: bool = False,
+    why: str = "",
+    about: str = "",
+) -> int | None:
+    """``value`` as a whole number in ``low..high``, else raise naming ``prop`` and the range.
+
+    With ``seconds`` the value must be a ``Duration`` and the range is in seconds; otherwise an
+    integer (not a bool). ``None`` passes (an unset optional prop) unless ``required``. ``why``
+    follows the range in the message (where the limit comes from), ``about`` follows the value
+    (which part of a prop it was).
+    """
+    if value is None and not required:
+        return None
+    if seconds:
+        if not isinstance(value, Duration):
+            raise JobBackendConfigError(f"{prop} must be a Duration, got {value!r}")
+        number = value.to_seconds()
+        if not low <= number <= high:
+            raise JobBackendConfigError(
+                f"{prop} must be {low}..{high} seconds{why}, got {number:g}{about}"
+            )
+        return int(number)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise JobBackendConfigError(f"{prop} must be an integer in {low}..{high}, got {value!r}")
+    if not low <= value <= high:
+        raise JobBackendConfigError(f"{prop} must be in {low}..{high}{why}, got {value}{about}")
+    return value
+
+
+def check_function_timeout(prop: str, timeout: object) -> int:
+    """Whole seconds of a function timeout in 1..900 (Lambda's limit), else raise."""
+    seconds = check_range(
+        prop,
+        timeout,
+        1,
+        MAX_FUNCTION_TIMEOUT_SECONDS,
+        seconds=True,
+        required=True,
+        why=" (Lambda's limit)",
+    )
+    assert seconds is not None
+    return seconds
+
+
+def check_memory_size(prop: str, memory_size: object) -> int:
+    """``memory_size`` if it is 128..10240 MiB, else raise naming ``prop``."""
+    checked = check_range(prop, memory_size, MIN_MEMORY_MB, MAX_MEMORY_MB, required=True)
+    assert checked is not None
+    return checked
+
+
+def check_environment(environment: Mapping[str, str] | None) -> dict[str, str]:
+    """The extra function environment: valid names, string values, none of the reserved ones."""
+    if environment is None:
+        return {}
+    checked: dict[str, str] = {}
+    for key, value in environment.items():
+        if not isinstance(key, str) or not _ENV_NAME.match(key):
+            raise JobBackendConfigError(
+                f"environment: {key!r} is not a valid variable name (letters, digits, '_', "
+                "starting with a letter)"
+            )
+        if key in RESERVED_ENVIRONMENT:
+            raise JobBackendConfigError(
+                f"environment: {key} is set by the construct (reserved: "
+                f"{', '.join(RESERVED_ENVIRONMENT)})"
+            )
+        if not isinstance(value, str):
+            raise JobBackendConfigError(f"environment: {key} must be a string, got {value!r}")
+        checked[key] = value
+    return checked
