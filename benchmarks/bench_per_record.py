@@ -193,8 +193,8 @@ def per_call_us(call: Callable[[], Any], count: int) -> float:
 def components(event: dict[str, Any], count: int) -> list[list[str]]:
     """Three parts of lambda-jobs' per-record work, each timed alone (µs per call)."""
     from lambda_jobs.envelope import from_json
-    from lambda_jobs.joblog import log_job
-    from lambda_jobs.timelimit import TimeLimit
+    from lambda_jobs.worker.joblog import log_job
+    from lambda_jobs.worker.timelimit import TimeLimit
 
     body = event["Records"][0]["body"]
     fields: dict[str, Any] = {

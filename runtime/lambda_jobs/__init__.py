@@ -49,7 +49,7 @@ def enqueue_many(jobs: Iterable[PreparedJob]) -> list[Job]:
     :class:`EnqueueError` names exactly the ids that failed (``job_ids``) and those sent
     (``sent_ids``). Returns the receipts in input order.
     """
-    from lambda_jobs.client import enqueue_many as _enqueue_many
+    from lambda_jobs.enqueue.client import enqueue_many as _enqueue_many
 
     return _enqueue_many(list(jobs))
 

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from lambda_jobs.errors import ConfigurationError
-from lambda_jobs.tasks import MAX_PRIORITY, MIN_PRIORITY, QUEUE_NAME_PATTERN
+from lambda_jobs.options import MAX_PRIORITY, MIN_PRIORITY, QUEUE_NAME_PATTERN
 
 ENV_VAR = "LAMBDA_JOBS_CONFIG"
 SCHEMA_VERSION = 1

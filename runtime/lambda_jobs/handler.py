@@ -1,17 +1,17 @@
 """``lambda_jobs.handler.handle``: the one Lambda handler of both backends (the image's CMD).
 
-Importing this module is the function's cold start (:func:`lambda_jobs.coldstart.cold_start`): it
-imports ``LAMBDA_JOBS_TASKS`` once, in Lambda's init phase, so a missing variable or a task module
-that fails to import is an init error that names it (awslambdaric reports it). So import this
-module only where it is the Lambda entry point; tests build their own
-:class:`~lambda_jobs.coldstart.Runtime` with ``cold_start()`` and call
-:func:`lambda_jobs.dispatch.dispatch` with it, which is all :func:`handle` does.
+Importing this module is the function's cold start
+(:func:`lambda_jobs.worker.coldstart.cold_start`): it imports ``LAMBDA_JOBS_TASKS`` once, in
+Lambda's init phase, so a missing variable or a task module that fails to import is an init error
+that names it (awslambdaric reports it). So import this module only where it is the Lambda entry
+point; tests build their own :class:`~lambda_jobs.worker.coldstart.Runtime` with ``cold_start()``
+and call :func:`lambda_jobs.worker.dispatch.dispatch` with it, which is all :func:`handle` does.
 
-:func:`handle` tells its input apart by shape (:mod:`lambda_jobs.dispatch`):
+:func:`handle` tells its input apart by shape (:mod:`lambda_jobs.worker.dispatch`):
 
-- an SQS batch (``Records`` with ``eventSource: aws:sqs``) → :mod:`lambda_jobs.sqs_batch` (Goat),
+- an SQS batch (``Records`` with ``eventSource: aws:sqs``) → :mod:`lambda_jobs.worker.goat` (Goat),
   returns ``{"batchItemFailures": [...]}``;
-- an envelope (a JSON object with the ``lambda_jobs`` version key) → :mod:`lambda_jobs.async_invoke`
+- an envelope (a JSON object with the ``lambda_jobs`` version key) → :mod:`lambda_jobs.worker.lamb`
   (Lamb async invoke);
 - a scheduler delivery (``{"source": "lambda_jobs.scheduler", "job": ...}``) → the same, with
   ``event["job"]``;
@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambda_jobs import metrics
-from lambda_jobs.coldstart import cold_start
-from lambda_jobs.dispatch import dispatch
+from lambda_jobs.worker import metrics
+from lambda_jobs.worker.coldstart import cold_start
+from lambda_jobs.worker.dispatch import dispatch
 
 _runtime = cold_start()
 
@@ -34,7 +34,7 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     """The Lambda handler: run the jobs in ``event`` with the tasks imported at cold start.
 
     Job metrics of the invocation are written as EMF lines when it ends
-    (:mod:`lambda_jobs.metrics`).
+    (:mod:`lambda_jobs.worker.metrics`).
     """
     metrics.begin()
     try:

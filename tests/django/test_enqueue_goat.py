@@ -1,4 +1,4 @@
-"""Acceptance: ``task.enqueue()`` of a Django task sends a lambda-jobs job to Goat (moto over HTTP).
+"""``task.enqueue()`` of a Django task sends a lambda-jobs job to Goat (moto over HTTP).
 
 The backend is the test project's default (``lambda_jobs.django.LambdaJobsBackend``, client config
 from ``LAMBDA_JOBS_CONFIG``); the queues are the runtime tests' Goat backend in moto.

@@ -1,4 +1,4 @@
-"""Acceptance: the same Django task, with a Lamb client configuration, becomes an async Invoke.
+"""The same Django task, with a Lamb client configuration, becomes an async Invoke.
 
 Only the configuration changes (``LAMBDA_JOBS_CONFIG``): the Django project's ``TASKS`` and tasks
 stay as they are. Invokes go to the runtime tests' recording Lambda endpoint (real HTTP); delayed
@@ -18,7 +18,7 @@ from lambda_jobs.emulator.motoserver import MotoServer
 from tests.conftest import boto_client
 from tests.django.conftest import use_config_env
 from tests.runtime.enqueue_backends import SCHEDULE_GROUP
-from tests.runtime.test_enqueue_lamb import HIGH, LambdaRecorder, lamb_document
+from tests.runtime.enqueue.test_lamb import HIGH, LambdaRecorder, lamb_document
 
 
 @pytest.fixture

@@ -1,10 +1,10 @@
-"""Acceptance: the handler runs Django tasks (``DJANGO_SETTINGS_MODULE`` set) from real SQS batches.
+"""The handler runs Django tasks (``DJANGO_SETTINGS_MODULE`` set) from real SQS batches.
 
 Jobs are enqueued with ``task.enqueue()`` into a Goat backend in moto; the SQS batch event is built
 from the real received messages (``tests.runtime.lambda_events``). The first test runs the real
 handler in a fresh process (a true cold start: ``worker.setup()`` from ``DJANGO_SETTINGS_MODULE``,
 ``register_tasks`` after importing ``LAMBDA_JOBS_TASKS``); the others call the handler's
-``lambda_jobs.dispatch.dispatch`` in-process with a ``cold_start`` runtime.
+``lambda_jobs.worker.dispatch.dispatch`` in-process with a ``cold_start`` runtime.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def goat(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> GoatBackend:
 @pytest.fixture
 def runtime(goat: GoatBackend) -> Any:
     """A cold start with Django, as the handler does it; tests pass it to the handler's dispatch."""
-    from lambda_jobs.coldstart import cold_start
+    from lambda_jobs.worker.coldstart import cold_start
 
     return cold_start(
         {"LAMBDA_JOBS_TASKS": TASKS_MODULE, "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE}
@@ -102,7 +102,7 @@ def test_handler_cold_start_runs_django_task_and_dead_letters_task_outside_allow
 def test_handler_retry_passes_the_real_attempt_to_task_context(
     goat: GoatBackend, runtime: Any, tmp_path: Path, signal_log: Path
 ) -> None:
-    from lambda_jobs.dispatch import dispatch
+    from lambda_jobs.worker.dispatch import dispatch
 
     from tests.django.djapp.tasks import flaky
 
@@ -135,7 +135,7 @@ def test_handler_retry_passes_the_real_attempt_to_task_context(
 def test_handler_runs_async_django_task_from_lamb_payload(
     goat: GoatBackend, runtime: Any, tmp_path: Path
 ) -> None:
-    from lambda_jobs.dispatch import dispatch
+    from lambda_jobs.worker.dispatch import dispatch
 
     target = tmp_path / "async.txt"
     envelope = lambda_events.envelope(f"{TASKS_MODULE}.write_text_async", str(target), "awaited")
@@ -149,7 +149,7 @@ def test_handler_runs_async_django_task_from_lamb_payload(
 def test_handler_stops_django_task_at_its_declared_timeout(
     goat: GoatBackend, runtime: Any, tmp_path: Path, signal_log: Path
 ) -> None:
-    from lambda_jobs.dispatch import dispatch
+    from lambda_jobs.worker.dispatch import dispatch
 
     from tests.django.djapp.tasks import sleepy
 
@@ -177,7 +177,7 @@ def test_handler_closes_database_connections_a_django_task_opened(
     goat: GoatBackend, runtime: Any
 ) -> None:
     from django.db import connections
-    from lambda_jobs.dispatch import dispatch
+    from lambda_jobs.worker.dispatch import dispatch
 
     envelope = lambda_events.envelope(f"{TASKS_MODULE}.query_files_database")
     answer = dispatch(envelope.to_dict(), lambda_events.Context(), runtime)

@@ -1,8 +1,8 @@
-"""Acceptance: with the ``inline`` client configuration a Django task runs in-process at enqueue.
+"""With the ``inline`` client configuration a Django task runs in-process at enqueue.
 
-It goes through ``lambda_jobs.inline`` (the handler's own attempt runner): retries run at once, the
-Django ``TaskContext.attempt`` counts them, the signals come in Django's order and the returned
-``TaskResult`` carries the outcome, as with Django's ImmediateBackend.
+It goes through ``lambda_jobs.enqueue.inline`` (the handler's own attempt runner): retries run at
+once, the Django ``TaskContext.attempt`` counts them, the signals come in Django's order and the
+returned ``TaskResult`` carries the outcome, as with Django's ImmediateBackend.
 """
 
 from __future__ import annotations

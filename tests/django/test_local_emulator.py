@@ -1,4 +1,4 @@
-"""Acceptance (end to end): a Django project's task runs under ``lambda-jobs local``.
+"""End to end: a Django project's task runs under ``lambda-jobs local``.
 
 The stand-alone Django project ``local_project`` is the job image's code; ``local_cdk_app``
 synthesizes a Goat backend for it with ``DJANGO_SETTINGS_MODULE`` set. The emulator runs it (moto

@@ -1,4 +1,4 @@
-"""Acceptance: misconfiguration of a ``LambdaJobsBackend`` is reported as Django system checks.
+"""Misconfiguration of a ``LambdaJobsBackend`` is reported as Django system checks.
 
 Each test builds a backend from a ``TASKS`` entry and runs Django's own check framework
 (``django.core.checks.run_checks``, which calls ``backend.check()``), asserting ids and messages.

@@ -1,4 +1,4 @@
-"""Acceptance: ``validate_task`` (and ``enqueue``) reject what the backend cannot run, by name.
+"""``validate_task`` (and ``enqueue``) reject what the backend cannot run, by name.
 
 Each test sets ``TASKS`` to a backend with an in-settings client configuration (nothing is sent:
 every rejection happens before a request), declares a task with Django's ``@task`` and asserts

@@ -1,4 +1,4 @@
-"""Acceptance: Django stays an optional extra; the runtime imports and runs jobs without it.
+"""Django stays an optional extra; the runtime imports and runs jobs without it.
 
 Each test starts a fresh interpreter in which a ``sys.meta_path`` finder refuses ``django`` (as if
 it were not installed), then imports ``lambda_jobs`` and the handler module.

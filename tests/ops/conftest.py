@@ -2,8 +2,8 @@
 
 ``OpsBackend`` creates the lanes (queue ``default``: a low lane -100..0 and a high lane 1..100;
 FIFO queue ``ordered``), the DLQ and a schedule group in the session's moto server, and runs
-batches through :func:`lambda_jobs.dispatch.dispatch` exactly as the event-source mapping would
-(receive, run, delete what is not in ``batchItemFailures``). :func:`cli` runs ``lambda-jobs``
+batches through :func:`lambda_jobs.worker.dispatch.dispatch` exactly as the event-source mapping
+would (receive, run, delete what is not in ``batchItemFailures``). :func:`cli` runs ``lambda-jobs``
 in-process, :func:`cli_process` as a child process.
 """
 
@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 from lambda_jobs import cli
-from lambda_jobs.coldstart import Runtime, cold_start
-from lambda_jobs.dispatch import dispatch
 from lambda_jobs.emulator.motoserver import MotoServer
+from lambda_jobs.worker.coldstart import Runtime, cold_start
+from lambda_jobs.worker.dispatch import dispatch
 
 from tests.conftest import REGION, boto_client
 from tests.runtime import lambda_events as ev

@@ -1,6 +1,6 @@
 """Every operations-command input a user can get wrong fails with a message naming the problem.
 
-Acceptance point (preamble rule, issue 6 CLI): bad JSON arguments, unknown task, unknown queue,
+Pinned behaviour: bad JSON arguments, unknown task, unknown queue,
 bad duration, bad priority, bad options, missing or unusable configuration, unknown job id.
 """
 

@@ -1,6 +1,6 @@
 """A failed job from enqueue to redrive, against the moto server with the real handler.
 
-Acceptance points (issue 6, CLI and Tests): ``enqueue`` by name; a failing job lands in the DLQ;
+Pinned behaviour: ``enqueue`` by name; a failing job lands in the DLQ;
 ``dlq list`` / ``dlq show`` show task, attempts, error type and message, first and last failure
 time, arguments only with ``--show-args``, and consume nothing; ``dlq redrive`` brings it back to
 the lane it came from with the attempt counter reset, and it runs again; ``--task``,

@@ -1,6 +1,6 @@
 """The operations commands against ``lambda-jobs local`` running the synthesized demo app.
 
-Acceptance points (issue 6, Tests): against the local emulator, for both backends, a failing job
+Pinned behaviour: against the local emulator, for both backends, a failing job
 lands in the DLQ, ``dlq list`` shows it, ``status`` counts it, ``dlq redrive`` brings it back with
 the attempt counter reset, and it runs again (the demo task's own log shows the new runs).
 """

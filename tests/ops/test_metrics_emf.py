@@ -1,6 +1,6 @@
 """EMF metrics from the real handler entry point, ``lambda_jobs.handler.handle``, in a child.
 
-Acceptance points (issue 6, Metrics): the handler emits CloudWatch Embedded Metric Format lines
+Pinned behaviour: the handler emits CloudWatch Embedded Metric Format lines
 counting jobs succeeded / failed / retried / dead-lettered with job duration and queue latency;
 dimensions are backend and queue by default, task only when switched on; ``LAMBDA_JOBS_METRICS=0``
 switches them off; every line is validated against the EMF specification's required structure;
@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lambda_jobs import metrics
 from lambda_jobs.emulator.motoserver import MotoServer
+from lambda_jobs.worker import metrics
 
 from tests.conftest import boto_client
 from tests.runtime import lambda_events as ev

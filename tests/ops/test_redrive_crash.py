@@ -1,6 +1,6 @@
 """A redrive killed between copy and delete, then resumed, leaves exactly one copy of each job.
 
-Acceptance point (issue 6, Tests): "redrive interrupted and resumed leaves exactly one copy of each
+Pinned behaviour: "redrive interrupted and resumed leaves exactly one copy of each
 job". The CLI runs as a child process whose SQS endpoint is a proxy in front of moto; the proxy
 SIGKILLs it when its 3rd ``DeleteMessage`` arrives: two entries are fully redriven, the third is
 copied and journaled but still in the DLQ, the rest untouched. The rerun (straight to moto, same

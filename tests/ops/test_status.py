@@ -1,6 +1,6 @@
 """``lambda-jobs status`` against moto: counts per lane, the DLQ row, pending schedules.
 
-Acceptance point (issue 6, CLI): per queue lane visible, in flight, delayed, oldest message age
+Pinned behaviour: per queue lane visible, in flight, delayed, oldest message age
 (``n/a`` locally: CloudWatch's metric does not exist there), DLQ depth and scheduled jobs pending.
 """
 

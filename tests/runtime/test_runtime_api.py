@@ -1,6 +1,6 @@
 """The Lambda Runtime API server, spoken to over real HTTP as a runtime would.
 
-Acceptance points (issue 2: a minimal Runtime API served by the test, as Lambda would): ``/next``
+Pinned behaviour: ``/next``
 blocks until an invocation is submitted and carries the headers awslambdaric reads, with
 ``Content-Type: application/json``; response, error and init-error posts end the invocation;
 an invocation that gets no answer times out; unknown request ids are refused.

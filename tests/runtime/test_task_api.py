@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from lambda_jobs import InvalidJobError, InvalidTaskError, JobContext, Task, registry, task
 from lambda_jobs.job import PreparedJob
-from lambda_jobs.tasks import RetryPolicy
+from lambda_jobs.options import RetryPolicy
 
 
 @task

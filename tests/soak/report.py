@@ -37,7 +37,7 @@ NOTES = [
     "  2,000 jobs enqueued at once take far longer than ten times 200. The counts are the point.",
     "- Bad-input properties run 400 hypothesis examples each at full size (60 in CI).",
     "- The full run takes about 7 minutes on a shared 2-core machine, more than half of it the",
-    "  2,000-job Goat load (moto's queue-depth cost above); the load is kept at the issue's size.",
+    "  2,000-job Goat load (moto's queue-depth cost above); the load is kept at full size.",
 ]
 
 

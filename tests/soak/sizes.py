@@ -1,7 +1,7 @@
 """How big the reliability suite runs: ``SOAK_SCALE=full`` (``make soak``) or the CI size.
 
 The CI size (no ``SOAK_SCALE``) runs inside ``make test`` and keeps the whole soak suite near a
-minute and a half on 2 cores; the full size is the issue's load (2,000 Goat and 500 Lamb jobs).
+minute and a half on 2 cores; the full size is the full load (2,000 Goat and 500 Lamb jobs).
 """
 
 from __future__ import annotations

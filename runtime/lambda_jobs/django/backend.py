@@ -11,7 +11,7 @@ A Django project switches by settings alone::
     }
 
 ``enqueue`` validates the task against the backend's client configuration, sends one job through
-:func:`lambda_jobs.client.enqueue_one` (the envelope's ``task`` is the Django task's
+:func:`lambda_jobs.enqueue.client.enqueue_one` (the envelope's ``task`` is the Django task's
 ``module_path``, its ``overrides`` carry the resolved retries, backoff and timeout), sends
 ``task_enqueued`` and returns a ``TaskResult`` whose ``id`` is the job id and whose status is READY.
 With the ``inline`` configuration the job runs in this process before ``enqueue`` returns, and the
@@ -42,7 +42,7 @@ from lambda_jobs.config import ClientConfig
 from lambda_jobs.django.options import BackendOptions, JobDefaults, job_defaults, parse_options
 from lambda_jobs.django.task import LambdaJobsTask, task_job_options
 from lambda_jobs.errors import ConfigurationError, InvalidJobError, InvalidTaskError
-from lambda_jobs.tasks import check_queue_name
+from lambda_jobs.options import check_queue_name
 
 #: Where the client configuration of a backend comes from.
 ConfigSource = Literal["options", "environment"]
@@ -195,8 +195,8 @@ class LambdaJobsBackend(BaseTaskBackend):
         self, task: Task[P, R], args: Sequence[Any], kwargs: dict[str, Any]
     ) -> TaskResult[P, R]:
         """Send one job for ``task``; see the module docstring for what callers may rely on."""
-        from lambda_jobs.client import enqueue_one
         from lambda_jobs.django.runner import job_task_for
+        from lambda_jobs.enqueue.client import enqueue_one
         from lambda_jobs.job import PreparedJob
 
         config = self.client_config()

@@ -28,7 +28,7 @@ from django.tasks.exceptions import InvalidTaskBackend
 from lambda_jobs.config import ENV_VAR
 from lambda_jobs.django.options import KNOWN_KEYS
 from lambda_jobs.errors import InvalidTaskError
-from lambda_jobs.tasks import check_queue_name
+from lambda_jobs.options import check_queue_name
 
 if TYPE_CHECKING:
     from lambda_jobs.config import ClientConfig

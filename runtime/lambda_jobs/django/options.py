@@ -25,7 +25,7 @@ from datetime import timedelta
 from typing import Any
 
 from lambda_jobs.errors import InvalidTaskError
-from lambda_jobs.tasks import (
+from lambda_jobs.options import (
     DEFAULT_RETRY_BACKOFF,
     DEFAULT_RETRY_BACKOFF_MAX,
     RetryPolicy,

@@ -126,7 +126,7 @@ def _name_only_task(name: str) -> Task[..., Any]:
 
 @backend.command("enqueue")
 def run(args: argparse.Namespace) -> int:
-    from lambda_jobs.client import enqueue_one
+    from lambda_jobs.enqueue.client import enqueue_one
     from lambda_jobs.job import prepare
     from lambda_jobs.ops.durations import parse_duration
     from lambda_jobs.ops.tables import message

@@ -15,7 +15,8 @@ problem (and nothing of the call is sent):
   -100..100, the same job id twice in one call.
 
 ``LAMBDA_JOBS_CONFIG`` problems raise :class:`ConfigurationError`. AWS errors (after botocore's
-retries) raise one :class:`EnqueueError` carrying the job ids; see :mod:`lambda_jobs.outgoing`.
+retries) raise one :class:`EnqueueError` carrying the job ids; see
+:mod:`lambda_jobs.enqueue.outgoing`.
 """
 
 from __future__ import annotations
@@ -24,19 +25,18 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from lambda_jobs.config import SQS_MAX_DELAY_SECONDS
 from lambda_jobs.errors import ConfigurationError, InvalidJobError, InvalidTaskError
 
 if TYPE_CHECKING:
     from lambda_jobs.config import ClientConfig, QueueConfig
+    from lambda_jobs.enqueue.outgoing import Outgoing
     from lambda_jobs.envelope import Envelope
     from lambda_jobs.job import Job, PreparedJob
-    from lambda_jobs.outgoing import Outgoing
 
 #: A ``run_after`` up to this far in the past counts as "now": the caller's clock read and ours
 #: differ by a little (``datetime.now(UTC)`` computed before the call). Further back is a mistake.
 RUN_AFTER_TOLERANCE_SECONDS = 1.0
-#: SQS holds a message back at most this long (``DelaySeconds``); longer waits need the scheduler.
-SQS_MAX_DELAY_SECONDS = 900
 
 
 def enqueue_one(prepared: PreparedJob, config: ClientConfig | None = None) -> Job:
@@ -79,19 +79,19 @@ def _enqueue(
         return _run_inline(prepared, config, now)
     outgoing = [_outgoing(job, config, now) for job in prepared]
     if config.backend == "goat":
-        from lambda_jobs import send_goat
+        from lambda_jobs.enqueue import goat
 
-        send_goat.send(outgoing, config, single=single)
+        goat.send(outgoing, config, single=single)
     else:
-        from lambda_jobs import send_lamb
+        from lambda_jobs.enqueue import lamb
 
-        send_lamb.send(outgoing, config)
+        lamb.send(outgoing, config)
     return [_receipt(item, now) for item in outgoing]
 
 
 def _run_inline(prepared: list[PreparedJob], config: ClientConfig, now: datetime) -> list[Job]:
     """Validate every job as a real backend would, then run each here, in order."""
-    from lambda_jobs.inline import run_inline
+    from lambda_jobs.enqueue.inline import run_inline
 
     checked = []
     for job in prepared:
@@ -103,7 +103,7 @@ def _run_inline(prepared: list[PreparedJob], config: ClientConfig, now: datetime
 
 def _outgoing(job: PreparedJob, config: ClientConfig, now: datetime) -> Outgoing:
     from lambda_jobs import schedules
-    from lambda_jobs.outgoing import Outgoing
+    from lambda_jobs.enqueue.outgoing import Outgoing
 
     queue = _queue(job, config)
     envelope, body, delay = _envelope_and_delay(job, config, now)
@@ -144,9 +144,9 @@ def _envelope_and_delay(
     job: PreparedJob, config: ClientConfig, now: datetime
 ) -> tuple[Envelope, str, int]:
     """The envelope, its JSON body and the whole-second delay, after every per-job check."""
-    from lambda_jobs.arguments import check_arguments
+    from lambda_jobs.enqueue.arguments import check_arguments
     from lambda_jobs.envelope import Envelope
-    from lambda_jobs.tasks import check_priority
+    from lambda_jobs.options import check_priority
 
     task = job.task
     try:

@@ -3,9 +3,9 @@
 The Lambda handler (both backends) and inline mode use it alike, so a job behaves the same in a
 test as in Lambda: the arguments are the envelope's, ``takes_context`` gets a
 :class:`~lambda_jobs.context.JobContext`, the attempt is bounded by a :class:`TimeLimit`, and every
-exception the task raises (``SystemExit`` included) becomes a failed :class:`Outcome` instead of
-escaping. Nothing here talks to AWS or logs: deciding what a failure means (retry, dead-letter) is
-the caller's job.
+exception the task raises (``SystemExit`` included) becomes a failed :class:`AttemptOutcome` instead
+of escaping. Nothing here talks to AWS or logs: deciding what a failure means (retry, dead-letter)
+is the caller's job.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from lambda_jobs.context import JobContext
 from lambda_jobs.errors import JobTimeoutError
-from lambda_jobs.tasks import RetryPolicy, check_timeout
-from lambda_jobs.timelimit import TimeLimit
+from lambda_jobs.options import RetryPolicy, check_timeout
+from lambda_jobs.worker.timelimit import TimeLimit
 
 if TYPE_CHECKING:
     from lambda_jobs.envelope import Envelope
@@ -62,7 +62,7 @@ def error_type_name(error: BaseException) -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
-class Outcome:
+class AttemptOutcome:
     """How one attempt ended. ``value`` is the task's return value when ``ok``; else ``error``."""
 
     __slots__ = ("duration_ms", "error", "ok", "timed_out", "value")
@@ -106,7 +106,7 @@ def run_attempt(
     max_attempts: int,
     time_limit: float | None,
     limit_message: str,
-) -> Outcome:
+) -> AttemptOutcome:
     """Call ``task`` with ``envelope``'s arguments as attempt ``attempt``; never raises.
 
     ``time_limit`` (seconds, None: none) is enforced with :class:`TimeLimit` where signals allow
@@ -133,16 +133,18 @@ def run_attempt(
                 value = task.func(*envelope.args, **envelope.kwargs)
     except (Exception, SystemExit) as error:
         timed_out = limit.fired or isinstance(error, JobTimeoutError)
-        return Outcome(ok=False, duration_ms=_ms_since(started), error=error, timed_out=timed_out)
+        return AttemptOutcome(
+            ok=False, duration_ms=_ms_since(started), error=error, timed_out=timed_out
+        )
     if limit.fired:
         # The task caught the timeout and returned anyway: it still ran past its limit.
-        return Outcome(
+        return AttemptOutcome(
             ok=False,
             duration_ms=_ms_since(started),
             error=JobTimeoutError(limit_message),
             timed_out=True,
         )
-    return Outcome(ok=True, duration_ms=_ms_since(started), value=value)
+    return AttemptOutcome(ok=True, duration_ms=_ms_since(started), value=value)
 
 
 def _ms_since(started: float) -> float:

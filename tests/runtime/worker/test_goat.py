@@ -1,6 +1,6 @@
 """Goat handler: real-shaped SQS batches from a moto queue, then the queue state in moto.
 
-Acceptance points (issue 2, Handler / SQS batch): runs each record and returns exactly the failed
+Pinned behaviour: runs each record and returns exactly the failed
 ones in ``batchItemFailures``; a failure with attempts left changes the record's visibility to the
 backoff; exhausted or poison messages reach the DLQ with the error attributes, then are
 acknowledged; nothing that failed is deleted; attempt = ApproximateReceiveCount (crash loops are
@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 from lambda_jobs import task
-from lambda_jobs.coldstart import Runtime, cold_start
-from lambda_jobs.dispatch import dispatch
 from lambda_jobs.emulator.motoserver import MotoServer
+from lambda_jobs.worker.coldstart import Runtime, cold_start
+from lambda_jobs.worker.dispatch import dispatch
 
 from tests.conftest import boto_client
 from tests.runtime import lambda_events as ev

@@ -7,7 +7,7 @@ import random
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from lambda_jobs.backoff import MAX_BACKOFF_SECONDS, retry_delay
+from lambda_jobs.options import MAX_BACKOFF_SECONDS, retry_delay
 
 attempts = st.integers(min_value=1, max_value=10_000)
 bases = st.floats(min_value=0.001, max_value=MAX_BACKOFF_SECONDS)

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from lambda_jobs import ConfigurationError, InvalidJobError, task
-from lambda_jobs.arguments import check_arguments
-from lambda_jobs.client import RUN_AFTER_TOLERANCE_SECONDS
+from lambda_jobs.enqueue.arguments import check_arguments
+from lambda_jobs.enqueue.client import RUN_AFTER_TOLERANCE_SECONDS
 
 from tests.runtime.enqueue_backends import (
     GoatBackend,
@@ -129,7 +129,8 @@ def test_circular_argument_is_refused_not_crashed_on() -> None:
 
 @pytest.mark.usefixtures("goat_config")
 def test_json_values_of_every_kind_pass_validation_and_tuples_become_lists() -> None:
-    from lambda_jobs import client, config
+    from lambda_jobs import config
+    from lambda_jobs.enqueue import client
 
     value = {"a": [1, 2.5, True, None, "s", (3, 4)], "b": {"c": -1}}
     prepared = job.prepare(value, flag=False)
@@ -162,7 +163,8 @@ def test_scheduled_job_over_the_scheduler_input_limit_is_refused(
 ) -> None:
     use_config(monkeypatch, goat_document(max_payload_bytes=1024 * 1024))
     big = "x" * (300 * 1024)
-    from lambda_jobs import client, config
+    from lambda_jobs import config
+    from lambda_jobs.enqueue import client
 
     # Without a delay the same job fits this backend's 1 MiB max_payload_bytes.
     client._outgoing(job.prepare(big), config.load(), datetime.now(UTC))

@@ -22,8 +22,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from lambda_jobs import registry
-from lambda_jobs.deadline import margin_from
 from lambda_jobs.errors import ConfigurationError, TaskNotAllowedError
+from lambda_jobs.worker.deadline import margin_from
 
 if TYPE_CHECKING:
     from lambda_jobs.tasks import Task

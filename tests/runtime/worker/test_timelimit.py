@@ -1,6 +1,6 @@
 """The per-task time limit (SIGALRM) nests with other users of the process's one real-time timer.
 
-Acceptance point: the per-task timeout is enforced inside the function without breaking an outer
+Pinned behaviour: the per-task timeout is enforced inside the function without breaking an outer
 timer (a job run inline inside another job, a test runner's own timeout).
 """
 
@@ -13,7 +13,7 @@ from types import FrameType
 
 import pytest
 from lambda_jobs.errors import JobTimeoutError
-from lambda_jobs.timelimit import TimeLimit
+from lambda_jobs.worker.timelimit import TimeLimit
 
 
 class OuterFired(Exception):

@@ -1,7 +1,7 @@
 """What the handler does with one event: recognise its shape and hand it to its backend.
 
-- an SQS batch (``Records`` with ``eventSource: aws:sqs``) → :mod:`lambda_jobs.sqs_batch` (Goat);
-- an envelope (a JSON object with the ``lambda_jobs`` version key) → :mod:`lambda_jobs.async_invoke`
+- an SQS batch (``Records`` with ``eventSource: aws:sqs``) → :mod:`lambda_jobs.worker.goat` (Goat);
+- an envelope (a JSON object with the ``lambda_jobs`` version key) → :mod:`lambda_jobs.worker.lamb`
   (Lamb async invoke);
 - a scheduler delivery (``{"source": "lambda_jobs.scheduler", "job": ...}``) → the same, with
   ``event["job"]``;
@@ -14,12 +14,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lambda_jobs import schedules
-from lambda_jobs.async_invoke import handle_job, is_async_payload
-from lambda_jobs.joblog import write
-from lambda_jobs.sqs_batch import handle_batch, is_sqs_batch
+from lambda_jobs.worker.goat import handle_batch, is_sqs_batch
+from lambda_jobs.worker.joblog import write
+from lambda_jobs.worker.lamb import handle_job, is_async_payload
 
 if TYPE_CHECKING:
-    from lambda_jobs.coldstart import Runtime
+    from lambda_jobs.worker.coldstart import Runtime
 
 
 def dispatch(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:

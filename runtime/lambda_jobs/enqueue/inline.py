@@ -1,15 +1,16 @@
 """``LAMBDA_JOBS_CONFIG=inline``: run a job in this process, at enqueue, as the handler would.
 
 :func:`run_inline` is what the enqueue client calls instead of sending. It uses the handler's own
-:func:`~lambda_jobs.runner.run_attempt`, so options, overrides, ``takes_context`` and the time limit
-behave as in Lambda, with two differences made for tests and scripts: retries run at once (no
-backoff wait) and ``run_after`` is not waited for. The arguments go through a JSON round trip
+:func:`~lambda_jobs.worker.runner.run_attempt`, so options, overrides, ``takes_context`` and the
+time limit behave as in Lambda, with two differences made for tests and scripts: retries run at once
+(no backoff wait) and ``run_after`` is not waited for. The arguments go through a JSON round trip
 first, so the task sees exactly what it would receive from a message (tuples become lists).
 
 What callers may rely on: the task's exception never escapes. The returned
 :class:`~lambda_jobs.job.Job` says ``SUCCEEDED`` (``return_value`` set) or ``FAILED`` (``error`` is
 ``"ErrorType: message"`` of the last attempt), and ``attempts`` how many attempts ran. The
-``timeout`` is enforced when the caller is the main thread (see :mod:`lambda_jobs.timelimit`).
+``timeout`` is enforced when the caller is the main thread (see
+:mod:`lambda_jobs.worker.timelimit`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambda_jobs import envelope as envelope_format
 from lambda_jobs.job import Job, JobStatus
-from lambda_jobs.runner import JobOptions, Outcome, run_attempt
+from lambda_jobs.worker.runner import AttemptOutcome, JobOptions, run_attempt
 
 if TYPE_CHECKING:
     from lambda_jobs.envelope import Envelope
@@ -33,7 +34,7 @@ def run_inline(task: Task[..., Any], envelope: Envelope) -> Job:
     attempt = envelope.attempt
     runs = 0
     while True:
-        outcome: Outcome = run_attempt(
+        outcome: AttemptOutcome = run_attempt(
             task,
             envelope,
             attempt=attempt,

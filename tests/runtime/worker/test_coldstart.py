@@ -1,9 +1,9 @@
 """Cold start: what importing ``lambda_jobs.handler`` does, and what it must not load.
 
-Acceptance points: LAMBDA_JOBS_TASKS is imported once at cold start and only the tasks registered
-then may run; boto3 is not imported on the success path (checked in a fresh process:
-``'boto3' not in sys.modules``); every handler variable a user can get wrong fails with a message
-naming it.
+Pinned behaviour: LAMBDA_JOBS_TASKS is imported once at cold start and only the tasks registered
+then may run; neither boto3 nor any module of the enqueue wing (``lambda_jobs.enqueue``) is
+imported on the success path (checked in a fresh process's ``sys.modules``); every handler variable
+a user can get wrong fails with a message naming it.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from lambda_jobs.coldstart import cold_start
 from lambda_jobs.emulator.motoserver import MotoServer
 from lambda_jobs.errors import ConfigurationError
+from lambda_jobs.worker.coldstart import cold_start
 
 from tests.conftest import boto_client
 from tests.runtime import lambda_events as ev
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TASKS = "tests.runtime.sample_tasks"
 
 CHILD = """
@@ -33,11 +33,12 @@ events = json.loads(sys.stdin.read())
 result = [handler.handle(event, Context()) for event in events]
 heavy = sorted(m for m in ("boto3", "botocore", "logging", "dataclasses", "traceback")
                if m in sys.modules)
-print(json.dumps({"result": result, "heavy": heavy}))
+enqueue_wing = sorted(m for m in sys.modules if m.startswith("lambda_jobs.enqueue"))
+print(json.dumps({"result": result, "heavy": heavy, "enqueue_wing": enqueue_wing}))
 """
 
 
-def test_success_path_does_not_import_boto3_for_sqs_and_async_jobs(
+def test_success_path_imports_no_boto3_and_no_enqueue_module_for_sqs_and_async_jobs(
     moto: MotoServer, tmp_path: Path
 ):
     sqs = boto_client(moto, "sqs")
@@ -75,6 +76,7 @@ def test_success_path_does_not_import_boto3_for_sqs_and_async_jobs(
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["0", "1", "2", "lamb"]
     assert report["heavy"] == []
+    assert report["enqueue_wing"] == []
 
 
 def test_unset_tasks_variable_names_it():

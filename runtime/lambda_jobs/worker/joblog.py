@@ -20,7 +20,7 @@ null for a message that could not be decoded. ``level`` is INFO (succeeded, hand
 
 An attempt that ran as attempt 1 adds ``queue_latency_ms``: from when the job became due
 (``run_after``, else ``enqueued_at``) to the attempt's start. Each line is also counted into the
-invocation's CloudWatch metrics (:mod:`lambda_jobs.metrics`).
+invocation's CloudWatch metrics (:mod:`lambda_jobs.worker.metrics`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from lambda_jobs import metrics
+from lambda_jobs.worker import metrics
 
 OUTCOMES = ("succeeded", "retrying", "dead_lettered", "handed_back", "dead_letter_failed")
 _LEVELS = {

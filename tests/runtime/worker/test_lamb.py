@@ -1,6 +1,6 @@
 """Lamb handler: async-invoke payloads and scheduler deliveries, checked in moto.
 
-Acceptance points (issue 2, Handler / async invoke): runs the envelope; on failure with attempts
+Pinned behaviour: runs the envelope; on failure with attempts
 left re-sends itself (attempt + 1) through a one-time EventBridge Scheduler schedule for the
 backoff; exhausted (and poison) → DLQ; returns normally so Lambda's own retries are left for
 crashes; if the retry schedule or the DLQ send fails, it raises so nothing is lost.
@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 from lambda_jobs import schedules
-from lambda_jobs.coldstart import Runtime, cold_start
-from lambda_jobs.dispatch import dispatch
 from lambda_jobs.emulator.motoserver import MotoServer
 from lambda_jobs.errors import ConfigurationError
+from lambda_jobs.worker.coldstart import Runtime, cold_start
+from lambda_jobs.worker.dispatch import dispatch
 
 from tests.conftest import boto_client
 from tests.runtime import lambda_events as ev

@@ -16,7 +16,7 @@ import lambda_jobs
 import pytest
 from lambda_jobs import EnqueueError, aws, envelope, task
 from lambda_jobs.emulator.motoserver import MotoServer
-from lambda_jobs.send_goat import read_batch_response
+from lambda_jobs.enqueue.goat import read_batch_response
 
 from tests.conftest import boto_client
 from tests.runtime.enqueue_backends import (
@@ -68,7 +68,7 @@ def test_goat_enqueue_message_body_is_the_envelope(goat: GoatBackend) -> None:
     (message,) = goat.receive(goat.low_url, 1)
     body = decoded(message)
     assert body.id == job.id
-    assert body.task == "tests.runtime.test_enqueue_goat.add"
+    assert body.task == "tests.runtime.enqueue.test_goat.add"
     assert (body.args, body.kwargs) == ([1], {"b": 2})
     assert (body.queue, body.priority, body.attempt, body.run_after) == ("default", 0, 1, None)
     assert before - timedelta(seconds=1) <= body.enqueued_at <= datetime.now(UTC)
@@ -324,7 +324,8 @@ def test_goat_batch_response_reader_retries_server_faults_and_unreported_entries
 def test_goat_config_passed_explicitly_wins_over_the_environment(
     goat: GoatBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lambda_jobs import client, config
+    from lambda_jobs import config
+    from lambda_jobs.enqueue import client
 
     monkeypatch.setenv("LAMBDA_JOBS_CONFIG", "not used")
     prepared = add.prepare(7)

@@ -6,7 +6,7 @@ For each record, in order:
   never finished (a crash, the whole function timing out) count as attempts too.
 - **success**: not listed; the event-source mapping deletes it.
 - **failure with attempts left**: ``ChangeMessageVisibility`` to the backoff
-  (:func:`lambda_jobs.backoff.retry_delay`), then listed in ``batchItemFailures``.
+  (:meth:`lambda_jobs.options.RetryPolicy.delay_after`), then listed in ``batchItemFailures``.
 - **dead-lettered** (sent to ``LAMBDA_JOBS_DLQ_URL`` with the ``lambda_jobs.*`` attributes, body
   unchanged, then not listed so the mapping deletes it): a failure on the last attempt
   (``exhausted``); an attempt already past the last one, i.e. earlier deliveries never finished
@@ -15,7 +15,7 @@ For each record, in order:
   (``unknown_task``); a task registered after cold start (``not_allowed``). If the DLQ send
   fails, the record is listed instead: a message is never deleted unless it succeeded or reached
   the DLQ.
-- **deadline** (:mod:`lambda_jobs.deadline`): once a record may not start, it and all later
+- **deadline** (:mod:`lambda_jobs.worker.deadline`): once a record may not start, it and all later
   records are handed back. On a standard queue a hand-back re-sends an identical copy of the
   envelope whose ``attempt`` is the attempt the record would have run as (so a hand-back does not
   use up an attempt) and acknowledges the original; a body that cannot be decoded, or a copy SQS
@@ -33,19 +33,15 @@ record needs an AWS call (failure, DLQ, hand-back).
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 from lambda_jobs import envelope as envelope_format
-from lambda_jobs.deadline import MIN_SLICE_MS, FunctionClock
-from lambda_jobs.errors import LambdaJobsError, TaskNotAllowedError
-from lambda_jobs.joblog import log_job
-from lambda_jobs.runner import JobOptions, run_attempt
+from lambda_jobs.worker.deadline import MIN_SLICE_MS, FunctionClock
+from lambda_jobs.worker.runner import run_attempt
+from lambda_jobs.worker.triage import Arrival, dead_letter
 
 if TYPE_CHECKING:
-    from lambda_jobs.coldstart import Runtime
-    from lambda_jobs.envelope import Envelope
-    from lambda_jobs.tasks import Task
+    from lambda_jobs.worker.coldstart import Runtime
 
 EVENT_SOURCE = "aws:sqs"
 
@@ -62,59 +58,28 @@ def is_sqs_batch(event: Any) -> bool:
     )
 
 
-class _Record:
-    """One SQS record, decoded as far as possible without any AWS call."""
+class _Record(Arrival):
+    """One SQS record: an :class:`~lambda_jobs.worker.triage.Arrival` plus what SQS says of it."""
 
-    __slots__ = (
-        "attempt",
-        "body",
-        "envelope",
-        "error",
-        "message_id",
-        "options",
-        "reason",
-        "receipt",
-        "receive_count",
-        "record",
-        "source_arn",
-        "task",
-    )
+    __slots__ = ("message_id", "receipt", "record")
 
     def __init__(self, record: dict[str, Any], runtime: Runtime) -> None:
         self.record = record
         self.message_id = str(record.get("messageId", ""))
         self.receipt = str(record.get("receiptHandle", ""))
-        self.source_arn = str(record.get("eventSourceARN", ""))
         body = record.get("body")
-        self.body = body if isinstance(body, str) else ""
-        self.receive_count = _receive_count(record)
-        self.envelope: Envelope | None = None
-        self.task: Task[..., Any] | None = None
-        self.options: JobOptions | None = None
-        self.attempt = self.receive_count
-        self.reason: str | None = None  # a dead-letter reason when the record cannot run
-        self.error: BaseException | None = None
-        try:
-            self.envelope = envelope_format.from_json(self.body)
-        except LambdaJobsError as exc:
-            self.reason, self.error = "undecodable", exc
-            return
-        self.attempt = self.envelope.attempt + self.receive_count - 1
-        try:
-            self.task = runtime.task(self.envelope.task)
-        except TaskNotAllowedError as exc:
-            from lambda_jobs.coldstart import UnknownTaskError
+        super().__init__(
+            body if isinstance(body, str) else "",
+            envelope_format.from_json,
+            runtime,
+            source=str(record.get("eventSourceARN", "")),
+            receive_count=_receive_count(record),
+            log_extra={"message_id": self.message_id},
+        )
 
-            unknown = isinstance(exc, UnknownTaskError)
-            self.reason, self.error = ("unknown_task" if unknown else "not_allowed"), exc
-            return
-        try:
-            self.options = JobOptions(self.task, self.envelope)
-        except LambdaJobsError as exc:
-            self.reason, self.error = "undecodable", exc
-            return
-        if self.attempt > self.options.max_attempts:
-            self.reason = "exhausted"
+    @property
+    def body(self) -> str:
+        return str(self.raw)
 
     @property
     def message_group_id(self) -> str | None:
@@ -125,25 +90,10 @@ class _Record:
 
     @property
     def need_ms(self) -> float:
-        """Time this record needs to be worth starting (see :mod:`lambda_jobs.deadline`)."""
+        """Time this record needs to be worth starting (see :mod:`lambda_jobs.worker.deadline`)."""
         if self.reason is not None or self.options is None:
             return 0.0
         return self.options.timeout * 1000 if self.options.timeout is not None else MIN_SLICE_MS
-
-    def log(self, outcome: str, duration_ms: float = 0.0, **extra: Any) -> None:
-        env = self.envelope
-        log_job(
-            job_id=env.id if env else None,
-            task=env.task if env else None,
-            queue=env.queue if env else None,
-            attempt=self.attempt,
-            max_attempts=self.options.max_attempts if self.options else None,
-            outcome=outcome,
-            duration_ms=duration_ms,
-            message_id=self.message_id,
-            due_at=(env.run_after or env.enqueued_at) if env else None,
-            **extra,
-        )
 
 
 def _receive_count(record: dict[str, Any]) -> int:
@@ -209,29 +159,12 @@ def handle_batch(event: dict[str, Any], context: Any, runtime: Runtime) -> dict[
 def _process(record: _Record, clock: FunctionClock) -> bool:
     """Handle one started record; True when it is settled (acknowledge it), False to list it."""
     if record.reason is not None:
-        if record.reason == "exhausted":
-            assert record.options is not None
-            return _dead_letter(
-                record,
-                reason="exhausted",
-                error_type="IncompleteAttempts",
-                error_message=(
-                    f"attempt {record.attempt} is past max_attempts "
-                    f"{record.options.max_attempts}: previous attempts did not finish "
-                    f"(ApproximateReceiveCount {record.receive_count}; the function crashed or "
-                    "timed out while running them)"
-                ),
-                error=None,
-                duration_ms=0.0,
-            )
-        assert record.error is not None
-        from lambda_jobs.runner import error_type_name
-
+        error_type, error_message = record.refusal()
         return _dead_letter(
             record,
             reason=record.reason,
-            error_type=error_type_name(record.error),
-            error_message=str(record.error),
+            error_type=error_type,
+            error_message=error_message,
             error=None,
             duration_ms=0.0,
         )
@@ -264,24 +197,14 @@ def _process(record: _Record, clock: FunctionClock) -> bool:
 
 def _retry_later(record: _Record, duration_ms: float, error_type: str) -> None:
     """Hide the message for the backoff; the caller lists it in ``batchItemFailures``."""
-    from lambda_jobs.backoff import retry_delay
-
     assert record.options is not None
-    policy = record.options.retry
-    delay = math.ceil(
-        retry_delay(
-            record.attempt,
-            base=policy.retry_backoff,
-            maximum=policy.retry_backoff_max,
-            jitter=policy.retry_jitter,
-        )
-    )
+    delay = record.options.retry.delay_after(record.attempt)
     aws_error = None
     try:
         from lambda_jobs import aws
 
         aws.client("sqs", None).change_message_visibility(
-            QueueUrl=queue_url(record.source_arn),
+            QueueUrl=queue_url(record.source),
             ReceiptHandle=record.receipt,
             VisibilityTimeout=delay,
         )
@@ -303,55 +226,19 @@ def _dead_letter(
     duration_ms: float,
 ) -> bool:
     """Send ``record`` to the DLQ; True if it got there (acknowledge), False (list it) if not."""
-    from lambda_jobs import deadletter
-
-    env = record.envelope
-    task_name, job_id = (env.task, env.id) if env else _best_effort_identity(record.body)
-    try:
-        attributes = deadletter.attributes(
-            reason=reason,
-            error_type=error_type,
-            error_message=error_message,
-            error=error,
-            attempts=record.attempt,
-            source=record.source_arn,
-            task=task_name,
-            job_id=job_id,
-        )
-        deadletter.send(
-            record.body,
-            attributes,
-            deduplication_id=record.message_id or f"{job_id}-a{record.attempt}",
-            group_id=record.message_group_id,
-        )
-    except Exception as exc:
-        record.log(
-            "dead_letter_failed",
-            duration_ms,
-            error_type=error_type,
-            reason=reason,
-            aws_error=f"{type(exc).__name__}: {exc}",
-        )
-        return False
-    record.log("dead_lettered", duration_ms, error_type=error_type, reason=reason)
-    return True
-
-
-def _best_effort_identity(body: str) -> tuple[str | None, str | None]:
-    """``task`` and ``id`` of an undecodable body when they are plain strings (for the DLQ)."""
-    import json
-
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None, None
-    if not isinstance(data, dict):
-        return None, None
-    task, job_id = data.get("task"), data.get("id")
-    return (
-        task[:256] if isinstance(task, str) and task else None,
-        job_id[:256] if isinstance(job_id, str) and job_id else None,
+    _task, job_id = record.identity()
+    failure = dead_letter(
+        record,
+        body=record.body,
+        reason=reason,
+        error_type=error_type,
+        error_message=error_message,
+        error=error,
+        duration_ms=duration_ms,
+        deduplication_id=record.message_id or f"{job_id}-a{record.attempt}",
+        group_id=record.message_group_id,
     )
+    return failure is None
 
 
 def _hand_back(records: list[_Record], *, fifo: bool, clock: FunctionClock) -> list[str]:
@@ -374,7 +261,7 @@ def _send_copies(records: list[_Record]) -> set[str]:
     refused: set[str] = set()
     by_queue: dict[str, list[_Record]] = {}
     for record in records:
-        by_queue.setdefault(record.source_arn, []).append(record)
+        by_queue.setdefault(record.source, []).append(record)
     for source_arn, group in by_queue.items():
         for start in range(0, len(group), 10):
             chunk = group[start : start + 10]
@@ -400,7 +287,7 @@ def _send_copies(records: list[_Record]) -> set[str]:
 
 
 def _log_internal_error(message_id: str, exc: Exception) -> None:
-    from lambda_jobs.joblog import write
+    from lambda_jobs.worker.joblog import write
 
     write(
         {

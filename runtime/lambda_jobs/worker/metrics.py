@@ -2,9 +2,9 @@
 
 Lambda ships a function's stdout to CloudWatch Logs; a line shaped as EMF becomes metrics there
 at no request cost and without boto3. The handler (:func:`lambda_jobs.handler.handle`) opens a
-collection per invocation (:func:`begin`); :func:`lambda_jobs.joblog.log_job` reports each job's
-outcome to it (:func:`observe`); :func:`flush` then writes **one line per dimension set** for the
-whole invocation (a Goat batch of 10 jobs on one queue is one line), so the per-record cost is a
+collection per invocation (:func:`begin`); :func:`lambda_jobs.worker.joblog.log_job` reports each
+job's outcome to it (:func:`observe`); :func:`flush` then writes **one line per dimension set** for
+the whole invocation (a Goat batch of 10 jobs on one queue is one line), so the per-record cost is a
 dict lookup and two list appends.
 
 Metrics, namespace ``LambdaJobs``:
@@ -28,7 +28,8 @@ name, which CloudWatch bills ($0.30 per metric-month for the first 10,000): swit
 :func:`begin`, so they can change between invocations.
 
 Callers may rely on: nothing is collected or written outside ``begin``/``flush`` (code that calls
-:func:`lambda_jobs.dispatch.dispatch` directly sees job log lines only); :func:`flush` never raises.
+:func:`lambda_jobs.worker.dispatch.dispatch` directly sees job log lines only); :func:`flush` never
+raises.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def begin() -> None:
 
 
 def observe(line: dict[str, Any], latency_ms: float | None) -> None:
-    """Count one job log line (see :mod:`lambda_jobs.joblog`) into the open collection."""
+    """Count one job log line (see :mod:`lambda_jobs.worker.joblog`) into the open collection."""
     collection = _open
     if collection is None:
         return

@@ -1,10 +1,10 @@
 """What the enqueue client hands a sender, and how senders run requests and report failures.
 
-The client (:mod:`lambda_jobs.client`) validates and encodes every job into an :class:`Outgoing`
-(envelope, JSON body, lane, delay, whether the scheduler carries it). A sender
-(:mod:`lambda_jobs.send_goat`, :mod:`lambda_jobs.send_lamb`) turns those into AWS requests, runs
-them with :func:`run_requests` and ends with :func:`raise_failures`: so both backends report AWS
-errors the same way, as one :class:`~lambda_jobs.errors.EnqueueError` naming exactly the job ids
+The client (:mod:`lambda_jobs.enqueue.client`) validates and encodes every job into an
+:class:`Outgoing` (envelope, JSON body, lane, delay, whether the scheduler carries it). A sender
+(:mod:`lambda_jobs.enqueue.goat`, :mod:`lambda_jobs.enqueue.lamb`) turns those into AWS requests,
+runs them with :func:`run_requests` and ends with :func:`raise_failures`: so both backends report
+AWS errors the same way, as one :class:`~lambda_jobs.errors.EnqueueError` naming exactly the job ids
 that were not sent (``job_ids``) and those that were (``sent_ids``).
 """
 
@@ -68,7 +68,7 @@ class Outgoing:
         return self.envelope.id
 
 
-class Outcome:
+class SendOutcome:
     """Job ids a request got accepted (``sent``) and those it did not, with AWS's reason."""
 
     __slots__ = ("failed", "sent")
@@ -77,7 +77,7 @@ class Outcome:
         self.sent: list[str] = sent if sent is not None else []
         self.failed: dict[str, str] = failed if failed is not None else {}
 
-    def add(self, other: Outcome) -> None:
+    def add(self, other: SendOutcome) -> None:
         self.sent.extend(other.sent)
         self.failed.update(other.failed)
 
@@ -85,13 +85,13 @@ class Outcome:
 class Request:
     """One AWS request (or a short sequence of them) for the jobs ``job_ids``.
 
-    ``send`` returns the :class:`Outcome`; if it raises an AWS error instead (botocore has already
-    retried), every job of the request counts as not sent, with that error as the reason.
+    ``send`` returns the :class:`SendOutcome`; if it raises an AWS error instead (botocore has
+    already retried), every job of the request counts as not sent, with that error as the reason.
     """
 
     __slots__ = ("job_ids", "send")
 
-    def __init__(self, job_ids: list[str], send: Callable[[], Outcome]) -> None:
+    def __init__(self, job_ids: list[str], send: Callable[[], SendOutcome]) -> None:
         self.job_ids = job_ids
         self.send = send
 
@@ -109,7 +109,7 @@ def schedule_requests(outgoing: list[Outgoing], config: ClientConfig) -> list[Re
     ]
 
 
-def _schedule(scheduler: Any, item: Outgoing, config: ClientConfig) -> Outcome:
+def _schedule(scheduler: Any, item: Outgoing, config: ClientConfig) -> SendOutcome:
     from lambda_jobs import schedules
 
     assert config.scheduler is not None and item.run_at is not None  # checked by the client
@@ -123,7 +123,7 @@ def _schedule(scheduler: Any, item: Outgoing, config: ClientConfig) -> Outcome:
         lamb=config.backend == "lamb",
         message_group_id=item.message_group_id,
     )
-    return Outcome(sent=[item.job_id])
+    return SendOutcome(sent=[item.job_id])
 
 
 def aws_errors() -> tuple[type[Exception], ...]:
@@ -133,17 +133,17 @@ def aws_errors() -> tuple[type[Exception], ...]:
     return (BotoCoreError, ClientError)
 
 
-def _run(request: Request, errors: tuple[type[Exception], ...]) -> Outcome:
+def _run(request: Request, errors: tuple[type[Exception], ...]) -> SendOutcome:
     try:
         return request.send()
     except errors as exc:
-        return Outcome(failed=dict.fromkeys(request.job_ids, str(exc)))
+        return SendOutcome(failed=dict.fromkeys(request.job_ids, str(exc)))
 
 
-def run_requests(requests: list[Request]) -> Outcome:
+def run_requests(requests: list[Request]) -> SendOutcome:
     """Run ``requests`` (in parallel when there are several) and merge their outcomes."""
     errors = aws_errors()
-    total = Outcome()
+    total = SendOutcome()
     if len(requests) == 1:
         total.add(_run(requests[0], errors))
         return total
@@ -155,7 +155,7 @@ def run_requests(requests: list[Request]) -> Outcome:
     return total
 
 
-def raise_failures(outgoing: list[Outgoing], outcome: Outcome, backend: str) -> None:
+def raise_failures(outgoing: list[Outgoing], outcome: SendOutcome, backend: str) -> None:
     """Raise one :class:`EnqueueError` if any job of ``outgoing`` was not sent.
 
     ``job_ids`` and ``sent_ids`` keep the input order; ``errors`` maps each failed id to AWS's

@@ -14,9 +14,9 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from lambda_jobs.outgoing import (
-    Outcome,
+from lambda_jobs.enqueue.outgoing import (
     Request,
+    SendOutcome,
     raise_failures,
     run_requests,
     schedule_requests,
@@ -24,7 +24,7 @@ from lambda_jobs.outgoing import (
 
 if TYPE_CHECKING:
     from lambda_jobs.config import ClientConfig
-    from lambda_jobs.outgoing import Outgoing
+    from lambda_jobs.enqueue.outgoing import Outgoing
 
 #: The status Lambda answers an accepted asynchronous invocation with.
 ACCEPTED = 202
@@ -44,7 +44,7 @@ def send(outgoing: list[Outgoing], config: ClientConfig) -> None:
     raise_failures(outgoing, run_requests(requests), "lamb")
 
 
-def _invoke(lambda_client: Any, item: Outgoing) -> Outcome:
+def _invoke(lambda_client: Any, item: Outgoing) -> SendOutcome:
     response = lambda_client.invoke(
         FunctionName=item.lane.target,
         InvocationType="Event",
@@ -52,7 +52,7 @@ def _invoke(lambda_client: Any, item: Outgoing) -> Outcome:
     )
     status = response.get("StatusCode")
     if status != ACCEPTED:
-        return Outcome(
+        return SendOutcome(
             failed={item.job_id: f"Lambda answered the Event invoke with {status}, not 202"}
         )
-    return Outcome(sent=[item.job_id])
+    return SendOutcome(sent=[item.job_id])

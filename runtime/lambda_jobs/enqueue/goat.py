@@ -25,10 +25,10 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from lambda_jobs.outgoing import (
-    Outcome,
+from lambda_jobs.enqueue.outgoing import (
     Outgoing,
     Request,
+    SendOutcome,
     aws_errors,
     raise_failures,
     run_requests,
@@ -69,10 +69,10 @@ def send(outgoing: list[Outgoing], config: ClientConfig, *, single: bool = False
     raise_failures(outgoing, run_requests(requests), "goat")
 
 
-def _send_message(sqs: Any, item: Outgoing) -> Outcome:
+def _send_message(sqs: Any, item: Outgoing) -> SendOutcome:
     kwargs = _message_fields(item)
     sqs.send_message(QueueUrl=item.lane.target, **kwargs)
-    return Outcome(sent=[item.job_id])
+    return SendOutcome(sent=[item.job_id])
 
 
 def _message_fields(item: Outgoing) -> dict[str, Any]:
@@ -126,8 +126,8 @@ def batches(items: list[Outgoing]) -> list[list[Outgoing]]:
     return result
 
 
-def _send_in_order(sqs: Any, chunks: list[list[Outgoing]]) -> Outcome:
-    total = Outcome()
+def _send_in_order(sqs: Any, chunks: list[list[Outgoing]]) -> SendOutcome:
+    total = SendOutcome()
     for index, chunk in enumerate(chunks):
         outcome = send_batch(sqs, chunk)
         total.add(outcome)
@@ -142,7 +142,7 @@ def _send_in_order(sqs: Any, chunks: list[list[Outgoing]]) -> Outcome:
     return total
 
 
-def send_batch(sqs: Any, items: list[Outgoing]) -> Outcome:
+def send_batch(sqs: Any, items: list[Outgoing]) -> SendOutcome:
     """One ``SendMessageBatch`` of up to 10 jobs to one queue, retrying the entries SQS rejects.
 
     Never raises an AWS error: a refused request fails the entries still pending, and entries
@@ -150,7 +150,7 @@ def send_batch(sqs: Any, items: list[Outgoing]) -> Outcome:
     """
     errors = aws_errors()
     pending = {str(index): item for index, item in enumerate(items)}
-    total = Outcome()
+    total = SendOutcome()
     for attempt in range(BATCH_ATTEMPTS):
         if attempt:
             time.sleep(BATCH_RETRY_BASE_SECONDS * 2 ** (attempt - 1))

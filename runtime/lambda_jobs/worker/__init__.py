@@ -1,0 +1,11 @@
+"""The worker wing: what runs inside the Lambda function.
+
+:mod:`~lambda_jobs.worker.coldstart` imports the task modules once;
+:mod:`~lambda_jobs.worker.dispatch` routes each event by shape to :mod:`~lambda_jobs.worker.goat`
+(SQS batches) or :mod:`~lambda_jobs.worker.lamb` (async invokes and scheduler deliveries), which
+share :mod:`~lambda_jobs.worker.triage` (decode, allow-list, options, attempt count) and
+:mod:`~lambda_jobs.worker.deadletter`; :mod:`~lambda_jobs.worker.runner` runs one attempt under
+:mod:`~lambda_jobs.worker.timelimit`, and :mod:`~lambda_jobs.worker.joblog` and
+:mod:`~lambda_jobs.worker.metrics` report it. This package never imports
+:mod:`lambda_jobs.enqueue` (the handler's cold-start import list is tested).
+"""

@@ -1,0 +1,156 @@
+"""Lamb: run one job that arrived as an async-invoke payload or a scheduler delivery.
+
+The payload is an envelope (``{"lambda_jobs": 1, ...}``) or a scheduler delivery
+(``{"source": "lambda_jobs.scheduler", "job": <envelope>, ...}``, see
+:func:`lambda_jobs.schedules.lamb_delivery`). The attempt is the envelope's ``attempt``.
+
+- **success**: returns ``{"job_id": ..., "outcome": "succeeded"}``.
+- **failure with attempts left**: a one-time EventBridge Scheduler schedule
+  (``LAMBDA_JOBS_SCHEDULER_GROUP``, role ``LAMBDA_JOBS_SCHEDULER_ROLE_ARN``) re-delivers the
+  envelope with ``attempt + 1`` to this function (``context.invoked_function_arn``) after the
+  backoff; returns normally.
+- **exhausted / poison** (undecodable, unknown or not-allowed task, attempt past the last):
+  sent to ``LAMBDA_JOBS_DLQ_URL`` with the ``lambda_jobs.*`` attributes, body = the envelope as it
+  arrived (JSON); returns normally.
+
+Returning normally in all those cases leaves Lambda's own async retries (and the function's
+on-failure destination) for crashes only. If creating the retry schedule or the DLQ send fails,
+the handler raises, so Lambda's async retry, then the on-failure destination, still hold the job:
+nothing is lost, at the price of the attempt running again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING, Any
+
+from lambda_jobs import envelope as envelope_format
+from lambda_jobs.errors import ConfigurationError
+from lambda_jobs.worker.deadline import FunctionClock
+from lambda_jobs.worker.runner import run_attempt
+from lambda_jobs.worker.triage import Arrival, dead_letter
+
+if TYPE_CHECKING:
+    from lambda_jobs.worker.coldstart import Runtime
+
+SCHEDULER_GROUP_ENV = "LAMBDA_JOBS_SCHEDULER_GROUP"
+SCHEDULER_ROLE_ENV = "LAMBDA_JOBS_SCHEDULER_ROLE_ARN"
+
+
+def is_async_payload(event: Any) -> bool:
+    """True for an async-invoke payload: a JSON object carrying the envelope version key."""
+    return isinstance(event, dict) and envelope_format.VERSION_KEY in event
+
+
+def handle_job(job: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
+    """Run the envelope ``job`` (already taken out of a scheduler delivery, if it was one)."""
+    arrived = Arrival(
+        job,
+        envelope_format.from_dict,
+        runtime,
+        source=str(getattr(context, "invoked_function_arn", "") or ""),
+    )
+    if arrived.reason is not None:
+        error_type, error_message = arrived.refusal()
+        return _dead_letter(
+            arrived, reason=arrived.reason, error_type=error_type, error_message=error_message
+        )
+    task, envelope, options = arrived.task, arrived.envelope, arrived.options
+    assert task is not None and envelope is not None and options is not None
+    attempt = arrived.attempt
+    clock = FunctionClock(context, runtime.deadline_margin_ms)
+    limit, message = clock.time_limit(options.timeout, task.name)
+    outcome = run_attempt(
+        task,
+        envelope,
+        attempt=attempt,
+        max_attempts=options.max_attempts,
+        time_limit=limit,
+        limit_message=message,
+    )
+    if outcome.ok:
+        arrived.log("succeeded", outcome.duration_ms)
+        return {"job_id": envelope.id, "outcome": "succeeded"}
+    assert outcome.error is not None
+    if attempt < options.max_attempts:
+        delay = _schedule_retry(arrived, outcome.duration_ms, str(outcome.error_type))
+        return {"job_id": envelope.id, "outcome": "retrying", "retry_in_s": delay}
+    return _dead_letter(
+        arrived,
+        reason="exhausted",
+        error_type=str(outcome.error_type),
+        error_message=outcome.error_message,
+        error=outcome.error,
+        duration_ms=outcome.duration_ms,
+    )
+
+
+def _schedule_retry(arrived: Arrival, duration_ms: float, error_type: str) -> int:
+    """Create the schedule that re-delivers ``envelope`` at ``attempt + 1``; raises if it fails."""
+    from datetime import UTC, datetime, timedelta
+
+    from lambda_jobs import aws, schedules
+
+    envelope, options = arrived.envelope, arrived.options
+    assert envelope is not None and options is not None
+    function_arn = arrived.source
+    delay = options.retry.delay_after(envelope.attempt)
+    try:
+        group = os.environ.get(SCHEDULER_GROUP_ENV, "").strip()
+        role_arn = os.environ.get(SCHEDULER_ROLE_ENV, "").strip()
+        if not group or not role_arn:
+            raise ConfigurationError(
+                f"{SCHEDULER_GROUP_ENV} and {SCHEDULER_ROLE_ENV} must be set to retry Lamb jobs "
+                "with a backoff (the LambJobBackend construct sets them)"
+            )
+        if not function_arn:
+            raise ConfigurationError("the Lambda context has no invoked_function_arn to retry to")
+        schedules.create(
+            aws.client("scheduler", None),
+            envelope=envelope.with_attempt(envelope.attempt + 1),
+            when=datetime.now(UTC) + timedelta(seconds=delay),
+            group=group,
+            role_arn=role_arn,
+            target_arn=function_arn,
+            lamb=True,
+        )
+    except Exception as exc:
+        arrived.log(
+            "retrying",
+            duration_ms,
+            error_type=error_type,
+            retry_in_s=delay,
+            aws_error=f"CreateSchedule failed: {type(exc).__name__}: {exc}",
+        )
+        raise
+    arrived.log("retrying", duration_ms, error_type=error_type, retry_in_s=delay)
+    return delay
+
+
+def _dead_letter(
+    arrived: Arrival,
+    *,
+    reason: str,
+    error_type: str,
+    error_message: str,
+    error: BaseException | None = None,
+    duration_ms: float = 0.0,
+) -> dict[str, Any]:
+    """Send the job to the DLQ and return the handler's answer; raises if the send failed."""
+    task_name, job_id = arrived.identity()
+    attempt = arrived.known_attempt
+    failure = dead_letter(
+        arrived,
+        body=json.dumps(arrived.raw, separators=(",", ":")),
+        reason=reason,
+        error_type=error_type,
+        error_message=error_message,
+        error=error,
+        duration_ms=duration_ms,
+        deduplication_id=f"{job_id or 'unknown'}-a{attempt or 0}-{reason}",
+        group_id=task_name,
+    )
+    if failure is not None:
+        raise failure
+    return {"job_id": job_id, "outcome": "dead_lettered", "reason": reason}
