@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from lambda_jobs.emulator.async_invoke import AsyncInvoker
+from lambda_jobs.emulator.async_queue import AsyncInvoker
 from lambda_jobs.emulator.environments import FunctionPool
 from lambda_jobs.emulator.joblog import JobLog
 from lambda_jobs.emulator.topology import AsyncInvokeSpec, FunctionSpec

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from lambda_jobs.emulator.async_invoke import AsyncEvent, invocation_record
+from lambda_jobs.emulator.async_queue import AsyncEvent, invocation_record
 from lambda_jobs.emulator.esm import failed_item_ids, sqs_record
 from lambda_jobs.emulator.runtime_api import InvocationResult
 

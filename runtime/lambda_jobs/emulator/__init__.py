@@ -4,7 +4,7 @@ One module per part: ``assembly`` (reading ``cdk.out``), ``intrinsics`` (resolvi
 values), ``image`` (the image's ENV and CMD from its Dockerfile), ``provision`` (creating a stack's
 resources in moto; ``topology`` holds what it read), ``motoserver`` (SQS, SSM, Scheduler storage),
 ``runtime_api`` and ``environments`` (Lambda execution environments under awslambdaric), ``esm``
-(SQS event-source mapping pollers), ``async_invoke`` and ``invoke_api`` (the Lambda Invoke API and
+(SQS event-source mapping pollers), ``async_queue`` and ``invoke_api`` (the Lambda Invoke API and
 its async retry policy), ``scheduler`` (firing one-time schedules), ``joblog`` (the job log),
 ``local`` (starting and stopping all of it), ``command`` (the CLI subcommand) and ``process``
 (driving ``lambda-jobs local`` as a child process, for scripts and tests).

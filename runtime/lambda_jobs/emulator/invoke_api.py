@@ -3,7 +3,7 @@
 ``POST /2015-03-31/functions/{FunctionName}/invocations`` where ``FunctionName`` is a name, a full
 or partial ARN, optionally with the ``$LATEST`` qualifier. ``X-Amz-Invocation-Type``:
 
-- ``Event``: queued on the function's async queue (:mod:`~lambda_jobs.emulator.async_invoke`),
+- ``Event``: queued on the function's async queue (:mod:`~lambda_jobs.emulator.async_queue`),
   answers ``202`` with ``x-amzn-RequestId``; payload up to 1 MiB.
 - ``RequestResponse`` (default): runs now and answers ``200`` with the function's response;
   a function error sets ``X-Amz-Function-Error: Unhandled``; payload up to 6 MiB.
@@ -150,7 +150,7 @@ def _make_handler(api: InvokeApi) -> type[BaseHTTPRequestHandler]:
                 if not result.ok:
                     headers["X-Amz-Function-Error"] = "Unhandled"
                     if result.timed_out:
-                        from lambda_jobs.emulator.async_invoke import error_payload
+                        from lambda_jobs.emulator.async_queue import error_payload
 
                         body = json.dumps(error_payload(result, target.timeout_seconds)).encode()
                 self._reply(200, body, headers)

@@ -18,7 +18,7 @@ from typing import Any
 
 from lambda_jobs import aws
 from lambda_jobs.emulator.assembly import read_assembly
-from lambda_jobs.emulator.async_invoke import AsyncInvoker
+from lambda_jobs.emulator.async_queue import AsyncInvoker
 from lambda_jobs.emulator.environments import FunctionPool
 from lambda_jobs.emulator.esm import EventSourceMappingPoller
 from lambda_jobs.emulator.invoke_api import InvokeApi, InvokeTarget, function_name
