@@ -3,13 +3,15 @@
 Pins: snapshot tests of both demo stacks (stable across machines: asset hashes
 normalised); zero unacknowledged cdk-nag AwsSolutions findings; zero cfn-lint errors on every
 synthesized template; the published client configuration parses with the runtime's own parser;
-``make synth`` (the real ``cdk synth``) produces both stacks.
+``make synth`` (the real ``cdk synth``) produces both stacks; the README's architecture diagrams
+draw what the templates hold.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -155,3 +157,80 @@ def test_make_synth_runs_the_real_cdk_cli_and_produces_both_stacks(tmp_path: Pat
         template = json.loads((tmp_path / "out" / f"{stack}.template.json").read_text())
         assert resources(template, "AWS::Lambda::Function")
     assert any(p.name.startswith("asset.") for p in (tmp_path / "out").iterdir())
+
+
+def _readme_diagram(title: str) -> str:
+    """The Mermaid block after ``**<title>**`` in the README's "What each backend deploys"."""
+    text = (REPO / "README.md").read_text()
+    section = text.index("### What each backend deploys")
+    begin = text.index("```mermaid\n", text.index(f"**{title}**", section))
+    return text[begin : text.index("\n```\n", begin)]
+
+
+def _diagram_lanes(diagram: str) -> list[str]:
+    body = diagram[diagram.index("subgraph lanes") : diagram.index("\n    end\n")]
+    return re.findall(r'^\s+\w+\["(.*?)"\]$', body, re.M)
+
+
+def _bands(labels: list[str]) -> list[tuple[int, int]]:
+    found = [re.search(r"priorities (-?\d+)\.\.(-?\d+)", label) for label in labels]
+    return [(int(m[1]), int(m[2])) for m in found if m]
+
+
+def _assert_draws_what_both_create(template: dict[str, Any], diagram: str) -> None:
+    drawn = {
+        "AWS::SSM::Parameter": "SSM parameter",
+        "AWS::Scheduler::ScheduleGroup": "EventBridge Scheduler",
+        "AWS::CloudWatch::Alarm": "CloudWatch alarms",
+        "AWS::SQS::Queue": "dead-letter queue",
+    }
+    for type_name, label in drawn.items():
+        assert resources(template, type_name), type_name
+        assert label in diagram, label
+
+
+def test_readme_goat_diagram_draws_the_goat_demo_template(demo_assembly: DemoAssembly) -> None:
+    """One lane node per lane queue with the template's priority bands, the FIFO queue and its
+    dead-letter queue, one function, per-lane mappings, the 100-receive redrive."""
+    template = demo_assembly.templates["GoatDemo"]
+    parsed = runtime_config.parse_text(_client_config(template)[0])
+    diagram = _readme_diagram("Goat")
+    queues = resources(template, "AWS::SQS::Queue")
+    lane_queues = [k for k in queues if "DeadLetterQueue" not in k]
+    labels = _diagram_lanes(diagram)
+    assert len(labels) == len(lane_queues) == sum(len(q.lanes) for q in parsed.queues.values())
+    assert _bands(labels) == [
+        (lane.min_priority, lane.max_priority) for lane in parsed.queues["default"].lanes
+    ]
+    assert ("(FIFO)" in diagram) == any(q.fifo for q in parsed.queues.values())
+    has_fifo_dlq = any("FifoDeadLetterQueue" in k for k in queues)
+    assert ("FIFO dead-letter queue" in diagram) == has_fifo_dlq
+    assert len(resources(template, "AWS::Lambda::Function")) == 1 and "fn[" in diagram
+    mappings = resources(template, "AWS::Lambda::EventSourceMapping").values()
+    assert len(mappings) == len(lane_queues)
+    for mapping in mappings:
+        assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    for queue in (queues[k] for k in lane_queues):
+        assert queue["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 100
+    assert "redrive after 100 receives" in diagram
+    _assert_draws_what_both_create(template, diagram)
+
+
+def test_readme_lamb_diagram_draws_the_lamb_demo_template(demo_assembly: DemoAssembly) -> None:
+    """One lane node per lane function with the template's priority bands, no SQS lane, and the
+    dead-letter queue as every function's on-failure destination."""
+    template = demo_assembly.templates["LambDemo"]
+    parsed = runtime_config.parse_text(_client_config(template)[0])
+    diagram = _readme_diagram("Lamb")
+    labels = _diagram_lanes(diagram)
+    functions = resources(template, "AWS::Lambda::Function")
+    assert len(labels) == len(functions) == len(parsed.queues["default"].lanes)
+    assert _bands(labels) == [
+        (lane.min_priority, lane.max_priority) for lane in parsed.queues["default"].lanes
+    ]
+    assert all("DeadLetterQueue" in k for k in resources(template, "AWS::SQS::Queue"))
+    for config in resources(template, "AWS::Lambda::EventInvokeConfig").values():
+        destination = config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
+        assert destination["Fn::GetAtt"][0].startswith("JobsDeadLetterQueue")
+    assert "on-failure destination" in diagram
+    _assert_draws_what_both_create(template, diagram)
