@@ -238,16 +238,34 @@ def test_cdk_nag_and_cfn_lint_are_clean(app: App, templates: dict[str, dict[str,
 H = "demo_tasks.hello"
 
 SCHEDULE_ERRORS: list[tuple[Callable[[], JobSchedule], str]] = [
-    (lambda: JobSchedule("bad name", task=H, rate="1 minute"), r"JobSchedule name 'bad name' must be 1-64 of letters"),
+    (
+        lambda: JobSchedule("bad name", task=H, rate="1 minute"),
+        r"JobSchedule name 'bad name' must be 1-64 of letters",
+    ),
     (lambda: JobSchedule("x" * 65, task=H, rate="1 minute"), r"must be 1-64 of letters"),
     (lambda: JobSchedule("lj-x", task=H, rate="1 minute"), r"must not start with 'lj-'"),
-    (lambda: JobSchedule("s", task="hello", rate="1 minute"), r"JobSchedule 's' task must be a task's dotted name"),
+    (
+        lambda: JobSchedule("s", task="hello", rate="1 minute"),
+        r"JobSchedule 's' task must be a task's dotted name",
+    ),
     (lambda: JobSchedule("s", task=H), r"JobSchedule 's' needs exactly one of cron= .* and rate="),
-    (lambda: JobSchedule("s", task=H, cron="0 3 * * ? *", rate="1 minute"), r"needs exactly one of cron="),
-    (lambda: JobSchedule("s", task=H, cron="0 3 * * *"), r"JobSchedule 's' cron: .* it has 5 fields, AWS's cron has six"),
-    (lambda: JobSchedule("s", task=H, cron="0 3 * * * *"), r"exactly one of day-of-month .* must be '\?'"),
+    (
+        lambda: JobSchedule("s", task=H, cron="0 3 * * ? *", rate="1 minute"),
+        r"needs exactly one of cron=",
+    ),
+    (
+        lambda: JobSchedule("s", task=H, cron="0 3 * * *"),
+        r"JobSchedule 's' cron: .* it has 5 fields, AWS's cron has six",
+    ),
+    (
+        lambda: JobSchedule("s", task=H, cron="0 3 * * * *"),
+        r"exactly one of day-of-month .* must be '\?'",
+    ),
     (lambda: JobSchedule("s", task=H, cron="0 3 ? * ? *"), r"exactly one of day-of-month"),
-    (lambda: JobSchedule("s", task=H, cron="60 3 * * ? *"), r"cron: minutes .* '60' is not in 0-59"),
+    (
+        lambda: JobSchedule("s", task=H, cron="60 3 * * ? *"),
+        r"cron: minutes .* '60' is not in 0-59",
+    ),
     (lambda: JobSchedule("s", task=H, cron="0 24 * * ? *"), r"hours .* '24' is not in 0-23"),
     (lambda: JobSchedule("s", task=H, cron="0 3 32 * ? *"), r"day-of-month .* not in 1-31"),
     (lambda: JobSchedule("s", task=H, cron="0 3 * 13 ? *"), r"month .* not in 1-12 or JAN-DEC"),
@@ -257,27 +275,72 @@ SCHEDULE_ERRORS: list[tuple[Callable[[], JobSchedule], str]] = [
     (lambda: JobSchedule("s", task=H, cron="0 3 ? * 3#6 *"), r"k is 1-5"),
     (lambda: JobSchedule("s", task=H, cron="0 3 32W * ? *"), r"nW: n is 1-31"),
     (lambda: JobSchedule("s", task=H, cron="0/0 3 * * ? *"), r"step of"),
-    (lambda: JobSchedule("s", task=H, rate="0 minutes"), r"rate: .* the value must be a whole number >= 1"),
+    (
+        lambda: JobSchedule("s", task=H, rate="0 minutes"),
+        r"rate: .* the value must be a whole number >= 1",
+    ),
     (lambda: JobSchedule("s", task=H, rate="1.5 hours"), r"the value must be a whole number"),
     (lambda: JobSchedule("s", task=H, rate="5 weeks"), r"unit 'weeks' is not one of"),
     (lambda: JobSchedule("s", task=H, rate="1 minutes"), r"write rate\(1 minute\)"),
     (lambda: JobSchedule("s", task=H, rate="5 minute"), r"write rate\(5 minutes\)"),
     (lambda: JobSchedule("s", task=H, rate="every 5 minutes"), r"is not rate\(value unit\)"),
-    (lambda: JobSchedule("s", task=H, rate="1 minute", timezone="Europe/Lisbn"), r"timezone: 'Europe/Lisbn' is not an IANA time zone name .*did you mean Europe/Lisbon"),
-    (lambda: JobSchedule("s", task=H, rate="1 minute", timezone="/etc/passwd"), r"not an IANA time zone"),
-    (lambda: JobSchedule("s", task=H, rate="1 minute", args=[datetime.now(UTC)]), r"JobSchedule 's' args/kwargs: .*positional argument 0 is not JSON: a datetime.datetime"),
-    (lambda: JobSchedule("s", task=H, rate="1 minute", kwargs={"x": float("nan")}), r"keyword argument 'x' is not JSON"),
-    (lambda: JobSchedule("s", task=H, rate="1 minute", args="abc"), r"args must be a list of JSON values"),
-    (lambda: JobSchedule("s", task=H, rate="1 minute", kwargs={"x": "a" * 300_000}), r"schedule input of \d+ bytes; EventBridge Scheduler accepts 262144 bytes"),
-    (lambda: JobSchedule("s", task=H, rate="1 minute", priority=101), r"JobSchedule 's' priority must be in -100\.\.100, got 101"),
-    (lambda: JobSchedule("s", task=H, rate="1 minute", enabled="yes"), r"enabled must be True or False"),  # type: ignore[arg-type]
-    (lambda: JobSchedule("s", task=H, rate="1 minute", start=datetime(2030, 1, 1)), r"start must be an aware datetime"),
-    (lambda: JobSchedule("s", task=H, rate="1 minute", start=START, end=START), r"end \(.*\) must be after start"),
-    (lambda: JobSchedule("s", task=H, rate="1 minute", description="d" * 513), r"description must be a string of at most 512"),
-    (lambda: JobSchedule("s", task=H, rate="1 minute", retry_attempts=186), r"retry_attempts must be in 0\.\.185 \(EventBridge Scheduler's MaximumRetryAttempts\)"),
-    (lambda: JobSchedule("s", task=H, rate="1 minute", max_event_age=Duration.seconds(59)), r"max_event_age must be 60\.\.86400 seconds"),
-    (lambda: JobSchedule("s", task=H, rate="1 minute", max_event_age=Duration.hours(25)), r"max_event_age must be 60\.\.86400 seconds"),
-]  # fmt: skip
+    (
+        lambda: JobSchedule("s", task=H, rate="1 minute", timezone="Europe/Lisbn"),
+        r"timezone: 'Europe/Lisbn' is not an IANA time zone name .*did you mean Europe/Lisbon",
+    ),
+    (
+        lambda: JobSchedule("s", task=H, rate="1 minute", timezone="/etc/passwd"),
+        r"not an IANA time zone",
+    ),
+    (
+        lambda: JobSchedule("s", task=H, rate="1 minute", args=[datetime.now(UTC)]),
+        r"JobSchedule 's' args/kwargs: .*positional argument 0 is not JSON: a datetime.datetime",
+    ),
+    (
+        lambda: JobSchedule("s", task=H, rate="1 minute", kwargs={"x": float("nan")}),
+        r"keyword argument 'x' is not JSON",
+    ),
+    (
+        lambda: JobSchedule("s", task=H, rate="1 minute", args="abc"),
+        r"args must be a list of JSON values",
+    ),
+    (
+        lambda: JobSchedule("s", task=H, rate="1 minute", kwargs={"x": "a" * 300_000}),
+        r"schedule input of \d+ bytes; EventBridge Scheduler accepts 262144 bytes",
+    ),
+    (
+        lambda: JobSchedule("s", task=H, rate="1 minute", priority=101),
+        r"JobSchedule 's' priority must be in -100\.\.100, got 101",
+    ),
+    (
+        lambda: JobSchedule("s", task=H, rate="1 minute", enabled="yes"),
+        r"enabled must be True or False",
+    ),  # type: ignore[arg-type]
+    (
+        lambda: JobSchedule("s", task=H, rate="1 minute", start=datetime(2030, 1, 1)),
+        r"start must be an aware datetime",
+    ),
+    (
+        lambda: JobSchedule("s", task=H, rate="1 minute", start=START, end=START),
+        r"end \(.*\) must be after start",
+    ),
+    (
+        lambda: JobSchedule("s", task=H, rate="1 minute", description="d" * 513),
+        r"description must be a string of at most 512",
+    ),
+    (
+        lambda: JobSchedule("s", task=H, rate="1 minute", retry_attempts=186),
+        r"retry_attempts must be in 0\.\.185 \(EventBridge Scheduler's MaximumRetryAttempts\)",
+    ),
+    (
+        lambda: JobSchedule("s", task=H, rate="1 minute", max_event_age=Duration.seconds(59)),
+        r"max_event_age must be 60\.\.86400 seconds",
+    ),
+    (
+        lambda: JobSchedule("s", task=H, rate="1 minute", max_event_age=Duration.hours(25)),
+        r"max_event_age must be 60\.\.86400 seconds",
+    ),
+]
 
 
 @pytest.mark.parametrize(("build", "message"), SCHEDULE_ERRORS)
