@@ -35,7 +35,7 @@ from aws_cdk import aws_scheduler as scheduler
 from lambda_jobs import recurrence, recurring
 from lambda_jobs.enqueue.arguments import check_arguments
 from lambda_jobs.errors import InvalidJobError
-from lambda_jobs.schedules import MAX_INPUT_BYTES
+from lambda_jobs.schedules import MAX_INPUT_BYTES, ONE_TIME_PREFIX
 
 from lambda_jobs_cdk.validation import (
     MAX_PRIORITY,
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 NAME_PATTERN = re.compile(r"^[0-9a-zA-Z_.-]{1,64}$")
 """EventBridge Scheduler's schedule names (``CreateSchedule`` ``Name``)."""
-RESERVED_PREFIX = "lj-"
+RESERVED_PREFIX = ONE_TIME_PREFIX
 """One-time schedules of delayed jobs are named ``lj-<job id>-a<attempt>`` in the same group."""
 MAX_DESCRIPTION = 512
 MAX_RETRY_ATTEMPTS = 185

@@ -355,15 +355,16 @@ def next_firings(
 ) -> list[datetime]:
     """The next ``count`` firings strictly after ``after`` (UTC datetimes), within start..end.
 
-    A rate's firings count from ``start``, else from ``created`` (when the schedule was created),
-    else from ``after`` itself (the schedule was just created: it fires now).
+    A rate's firings count from ``start``, else from ``created`` (when the schedule was created:
+    its first firing), else from ``after``. Pass an ``after`` just before ``created`` to include a
+    schedule's first firing.
     """
     parsed = parse(expression)
     found: list[datetime] = []
     just_before = timedelta(microseconds=1)
     anchor = start or created or after
     if isinstance(parsed, Rate):
-        cursor = min(after, anchor - just_before)
+        cursor = after
     else:
         cursor = after if start is None else max(after, start - just_before)
     tz = zone(timezone)

@@ -99,7 +99,8 @@ def _schedule(template: dict[str, Any], name: str) -> dict[str, Any]:
         if r["Properties"]["Name"] == name
     ]
     assert len(found) == 1, name
-    return found[0]
+    props: dict[str, Any] = found[0]
+    return props
 
 
 def _ref(value: Any) -> str:
@@ -313,9 +314,9 @@ SCHEDULE_ERRORS: list[tuple[Callable[[], JobSchedule], str]] = [
         r"JobSchedule 's' priority must be in -100\.\.100, got 101",
     ),
     (
-        lambda: JobSchedule("s", task=H, rate="1 minute", enabled="yes"),
+        lambda: JobSchedule("s", task=H, rate="1 minute", enabled="yes"),  # type: ignore[arg-type]
         r"enabled must be True or False",
-    ),  # type: ignore[arg-type]
+    ),
     (
         lambda: JobSchedule("s", task=H, rate="1 minute", start=datetime(2030, 1, 1)),
         r"start must be an aware datetime",
