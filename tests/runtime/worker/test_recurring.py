@@ -121,3 +121,22 @@ def test_goat_firing_that_is_not_decodable_is_dead_lettered_with_its_task(goat: 
     assert entry["reason"] == "undecodable"
     assert entry["task"] == T + "write_file"
     assert entry["body"] == body
+
+
+def test_a_dead_lettered_goat_firing_reads_back_as_its_envelope_for_redrive(
+    goat: Goat,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from lambda_jobs.ops import dead_letters
+
+    goat.send(json.dumps(firing(T + "always_fail", str(tmp_path / "runs"))))
+    goat.run(1)
+    [message] = goat.sqs.receive_message(
+        QueueUrl=goat.dlq_url, MessageAttributeNames=["All"], AttributeNames=["All"]
+    )["Messages"]
+    entry = dead_letters.parse(message)
+    assert entry.job_id == recurring.job_id(ARN, STAMP)
+    assert entry.reason == "exhausted" and entry.task == T + "always_fail"
+    assert entry.envelope is not None
+    assert entry.envelope["id"] == entry.job_id
+    assert entry.envelope["schedule"]["name"] == "nightly"
