@@ -81,9 +81,7 @@ class DemoJob:
             jobs = len({e["job_id"] for e in self.events})
             if not ran:
                 return "waiting for its first firing"
-            return (
-                f"fired {len(ran)} time(s), {jobs} job(s): scheduled {', '.join(ran)} UTC"
-            )
+            return f"fired {len(ran)} time(s), {jobs} job(s): scheduled {', '.join(ran)} UTC"
         return self._job_status()
 
     def _job_status(self) -> str:

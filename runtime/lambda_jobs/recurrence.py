@@ -343,6 +343,21 @@ def zone(name: str) -> tzinfo:
     )
 
 
+def as_datetime(value: object) -> datetime | None:
+    """A Scheduler API date (``StartDate``, ``CreationDate``...) as an aware datetime, or None.
+
+    boto3 gives aware datetimes; other clients epoch seconds or ISO 8601 text; naive means UTC.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def next_firings(
     expression: str,
     timezone: str = "UTC",

@@ -38,7 +38,6 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from lambda_jobs import aws, recurrence
 from lambda_jobs.config import ClientConfig
@@ -53,7 +52,7 @@ def due_time(expression: str, timezone: str | None) -> datetime | None:
     match = _AT.match(expression.strip())
     if match is None:
         return None
-    zone = ZoneInfo(timezone) if timezone and timezone != "UTC" else UTC
+    zone = recurrence.zone(timezone) if timezone else UTC
     return datetime.fromisoformat(match.group(1)).replace(tzinfo=zone)
 
 
@@ -104,19 +103,11 @@ class _Recurring:
             self.detail.get("ScheduleExpressionTimezone") or "UTC",
             after=after,
             count=1,
-            start=_aware(self.detail.get("StartDate")),
-            end=_aware(self.detail.get("EndDate")),
+            start=recurrence.as_datetime(self.detail.get("StartDate")),
+            end=recurrence.as_datetime(self.detail.get("EndDate")),
             created=self.created,
         )
         return found[0] if found else None
-
-
-def _aware(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value))
 
 
 class SchedulePoller:

@@ -132,9 +132,9 @@ def collect(config: ClientConfig, *, now: datetime) -> list[dict[str, Any]]:
                 timezone,
                 after=now,
                 count=FIRINGS,
-                start=_aware(detail.get("StartDate")),
-                end=_aware(detail.get("EndDate")),
-                created=_aware(detail.get("CreationDate")),
+                start=recurrence.as_datetime(detail.get("StartDate")),
+                end=recurrence.as_datetime(detail.get("EndDate")),
+                created=recurrence.as_datetime(detail.get("CreationDate")),
             )
             upcoming = [f.strftime("%Y-%m-%dT%H:%M:%SZ") for f in firings]
         except recurrence.RecurrenceError as exc:
@@ -153,16 +153,6 @@ def collect(config: ClientConfig, *, now: datetime) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def _aware(value: Any) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    return datetime.fromisoformat(str(value))
 
 
 def _job(detail: dict[str, Any]) -> dict[str, Any] | None:
