@@ -1,10 +1,11 @@
-"""What both demo stacks share: the job image (``stacks/demo_project``) and ``default`` queue."""
+"""What both demo stacks share: the job image (``stacks/demo_project``), the ``default`` queue and
+the shape of their recurring schedule."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from lambda_jobs_cdk import JobCode, JobQueue, PriorityLane
+from lambda_jobs_cdk import JobCode, JobQueue, JobSchedule, PriorityLane
 
 DEMO_PROJECT = Path(__file__).parent / "demo_project"
 DEMO_TASKS = ("demo_tasks",)
@@ -23,4 +24,16 @@ def demo_default_queue() -> JobQueue:
             PriorityLane(min_priority=-100, max_priority=49, max_concurrency=2),
             PriorityLane(min_priority=50, max_priority=100, max_concurrency=5),
         ],
+    )
+
+
+def demo_schedule(backend: str, **when: str) -> JobSchedule:
+    """``<backend>-tick``: ``demo_tasks.tick`` on the ``default`` queue at every firing of ``when``
+    (``cron=...`` or ``rate=...``, and optionally ``timezone=...``)."""
+    return JobSchedule(
+        f"{backend}-tick",
+        task="demo_tasks.tick",
+        kwargs={"label": f"{backend} schedule"},
+        description=f"lambda-jobs demo: a recurring job on the {backend} backend",
+        **when,  # type: ignore[arg-type]
     )

@@ -6,8 +6,13 @@ never mix), reads the ``LAMBDA_JOBS_CONFIG`` line it prints, enqueues the demo t
 public client, shows their progress live, then prints what happened to each job (from the tasks'
 own log lines and the dead-letter queue) and stops everything.
 
-Lambda's async retry waits (about 1 and 2 minutes on AWS) are scaled by 0.05 here so the demo
-fits in a minute; everything else runs with the template's own settings.
+Each demo stack also has a recurring schedule (``goat-tick``: every 10 minutes, Lisbon time;
+``lamb-tick``: every 5 minutes); the demo shows each firing twice as its own job.
+
+Lambda's async retry waits (about 1 and 2 minutes on AWS) are scaled by 0.05 here, and the
+recurring schedules' clock runs 60 times faster (``--schedule-clock-scale 60``: an emulated
+minute per second), so the demo fits in a minute; everything else runs with the template's own
+settings.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ from rich.table import Table
 DEMO_PROJECT = Path(__file__).resolve().parent / "demo_project"
 STACKS = {"goat": "GoatDemo", "lamb": "LambDemo"}
 ASYNC_RETRY_SCALE = "0.05"
+SCHEDULE_CLOCK_SCALE = "60"
+SCHEDULES = {"goat": "goat-tick: cron(0/10 * * * ? *) Lisbon", "lamb": "lamb-tick: rate(5 minutes)"}
+FIRINGS_SHOWN = 2
 DELAY_SECONDS = 5
 SLOW_SECONDS = 10
 DEADLINE_SECONDS = 90
@@ -55,14 +63,28 @@ class DemoJob:
     events: list[dict[str, Any]] = field(default_factory=list)
     dead_letter: dict[str, Any] | None = None
     lane: str = ""
+    firings: int = 0
+    """A recurring schedule's row: finished once this many firings ran (0: an enqueued job)."""
 
     @property
     def finished(self) -> bool:
         if self.dead_letter is not None:
             return True
-        return any(e["event"] == "succeeded" for e in self.events)
+        succeeded = [e for e in self.events if e["event"] == "succeeded"]
+        return len(succeeded) >= self.firings if self.firings else bool(succeeded)
 
     def status(self) -> str:
+        if self.firings:
+            ran = sorted(
+                {e["scheduled_time"][11:16] for e in self.events if e["event"] == "succeeded"}
+            )
+            jobs = len({e["job_id"] for e in self.events})
+            if not ran:
+                return "waiting for its first firing"
+            return f"fired {len(ran)} time(s), {jobs} job(s): scheduled {', '.join(ran)} UTC"
+        return self._job_status()
+
+    def _job_status(self) -> str:
         runs = [e for e in self.events if e["event"] in ("started", "failed", "succeeded")]
         if self.dead_letter is not None:
             attributes = self.dead_letter.get("MessageAttributes") or {}
@@ -144,6 +166,17 @@ def enqueue_all(backend: str, config_value: str) -> list[DemoJob]:
             lane=lane(0),
         ),
         tasks.failing.enqueue(FAILING_MESSAGE),
+    )
+    jobs.append(
+        DemoJob(
+            backend,
+            f"recurring {SCHEDULES[backend]}",
+            f"each firing its own job ({FIRINGS_SHOWN} shown)",
+            "tick",
+            match={"label": f"{backend} schedule"},
+            lane=lane(0),
+            firings=FIRINGS_SHOWN,
+        )
     )
     add(
         DemoJob(
@@ -250,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
                         stack,
                         "--async-retry-scale",
                         ASYNC_RETRY_SCALE,
+                        "--schedule-clock-scale",
+                        SCHEDULE_CLOCK_SCALE,
                         "--env",
                         f"LAMBDA_JOBS_DEMO_LOG={logs[backend]}",
                     ],

@@ -1,4 +1,5 @@
-"""``GoatDemo``: the demo tasks on SQS: a two-lane ``default`` queue and a FIFO ``ordered``."""
+"""``GoatDemo``: the demo tasks on SQS: a two-lane ``default`` queue, a FIFO ``ordered``, and a
+recurring job every 10 minutes (Lisbon time)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from aws_cdk import Duration, Stack
 from lambda_jobs_cdk import GoatJobBackend, JobQueue
 
 from constructs import Construct
-from stacks.demo_code import demo_code, demo_default_queue
+from stacks.demo_code import demo_code, demo_default_queue, demo_schedule
 
 DEMO_TIMEOUT = Duration.seconds(30)
 """Short, so that visibility timeouts (6 x timeout) stay short too."""
@@ -28,4 +29,5 @@ class GoatDemoStack(Stack):
                 demo_default_queue(),
                 JobQueue("ordered", fifo=True, max_concurrency=2),
             ],
+            schedules=[demo_schedule("goat", cron="0/10 * * * ? *", timezone="Europe/Lisbon")],
         )

@@ -1,4 +1,5 @@
-"""``LambDemo``: the demo tasks on async Lambda invokes — a two-lane ``default`` queue."""
+"""``LambDemo``: the demo tasks on async Lambda invokes — a two-lane ``default`` queue and a
+recurring job every 5 minutes."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from aws_cdk import Duration, Stack
 from lambda_jobs_cdk import LambJobBackend
 
 from constructs import Construct
-from stacks.demo_code import demo_code, demo_default_queue
+from stacks.demo_code import demo_code, demo_default_queue, demo_schedule
 
 DEMO_TIMEOUT = Duration.seconds(30)
 
@@ -30,4 +31,5 @@ class LambDemoStack(Stack):
             code=demo_code(),
             timeout=DEMO_TIMEOUT,
             queues=[demo_default_queue()],
+            schedules=[demo_schedule("lamb", rate="5 minutes")],
         )

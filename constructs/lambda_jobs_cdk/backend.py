@@ -14,6 +14,9 @@ constructor creates, in this order:
   (every resource named; the schedule ARN pattern is the one unavoidable wildcard);
 - the subclass's lanes and functions (``_provision``, using ``_new_function``: one image, one
   environment contract);
+- the recurring schedules (``schedules``, :mod:`lambda_jobs_cdk.recurring`): one
+  ``AWS::Scheduler::Schedule`` each in the same group, targeting the lane of its queue and
+  priority (``schedule_target``), dead-lettering to the DLQ;
 - the client configuration (``_publish``: the token, the SSM parameter and the stack output, all
   holding the same JSON) and the alarms and dashboard (``lambda_jobs_cdk.alarms``).
 
@@ -37,6 +40,7 @@ from constructs import Construct
 from lambda_jobs_cdk.alarms import BackendMonitoring, JobMonitoring, check_monitoring
 from lambda_jobs_cdk.job_code import JobCode
 from lambda_jobs_cdk.job_queue import JobQueue, PriorityLane, check_queue_names
+from lambda_jobs_cdk.recurring import JobSchedule, check_schedules, provision_schedules
 from lambda_jobs_cdk.validation import (
     JobBackendConfigError,
     check_environment,
@@ -74,6 +78,9 @@ class JobBackend(Construct):
     :param log_retention: retention of each function's log group. Default one month.
     :param parameter_name: name of the SSM parameter holding the client configuration. Default
         ``/lambda-jobs/<unique construct name>/client-config``.
+    :param schedules: recurring jobs (``JobSchedule``: cron or rate), each one EventBridge
+        Scheduler schedule; names unique, task modules among ``code``'s, queues of this backend.
+        Default: none.
     :param monitoring: alarms (DLQ not empty, oldest message age per lane on Goat, function errors
         and throttles), an optional SNS topic and a dashboard; see ``JobMonitoring`` and
         ``lambda_jobs_cdk.alarms`` for each one's monthly cost. Default: all on, no topic.
@@ -81,7 +88,8 @@ class JobBackend(Construct):
     Attributes callers may rely on: ``code``, ``queues`` (the ``JobQueue`` objects), ``timeout``,
     ``memory_size``, ``dead_letter_queue``, ``schedule_group_name``, ``scheduler_role``, ``role``
     (the functions' execution role), ``functions``, ``parameter`` (the SSM parameter),
-    ``parameter_name``, ``client_config`` and ``monitoring`` (its ``alarms`` and ``dashboard``).
+    ``parameter_name``, ``client_config``, ``monitoring`` (its ``alarms`` and ``dashboard``),
+    ``schedules`` (the ``JobSchedule`` objects) and ``schedule_resources`` (their ``CfnSchedule``).
     """
 
     backend: ClassVar[str]
@@ -102,6 +110,7 @@ class JobBackend(Construct):
         log_retention: logs.RetentionDays | None = None,
         parameter_name: str | None = None,
         monitoring: JobMonitoring | None = None,
+        schedules: Sequence[JobSchedule] | None = None,
     ) -> None:
         monitoring = check_monitoring(monitoring)
         super().__init__(scope, id)
@@ -114,6 +123,12 @@ class JobBackend(Construct):
             (JobQueue("default"),) if queues is None else tuple(queues)
         )
         check_queue_names(self.queues)
+        if schedules is not None and (
+            isinstance(schedules, str) or not isinstance(schedules, Sequence)
+        ):
+            raise JobBackendConfigError("schedules must be a list of JobSchedule")
+        self.schedules: tuple[JobSchedule, ...] = tuple(schedules or ())
+        check_schedules(self, self.schedules)
         self.timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
         check_function_timeout("timeout", self.timeout)
         self.memory_size = memory_size if memory_size is not None else DEFAULT_MEMORY_MB
@@ -136,6 +151,7 @@ class JobBackend(Construct):
         )
         self.schedule_group_name = unique
         group = scheduler.CfnScheduleGroup(self, "ScheduleGroup", name=unique)
+        self.schedule_group = group
         self.schedule_group_arn = group.attr_arn
         self.schedules_arn = Stack.of(self).format_arn(
             service="scheduler", resource="schedule", resource_name=f"{unique}/*"
@@ -143,7 +159,7 @@ class JobBackend(Construct):
         self.scheduler_role = iam.Role(
             self,
             "SchedulerRole",
-            description="Assumed by lambda-jobs one-time schedules to deliver delayed jobs",
+            description="Assumed by lambda-jobs schedules to deliver delayed and recurring jobs",
             assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com",
                 conditions={
@@ -169,6 +185,7 @@ class JobBackend(Construct):
             self._check_queue(queue)
         config_queues = self._provision()
         self.scheduler_role.add_to_policy(self._lane_statement())
+        self.schedule_resources = provision_schedules(self, self.schedules)
         self._publish(config_queues)
         self.monitoring = BackendMonitoring(
             self,
@@ -193,6 +210,19 @@ class JobBackend(Construct):
     def _lane_statement(self) -> iam.PolicyStatement:
         """What reaches every lane: granted to the scheduler role and by ``grant_enqueue``."""
         raise NotImplementedError
+
+    def schedule_target(self, queue_name: str, priority: int) -> tuple[str, bool]:
+        """``(target ARN, is a FIFO queue)`` of the lane of ``queue_name`` serving ``priority``."""
+        raise NotImplementedError
+
+    def _lane_index(self, queue_name: str, priority: int) -> int:
+        """Index in ``JobQueue.lanes`` of the lane of ``queue_name`` that serves ``priority``."""
+        queue = next(q for q in self.queues if q.name == queue_name)
+        return next(
+            index
+            for index, lane in enumerate(queue.lanes)
+            if lane.min_priority <= priority <= lane.max_priority
+        )
 
     def _check_queue(self, queue: JobQueue) -> None:
         """Refuse ``queue`` if it sets a prop of the other backend; subclasses check more."""

@@ -123,6 +123,11 @@ class GoatJobBackend(JobBackend):
     def _lane_arns(self) -> list[str]:
         return [q.queue_arn for lanes in self.lane_queues.values() for q in lanes]
 
+    def schedule_target(self, queue_name: str, priority: int) -> tuple[str, bool]:
+        """The lane queue's ARN, and whether it is FIFO."""
+        lane = self.lane_queues[queue_name][self._lane_index(queue_name, priority)]
+        return lane.queue_arn, lane.fifo
+
     def _lane_statement(self) -> iam.PolicyStatement:
         return iam.PolicyStatement(actions=["sqs:SendMessage"], resources=self._lane_arns())
 

@@ -94,6 +94,11 @@ class LambJobBackend(JobBackend):
         self._acknowledge_schedule_wildcard(self.role)
         return config_queues
 
+    def schedule_target(self, queue_name: str, priority: int) -> tuple[str, bool]:
+        """The lane function's ARN (Scheduler invokes it asynchronously); never FIFO."""
+        function = self.lane_functions[queue_name][self._lane_index(queue_name, priority)]
+        return function.function_arn, False
+
     def _lane_statement(self) -> iam.PolicyStatement:
         function_arns = [fn.function_arn for fns in self.lane_functions.values() for fn in fns]
         return iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=function_arns)

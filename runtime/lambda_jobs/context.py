@@ -18,6 +18,10 @@ class JobContext:
     ``attempt`` is 1 for the first run, 2 for the first retry, and so on; ``max_attempts`` is
     ``retries + 1``, the attempt after which a failure goes to the dead-letter queue; ``deadline``
     is the ``time.monotonic()`` value at which the job is stopped (None: no limit, in-process).
+
+    A job started by a recurring schedule (``JobSchedule``) has ``schedule_name`` (the schedule's
+    name) and ``scheduled_time`` (the firing's time, as EventBridge Scheduler gives it, aware);
+    ``from_schedule`` is then True. Every retry of that job carries the same two.
     """
 
     __slots__ = (
@@ -27,6 +31,8 @@ class JobContext:
         "job_id",
         "max_attempts",
         "queue_name",
+        "schedule_name",
+        "scheduled_time",
         "task_name",
     )
 
@@ -40,6 +46,8 @@ class JobContext:
         max_attempts: int,
         enqueued_at: datetime,
         deadline: float | None = None,
+        schedule_name: str | None = None,
+        scheduled_time: datetime | None = None,
     ) -> None:
         self.job_id = job_id
         self.task_name = task_name
@@ -48,6 +56,8 @@ class JobContext:
         self.max_attempts = max_attempts
         self.enqueued_at = enqueued_at
         self.deadline = deadline
+        self.schedule_name = schedule_name
+        self.scheduled_time = scheduled_time
 
     def __repr__(self) -> str:
         return f"<JobContext {self.task_name} id={self.job_id} attempt={self.attempt}>"
@@ -57,6 +67,11 @@ class JobContext:
         if self.deadline is None:
             return None
         return max(0.0, self.deadline - time.monotonic())
+
+    @property
+    def from_schedule(self) -> bool:
+        """True when a recurring schedule started this job (``schedule_name`` says which)."""
+        return self.schedule_name is not None
 
     @property
     def is_last_attempt(self) -> bool:

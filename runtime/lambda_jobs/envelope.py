@@ -12,7 +12,8 @@ crashes on it). ``attempt`` is the attempt this message starts at: 1 when enqueu
 handler sends ``attempt + 1`` when it retries; on Goat the SQS receive count adds to it.
 ``overrides`` holds per-job task options (``retries``, ``timeout``, ``retry_backoff``,
 ``retry_backoff_max``, ``retry_jitter``) that win over the task's own; unknown override keys
-are an error.
+are an error. ``schedule`` is present only on a job a recurring schedule started
+(:mod:`lambda_jobs.recurring`): ``{"name", "scheduled_time", "arn"}``, the firing it is.
 
 JSON only: no pickle, so a message can never execute code on decode.
 """
@@ -55,6 +56,7 @@ class Envelope:
         "priority",
         "queue",
         "run_after",
+        "schedule",
         "task",
     )
 
@@ -71,6 +73,7 @@ class Envelope:
         run_after: datetime | None = None,
         attempt: int = 1,
         overrides: dict[str, Any] | None = None,
+        schedule: dict[str, str] | None = None,
     ) -> None:
         self.id = id
         self.task = task
@@ -82,6 +85,7 @@ class Envelope:
         self.run_after = run_after
         self.attempt = attempt
         self.overrides = overrides if overrides is not None else {}
+        self.schedule = schedule
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Envelope):
@@ -94,8 +98,8 @@ class Envelope:
         return f"<Envelope {self.task} id={self.id} attempt={self.attempt}>"
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-ready dict, version key first."""
-        return {
+        """The JSON-ready dict, version key first (``schedule`` only when there is one)."""
+        data: dict[str, Any] = {
             VERSION_KEY: VERSION,
             "id": self.id,
             "task": self.task,
@@ -108,6 +112,9 @@ class Envelope:
             "attempt": self.attempt,
             "overrides": self.overrides,
         }
+        if self.schedule is not None:
+            data["schedule"] = self.schedule
+        return data
 
     def to_json(self) -> str:
         """Compact JSON text; raises TypeError/ValueError if an argument is not JSON."""
@@ -128,7 +135,7 @@ def _format_time(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
-def _parse_time(value: Any, name: str) -> datetime:
+def parse_time(value: Any, name: str) -> datetime:
     if not isinstance(value, str):
         raise EnvelopeError(f"envelope field {name!r} must be an ISO 8601 string, got {value!r}")
     try:
@@ -140,13 +147,17 @@ def _parse_time(value: Any, name: str) -> datetime:
     return parsed
 
 
-def from_json(text: str | bytes) -> Envelope:
-    """Decode a message body; any defect raises :class:`EnvelopeError` naming it."""
+def parse_json(text: str | bytes) -> Any:
+    """A message body's JSON value; :class:`EnvelopeError` when it is not JSON."""
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise EnvelopeError(f"message body is not JSON: {exc}") from exc
-    return from_dict(data)
+
+
+def from_json(text: str | bytes) -> Envelope:
+    """Decode a message body; any defect raises :class:`EnvelopeError` naming it."""
+    return from_dict(parse_json(text))
 
 
 def from_dict(data: Any) -> Envelope:
@@ -193,6 +204,9 @@ def from_dict(data: Any) -> Envelope:
             raise EnvelopeError(f"envelope override {key!r} is not a task option")
         if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
             raise EnvelopeError(f"envelope override {key!r} has the wrong type: {value!r}")
+    schedule = data.get("schedule")
+    if schedule is not None:
+        _check_schedule(schedule)
     run_after_raw = data.get("run_after")
     return Envelope(
         id=job_id,
@@ -201,8 +215,20 @@ def from_dict(data: Any) -> Envelope:
         kwargs=kwargs,
         queue=queue,
         priority=priority,
-        enqueued_at=_parse_time(data.get("enqueued_at"), "enqueued_at"),
-        run_after=None if run_after_raw is None else _parse_time(run_after_raw, "run_after"),
+        enqueued_at=parse_time(data.get("enqueued_at"), "enqueued_at"),
+        run_after=None if run_after_raw is None else parse_time(run_after_raw, "run_after"),
         attempt=attempt,
         overrides=overrides,
+        schedule=schedule,
     )
+
+
+def _check_schedule(schedule: Any) -> None:
+    if not isinstance(schedule, dict) or not all(
+        isinstance(schedule.get(key), str) and schedule.get(key)
+        for key in ("name", "scheduled_time")
+    ):
+        raise EnvelopeError(
+            "envelope field 'schedule' must be an object with string 'name' and 'scheduled_time'"
+        )
+    parse_time(schedule["scheduled_time"], "schedule.scheduled_time")

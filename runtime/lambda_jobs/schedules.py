@@ -21,13 +21,16 @@ from typing import Any
 from lambda_jobs.envelope import Envelope
 
 DELIVERY_SOURCE = "lambda_jobs.scheduler"
+#: Every one-time schedule's name starts with this; recurring schedules (``JobSchedule``) in the
+#: same group may not, so the two kinds are told apart by name.
+ONE_TIME_PREFIX = "lj-"
 #: EventBridge Scheduler's limit on a schedule target's ``Input`` (256 KB).
 MAX_INPUT_BYTES = 256 * 1024
 
 
 def schedule_name(job_id: str, attempt: int) -> str:
     """Schedule names are unique per job attempt and fit the 64-character limit."""
-    return f"lj-{job_id}-a{attempt}"[:64]
+    return f"{ONE_TIME_PREFIX}{job_id}-a{attempt}"[:64]
 
 
 def at_expression(when: datetime) -> str:

@@ -59,3 +59,19 @@ def failing(message: str = "this task always fails") -> None:
     """Always raises: after one retry the job lands in the dead-letter queue with its error."""
     record("failing", "failed", message=message)
     raise RuntimeError(message)
+
+
+@task(takes_context=True)
+def tick(context: JobContext, label: str = "tick") -> str:
+    """Run by the demo stacks' recurring schedules: records which firing of which schedule it is."""
+    scheduled = context.scheduled_time.isoformat() if context.scheduled_time else None
+    record(
+        "tick",
+        "succeeded",
+        label=label,
+        schedule=context.schedule_name,
+        scheduled_time=scheduled,
+        job_id=context.job_id,
+        attempt=context.attempt,
+    )
+    return f"{label} {scheduled}"

@@ -1,9 +1,13 @@
-"""One-time schedules fire at their time, at their target, then are deleted."""
+"""One-time schedules fire at their time, at their target, then are deleted; recurring ones fire
+at every firing of their expression (on a scaled clock in tests) and stay."""
 
 from __future__ import annotations
 
+import itertools
 import threading
+import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from lambda_jobs.emulator.joblog import JobLog
 from lambda_jobs.emulator.motoserver import MotoServer
@@ -65,3 +69,104 @@ def test_due_schedule_sends_its_input_to_the_queue_and_is_deleted(moto: MotoServ
     assert [m["Body"] for m in messages] == ["now"]
     names = [s["Name"] for s in scheduler.list_schedules(GroupName="g")["Schedules"]]
     assert names == ["later"]
+
+
+def _recurring_poller(
+    moto: MotoServer, *, clock_scale: float = 1.0
+) -> tuple[SchedulePoller, Any, Any, str, str, str]:
+    sqs = boto_client(moto, "sqs")
+    scheduler = boto_client(moto, "scheduler")
+    url = sqs.create_queue(QueueName="lane")["QueueUrl"]
+    dlq_url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    arn = f"arn:aws:sqs:{REGION}:123456789012:lane"
+    dlq_arn = f"arn:aws:sqs:{REGION}:123456789012:dlq"
+    scheduler.create_schedule_group(Name="g")
+    poller = SchedulePoller(
+        ["g"],
+        queues={
+            arn: QueueSpec("Q", "lane", url, arn, fifo=False, content_based_deduplication=False),
+            dlq_arn: QueueSpec("D", "dlq", dlq_url, dlq_arn, False, False),
+        },
+        invoke_async=lambda function_arn, payload: False,
+        moto=moto_config(moto.url, REGION),
+        log=JobLog(quiet=True),
+        stop=threading.Event(),
+        clock_scale=clock_scale,
+    )
+    return poller, sqs, scheduler, url, dlq_url, arn
+
+
+def _bodies(sqs: Any, url: str) -> list[str]:
+    found: list[str] = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        found += [m["Body"] for m in messages]
+        for m in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return found
+
+
+def test_a_rate_schedule_fires_at_once_then_every_interval_of_the_scaled_clock(
+    moto: MotoServer,
+) -> None:
+    poller, sqs, scheduler, url, _dlq, arn = _recurring_poller(moto, clock_scale=600)
+    scheduler.create_schedule(
+        Name="tick",
+        GroupName="g",
+        ScheduleExpression="rate(1 minute)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={
+            "Arn": arn,
+            "RoleArn": "arn:aws:iam::123456789012:role/r",
+            "Input": "<aws.scheduler.scheduled-time>",
+        },
+    )
+    assert poller.poll("g") == 1  # a rate without a start fires when it is created
+    deadline = time.monotonic() + 10
+    fired = [*_bodies(sqs, url)]
+    while len(fired) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the scaled clock moves 10 emulated minutes per real second
+        poller.poll("g")
+        fired += _bodies(sqs, url)
+    times = [datetime.fromisoformat(body) for body in fired]
+    assert len(times) >= 4
+    assert {b - a for a, b in itertools.pairwise(times)} == {timedelta(minutes=1)}
+    assert scheduler.list_schedules(GroupName="g")["Schedules"]  # a recurring one stays
+
+
+def test_a_disabled_or_not_yet_started_schedule_does_not_fire(moto: MotoServer) -> None:
+    poller, sqs, scheduler, url, _dlq, arn = _recurring_poller(moto)
+    target = {"Arn": arn, "RoleArn": "arn:aws:iam::123456789012:role/r", "Input": "x"}
+    common = {"GroupName": "g", "FlexibleTimeWindow": {"Mode": "OFF"}, "Target": target}
+    scheduler.create_schedule(
+        Name="off", ScheduleExpression="rate(1 minute)", State="DISABLED", **common
+    )
+    scheduler.create_schedule(
+        Name="later",
+        ScheduleExpression="cron(* * * * ? *)",
+        StartDate=datetime.now(UTC) + timedelta(days=1),
+        **common,
+    )
+    assert poller.poll("g") == 0
+    assert _bodies(sqs, url) == []
+
+
+def test_a_firing_whose_target_is_not_emulated_goes_to_the_dead_letter_queue(
+    moto: MotoServer,
+) -> None:
+    poller, sqs, scheduler, _url, dlq_url, _arn = _recurring_poller(moto)
+    scheduler.create_schedule(
+        Name="lost",
+        GroupName="g",
+        ScheduleExpression="rate(5 minutes)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={
+            "Arn": f"arn:aws:lambda:{REGION}:123456789012:function:gone",
+            "RoleArn": "arn:aws:iam::123456789012:role/r",
+            "Input": "payload",
+            "DeadLetterConfig": {"Arn": f"arn:aws:sqs:{REGION}:123456789012:dlq"},
+        },
+    )
+    poller.poll("g")
+    messages = sqs.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"])["Messages"]
+    assert messages[0]["Body"] == "payload"
+    assert messages[0]["MessageAttributes"]["ERROR_CODE"]["StringValue"] == "TargetNotFound"

@@ -92,6 +92,9 @@ def record_context(context: JobContext, path: str) -> None:
         "enqueued_at": context.enqueued_at.isoformat(),
         "remaining_seconds": context.remaining_seconds(),
         "is_last_attempt": context.is_last_attempt,
+        "from_schedule": context.from_schedule,
+        "schedule_name": context.schedule_name,
+        "scheduled_time": context.scheduled_time.isoformat() if context.scheduled_time else None,
     }
     Path(path).write_text(json.dumps(data), encoding="utf-8")
 

@@ -60,6 +60,8 @@ class LocalOptions:
     """Extra variables for every function (``--env NAME=VALUE``), over the template's."""
     show_function_output: bool = True
     scheduler_interval: float = 0.5
+    schedule_clock_scale: float = 1.0
+    """Recurring schedules' clock runs this many times faster than real time (tests, demos)."""
 
 
 class LocalCloud:
@@ -165,6 +167,7 @@ class LocalCloud:
                 log=self.log,
                 stop=self.stop_event,
                 interval=self.options.scheduler_interval,
+                clock_scale=self.options.schedule_clock_scale,
             ).start()
 
     def _runner(self, pool: FunctionPool) -> Any:

@@ -2,7 +2,8 @@
 
 The template is the source of truth. Queues are created in moto with their template attributes
 (delay, visibility, retention, maximum size, long-poll wait, redrive, FIFO, content-based
-deduplication); SSM parameters and schedule groups are created as written; functions, event-source
+deduplication); SSM parameters, schedule groups and schedules (``AWS::Scheduler::Schedule``, the
+recurring jobs) are created as written; functions, event-source
 mappings and async-invoke configs are read into :mod:`~lambda_jobs.emulator.topology` records with
 every ``Ref``/``Fn::GetAtt``/``Fn::Join``/``Fn::Sub``/``Fn::Select`` resolved to local values.
 
@@ -219,6 +220,38 @@ class StackProvisioner:
                 scheduler.create_schedule_group(Name=name)
             spec.schedule_groups.append(name)
 
+    def _create_schedules(self) -> None:
+        """Each ``AWS::Scheduler::Schedule`` in moto, as CloudFormation would create it.
+
+        moto refuses a recurring schedule whose ``StartDate`` lies more than 5 minutes in the
+        past; such a start is left out (it has passed: the schedule is simply active).
+        """
+        schedules = self._of_type("AWS::Scheduler::Schedule")
+        if not schedules:
+            return
+        from datetime import UTC, datetime, timedelta
+
+        scheduler = aws.client("scheduler", self.moto)
+        keys = ("Description", "ScheduleExpressionTimezone", "State", "FlexibleTimeWindow")
+        for logical_id, raw in schedules:
+            props = self.resolve(raw, f"schedule {logical_id}")
+            request: dict[str, Any] = {
+                "Name": props.get("Name") or self.physical[logical_id][:64],
+                "GroupName": props.get("GroupName") or "default",
+                "ScheduleExpression": props["ScheduleExpression"],
+                "Target": props["Target"],
+                **{key: props[key] for key in keys if key in props},
+            }
+            request.setdefault("FlexibleTimeWindow", {"Mode": "OFF"})
+            for key in ("StartDate", "EndDate"):
+                if key in props:
+                    moment = datetime.fromisoformat(str(props[key]))
+                    if key == "EndDate" or moment > datetime.now(UTC) - timedelta(minutes=4):
+                        request[key] = moment
+            with contextlib.suppress(scheduler.exceptions.ConflictException):
+                scheduler.create_schedule(**request)
+            self.physical[logical_id] = request["Name"]
+
     def _create_parameters(self) -> None:
         parameters = self._of_type("AWS::SSM::Parameter")
         if not parameters:
@@ -375,6 +408,7 @@ class StackProvisioner:
         self._name_resources()
         self._create_queues(spec)
         self._create_schedule_groups(spec)
+        self._create_schedules()
         self._create_parameters()
         self._functions(spec)
         self._event_source_mappings(spec)

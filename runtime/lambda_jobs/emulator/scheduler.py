@@ -1,17 +1,31 @@
-"""EventBridge Scheduler, locally: fire due one-time schedules of the emulated groups.
+"""EventBridge Scheduler, locally: fire the one-time and recurring schedules of the emulated groups.
 
 moto stores schedules but never fires them. This poller lists the schedules of each group every
-``interval`` seconds, and when an ``at(...)`` schedule's time has come (in its
-``ScheduleExpressionTimezone``) it delivers the target's ``Input``, with the
-``<aws.scheduler.schedule-arn>`` / ``<aws.scheduler.scheduled-time>`` placeholders filled in, to:
+``interval`` seconds and fires each one when its time has come, delivering the target's ``Input``,
+with the ``<aws.scheduler.schedule-arn>`` / ``<aws.scheduler.scheduled-time>`` placeholders filled
+in, to:
 
 - an SQS queue of the emulated stacks: ``SendMessage`` (with ``SqsParameters.MessageGroupId``;
-  a FIFO queue without content-based deduplication gets the schedule's ARN as deduplication id);
+  a FIFO queue without content-based deduplication gets the schedule's ARN and time as
+  deduplication id);
 - a function of the emulated stacks: an asynchronous invocation (with its retry policy).
 
-A fired schedule is deleted when its ``ActionAfterCompletion`` is ``DELETE`` (lambda-jobs always
-sets it), else it is remembered and never fired again. AWS fires within about a minute of the
-time; locally within ``interval``. Recurring (``rate``/``cron``) schedules are not run.
+Which times:
+
+- ``at(...)``: once, in its ``ScheduleExpressionTimezone``; then the schedule is deleted when its
+  ``ActionAfterCompletion`` is ``DELETE`` (lambda-jobs always sets it), else never fired again.
+- ``rate(...)`` / ``cron(...)``: every firing :mod:`lambda_jobs.recurrence` computes (the same
+  evaluator the constructs validate with), in the schedule's time zone, between its ``StartDate``
+  and ``EndDate``; a rate counts from its start, else from when the poller first saw it (the
+  emulator's start: on AWS, the deploy). A ``DISABLED`` schedule does not fire. With
+  ``clock_scale`` F, recurring schedules run on a clock that goes F times faster than real time
+  from the emulator's start (``--schedule-clock-scale 60`` makes ``rate(1 minute)`` fire every
+  second), so a test sees many firings in seconds; one-time schedules keep real time.
+
+A firing whose target is not emulated goes, as a dead-letter event, to the schedule's
+``DeadLetterConfig`` queue if it has one (AWS sends those after its retry policy is exhausted;
+locally there is nothing to retry). AWS fires within about a minute of the time; locally within
+``interval`` (of the scaled clock, for recurring schedules).
 """
 
 from __future__ import annotations
@@ -20,12 +34,12 @@ import contextlib
 import hashlib
 import re
 import threading
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from lambda_jobs import aws
+from lambda_jobs import aws, recurrence
 from lambda_jobs.config import ClientConfig
 from lambda_jobs.emulator.joblog import JobLog, describe_job
 from lambda_jobs.emulator.topology import QueueSpec
@@ -38,7 +52,7 @@ def due_time(expression: str, timezone: str | None) -> datetime | None:
     match = _AT.match(expression.strip())
     if match is None:
         return None
-    zone = ZoneInfo(timezone) if timezone and timezone != "UTC" else UTC
+    zone = recurrence.zone(timezone) if timezone else UTC
     return datetime.fromisoformat(match.group(1)).replace(tzinfo=zone)
 
 
@@ -50,8 +64,54 @@ def fill_placeholders(text: str, *, schedule_arn: str, scheduled_time: datetime)
     )
 
 
+#: Most firings of one recurring schedule delivered in one poll (a scaled clock may owe many).
+MAX_FIRINGS_PER_POLL = 20
+
+
+class ScaledClock:
+    """Wall-clock time that runs ``scale`` times faster than real time from its creation."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        self.scale = scale
+        self.origin = datetime.now(UTC)
+        self._started = time.monotonic()
+
+    def now(self) -> datetime:
+        if self.scale == 1.0:
+            return datetime.now(UTC)
+        elapsed = (time.monotonic() - self._started) * self.scale
+        return self.origin + timedelta(seconds=elapsed)
+
+
+class _Recurring:
+    """What the poller keeps about one recurring schedule: its detail and its next firing."""
+
+    __slots__ = ("created", "detail", "next")
+
+    def __init__(self, detail: dict[str, Any], now: datetime) -> None:
+        self.detail = detail
+        self.created = now
+        self.next = self._after(now - timedelta(microseconds=1))
+
+    def advance(self) -> None:
+        assert self.next is not None
+        self.next = self._after(self.next)
+
+    def _after(self, after: datetime) -> datetime | None:
+        found = recurrence.next_firings(
+            self.detail["ScheduleExpression"],
+            self.detail.get("ScheduleExpressionTimezone") or "UTC",
+            after=after,
+            count=1,
+            start=recurrence.as_datetime(self.detail.get("StartDate")),
+            end=recurrence.as_datetime(self.detail.get("EndDate")),
+            created=self.created,
+        )
+        return found[0] if found else None
+
+
 class SchedulePoller:
-    """Fires the one-time schedules of ``groups``; :meth:`start`, then set ``stop``."""
+    """Fires the schedules of ``groups``; :meth:`start`, then set ``stop``."""
 
     def __init__(
         self,
@@ -63,6 +123,7 @@ class SchedulePoller:
         log: JobLog,
         stop: threading.Event,
         interval: float = 0.5,
+        clock_scale: float = 1.0,
     ) -> None:
         self.groups = groups
         self.queues = queues
@@ -74,7 +135,9 @@ class SchedulePoller:
         self.log = log
         self.stop = stop
         self.interval = interval
+        self.clock = ScaledClock(clock_scale)
         self._known: dict[str, dict[str, Any] | None] = {}
+        self._recurring: dict[str, _Recurring] = {}
         self._fired: set[str] = set()
 
     def start(self) -> threading.Thread:
@@ -91,7 +154,7 @@ class SchedulePoller:
                     self.log("scheduler", f"group {group}: {type(exc).__name__}: {exc}")
 
     def poll(self, group: str) -> int:
-        """Fire the due schedules of ``group`` now; returns how many fired."""
+        """Fire the due schedules of ``group`` now; returns how many firings were delivered."""
         fired = 0
         listed = self.scheduler.list_schedules(GroupName=group).get("Schedules") or []
         now = datetime.now(UTC)
@@ -99,44 +162,47 @@ class SchedulePoller:
             arn = summary["Arn"]
             if arn in self._fired:
                 continue
+            if arn in self._recurring:
+                if summary.get("State") != "DISABLED":
+                    fired += self._fire_recurring(self._recurring[arn])
+                continue
             if arn not in self._known:
                 detail = self.scheduler.get_schedule(GroupName=group, Name=summary["Name"])
-                when = due_time(
-                    detail.get("ScheduleExpression", ""), detail.get("ScheduleExpressionTimezone")
-                )
+                expression = str(detail.get("ScheduleExpression", ""))
+                if expression.startswith(("rate(", "cron(")):
+                    self._recurring[arn] = recurring = self._track(detail)
+                    if summary.get("State") != "DISABLED":
+                        fired += self._fire_recurring(recurring)
+                    continue
+                when = due_time(expression, detail.get("ScheduleExpressionTimezone"))
                 if when is None:
-                    self.log("scheduler", f"{summary['Name']}: only at(...) schedules are run")
+                    self.log("scheduler", f"{summary['Name']}: {expression!r} is not run")
                 self._known[arn] = None if when is None else {**detail, "_due": when}
             schedule = self._known[arn]
             if schedule is None or schedule.get("State") == "DISABLED" or schedule["_due"] > now:
                 continue
-            self._fire(group, schedule)
+            self._fire_once(group, schedule)
             fired += 1
         return fired
 
-    def _fire(self, group: str, schedule: dict[str, Any]) -> None:
+    def _track(self, detail: dict[str, Any]) -> _Recurring:
+        tracked = _Recurring(detail, self.clock.now())
+        when = tracked.next.isoformat() if tracked.next else "never"
+        self.log("scheduler", f"{detail['Name']}: {detail['ScheduleExpression']} first at {when}")
+        return tracked
+
+    def _fire_recurring(self, tracked: _Recurring) -> int:
+        fired = 0
+        now = self.clock.now()
+        while tracked.next is not None and tracked.next <= now and fired < MAX_FIRINGS_PER_POLL:
+            self._deliver(tracked.detail, tracked.next, now)
+            fired += 1
+            tracked.advance()
+        return fired
+
+    def _fire_once(self, group: str, schedule: dict[str, Any]) -> None:
         arn = schedule["Arn"]
-        target = schedule["Target"]
-        text = fill_placeholders(
-            str(target.get("Input", "")), schedule_arn=arn, scheduled_time=schedule["_due"]
-        )
-        late = (datetime.now(UTC) - schedule["_due"]).total_seconds()
-        queue = self.queues.get(target["Arn"])
-        if queue is not None:
-            params: dict[str, Any] = {"QueueUrl": queue.url, "MessageBody": text}
-            group_id = (target.get("SqsParameters") or {}).get("MessageGroupId")
-            if group_id:
-                params["MessageGroupId"] = group_id
-            if queue.fifo and not queue.content_based_deduplication:
-                params["MessageDeduplicationId"] = hashlib.sha256(arn.encode()).hexdigest()[:64]
-            self.sqs.send_message(**params)
-            self.log("scheduler", f"fired {describe_job(text)} -> {queue.name} ({late:.1f} s late)")
-        elif self.invoke_async(target["Arn"], text.encode()):
-            self.log(
-                "scheduler", f"fired {describe_job(text)} -> {target['Arn']} ({late:.1f} s late)"
-            )
-        else:
-            self.log("scheduler", f"{schedule['Name']}: target {target['Arn']} is not emulated")
+        self._deliver(schedule, schedule["_due"], datetime.now(UTC))
         self._fired.add(arn)
         self._known.pop(arn, None)
         if schedule.get("ActionAfterCompletion") == "DELETE":
@@ -144,3 +210,51 @@ class SchedulePoller:
                 self.scheduler.delete_schedule(GroupName=group, Name=schedule["Name"])
             # Deleted: a new schedule may reuse the name (and so the ARN) later.
             self._fired.discard(arn)
+
+    def _deliver(self, schedule: dict[str, Any], scheduled_time: datetime, now: datetime) -> None:
+        """Send one firing of ``schedule`` (due at ``scheduled_time``; ``now`` on its clock)."""
+        arn = schedule["Arn"]
+        target = schedule["Target"]
+        text = fill_placeholders(
+            str(target.get("Input", "")), schedule_arn=arn, scheduled_time=scheduled_time
+        )
+        late = (now - scheduled_time).total_seconds()
+        queue = self.queues.get(target["Arn"])
+        if queue is not None:
+            params: dict[str, Any] = {"QueueUrl": queue.url, "MessageBody": text}
+            group_id = (target.get("SqsParameters") or {}).get("MessageGroupId")
+            if group_id:
+                params["MessageGroupId"] = group_id
+            if queue.fifo and not queue.content_based_deduplication:
+                token = f"{arn}|{scheduled_time.isoformat()}"
+                params["MessageDeduplicationId"] = hashlib.sha256(token.encode()).hexdigest()[:64]
+            self.sqs.send_message(**params)
+            self.log("scheduler", f"fired {describe_job(text)} -> {queue.name} ({late:.1f} s late)")
+        elif self.invoke_async(target["Arn"], text.encode()):
+            self.log(
+                "scheduler", f"fired {describe_job(text)} -> {target['Arn']} ({late:.1f} s late)"
+            )
+        else:
+            self._undeliverable(schedule, text, f"target {target['Arn']} is not emulated")
+
+    def _undeliverable(self, schedule: dict[str, Any], text: str, why: str) -> None:
+        """A firing that cannot reach its target: to the dead-letter queue, else only logged."""
+        dlq = self.queues.get(((schedule["Target"].get("DeadLetterConfig") or {}).get("Arn")) or "")
+        if dlq is None:
+            self.log("scheduler", f"{schedule['Name']}: {why}; firing dropped")
+            return
+        attributes = {
+            "ERROR_CODE": "TargetNotFound",
+            "ERROR_MESSAGE": why,
+            "SCHEDULE_ARN": schedule["Arn"],
+            "TARGET_ARN": schedule["Target"]["Arn"],
+        }
+        self.sqs.send_message(
+            QueueUrl=dlq.url,
+            MessageBody=text,
+            MessageAttributes={
+                key: {"DataType": "String", "StringValue": value}
+                for key, value in attributes.items()
+            },
+        )
+        self.log("scheduler", f"{schedule['Name']}: {why}; firing sent to {dlq.name}")

@@ -3,11 +3,13 @@ them without losing any.
 
 Two formats arrive in the DLQ:
 
-- **lambda-jobs entries**: the body is the original envelope (or whatever undecodable body came
-  in) and the error is in the ``lambda_jobs.*`` String message attributes (README, "Wire formats").
+- **lambda-jobs entries**: the body is the original envelope or recurring schedule's delivery (or
+  whatever undecodable body came in) and the error is in the ``lambda_jobs.*`` String message
+  attributes (README, "Wire formats").
 - **Lambda destination records** (Lamb): a job whose invocation crashed through Lambda's own async
   retries arrives as AWS's record: ``requestContext`` (function ARN, condition, invoke count),
-  ``requestPayload`` (the envelope, or a scheduler delivery holding it) and ``responsePayload``
+  ``requestPayload`` (the envelope, a scheduler delivery holding it, or a recurring schedule's
+  delivery, read as its firing's envelope) and ``responsePayload``
   (``errorType`` / ``errorMessage``).
 
 :func:`peek` receives every entry with a short visibility timeout and makes each visible again
@@ -24,6 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from lambda_jobs import recurring
+from lambda_jobs.errors import EnvelopeError
 from lambda_jobs.ops.backend import unqualified_arn
 
 PREFIX = "lambda_jobs."
@@ -110,11 +114,15 @@ def parse(message: dict[str, Any]) -> DeadLetter:
     ):
         context = data["requestContext"]
         payload = data["requestPayload"]
-        if isinstance(payload, dict) and isinstance(payload.get("job"), dict):
+        if (
+            isinstance(payload, dict)
+            and not recurring.is_delivery(payload)
+            and isinstance(payload.get("job"), dict)
+        ):
             payload = payload["job"]  # a scheduler delivery
         response = data.get("responsePayload")
         response = response if isinstance(response, dict) else {}
-        envelope = payload if isinstance(payload, dict) else None
+        envelope = _envelope(payload)
         function = _str(context.get("functionArn"))
         return DeadLetter(
             message_id=message_id,
@@ -133,7 +141,7 @@ def parse(message: dict[str, Any]) -> DeadLetter:
             failed_at=_time(data.get("timestamp")) or sent,
             source=unqualified_arn(function) if function else None,
         )
-    envelope = data if isinstance(data, dict) and "lambda_jobs" in data else None
+    envelope = _envelope(data)
     return DeadLetter(
         message_id=message_id,
         receipt=receipt,
@@ -227,3 +235,15 @@ def peek(sqs: Any, url: str, limit: int = DEFAULT_LIMIT) -> list[DeadLetter]:
     entries = [parse(m) for m in received]
     entries.sort(key=lambda e: e.failed_at or datetime.max.replace(tzinfo=UTC))
     return entries
+
+
+def _envelope(data: Any) -> dict[str, Any] | None:
+    """The envelope dict a DLQ body holds: an envelope, or a recurring firing's (decoded)."""
+    if isinstance(data, dict) and "lambda_jobs" in data:
+        return data
+    if recurring.is_delivery(data):
+        try:
+            return recurring.envelope_of(data).to_dict()
+        except EnvelopeError:
+            return None
+    return None

@@ -113,7 +113,7 @@ def find_task(name: str) -> Task[..., Any]:
     )
 
 
-def _name_only_task(name: str) -> Task[..., Any]:
+def name_only_task(name: str) -> Task[..., Any]:
     from lambda_jobs.tasks import Task
 
     def not_here(*args: Any, **kwargs: Any) -> None:
@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     priority = _priority(args.priority)
     delay = parse_duration(args.delay, "--delay") if args.delay is not None else None
     config = backend.load_config(args.config)
-    task = _name_only_task(args.task) if args.name_only else find_task(args.task)
+    task = name_only_task(args.task) if args.name_only else find_task(args.task)
     task = task.using(queue_name=args.queue, priority=priority, run_after=delay)
     job = enqueue_one(prepare(task, tuple(positional), keywords), config)
     print(job.id)

@@ -150,10 +150,14 @@ def _oldest_age(config: ClientConfig, queue_name: str) -> int | None:
 
 
 def scheduled_by_target(config: ClientConfig) -> dict[str, int] | None:
-    """Pending one-time schedules of the backend's group, counted by target ARN."""
+    """Pending one-time schedules of the backend's group, counted by target ARN.
+
+    Recurring schedules (``lambda-jobs schedules``) share the group; they are not pending jobs.
+    """
     if config.scheduler is None:
         return None
     from lambda_jobs import aws
+    from lambda_jobs.schedules import ONE_TIME_PREFIX
 
     client = aws.client("scheduler", config)
     counts: dict[str, int] = {}
@@ -161,6 +165,8 @@ def scheduled_by_target(config: ClientConfig) -> dict[str, int] | None:
     while True:
         response = client.list_schedules(**kwargs)
         for schedule in response.get("Schedules", []):
+            if not str(schedule.get("Name", "")).startswith(ONE_TIME_PREFIX):
+                continue
             arn = backend.unqualified_arn(str(schedule.get("Target", {}).get("Arn", "")))
             counts[arn] = counts.get(arn, 0) + 1
         token = response.get("NextToken")

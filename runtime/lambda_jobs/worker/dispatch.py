@@ -5,6 +5,8 @@
   (Lamb async invoke);
 - a scheduler delivery (``{"source": "lambda_jobs.scheduler", "job": ...}``) → the same, with
   ``event["job"]``;
+- a recurring schedule's delivery (``{"source": "lambda_jobs.recurring", ...}``) → the same, whole
+  (:mod:`lambda_jobs.recurring`);
 - anything else is logged (its type and top-level key names, never its content) and answered with
   ``{"error": ...}``; nothing is raised, so the process keeps serving.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lambda_jobs import schedules
+from lambda_jobs import recurring, schedules
 from lambda_jobs.worker.goat import handle_batch, is_sqs_batch
 from lambda_jobs.worker.joblog import write
 from lambda_jobs.worker.lamb import handle_job, is_async_payload
@@ -30,10 +32,12 @@ def dispatch(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
         return handle_job(event, context, runtime)
     if schedules.is_lamb_delivery(event):
         return handle_job(event["job"], context, runtime)
+    if recurring.is_delivery(event):
+        return handle_job(event, context, runtime)
     keys = sorted(str(key)[:64] for key in event)[:20] if isinstance(event, dict) else None
     message = (
         "lambda_jobs.handler received an event it does not recognise: expected an SQS batch, "
-        "a lambda-jobs envelope or a scheduler delivery"
+        "a lambda-jobs envelope, a scheduler delivery or a recurring schedule's delivery"
     )
     write(
         {

@@ -35,10 +35,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lambda_jobs import envelope as envelope_format
 from lambda_jobs.worker.deadline import MIN_SLICE_MS, FunctionClock
 from lambda_jobs.worker.runner import run_attempt
-from lambda_jobs.worker.triage import Arrival, dead_letter
+from lambda_jobs.worker.triage import Arrival, dead_letter, decode_body
 
 if TYPE_CHECKING:
     from lambda_jobs.worker.coldstart import Runtime
@@ -70,7 +69,7 @@ class _Record(Arrival):
         body = record.get("body")
         super().__init__(
             body if isinstance(body, str) else "",
-            envelope_format.from_json,
+            decode_body,
             runtime,
             source=str(record.get("eventSourceARN", "")),
             receive_count=_receive_count(record),

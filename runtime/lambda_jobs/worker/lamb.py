@@ -1,8 +1,10 @@
 """Lamb: run one job that arrived as an async-invoke payload or a scheduler delivery.
 
-The payload is an envelope (``{"lambda_jobs": 1, ...}``) or a scheduler delivery
+The payload is an envelope (``{"lambda_jobs": 1, ...}``), a scheduler delivery
 (``{"source": "lambda_jobs.scheduler", "job": <envelope>, ...}``, see
-:func:`lambda_jobs.schedules.lamb_delivery`). The attempt is the envelope's ``attempt``.
+:func:`lambda_jobs.schedules.lamb_delivery`) or a recurring schedule's delivery
+(``{"source": "lambda_jobs.recurring", ...}``, see :mod:`lambda_jobs.recurring`). The attempt is
+the envelope's ``attempt``.
 
 - **success**: returns ``{"job_id": ..., "outcome": "succeeded"}``.
 - **failure with attempts left**: a one-time EventBridge Scheduler schedule
@@ -29,7 +31,7 @@ from lambda_jobs import envelope as envelope_format
 from lambda_jobs.errors import ConfigurationError
 from lambda_jobs.worker.deadline import FunctionClock
 from lambda_jobs.worker.runner import run_attempt
-from lambda_jobs.worker.triage import Arrival, dead_letter
+from lambda_jobs.worker.triage import Arrival, dead_letter, decode_payload
 
 if TYPE_CHECKING:
     from lambda_jobs.worker.coldstart import Runtime
@@ -47,7 +49,7 @@ def handle_job(job: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
     """Run the envelope ``job`` (already taken out of a scheduler delivery, if it was one)."""
     arrived = Arrival(
         job,
-        envelope_format.from_dict,
+        decode_payload,
         runtime,
         source=str(getattr(context, "invoked_function_arn", "") or ""),
     )

@@ -11,6 +11,7 @@ is the caller's job.
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from lambda_jobs.context import JobContext
@@ -119,6 +120,8 @@ def run_attempt(
     try:
         with limit:
             if task.takes_context:
+                schedule = envelope.schedule or {}
+                scheduled_time = schedule.get("scheduled_time")
                 context = JobContext(
                     job_id=envelope.id,
                     task_name=task.name,
@@ -127,6 +130,10 @@ def run_attempt(
                     max_attempts=max_attempts,
                     enqueued_at=envelope.enqueued_at,
                     deadline=context_deadline,
+                    schedule_name=schedule.get("name"),
+                    scheduled_time=(
+                        datetime.fromisoformat(scheduled_time) if scheduled_time else None
+                    ),
                 )
                 value = task.func(context, *envelope.args, **envelope.kwargs)
             else:

@@ -11,8 +11,10 @@ words (:data:`lambda_jobs.worker.deadletter.REASONS`):
 - ``exhausted``: the attempt is already past the last one (earlier deliveries never finished),
   dead-lettered with error type ``IncompleteAttempts``.
 
-Goat decodes an SQS body and counts the redeliveries SQS reports
-(:mod:`lambda_jobs.worker.goat`); Lamb decodes the invoke payload (:mod:`lambda_jobs.worker.lamb`).
+Goat decodes an SQS body (:func:`decode_body`) and counts the redeliveries SQS reports
+(:mod:`lambda_jobs.worker.goat`); Lamb decodes the invoke payload (:func:`decode_payload`,
+:mod:`lambda_jobs.worker.lamb`). Both decoders read an envelope or a recurring schedule's delivery
+(:mod:`lambda_jobs.recurring`), which becomes the envelope of that firing's job.
 Both log with :meth:`Arrival.log` and dead-letter with :func:`dead_letter`, so one job reads the
 same in the logs and the DLQ whichever backend ran it.
 """
@@ -21,6 +23,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from lambda_jobs import envelope as envelope_format
+from lambda_jobs import recurring
 from lambda_jobs.errors import LambdaJobsError, TaskNotAllowedError
 from lambda_jobs.worker.joblog import log_job
 from lambda_jobs.worker.runner import JobOptions
@@ -34,6 +38,18 @@ if TYPE_CHECKING:
 
 #: The DLQ error type of a job whose earlier attempts never finished (a crash, a timeout).
 INCOMPLETE_ATTEMPTS = "IncompleteAttempts"
+
+
+def decode_payload(data: Any) -> Envelope:
+    """A decoded payload or body: an envelope, or a recurring delivery as its firing's envelope."""
+    if recurring.is_delivery(data):
+        return recurring.envelope_of(data)
+    return envelope_format.from_dict(data)
+
+
+def decode_body(text: str) -> Envelope:
+    """An SQS message body (JSON text), read by :func:`decode_payload`."""
+    return decode_payload(envelope_format.parse_json(text))
 
 
 class Arrival:
@@ -139,6 +155,8 @@ class Arrival:
                 return None, None
         if not isinstance(data, dict):
             return None, None
+        if recurring.is_delivery(data) and isinstance(data.get("job"), dict):
+            data = data["job"]
         task, job_id = data.get("task"), data.get("id")
         return (
             task[:256] if isinstance(task, str) and task else None,
