@@ -10,6 +10,11 @@ points at the backend's (standard) dead-letter queue, so a firing Scheduler coul
 silent. The target ``Input`` is a recurring delivery (:mod:`lambda_jobs.recurring`) that the
 handler turns into an ordinary job of the task, with an id derived from the firing.
 
+Scheduler's SQS target sets no ``MessageDeduplicationId`` (``SqsParameters`` holds only
+``MessageGroupId``); a FIFO lane has content-based deduplication on, and Scheduler's retries of one
+firing carry the same body (same schedule ARN and time), so SQS keeps one of them: deduplication by
+the firing's job id. A standard queue and Lamb have no such step (at-least-once, README).
+
 Rules followed here, from the EventBridge Scheduler User Guide: "Schedule types in EventBridge
 Scheduler" (expressions, time zones, daylight-saving time; parsed by :mod:`lambda_jobs.recurrence`,
 the same module the emulator evaluates them with), "Configuring a schedule's dead-letter queue"

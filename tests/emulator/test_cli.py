@@ -17,6 +17,8 @@ from tests.emulator.assembly_fixture import write_assembly
         (["--env", "1X=y"], "--env '1X=y': expected NAME=VALUE"),
         (["--async-retry-scale", "fast"], "--async-retry-scale 'fast': expected a number"),
         (["--async-retry-scale", "-1"], "--async-retry-scale '-1': must be between 0 and 10"),
+        (["--schedule-clock-scale", "x"], "--schedule-clock-scale 'x': expected a number"),
+        (["--schedule-clock-scale", "0.5"], "--schedule-clock-scale '0.5': must be between 1 and"),
         (["--concurrency", "0"], "--concurrency '0': must be between 1 and 64"),
         (["--concurrency", "many"], "--concurrency 'many': expected a whole number"),
     ],

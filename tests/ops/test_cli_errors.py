@@ -1,7 +1,8 @@
 """Every operations-command input a user can get wrong fails with a message naming the problem.
 
 Pinned behaviour: bad JSON arguments, unknown task, unknown queue,
-bad duration, bad priority, bad options, missing or unusable configuration, unknown job id.
+bad duration, bad priority, bad options, missing or unusable configuration, unknown job id,
+unknown schedule.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ FLAKY = f"{TASKS}.flaky"
         (["dlq", "show", "no-such-job"], "no dead-lettered job with id 'no-such-job'"),
         (["status", "--config", "/nonexistent/config.json"], "--config '/nonexistent/config.json'"),
         (["status", "--config", "inline"], "the configuration is 'inline'"),
+        (["schedules", "run", "nope"], "no recurring schedule 'nope' in group"),
+        (["schedules", "--config", "inline"], "the configuration is 'inline'"),
         (["status", "--config", '{"version": 2}'], "version 2 is not supported"),
     ],
 )

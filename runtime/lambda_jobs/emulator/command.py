@@ -103,23 +103,14 @@ def parse_env(pairs: list[str]) -> dict[str, str]:
     return result
 
 
-def parse_scale(text: str) -> float:
+def parse_scale(option: str, text: str, *, low: float, high: float, example: str) -> float:
+    """A factor option's value in ``low..high``; :class:`UsageError` naming ``option`` if not."""
     try:
         value = float(text)
     except ValueError:
-        raise UsageError(f"--async-retry-scale {text!r}: expected a number such as 0.05") from None
-    if not 0 <= value <= 10:
-        raise UsageError(f"--async-retry-scale {text!r}: must be between 0 and 10")
-    return value
-
-
-def parse_clock_scale(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"--schedule-clock-scale {text!r}: expected a number such as 60") from None
-    if not 1 <= value <= 3600:
-        raise UsageError(f"--schedule-clock-scale {text!r}: must be between 1 and 3600")
+        raise UsageError(f"{option} {text!r}: expected a number such as {example}") from None
+    if not low <= value <= high:
+        raise UsageError(f"{option} {text!r}: must be between {low:g} and {high:g}")
     return value
 
 
@@ -143,8 +134,12 @@ def run(args: argparse.Namespace) -> int:
             app=Path(args.app),
             stacks=list(args.stack),
             region=args.region,
-            async_retry_scale=parse_scale(args.async_retry_scale),
-            schedule_clock_scale=parse_clock_scale(args.schedule_clock_scale),
+            async_retry_scale=parse_scale(
+                "--async-retry-scale", args.async_retry_scale, low=0, high=10, example="0.05"
+            ),
+            schedule_clock_scale=parse_scale(
+                "--schedule-clock-scale", args.schedule_clock_scale, low=1, high=3600, example="60"
+            ),
             default_concurrency=parse_concurrency(args.concurrency),
             function_environment=parse_env(args.env),
             show_function_output=not args.quiet_functions,

@@ -171,6 +171,8 @@ class Arrival:
         if env is not None:
             task, job_id, queue = env.task, env.id, env.queue
             due_at = env.run_after or env.enqueued_at
+            if env.schedule is not None:  # a recurring firing: which schedule (its time is due_at)
+                extra.setdefault("schedule", env.schedule.get("name"))
         else:
             (task, job_id), queue, due_at = self.identity(), None, None
         log_job(

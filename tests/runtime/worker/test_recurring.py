@@ -70,9 +70,20 @@ def test_a_malformed_firing_is_refused_naming_the_field(
         recurring.envelope_of({**firing(T + "write_file"), **change})
 
 
-def test_lamb_runs_a_firing_with_its_schedule_in_the_context(lamb: Lamb, tmp_path: Path) -> None:  # noqa: F811
+def test_lamb_runs_a_firing_with_its_schedule_in_the_context(
+    lamb: Lamb,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     out = tmp_path / "context.json"
     result = lamb.invoke(firing(T + "record_context", str(out)))
+    [line] = [
+        json.loads(text)
+        for text in capsys.readouterr().out.splitlines()
+        if "lambda_jobs.job" in text
+    ]
+    assert line["outcome"] == "succeeded" and line["schedule"] == "nightly"
+    assert line["id"] == recurring.job_id(ARN, STAMP)
     assert result == {"job_id": recurring.job_id(ARN, STAMP), "outcome": "succeeded"}
     seen = json.loads(out.read_text())
     assert seen["from_schedule"] is True
