@@ -13,7 +13,7 @@ constructor creates, in this order:
 - one execution role for all functions of the backend, with only the statements each backend adds
   (every resource named; the schedule ARN pattern is the one unavoidable wildcard);
 - the subclass's lanes and functions (``_provision``, using ``_new_function``: one image, one
-  environment contract);
+  environment contract, one ``RecursiveLoop`` setting);
 - the client configuration (``_publish``: the token, the SSM parameter and the stack output, all
   holding the same JSON) and the alarms and dashboard (``lambda_jobs_cdk.alarms``).
 
@@ -42,11 +42,17 @@ from lambda_jobs_cdk.validation import (
     check_environment,
     check_function_timeout,
     check_memory_size,
+    check_recursive_loop,
 )
 
 CONFIG_VERSION = 1
 DEAD_LETTER_RETENTION = Duration.days(14)
 MAX_SQS_MESSAGE_BYTES = 1024 * 1024
+"""SQS's message size limit (and every new queue's default): 1 MiB, body plus attributes
+("Amazon SQS message quotas")."""
+DEFAULT_RECURSIVE_LOOP = lambda_.RecursiveLoop.ALLOW
+"""Lambda's own default is ``Terminate``; a job system's tasks enqueue tasks (README, "Recursive
+loop detection")."""
 DEFAULT_MAX_DELAY_SECONDS = 365 * 24 * 60 * 60
 """Longest ``run_after`` the client accepts with a scheduler: one year (the runtime's default)."""
 STANDARD_TIER_MAX_LANES = 10
@@ -77,11 +83,17 @@ class JobBackend(Construct):
     :param monitoring: alarms (DLQ not empty, oldest message age per lane on Goat, function errors
         and throttles), an optional SNS topic and a dashboard; see ``JobMonitoring`` and
         ``lambda_jobs_cdk.alarms`` for each one's monthly cost. Default: all on, no topic.
+    :param recursive_loop: every function's Lambda recursive loop detection setting
+        (``aws_lambda.RecursiveLoop``). ``ALLOW`` lets a task enqueue its own follow-up on the same
+        backend any number of times; ``TERMINATE`` (Lambda's own default) makes Lambda stop a
+        chain of jobs after about 16 hops through SQS or Lambda. Default ``ALLOW``. lambda-jobs'
+        own hand-backs and retries never count as hops (README, "Recursive loop detection").
 
     Attributes callers may rely on: ``code``, ``queues`` (the ``JobQueue`` objects), ``timeout``,
     ``memory_size``, ``dead_letter_queue``, ``schedule_group_name``, ``scheduler_role``, ``role``
     (the functions' execution role), ``functions``, ``parameter`` (the SSM parameter),
-    ``parameter_name``, ``client_config`` and ``monitoring`` (its ``alarms`` and ``dashboard``).
+    ``parameter_name``, ``client_config``, ``monitoring`` (its ``alarms`` and ``dashboard``) and
+    ``recursive_loop``.
     """
 
     backend: ClassVar[str]
@@ -102,6 +114,7 @@ class JobBackend(Construct):
         log_retention: logs.RetentionDays | None = None,
         parameter_name: str | None = None,
         monitoring: JobMonitoring | None = None,
+        recursive_loop: lambda_.RecursiveLoop | None = None,
     ) -> None:
         monitoring = check_monitoring(monitoring)
         super().__init__(scope, id)
@@ -120,6 +133,7 @@ class JobBackend(Construct):
         check_memory_size("memory_size", self.memory_size)
         self.environment = check_environment(environment)
         self.log_retention = log_retention if log_retention is not None else DEFAULT_LOG_RETENTION
+        self.recursive_loop = check_recursive_loop(recursive_loop, DEFAULT_RECURSIVE_LOOP)
         self.functions: list[lambda_.DockerImageFunction] = []
 
         unique = Names.unique_resource_name(self, max_length=64, separator="-")
@@ -252,6 +266,7 @@ class JobBackend(Construct):
             environment=environment,
             log_group=log_group,
             reserved_concurrent_executions=reserved_concurrency,
+            recursive_loop=self.recursive_loop,
         )
         self.functions.append(function)
         return function

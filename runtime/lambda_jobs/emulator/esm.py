@@ -10,6 +10,15 @@ concurrency) each loop: long-poll the queue, gather up to ``BatchSize`` messages
 - the function failed, crashed or timed out: delete nothing. The messages come back after their
   visibility timeout, and the queue's redrive policy moves them to its DLQ after
   ``maxReceiveCount`` receives.
+
+Recursive loop detection (:mod:`~lambda_jobs.emulator.recursion`): each message's
+``AWSTraceHeader`` places it in a chain of requests. A message whose invocation would be the
+function's 17th in its chain, on a function whose ``RecursiveLoop`` is not ``Allow``, is not
+delivered: it is logged as stopped and stays in the queue, so the redrive policy moves it to the
+DLQ after ``maxReceiveCount`` receives, as on AWS. Locally it is made visible again at once
+instead of after its visibility timeout (how soon AWS's mapping receives it again is not
+documented), so it reaches the DLQ within seconds. The invocation runs with the trace header of
+its delivered records' longest chain.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from typing import Any
 
 from lambda_jobs import aws
 from lambda_jobs.config import ClientConfig
+from lambda_jobs.emulator import recursion
 from lambda_jobs.emulator.environments import FunctionPool
 from lambda_jobs.emulator.joblog import JobLog, describe_job
 from lambda_jobs.emulator.runtime_api import InvocationResult
@@ -175,7 +185,43 @@ class EventSourceMappingPoller:
             batch += self._receive(self.spec.batch_size - len(batch), wait)
         return batch
 
+    def _stop_loops(
+        self, messages: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The messages Lambda would deliver, and the trace header of their longest chain.
+
+        Messages stopped by recursive loop detection are made visible again (see the module
+        docstring) and logged.
+        """
+        function = self.spec.function
+        delivered: list[dict[str, Any]] = []
+        longest: recursion.Hop | None = None
+        for message in messages:
+            header = (message.get("Attributes") or {}).get("AWSTraceHeader")
+            hop = recursion.Hop(header, function.arn)
+            if hop.stopped(function.recursive_loop):
+                self.log(
+                    self.source,
+                    f"recursive loop stopped  {describe_job(message['Body'])}: it would be "
+                    f"invocation {hop.count} of {function.name} in one chain of requests "
+                    f"(RecursiveLoop {function.recursive_loop}); the message stays in the queue "
+                    "and its redrive policy moves it to the DLQ after maxReceiveCount receives",
+                )
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.spec.queue.url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=0,
+                )
+                continue
+            delivered.append(message)
+            if longest is None or hop.count > longest.count:
+                longest = hop
+        return delivered, longest.trace if longest is not None else None
+
     def _process(self, messages: list[dict[str, Any]]) -> None:
+        messages, trace = self._stop_loops(messages)
+        if not messages:
+            return
         records = [
             sqs_record(m, queue_arn=self.spec.queue.arn, region=self.region) for m in messages
         ]
@@ -186,7 +232,7 @@ class EventSourceMappingPoller:
                 return  # stopping: the messages return to the queue after their visibility
             for message in messages:
                 self.log(self.source, f"start  {describe_job(message['Body'])}")
-            result = env.invoke(payload, request_id=request_id)
+            result = env.invoke(payload, request_id=request_id, trace=trace)
         ids = [m["MessageId"] for m in messages]
         failed = failed_item_ids(result, ids, report=self.spec.report_batch_item_failures)
         done = [m for m in messages if m["MessageId"] not in failed]

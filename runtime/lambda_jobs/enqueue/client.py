@@ -129,7 +129,12 @@ def _outgoing(job: PreparedJob, config: ClientConfig, now: datetime) -> Outgoing
         delay_seconds=delay,
         run_at=now + timedelta(seconds=delay) if via_scheduler else None,
         via_scheduler=via_scheduler,
-        message_group_id=(job.task.message_group_id or job.task.name) if fifo else None,
+        message_group_id=(
+            (job.task.message_group_id or job.task.name)
+            if fifo
+            else (None if lamb else job.task.tenant)
+        ),
+        fifo=fifo,
     )
 
 
