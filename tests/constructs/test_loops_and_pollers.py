@@ -186,7 +186,10 @@ POLLER_ERRORS: list[tuple[Callable[[], Any], str]] = [
     ),
     (lambda: JobQueue("q", min_pollers=201), r"min_pollers must be in 2\.\.200"),
     (lambda: JobQueue("q", max_pollers=2001), r"JobQueue 'q' max_pollers must be in 2\.\.2000"),
-    (lambda: JobQueue("q", max_pollers="9"), r"max_pollers must be an integer in 2\.\.2000"),
+    (
+        lambda: JobQueue("q", max_pollers="9"),  # type: ignore[arg-type]
+        r"max_pollers must be an integer in 2\.\.2000",
+    ),
     (
         lambda: JobQueue("q", min_pollers=20, max_pollers=10),
         r"JobQueue 'q' min_pollers \(20\) must not exceed max_pollers \(10\)",

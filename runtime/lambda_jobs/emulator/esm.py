@@ -14,11 +14,13 @@ concurrency) each loop: long-poll the queue, gather up to ``BatchSize`` messages
 Recursive loop detection (:mod:`~lambda_jobs.emulator.recursion`): each message's
 ``AWSTraceHeader`` places it in a chain of requests. A message whose invocation would be the
 function's 17th in its chain, on a function whose ``RecursiveLoop`` is not ``Allow``, is not
-delivered: it is logged as stopped and stays in the queue, so the redrive policy moves it to the
-DLQ after ``maxReceiveCount`` receives, as on AWS. Locally it is made visible again at once
-instead of after its visibility timeout (how soon AWS's mapping receives it again is not
-documented), so it reaches the DLQ within seconds. The invocation runs with the trace header of
-its delivered records' longest chain.
+delivered: it is logged as stopped and stays in the queue; on AWS the mapping keeps refusing it
+and the queue's redrive policy moves it to the DLQ after ``maxReceiveCount`` receives. Locally
+those refused receives are not replayed one visibility timeout after another (100 of them would
+take hours; AWS does not document their pace): the emulator moves the message to the redrive
+policy's DLQ at once, as SQS's redrive does (body and message attributes unchanged), and deletes
+it from the queue. Without a redrive policy it stays in the queue, as on AWS. The invocation runs
+with the trace header of its delivered records' longest chain.
 """
 
 from __future__ import annotations
@@ -133,6 +135,8 @@ class EventSourceMappingPoller:
         limit = spec.maximum_concurrency or pool.concurrency
         self.concurrency = max(0, min(limit, pool.concurrency))
         self.source = f"{spec.function.name} <- {spec.queue.name}"
+        self._redrive_url: str | None = None
+        self._redrive_read = False
 
     def start(self) -> list[threading.Thread]:
         if not self.spec.enabled:
@@ -200,23 +204,60 @@ class EventSourceMappingPoller:
             header = (message.get("Attributes") or {}).get("AWSTraceHeader")
             hop = recursion.Hop(header, function.arn)
             if hop.stopped(function.recursive_loop):
+                moved = self._redrive(message)
+                where = (
+                    "moved to the queue's dead-letter queue (what its redrive policy does after "
+                    "maxReceiveCount refused receives)"
+                    if moved
+                    else "left in the queue (it has no redrive policy)"
+                )
                 self.log(
                     self.source,
                     f"recursive loop stopped  {describe_job(message['Body'])}: it would be "
                     f"invocation {hop.count} of {function.name} in one chain of requests "
-                    f"(RecursiveLoop {function.recursive_loop}); the message stays in the queue "
-                    "and its redrive policy moves it to the DLQ after maxReceiveCount receives",
-                )
-                self.sqs.change_message_visibility(
-                    QueueUrl=self.spec.queue.url,
-                    ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=0,
+                    f"(RecursiveLoop {function.recursive_loop}); {where}",
                 )
                 continue
             delivered.append(message)
             if longest is None or hop.count > longest.count:
                 longest = hop
         return delivered, longest.trace if longest is not None else None
+
+    def _redrive(self, message: dict[str, Any]) -> bool:
+        """Move ``message`` to the queue's redrive DLQ as SQS would; False without a policy."""
+        if not self._redrive_read:
+            attributes = self.sqs.get_queue_attributes(
+                QueueUrl=self.spec.queue.url, AttributeNames=["RedrivePolicy"]
+            ).get("Attributes", {})
+            policy = json.loads(attributes.get("RedrivePolicy") or "{}")
+            target = policy.get("deadLetterTargetArn")
+            if isinstance(target, str):
+                name, account = target.split(":")[5], target.split(":")[4]
+                self._redrive_url = self.sqs.get_queue_url(
+                    QueueName=name, QueueOwnerAWSAccountId=account
+                )["QueueUrl"]
+            self._redrive_read = True
+        if self._redrive_url is None:
+            return False
+        request: dict[str, Any] = {"QueueUrl": self._redrive_url, "MessageBody": message["Body"]}
+        if message.get("MessageAttributes"):
+            request["MessageAttributes"] = {
+                name: {
+                    k: v
+                    for k, v in value.items()
+                    if k in ("DataType", "StringValue", "BinaryValue")
+                }
+                for name, value in message["MessageAttributes"].items()
+            }
+        if self._redrive_url.endswith(".fifo"):
+            attributes = message.get("Attributes") or {}
+            request["MessageGroupId"] = attributes.get("MessageGroupId") or "redrive"
+            request["MessageDeduplicationId"] = message["MessageId"]
+        self.sqs.send_message(**request)
+        self.sqs.delete_message(
+            QueueUrl=self.spec.queue.url, ReceiptHandle=message["ReceiptHandle"]
+        )
+        return True
 
     def _process(self, messages: list[dict[str, Any]]) -> None:
         messages, trace = self._stop_loops(messages)
