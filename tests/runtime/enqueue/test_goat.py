@@ -169,6 +169,35 @@ def test_goat_fifo_lane_any_delay_goes_through_a_schedule_with_the_group(goat: G
     assert goat.visible_now(goat.fifo_url) == []
 
 
+def test_goat_tenant_is_the_message_group_id_on_a_standard_lane(goat: GoatBackend) -> None:
+    one = add.using(tenant="acme").enqueue(1)
+    delayed = add.using(tenant="globex", run_after=timedelta(seconds=1)).enqueue(2)
+    bulk = lambda_jobs.enqueue_many([add.using(tenant="initech").prepare(3), add.prepare(4)])
+
+    messages = goat.receive(goat.low_url, 4)
+    attributes = {decoded(m).id: m["Attributes"] for m in messages}
+    assert attributes[one.id]["MessageGroupId"] == "acme"
+    assert attributes[delayed.id]["MessageGroupId"] == "globex"  # with DelaySeconds
+    assert attributes[bulk[0].id]["MessageGroupId"] == "initech"
+    assert "MessageGroupId" not in attributes[bulk[1].id]
+    assert all("MessageDeduplicationId" not in a for a in attributes.values())
+
+
+def test_goat_tenant_leaves_a_fifo_lanes_group_alone(goat: GoatBackend) -> None:
+    job = ship.using(tenant="acme").enqueue(1)
+
+    (message,) = goat.receive(goat.fifo_url, 1)
+    assert decoded(message).id == job.id
+    assert message["Attributes"]["MessageGroupId"] == "customer-7"
+
+
+def test_goat_long_delay_schedule_on_a_standard_lane_carries_no_group(goat: GoatBackend) -> None:
+    add.using(tenant="acme", run_after=timedelta(hours=1)).enqueue(1)
+
+    (schedule,) = goat.schedules()
+    assert "SqsParameters" not in schedule["Target"]
+
+
 def _count_batch_requests(goat_config: dict[str, Any]) -> list[int]:
     """Entries per SendMessageBatch request, seen on the runtime's own shared client."""
     from lambda_jobs import config

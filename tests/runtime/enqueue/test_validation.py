@@ -379,3 +379,33 @@ def test_a_non_json_value_anywhere_is_found_and_its_argument_named(
         check_arguments("t", (1, hidden), {})
     assert "positional argument 1 is not JSON" in str(caught.value)
     assert f"at [{index}]['deep'][0]" in str(caught.value)
+
+
+# Tenant ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tenant", ["acme", "a" * 128, "org:42/eu-west_1", "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"]
+)
+def test_tenant_accepts_what_sqs_accepts_as_a_message_group_id(tenant: str) -> None:
+    assert job.using(tenant=tenant).tenant == tenant
+
+
+@pytest.mark.parametrize(
+    ("tenant", "shown"),
+    [
+        ("", "got ''"),
+        ("a" * 129, "got 'aaaa"),
+        ("café", "got 'café'"),
+        ("two words", "got 'two words'"),
+        (7, "got 7"),
+    ],
+)
+def test_tenant_outside_sqs_rules_is_refused_naming_what_is_allowed(
+    tenant: object, shown: str
+) -> None:
+    with pytest.raises(InvalidJobError) as caught:
+        job.using(tenant=tenant)  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert message.startswith("tenant must be 1-128 characters of ASCII letters, digits and")
+    assert "SQS's rule for a MessageGroupId" in message and shown in message
