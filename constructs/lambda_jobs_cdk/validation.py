@@ -33,7 +33,8 @@ MIN_POLLERS = 2
 """Provisioned mode's floor for SQS mappings, both bounds ("ProvisionedPollerConfig")."""
 MAX_MIN_POLLERS = 200
 MAX_MAX_POLLERS = 2000
-"""CloudFormation's ``MaximumPollers`` limit (the Lambda API page allows SQS up to 10,000)."""
+"""``MaximumPollers`` limit of "Lambda parameters for Amazon SQS event source mappings" and of
+CloudFormation's schema (the API page "ProvisionedPollerConfig" now allows SQS up to 10,000)."""
 RESERVED_ENVIRONMENT = (
     "LAMBDA_JOBS_TASKS",
     "LAMBDA_JOBS_DLQ_URL",
