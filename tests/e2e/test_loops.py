@@ -29,7 +29,7 @@ from lambda_jobs import aws, enqueue_many
 from lambda_jobs.emulator.process import EmulatorProcess
 from lambda_jobs.errors import InvalidJobError
 
-from tests.e2e.conftest import Backend, poll, synthesize
+from tests.e2e.conftest import Backend, handler_lines, poll, synthesize
 from tests.e2e.loop_app import LOOP_PROJECT, STACKS
 
 pytestmark = pytest.mark.e2e
@@ -89,22 +89,6 @@ def emulator_log(backend: Backend) -> str:
 
 def steps(backend: Backend, chain_id: str) -> list[int]:
     return sorted(event["n"] for event in backend.events(task="chain", chain_id=chain_id))
-
-
-def function_lines(backend: Backend, outcome: str) -> list[dict[str, Any]]:
-    """The handler's job-log lines with ``outcome`` (the functions' output is in the log)."""
-    found = []
-    for line in emulator_log(backend).splitlines():
-        start = line.find("{")
-        if start < 0 or f'"{outcome}"' not in line:
-            continue
-        try:
-            data = json.loads(line[start:])
-        except ValueError:
-            continue
-        if isinstance(data, dict) and data.get("outcome") == outcome:
-            found.append(data)
-    return found
 
 
 def chain_step_in_dlq(backend: Backend, chain_id: str) -> Callable[[], int | None]:
@@ -179,11 +163,17 @@ def test_a_job_handed_back_more_than_16_times_never_meets_the_cutoff(start: Star
         )
         assert "recursive loop stopped" not in emulator_log(running)
         handed_back = Counter(
-            line["id"] for line in function_lines(running, "handed_back") if line["id"] in ids
+            line["id"]
+            for line in handler_lines(running.emulator.log_path, "handed_back")
+            if line["id"] in ids
         )
         most = max(handed_back.values())
         assert most > RUN_HOPS, f"the most handed-back job went back {most} times only"
-        succeeded = [line for line in function_lines(running, "succeeded") if line["id"] in ids]
+        succeeded = [
+            line
+            for line in handler_lines(running.emulator.log_path, "succeeded")
+            if line["id"] in ids
+        ]
         assert sorted(line["id"] for line in succeeded) == sorted(ids)  # each once
         assert {line["attempt"] for line in succeeded} == {1}  # hand-backs cost no attempt
         assert running.dead_letters() == []
