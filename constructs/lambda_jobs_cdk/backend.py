@@ -13,7 +13,7 @@ constructor creates, in this order:
 - one execution role for all functions of the backend, with only the statements each backend adds
   (every resource named; the schedule ARN pattern is the one unavoidable wildcard);
 - the subclass's lanes and functions (``_provision``, using ``_new_function``: one image, one
-  environment contract);
+  environment contract, one ``RecursiveLoop`` setting);
 - the recurring schedules (``schedules``, :mod:`lambda_jobs_cdk.recurring`): one
   ``AWS::Scheduler::Schedule`` each in the same group, targeting the lane of its queue and
   priority (``schedule_target``), dead-lettering to the DLQ;
@@ -46,11 +46,17 @@ from lambda_jobs_cdk.validation import (
     check_environment,
     check_function_timeout,
     check_memory_size,
+    check_recursive_loop,
 )
 
 CONFIG_VERSION = 1
 DEAD_LETTER_RETENTION = Duration.days(14)
 MAX_SQS_MESSAGE_BYTES = 1024 * 1024
+"""SQS's message size limit (and every new queue's default): 1 MiB, body plus attributes
+("Amazon SQS message quotas")."""
+DEFAULT_RECURSIVE_LOOP = lambda_.RecursiveLoop.ALLOW
+"""Lambda's own default is ``Terminate``; a job system's tasks enqueue tasks (README, "Recursive
+loop detection")."""
 DEFAULT_MAX_DELAY_SECONDS = 365 * 24 * 60 * 60
 """Longest ``run_after`` the client accepts with a scheduler: one year (the runtime's default)."""
 STANDARD_TIER_MAX_LANES = 10
@@ -84,12 +90,18 @@ class JobBackend(Construct):
     :param monitoring: alarms (DLQ not empty, oldest message age per lane on Goat, function errors
         and throttles), an optional SNS topic and a dashboard; see ``JobMonitoring`` and
         ``lambda_jobs_cdk.alarms`` for each one's monthly cost. Default: all on, no topic.
+    :param recursive_loop: every function's Lambda recursive loop detection setting
+        (``aws_lambda.RecursiveLoop``). ``ALLOW`` lets a task enqueue its own follow-up on the same
+        backend any number of times; ``TERMINATE`` (Lambda's own default) makes Lambda stop a
+        chain of jobs after about 16 hops through SQS or Lambda. Default ``ALLOW``. lambda-jobs'
+        own hand-backs and retries never count as hops (README, "Recursive loop detection").
 
     Attributes callers may rely on: ``code``, ``queues`` (the ``JobQueue`` objects), ``timeout``,
     ``memory_size``, ``dead_letter_queue``, ``schedule_group_name``, ``scheduler_role``, ``role``
     (the functions' execution role), ``functions``, ``parameter`` (the SSM parameter),
     ``parameter_name``, ``client_config``, ``monitoring`` (its ``alarms`` and ``dashboard``),
-    ``schedules`` (the ``JobSchedule`` objects) and ``schedule_resources`` (their ``CfnSchedule``).
+    ``schedules`` (the ``JobSchedule`` objects), ``schedule_resources`` (their ``CfnSchedule``)
+    and ``recursive_loop``.
     """
 
     backend: ClassVar[str]
@@ -111,6 +123,7 @@ class JobBackend(Construct):
         parameter_name: str | None = None,
         monitoring: JobMonitoring | None = None,
         schedules: Sequence[JobSchedule] | None = None,
+        recursive_loop: lambda_.RecursiveLoop | None = None,
     ) -> None:
         monitoring = check_monitoring(monitoring)
         super().__init__(scope, id)
@@ -135,6 +148,7 @@ class JobBackend(Construct):
         check_memory_size("memory_size", self.memory_size)
         self.environment = check_environment(environment)
         self.log_retention = log_retention if log_retention is not None else DEFAULT_LOG_RETENTION
+        self.recursive_loop = check_recursive_loop(recursive_loop, DEFAULT_RECURSIVE_LOOP)
         self.functions: list[lambda_.DockerImageFunction] = []
 
         unique = Names.unique_resource_name(self, max_length=64, separator="-")
@@ -282,6 +296,7 @@ class JobBackend(Construct):
             environment=environment,
             log_group=log_group,
             reserved_concurrent_executions=reserved_concurrency,
+            recursive_loop=self.recursive_loop,
         )
         self.functions.append(function)
         return function

@@ -24,12 +24,16 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 
-from lambda_jobs_cdk.backend import JobBackend, lane_entry, new_queue
+from lambda_jobs_cdk.backend import MAX_SQS_MESSAGE_BYTES, JobBackend, lane_entry, new_queue
 from lambda_jobs_cdk.job_queue import JobQueue
 from lambda_jobs_cdk.validation import JobBackendConfigError, check_range
 
-GOAT_MAX_PAYLOAD_BYTES = 256 * 1024
-"""Largest envelope the client sends (the runtime's Goat default); lane queues accept it."""
+DEAD_LETTER_RESERVE_BYTES = 16 * 1024
+"""Kept free under SQS's 1 MiB for the dead-letter entry's ``lambda_jobs.*`` attributes (they
+count towards the message size) and for a hand-back copy's larger ``attempt``."""
+GOAT_MAX_PAYLOAD_BYTES = MAX_SQS_MESSAGE_BYTES - DEAD_LETTER_RESERVE_BYTES
+"""Largest envelope the client sends (the runtime's Goat default, 1,032,192 bytes); lane queues
+and the DLQ take 1 MiB messages."""
 MAX_RECEIVE_COUNT = 100
 """Crash safety net only: the handler dead-letters after at most 51 attempts (retries <= 50)."""
 VISIBILITY_FACTOR = 6
@@ -45,7 +49,10 @@ class GoatJobBackend(JobBackend):
     Takes the props of :class:`~lambda_jobs_cdk.backend.JobBackend` (``code``, ``queues``,
     ``timeout``, ``memory_size``, ``environment``, ``log_retention``, ``parameter_name``,
     ``monitoring``). A queue's Lamb-only props (``retry_attempts``, ``max_event_age``) are
-    refused, and its ``max_concurrency`` must be 2..1000 (the mapping's ``MaximumConcurrency``).
+    refused, and its ``max_concurrency`` must be 2..1000 (the mapping's ``MaximumConcurrency``)
+    and cannot be combined with provisioned pollers (``min_pollers``/``max_pollers``) on one lane:
+    AWS makes the two scaling modes exclusive ("Configuring scaling behavior for SQS event source
+    mappings").
 
     Attributes: those of the base, plus ``lane_queues`` (queue name -> the SQS queue of each
     lane, lowest band first), ``fifo_dead_letter_queue`` (the redrive target of FIFO lanes, or
@@ -73,6 +80,14 @@ class GoatJobBackend(JobBackend):
                 why=" on GoatJobBackend (the event-source mapping's MaximumConcurrency)",
                 about=f" for priorities {lane.min_priority}..{lane.max_priority}",
             )
+            pollers = queue.lane_pollers(lane)
+            if pollers != (None, None) and queue.lane_concurrency(lane) is not None:
+                raise JobBackendConfigError(
+                    f"JobQueue {queue.name!r} (priorities {lane.min_priority}.."
+                    f"{lane.max_priority}) sets both max_concurrency and min_pollers/max_pollers: "
+                    "AWS makes MaximumConcurrency and provisioned mode (ProvisionedPollerConfig) "
+                    "of an SQS event-source mapping exclusive; keep one of them"
+                )
 
     def _provision(self) -> dict[str, Any]:
         self.fifo_dead_letter_queue: sqs.Queue | None = None
@@ -159,7 +174,6 @@ class GoatJobBackend(JobBackend):
                 "dead_letter_queue": sqs.DeadLetterQueue(
                     queue=dlq, max_receive_count=MAX_RECEIVE_COUNT
                 ),
-                "max_message_size_bytes": GOAT_MAX_PAYLOAD_BYTES,
             }
             if queue.delay is not None:
                 props["delivery_delay"] = queue.delay
@@ -171,6 +185,7 @@ class GoatJobBackend(JobBackend):
                 # different jobs: it is equivalent to deduplicating by job id.
                 props["content_based_deduplication"] = True
             sqs_queue = new_queue(self, f"Queue-{queue.name}{suffix}", fifo=queue.fifo, **props)
+            minimum, maximum = queue.lane_pollers(lane)
             function.add_event_source(
                 event_sources.SqsEventSource(
                     sqs_queue,
@@ -178,6 +193,18 @@ class GoatJobBackend(JobBackend):
                     max_batching_window=queue.max_batching_window,
                     report_batch_item_failures=True,
                     max_concurrency=queue.lane_concurrency(lane),
+                    provisioned_poller_config=(
+                        None
+                        if (minimum, maximum) == (None, None)
+                        else lambda_.ProvisionedPollerConfig(
+                            minimum_pollers=minimum, maximum_pollers=maximum
+                        )
+                    ),
+                    metrics_config=(
+                        lambda_.MetricsConfig(metrics=[lambda_.MetricType.EVENT_COUNT])
+                        if queue.event_count_metrics
+                        else None
+                    ),
                 )
             )
             lanes.append(sqs_queue)

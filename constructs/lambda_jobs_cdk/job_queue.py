@@ -23,12 +23,15 @@ from lambda_jobs_cdk.validation import (
     MAX_BATCHING_WINDOW_SECONDS,
     MAX_CONCURRENCY,
     MAX_EVENT_AGE_SECONDS,
+    MAX_MAX_POLLERS,
     MAX_MEMORY_MB,
+    MAX_MIN_POLLERS,
     MAX_PRIORITY,
     MAX_SQS_DELAY_SECONDS,
     MIN_CONCURRENCY,
     MIN_EVENT_AGE_SECONDS,
     MIN_MEMORY_MB,
+    MIN_POLLERS,
     MIN_PRIORITY,
     JobBackendConfigError,
     check_function_timeout,
@@ -45,7 +48,15 @@ __all__ = [
 
 QUEUE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 """The runtime's rule for queue names (``lambda_jobs.options.QUEUE_NAME_PATTERN``)."""
-GOAT_ONLY_PROPS = ("fifo", "delay", "batch_size", "max_batching_window")
+GOAT_ONLY_PROPS = (
+    "fifo",
+    "delay",
+    "batch_size",
+    "max_batching_window",
+    "min_pollers",
+    "max_pollers",
+    "event_count_metrics",
+)
 """``JobQueue`` props only ``GoatJobBackend`` uses (SQS and event-source mapping settings)."""
 LAMB_ONLY_PROPS = ("retry_attempts", "max_event_age")
 """``JobQueue`` props only ``LambJobBackend`` uses (asynchronous-invoke settings)."""
@@ -60,15 +71,25 @@ class PriorityLane:
         mapping's ``MaximumConcurrency`` (2..1000). Lamb: the function's reserved concurrency
         (1..1000). Default: the queue's ``max_concurrency``; when that is also unset, Goat leaves
         the mapping unbounded and Lamb reserves nothing (the account's unreserved pool).
+    :param min_pollers: Goat only: this lane's mapping in provisioned mode with at least this
+        many event pollers (2..200). Default: the queue's ``min_pollers``.
+    :param max_pollers: Goat only: provisioned mode with at most this many event pollers
+        (2..2000). Default: the queue's ``max_pollers``.
 
     Give a higher band more concurrency than a lower one: that is how priority works on Lambda
     (larger priorities get more workers, none wait behind the others' backlog).
     """
 
-    __slots__ = ("max_concurrency", "max_priority", "min_priority")
+    __slots__ = ("max_concurrency", "max_pollers", "max_priority", "min_pollers", "min_priority")
 
     def __init__(
-        self, *, min_priority: int, max_priority: int, max_concurrency: int | None = None
+        self,
+        *,
+        min_priority: int,
+        max_priority: int,
+        max_concurrency: int | None = None,
+        min_pollers: int | None = None,
+        max_pollers: int | None = None,
     ) -> None:
         check_range(
             "PriorityLane min_priority", min_priority, MIN_PRIORITY, MAX_PRIORITY, required=True
@@ -87,6 +108,7 @@ class PriorityLane:
         self.min_priority = min_priority
         self.max_priority = max_priority
         self.max_concurrency = max_concurrency
+        self.min_pollers, self.max_pollers = check_pollers("PriorityLane", min_pollers, max_pollers)
 
     def __repr__(self) -> str:
         return (
@@ -124,6 +146,15 @@ class JobQueue:
         task retries itself), 0..2. Default 2.
     :param max_event_age: Lamb only: how long Lambda keeps an async event it could not run,
         60 s..6 h. Default 6 h.
+    :param min_pollers: Goat only: run the lanes' event-source mappings in provisioned mode with
+        at least this many event pollers, 2..200 (``ProvisionedPollerConfig.MinimumPollers``): an
+        always-on cost (README, "Costs"). A lane may set its own. AWS makes provisioned mode and
+        ``MaximumConcurrency`` exclusive, so a lane with pollers cannot have ``max_concurrency``.
+        Default: none (standard mode; with only ``max_pollers`` set, AWS's default 2).
+    :param max_pollers: Goat only: provisioned mode with at most this many pollers, 2..2000
+        (``MaximumPollers``). Default: none (with only ``min_pollers`` set, AWS's default 200).
+    :param event_count_metrics: Goat only: the mappings publish Lambda's event-source-mapping
+        ``EventCount`` metrics (``MetricsConfig``). Default ``False``.
     """
 
     def __init__(
@@ -140,6 +171,9 @@ class JobQueue:
         max_batching_window: Duration | None = None,
         retry_attempts: int | None = None,
         max_event_age: Duration | None = None,
+        min_pollers: int | None = None,
+        max_pollers: int | None = None,
+        event_count_metrics: bool = False,
     ) -> None:
         if not isinstance(name, str) or not QUEUE_NAME_PATTERN.match(name):
             raise JobBackendConfigError(
@@ -193,6 +227,12 @@ class JobQueue:
             why=" (60 s..6 h)",
         )
         self.max_event_age = max_event_age
+        self.min_pollers, self.max_pollers = check_pollers(where, min_pollers, max_pollers)
+        if not isinstance(event_count_metrics, bool):
+            raise JobBackendConfigError(
+                f"{where} event_count_metrics must be True or False, got {event_count_metrics!r}"
+            )
+        self.event_count_metrics = event_count_metrics
 
     def __repr__(self) -> str:
         return f"JobQueue({self.name!r}, fifo={self.fifo}, lanes={list(self.lanes)!r})"
@@ -201,12 +241,37 @@ class JobQueue:
         """The concurrency a lane runs with: its own, else the queue's, else None (no cap)."""
         return lane.max_concurrency if lane.max_concurrency is not None else self.max_concurrency
 
+    def lane_pollers(self, lane: PriorityLane) -> tuple[int | None, int | None]:
+        """(minimum, maximum) pollers of a lane: its own, else the queue's; (None, None) when the
+        lane's mapping runs in standard mode."""
+        if lane.min_pollers is not None or lane.max_pollers is not None:
+            return lane.min_pollers, lane.max_pollers
+        return self.min_pollers, self.max_pollers
+
     def props_set(self, names: Sequence[str]) -> Iterator[str]:
         """Those of the props ``names`` this queue sets (``fifo=False`` counts as unset)."""
         for name in names:
             value = getattr(self, name)
             if value is not None and value is not False:
                 yield name
+
+
+def check_pollers(
+    where: str, min_pollers: int | None, max_pollers: int | None
+) -> tuple[int | None, int | None]:
+    """Provisioned-mode bounds of an SQS mapping: each in range, the minimum not above the maximum.
+
+    Ranges from the Lambda API page "ProvisionedPollerConfig" (SQS: at least 2) and
+    CloudFormation's ``MaximumPollers`` limit of 2000.
+    """
+    why = " (provisioned mode of an SQS event-source mapping)"
+    check_range(f"{where} min_pollers", min_pollers, MIN_POLLERS, MAX_MIN_POLLERS, why=why)
+    check_range(f"{where} max_pollers", max_pollers, MIN_POLLERS, MAX_MAX_POLLERS, why=why)
+    if min_pollers is not None and max_pollers is not None and min_pollers > max_pollers:
+        raise JobBackendConfigError(
+            f"{where} min_pollers ({min_pollers}) must not exceed max_pollers ({max_pollers})"
+        )
+    return min_pollers, max_pollers
 
 
 def check_queue_names(queues: Sequence[JobQueue]) -> None:

@@ -21,7 +21,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 
 from lambda_jobs_cdk.backend import JobBackend, lane_entry
-from lambda_jobs_cdk.job_queue import GOAT_ONLY_PROPS
+from lambda_jobs_cdk.job_queue import GOAT_ONLY_PROPS, JobQueue
+from lambda_jobs_cdk.validation import JobBackendConfigError
 
 LAMB_MAX_PAYLOAD_BYTES = 1024 * 1024
 """Lambda's limit on an asynchronous invocation payload (the runtime's Lamb default)."""
@@ -51,6 +52,16 @@ class LambJobBackend(JobBackend):
         )
         for prop in GOAT_ONLY_PROPS
     }
+
+    def _check_queue(self, queue: JobQueue) -> None:
+        super()._check_queue(queue)
+        for lane in queue.lanes:
+            if lane.min_pollers is not None or lane.max_pollers is not None:
+                raise JobBackendConfigError(
+                    f"JobQueue {queue.name!r} PriorityLane {lane.min_priority}.."
+                    f"{lane.max_priority} min_pollers/max_pollers are a GoatJobBackend (SQS "
+                    "event-source mapping) setting; LambJobBackend has no pollers"
+                )
 
     def _provision(self) -> dict[str, Any]:
         on_failure = destinations.SqsDestination(self.dead_letter_queue)

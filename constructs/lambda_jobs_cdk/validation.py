@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 
 from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
 
 MIN_PRIORITY = -100
 MAX_PRIORITY = 100
@@ -28,6 +29,12 @@ MAX_BATCH_SIZE_WITH_WINDOW = 10_000
 MAX_ASYNC_RETRY_ATTEMPTS = 2
 MIN_EVENT_AGE_SECONDS = 60
 MAX_EVENT_AGE_SECONDS = 6 * 3600
+MIN_POLLERS = 2
+"""Provisioned mode's floor for SQS mappings, both bounds ("ProvisionedPollerConfig")."""
+MAX_MIN_POLLERS = 200
+MAX_MAX_POLLERS = 2000
+"""``MaximumPollers`` limit of "Lambda parameters for Amazon SQS event source mappings" and of
+CloudFormation's schema (the API page "ProvisionedPollerConfig" now allows SQS up to 10,000)."""
 RESERVED_ENVIRONMENT = (
     "LAMBDA_JOBS_TASKS",
     "LAMBDA_JOBS_DLQ_URL",
@@ -121,3 +128,17 @@ def check_environment(environment: Mapping[str, str] | None) -> dict[str, str]:
             raise JobBackendConfigError(f"environment: {key} must be a string, got {value!r}")
         checked[key] = value
     return checked
+
+
+def check_recursive_loop(
+    value: lambda_.RecursiveLoop | None, default: lambda_.RecursiveLoop
+) -> lambda_.RecursiveLoop:
+    """``value`` (or ``default`` when None) if it is an ``aws_lambda.RecursiveLoop``, else raise."""
+    if value is None:
+        return default
+    if not isinstance(value, lambda_.RecursiveLoop):
+        raise JobBackendConfigError(
+            "recursive_loop must be aws_lambda.RecursiveLoop.ALLOW or RecursiveLoop.TERMINATE, "
+            f"got {value!r}"
+        )
+    return value

@@ -24,7 +24,7 @@ fallback. The schema (every key is documented in the README, "Client configurati
       },
       "dead_letter_queue": {"url": "<SQS URL>", "arn": "<SQS ARN>"},
       "scheduler": {"group": "<schedule group name>", "role_arn": "<IAM role ARN>"} | null,
-      "max_payload_bytes": 262144,
+      "max_payload_bytes": 1032192,
       "max_delay_seconds": 31536000,
       "endpoints": {"sqs": "http://127.0.0.1:4566", "lambda": "...", "scheduler": "..."}
     }
@@ -49,8 +49,13 @@ SCHEMA_VERSION = 1
 
 Backend = Literal["goat", "lamb", "inline"]
 
-#: SQS's default maximum message size; a queue may be raised to 1 MiB (``max_payload_bytes``).
-GOAT_DEFAULT_MAX_PAYLOAD = 256 * 1024
+#: SQS's message size limit ("Amazon SQS message quotas"): 1 MiB, body and attributes together.
+SQS_MAX_MESSAGE_BYTES = 1024 * 1024
+#: Kept free under it for a dead-letter entry's ``lambda_jobs.*`` attributes (which count towards
+#: the message size) and a hand-back copy's longer ``attempt``.
+DEAD_LETTER_RESERVE_BYTES = 16 * 1024
+#: Goat's largest envelope by default: 1 MiB less that reserve (1,032,192 bytes).
+GOAT_DEFAULT_MAX_PAYLOAD = SQS_MAX_MESSAGE_BYTES - DEAD_LETTER_RESERVE_BYTES
 #: Lambda's limit on an asynchronous invocation payload.
 LAMB_DEFAULT_MAX_PAYLOAD = 1024 * 1024
 #: SQS's own per-message delay limit; longer delays go through EventBridge Scheduler.

@@ -59,6 +59,9 @@ MAX_RETRIES = 50
 MAX_TIMEOUT_SECONDS = 900.0
 """Lambda's own limit on a function's run time."""
 QUEUE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: SQS's rule for ``MessageGroupId`` ("Amazon SQS message quotas"): 1-128 of ASCII letters,
+#: digits and the punctuation ``!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~``.
+MESSAGE_GROUP_ID_PATTERN = re.compile(r"^[A-Za-z0-9!-/:-@\[-`{-~]{1,128}$")
 
 DEFAULT_RETRY_BACKOFF = 5.0
 DEFAULT_RETRY_BACKOFF_MAX = 3600.0
@@ -96,6 +99,22 @@ def check_queue_name(queue_name: object) -> str:
             f"got {queue_name!r}"
         )
     return queue_name
+
+
+def check_tenant(tenant: object) -> str:
+    """``tenant`` if SQS accepts it as a ``MessageGroupId``, else raise naming what is allowed."""
+    if not isinstance(tenant, str) or not MESSAGE_GROUP_ID_PATTERN.match(tenant):
+        shown = (
+            repr(tenant)
+            if not isinstance(tenant, str) or len(tenant) <= 40
+            else (f"{tenant[:40]!r}... ({len(tenant)} characters)")
+        )
+        raise InvalidTaskError(
+            "tenant must be 1-128 characters of ASCII letters, digits and punctuation "
+            "(!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~), SQS's rule for a MessageGroupId; "
+            f"got {shown}"
+        )
+    return tenant
 
 
 class RetryPolicy:

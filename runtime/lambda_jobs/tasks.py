@@ -22,6 +22,7 @@ from lambda_jobs.options import (
     check_priority,
     check_queue_name,
     check_run_after,
+    check_tenant,
     check_timeout,
     to_seconds,
 )
@@ -39,8 +40,9 @@ class Task[**P, R]:
 
     Attributes (read-only by contract): ``func``, ``name``, ``queue_name``, ``priority``, ``retry``
     (a :class:`RetryPolicy`), ``timeout`` (seconds one attempt may run; None: until the Lambda
-    function's deadline), ``takes_context``, ``run_after`` and ``message_group_id`` (FIFO lanes
-    only; None means the task name).
+    function's deadline), ``takes_context``, ``run_after``, ``message_group_id`` (FIFO lanes
+    only; None means the task name) and ``tenant`` (the SQS fair-queue tenant of the job on
+    standard Goat lanes; None: no tenant).
     """
 
     __slots__ = (
@@ -52,6 +54,7 @@ class Task[**P, R]:
         "retry",
         "run_after",
         "takes_context",
+        "tenant",
         "timeout",
     )
 
@@ -67,6 +70,7 @@ class Task[**P, R]:
         takes_context: bool = False,
         run_after: datetime | timedelta | None = None,
         message_group_id: str | None = None,
+        tenant: str | None = None,
     ) -> None:
         self.func = func
         self.name = name
@@ -77,6 +81,7 @@ class Task[**P, R]:
         self.takes_context = takes_context
         self.run_after = run_after
         self.message_group_id = message_group_id
+        self.tenant = tenant
 
     def __repr__(self) -> str:
         return f"<Task {self.name} queue={self.queue_name!r} priority={self.priority}>"
@@ -112,12 +117,16 @@ class Task[**P, R]:
         queue_name: str | None = None,
         priority: int | None = None,
         run_after: datetime | timedelta | None = None,
+        tenant: str | None = None,
     ) -> Task[P, R]:
         """A copy with other job options; the registered task is unchanged.
 
-        ``run_after`` is an aware datetime or a timedelta from the moment of enqueue. These are
-        options of jobs, not of the task declaration, so a bad value raises
-        :class:`~lambda_jobs.errors.InvalidJobError` naming it.
+        ``run_after`` is an aware datetime or a timedelta from the moment of enqueue. ``tenant``
+        (1-128 ASCII letters, digits and punctuation) names who the job is for: on a standard Goat
+        lane it is the message's ``MessageGroupId``, so SQS fair queues serve quiet tenants ahead
+        of a noisy one; FIFO lanes keep ``message_group_id`` as their group, and Lamb has no
+        tenants (README, "Tenants"). These are options of jobs, not of the task declaration, so a
+        bad value raises :class:`~lambda_jobs.errors.InvalidJobError` naming it.
         """
         changes: dict[str, Any] = {}
         try:
@@ -127,6 +136,8 @@ class Task[**P, R]:
                 changes["priority"] = check_priority(priority)
             if run_after is not None:
                 changes["run_after"] = check_run_after(run_after)
+            if tenant is not None:
+                changes["tenant"] = check_tenant(tenant)
         except InvalidTaskError as exc:
             raise InvalidJobError(str(exc)) from None
         return self._replace(**changes)

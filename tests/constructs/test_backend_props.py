@@ -167,7 +167,7 @@ def test_goat_default_lane_queue_sse_retention_redrive_100_visibility_6x_timeout
     assert props["VisibilityTimeout"] == 6 * 300
     assert props["SqsManagedSseEnabled"] is True
     assert props["MessageRetentionPeriod"] == 14 * 24 * 3600
-    assert props["MaximumMessageSize"] == 262144
+    assert props["MaximumMessageSize"] == 1024 * 1024
     assert "DelaySeconds" not in props and "FifoQueue" not in props
     assert props["RedrivePolicy"]["maxReceiveCount"] == 100
     dlq_id = props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]

@@ -110,7 +110,7 @@ def test_goat_demo_client_config_parses_with_the_runtime_parser(
     (group,) = resources(template, "AWS::Scheduler::ScheduleGroup").values()
     assert parsed.scheduler.group == group["Properties"]["Name"]
     assert resources(template, "AWS::IAM::Role")[parsed.scheduler.role_arn.removeprefix("arn:")]
-    assert parsed.max_payload_bytes == 262144
+    assert parsed.max_payload_bytes == 1_032_192
     assert parsed.max_delay_seconds == 365 * 24 * 3600
 
 

@@ -78,6 +78,23 @@ def poll[T](
         time.sleep(interval)
 
 
+def handler_lines(emulator_log: Path, outcome: str) -> list[dict[str, Any]]:
+    """The handler's job-log lines with ``outcome`` (the functions' output is in the emulator's
+    log, after the emulator's own prefix)."""
+    found = []
+    for line in emulator_log.read_text(encoding="utf-8").splitlines():
+        start = line.find("{")
+        if start < 0 or f'"{outcome}"' not in line:
+            continue
+        try:
+            data = json.loads(line[start:])
+        except ValueError:
+            continue
+        if isinstance(data, dict) and data.get("outcome") == outcome:
+            found.append(data)
+    return found
+
+
 class Backend:
     """One backend under a running emulator, as the tests see it."""
 

@@ -19,7 +19,7 @@ class Recorder:
     def __init__(self) -> None:
         self.submitted: list[tuple[bytes, str]] = []
 
-    def submit(self, payload: bytes, request_id: str) -> str:
+    def submit(self, payload: bytes, request_id: str, trace: str | None = None) -> str:
         self.submitted.append((payload, request_id))
         return request_id
 

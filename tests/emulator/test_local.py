@@ -31,7 +31,10 @@ def test_client_config_points_at_the_emulator_and_ssm_copy_is_rewritten(tmp_path
             aws_secret_access_key="local",
         )
         stored = ssm.get_parameter(Name="/hm/client-config")["Parameter"]["Value"]
-        assert json.loads(stored) == document
+        # The copy functions read: SQS through the front that keeps senders' trace headers.
+        assert cloud.sqs_front is not None
+        front = {**document["endpoints"], "sqs": cloud.sqs_front.url}
+        assert json.loads(stored) == {**document, "endpoints": front}
         moto_process = cloud.moto.process
     assert moto_process.poll() is not None, "moto is stopped with the emulator"
 

@@ -20,7 +20,7 @@ from _pytest.terminal import TerminalReporter
 from lambda_jobs import aws
 from lambda_jobs.emulator.process import EmulatorProcess
 
-from tests.e2e.conftest import ASYNC_RETRY_SCALE, synthesize
+from tests.e2e.conftest import ASYNC_RETRY_SCALE, handler_lines, synthesize
 from tests.soak import report, sizes
 from tests.soak.soak_app import STACKS
 
@@ -53,18 +53,7 @@ class SoakBackend:
 
     def function_lines(self, outcome: str) -> list[dict[str, Any]]:
         """The handler's job-log lines with ``outcome`` (functions' output copied to the log)."""
-        found = []
-        for line in self.emulator_log.read_text(encoding="utf-8").splitlines():
-            start = line.find("{")
-            if start < 0 or f'"{outcome}"' not in line:
-                continue
-            try:
-                data = json.loads(line[start:])
-            except ValueError:
-                continue
-            if isinstance(data, dict) and data.get("outcome") == outcome:
-                found.append(data)
-        return found
+        return handler_lines(self.emulator_log, outcome)
 
     def sqs(self) -> Any:
         import boto3

@@ -5,7 +5,9 @@ values), ``image`` (the image's ENV and CMD from its Dockerfile), ``provision`` 
 resources in moto; ``topology`` holds what it read), ``motoserver`` (SQS, SSM, Scheduler storage),
 ``runtime_api`` and ``environments`` (Lambda execution environments under awslambdaric), ``esm``
 (SQS event-source mapping pollers), ``async_queue`` and ``invoke_api`` (the Lambda Invoke API and
-its async retry policy), ``scheduler`` (firing one-time schedules), ``joblog`` (the job log),
+its async retry policy), ``scheduler`` (firing one-time schedules), ``recursion`` (Lambda's
+recursive loop detection), ``sqs_front`` (the functions' SQS endpoint, which keeps senders' trace
+headers as SQS does), ``joblog`` (the job log),
 ``local`` (starting and stopping all of it), ``command`` (the CLI subcommand) and ``process``
 (driving ``lambda-jobs local`` as a child process, for scripts and tests).
 """

@@ -17,6 +17,14 @@ A discarded event goes to the ``OnFailure`` destination as AWS's invocation reco
 
 ``condition`` is ``RetriesExhausted`` or ``EventAgeExceeded``. SQS queues and functions of the
 emulated stacks are supported destinations.
+
+An event sent from inside an invocation carries that invocation's trace header: when it would be
+the function's 17th invocation in one chain of requests and the function's ``RecursiveLoop`` is
+not ``Allow``, it is not run but sent to the ``OnFailure`` destination ("For asynchronous
+invokes, Lambda sends the event to a dead-letter queue or on-failure destination", launch post of
+recursive loop detection) with ``condition`` ``RecursiveInvocationException``: AWS does not
+document the condition of such a record; the emulator names it after the exception Lambda raises.
+See :mod:`lambda_jobs.emulator.recursion`.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from lambda_jobs.emulator import recursion
 from lambda_jobs.emulator.environments import FunctionPool
 from lambda_jobs.emulator.joblog import JobLog, describe_job
 from lambda_jobs.emulator.runtime_api import InvocationResult
@@ -46,14 +55,18 @@ Destination = Callable[[str, dict[str, Any]], None]
 class AsyncEvent:
     """One queued ``Event`` invocation."""
 
-    __slots__ = ("attempts", "last_result", "payload", "received_at", "request_id")
+    __slots__ = ("attempts", "hop", "last_result", "payload", "received_at", "request_id")
 
-    def __init__(self, payload: bytes, request_id: str | None = None) -> None:
+    def __init__(
+        self, payload: bytes, request_id: str | None = None, *, hop: recursion.Hop | None = None
+    ) -> None:
         self.payload = payload
         self.request_id = request_id or str(uuid.uuid4())
         self.received_at = time.time()
         self.attempts = 0
         self.last_result: InvocationResult | None = None
+        self.hop = hop if hop is not None else recursion.Hop(None, "")
+        """Its place in its chain of requests: Lambda's own retries are the same event."""
 
 
 def _iso_now() -> str:
@@ -144,9 +157,14 @@ class AsyncInvoker:
             thread.start()
         return threads
 
-    def submit(self, payload: bytes, request_id: str | None = None) -> str:
-        """Queue one event; returns its request id (what the Invoke API answers with)."""
-        event = AsyncEvent(payload, request_id)
+    def submit(
+        self, payload: bytes, request_id: str | None = None, trace: str | None = None
+    ) -> str:
+        """Queue one event; returns its request id (what the Invoke API answers with).
+
+        ``trace`` is the caller's ``X-Amzn-Trace-Id`` (None from outside any function).
+        """
+        event = AsyncEvent(payload, request_id, hop=recursion.Hop(trace, self.pool.function.arn))
         self._push(event, time.monotonic())
         self.log(self.source, f"queued {describe_job(payload)} (request {event.request_id[:8]})")
         return event.request_id
@@ -180,6 +198,16 @@ class AsyncInvoker:
                 self.log(self.source, f"async worker error: {type(exc).__name__}: {exc}")
 
     def _attempt(self, event: AsyncEvent) -> None:
+        function = self.pool.function
+        if event.hop.stopped(function.recursive_loop):
+            self.log(
+                self.source,
+                f"recursive loop stopped  {describe_job(event.payload)}: it would be invocation "
+                f"{event.hop.count} of {function.name} in one chain of requests (RecursiveLoop "
+                f"{function.recursive_loop})",
+            )
+            self._discard(event, "RecursiveInvocationException")
+            return
         if time.time() - event.received_at > self.config.max_event_age_seconds:
             self._discard(event, "EventAgeExceeded")
             return
@@ -190,7 +218,7 @@ class AsyncInvoker:
             event.attempts += 1
             attempt_id = event.request_id
             self.log(self.source, f"start  {describe_job(event.payload)} (try {event.attempts})")
-            result = env.invoke(event.payload, request_id=attempt_id)
+            result = env.invoke(event.payload, request_id=attempt_id, trace=event.hop.trace)
         event.last_result = result
         if result.ok:
             self.log(self.source, f"returned {describe_job(event.payload)}")

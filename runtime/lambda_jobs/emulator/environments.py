@@ -130,8 +130,14 @@ class ExecutionEnvironment:
     def alive(self) -> bool:
         return self.process.poll() is None and self.api.init_error is None
 
-    def invoke(self, payload: bytes, *, request_id: str) -> InvocationResult:
-        """Run one invocation; a time-out kills this environment (check :attr:`alive` after)."""
+    def invoke(
+        self, payload: bytes, *, request_id: str, trace: str | None = None
+    ) -> InvocationResult:
+        """Run one invocation; a time-out kills this environment (check :attr:`alive` after).
+
+        ``trace``: the invocation's trace header (its place in a chain of requests, see
+        :mod:`lambda_jobs.emulator.recursion`).
+        """
         if self.invocations == 0:
             self.api.wait_for_init(INIT_TIMEOUT_SECONDS)
         self.invocations += 1
@@ -140,6 +146,7 @@ class ExecutionEnvironment:
             timeout_s=self.function.timeout_seconds,
             function_arn=self.function.arn,
             request_id=request_id,
+            trace=trace,
         )
         if result.timed_out:
             self.stop()

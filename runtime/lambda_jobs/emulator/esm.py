@@ -10,6 +10,17 @@ concurrency) each loop: long-poll the queue, gather up to ``BatchSize`` messages
 - the function failed, crashed or timed out: delete nothing. The messages come back after their
   visibility timeout, and the queue's redrive policy moves them to its DLQ after
   ``maxReceiveCount`` receives.
+
+Recursive loop detection (:mod:`~lambda_jobs.emulator.recursion`): each message's
+``AWSTraceHeader`` places it in a chain of requests. A message whose invocation would be the
+function's 17th in its chain, on a function whose ``RecursiveLoop`` is not ``Allow``, is not
+delivered: it is logged as stopped and stays in the queue; on AWS the mapping keeps refusing it
+and the queue's redrive policy moves it to the DLQ after ``maxReceiveCount`` receives. Locally
+those refused receives are not replayed one visibility timeout after another (100 of them would
+take hours; AWS does not document their pace): the emulator moves the message to the redrive
+policy's DLQ at once, as SQS's redrive does (body and message attributes unchanged), and deletes
+it from the queue. Without a redrive policy it stays in the queue, as on AWS. The invocation runs
+with the trace header of its delivered records' longest chain.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ from typing import Any
 
 from lambda_jobs import aws
 from lambda_jobs.config import ClientConfig
+from lambda_jobs.emulator import recursion
 from lambda_jobs.emulator.environments import FunctionPool
 from lambda_jobs.emulator.joblog import JobLog, describe_job
 from lambda_jobs.emulator.runtime_api import InvocationResult
@@ -123,6 +135,8 @@ class EventSourceMappingPoller:
         limit = spec.maximum_concurrency or pool.concurrency
         self.concurrency = max(0, min(limit, pool.concurrency))
         self.source = f"{spec.function.name} <- {spec.queue.name}"
+        self._redrive_url: str | None = None
+        self._redrive_read = False
 
     def start(self) -> list[threading.Thread]:
         if not self.spec.enabled:
@@ -175,7 +189,80 @@ class EventSourceMappingPoller:
             batch += self._receive(self.spec.batch_size - len(batch), wait)
         return batch
 
+    def _stop_loops(
+        self, messages: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The messages Lambda would deliver, and the trace header of their longest chain.
+
+        Messages stopped by recursive loop detection are made visible again (see the module
+        docstring) and logged.
+        """
+        function = self.spec.function
+        delivered: list[dict[str, Any]] = []
+        longest: recursion.Hop | None = None
+        for message in messages:
+            header = (message.get("Attributes") or {}).get("AWSTraceHeader")
+            hop = recursion.Hop(header, function.arn)
+            if hop.stopped(function.recursive_loop):
+                moved = self._redrive(message)
+                where = (
+                    "moved to the queue's dead-letter queue (what its redrive policy does after "
+                    "maxReceiveCount refused receives)"
+                    if moved
+                    else "left in the queue (it has no redrive policy)"
+                )
+                self.log(
+                    self.source,
+                    f"recursive loop stopped  {describe_job(message['Body'])}: it would be "
+                    f"invocation {hop.count} of {function.name} in one chain of requests "
+                    f"(RecursiveLoop {function.recursive_loop}); {where}",
+                )
+                continue
+            delivered.append(message)
+            if longest is None or hop.count > longest.count:
+                longest = hop
+        return delivered, longest.trace if longest is not None else None
+
+    def _redrive(self, message: dict[str, Any]) -> bool:
+        """Move ``message`` to the queue's redrive DLQ as SQS would; False without a policy."""
+        if not self._redrive_read:
+            attributes = self.sqs.get_queue_attributes(
+                QueueUrl=self.spec.queue.url, AttributeNames=["RedrivePolicy"]
+            ).get("Attributes", {})
+            policy = json.loads(attributes.get("RedrivePolicy") or "{}")
+            target = policy.get("deadLetterTargetArn")
+            if isinstance(target, str):
+                name, account = target.split(":")[5], target.split(":")[4]
+                self._redrive_url = self.sqs.get_queue_url(
+                    QueueName=name, QueueOwnerAWSAccountId=account
+                )["QueueUrl"]
+            self._redrive_read = True
+        if self._redrive_url is None:
+            return False
+        request: dict[str, Any] = {"QueueUrl": self._redrive_url, "MessageBody": message["Body"]}
+        if message.get("MessageAttributes"):
+            request["MessageAttributes"] = {
+                name: {
+                    k: v
+                    for k, v in value.items()
+                    if k in ("DataType", "StringValue", "BinaryValue")
+                }
+                for name, value in message["MessageAttributes"].items()
+            }
+        if self._redrive_url.endswith(".fifo"):
+            attributes = message.get("Attributes") or {}
+            request["MessageGroupId"] = attributes.get("MessageGroupId") or "redrive"
+            request["MessageDeduplicationId"] = message["MessageId"]
+        self.sqs.send_message(**request)
+        self.sqs.delete_message(
+            QueueUrl=self.spec.queue.url, ReceiptHandle=message["ReceiptHandle"]
+        )
+        return True
+
     def _process(self, messages: list[dict[str, Any]]) -> None:
+        messages, trace = self._stop_loops(messages)
+        if not messages:
+            return
         records = [
             sqs_record(m, queue_arn=self.spec.queue.arn, region=self.region) for m in messages
         ]
@@ -186,7 +273,7 @@ class EventSourceMappingPoller:
                 return  # stopping: the messages return to the queue after their visibility
             for message in messages:
                 self.log(self.source, f"start  {describe_job(message['Body'])}")
-            result = env.invoke(payload, request_id=request_id)
+            result = env.invoke(payload, request_id=request_id, trace=trace)
         ids = [m["MessageId"] for m in messages]
         failed = failed_item_ids(result, ids, report=self.spec.report_batch_item_failures)
         done = [m for m in messages if m["MessageId"] not in failed]

@@ -4,7 +4,8 @@
 or partial ARN, optionally with the ``$LATEST`` qualifier. ``X-Amz-Invocation-Type``:
 
 - ``Event``: queued on the function's async queue (:mod:`~lambda_jobs.emulator.async_queue`),
-  answers ``202`` with ``x-amzn-RequestId``; payload up to 1 MiB.
+  answers ``202`` with ``x-amzn-RequestId``; payload up to 1 MiB. The ``X-Amzn-Trace-Id`` header
+  goes with it (recursive loop detection, :mod:`~lambda_jobs.emulator.recursion`).
 - ``RequestResponse`` (default): runs now and answers ``200`` with the function's response;
   a function error sets ``X-Amz-Function-Error: Unhandled``; payload up to 6 MiB.
 - ``DryRun``: ``204``.
@@ -38,7 +39,7 @@ class InvokeTarget:
     def __init__(
         self,
         arn: str,
-        submit: Callable[[bytes, str], str],
+        submit: Callable[[bytes, str, str | None], str],
         run: Callable[[bytes, str], InvocationResult],
         timeout_seconds: float,
     ) -> None:
@@ -141,7 +142,9 @@ def _make_handler(api: InvokeApi) -> type[BaseHTTPRequestHandler]:
             if kind == "DryRun":
                 self._reply(204, b"", {"x-amzn-RequestId": request_id})
             elif kind == "Event":
-                target.submit(payload, request_id)
+                # The caller's trace header: inside a function botocore sends the invocation's
+                # (see lambda_jobs.emulator.recursion).
+                target.submit(payload, request_id, self.headers.get("X-Amzn-Trace-Id"))
                 self._reply(202, b"", {"x-amzn-RequestId": request_id})
             elif kind == "RequestResponse":
                 result = target.run(payload, request_id)

@@ -27,6 +27,7 @@ from lambda_jobs.emulator.motoserver import MotoServer
 from lambda_jobs.emulator.provision import StackProvisioner, moto_config
 from lambda_jobs.emulator.runtime_api import InvocationResult
 from lambda_jobs.emulator.scheduler import SchedulePoller
+from lambda_jobs.emulator.sqs_front import SqsFront
 from lambda_jobs.emulator.topology import AsyncInvokeSpec, FunctionSpec, QueueSpec, StackSpec
 
 #: Environments per function when the template reserves no concurrency. AWS's account default
@@ -72,6 +73,8 @@ class LocalCloud:
         self.log = log or JobLog()
         self.stop_event = threading.Event()
         self.moto: MotoServer | None = None
+        self.sqs_front: SqsFront | None = None
+        """The functions' SQS endpoint (trace headers: :mod:`~lambda_jobs.emulator.sqs_front`)."""
         self.stacks: list[StackSpec] = []
         self.pools: dict[str, FunctionPool] = {}
         """By function name."""
@@ -101,6 +104,7 @@ class LocalCloud:
             self.functions.update({f.name: f for f in spec.functions.values()})
             self.queues_by_arn.update({q.arn: q for q in spec.queues.values()})
         self.invoke_api = InvokeApi({})
+        self.sqs_front = SqsFront(self.moto.url)
         on_output = self.log.function_output if self.options.show_function_output else None
         for spec in self.stacks:
             base = {
@@ -108,6 +112,7 @@ class LocalCloud:
                 "AWS_DEFAULT_REGION": spec.region,
                 "AWS_ENDPOINT_URL": self.moto.url,
                 "AWS_ENDPOINT_URL_LAMBDA": self.invoke_api.url,
+                "AWS_ENDPOINT_URL_SQS": self.sqs_front.url,
                 **self.options.function_environment,
             }
             for function in spec.functions.values():
@@ -187,6 +192,9 @@ class LocalCloud:
         if self.invoke_api is not None:
             self.invoke_api.close()
             self.invoke_api = None
+        if self.sqs_front is not None:
+            self.sqs_front.close()
+            self.sqs_front = None
         for pool in self.pools.values():
             pool.stop()
         if self.moto is not None:
@@ -234,15 +242,17 @@ class LocalCloud:
         """Overwrite each published SSM copy of a client config with its local-endpoint form.
 
         An app that reads ``LAMBDA_JOBS_CONFIG=ssm:<name>`` from this moto then reaches the
-        emulator's endpoints too.
+        emulator's endpoints too. Its ``sqs`` endpoint is the functions' SQS front, so tasks that
+        read it to enqueue follow-up jobs send their trace headers on as on AWS.
         """
-        assert self.moto is not None
+        assert self.moto is not None and self.sqs_front is not None
+        endpoints = {**self.endpoints, "sqs": self.sqs_front.url}
         for spec in self.stacks:
             ssm = aws.client("ssm", moto_config(self.moto.url, spec.region))
             for name, document in spec.config_parameters.items():
                 ssm.put_parameter(
                     Name=name,
-                    Value=json.dumps({**document, "endpoints": self.endpoints}),
+                    Value=json.dumps({**document, "endpoints": endpoints}),
                     Type="String",
                     Overwrite=True,
                 )

@@ -21,6 +21,7 @@ from typing import Any
 
 from lambda_jobs import aws
 from lambda_jobs.config import SERVICES, ClientConfig
+from lambda_jobs.emulator import recursion
 from lambda_jobs.emulator.assembly import ImageAsset, StackArtifact
 from lambda_jobs.emulator.image import read_image
 from lambda_jobs.emulator.intrinsics import Resolver, UnresolvableError
@@ -294,6 +295,9 @@ class StackProvisioner:
                 code_dir=image.directory,
                 command=[str(part) for part in command],
                 stack=self.artifact.name,
+                recursive_loop=str(
+                    self.resolve(props.get("RecursiveLoop", recursion.DEFAULT_SETTING), where)
+                ),
             )
 
     def _image(self, logical_id: str, code: dict[str, Any]) -> ImageAsset:

@@ -117,12 +117,19 @@ class InitError:
 class _Invocation:
     __slots__ = ("deadline_ms", "done", "function_arn", "payload", "request_id", "result", "trace")
 
-    def __init__(self, request_id: str, payload: bytes, function_arn: str, timeout_s: float):
+    def __init__(
+        self,
+        request_id: str,
+        payload: bytes,
+        function_arn: str,
+        timeout_s: float,
+        trace: str | None = None,
+    ):
         self.request_id = request_id
         self.payload = payload
         self.function_arn = function_arn
         self.deadline_ms = int((time.time() + timeout_s) * 1000)
-        self.trace = f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Sampled=0"
+        self.trace = trace or f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Sampled=0"
         self.done = threading.Event()
         self.result: InvocationResult | None = None
 
@@ -187,15 +194,19 @@ class RuntimeApi:
         timeout_s: float,
         function_arn: str,
         request_id: str | None = None,
+        trace: str | None = None,
     ) -> InvocationResult:
         """Hand ``payload`` to the runtime and block until it has answered or ``timeout_s`` passed.
+
+        ``trace`` is the invocation's X-Ray trace header (``Lambda-Runtime-Trace-Id``, which the
+        runtime exports as ``_X_AMZN_TRACE_ID``); default: a new one without ``Lineage``.
 
         Invocations are served one at a time, in call order; the time spent waiting for an earlier
         invocation counts toward ``timeout_s`` only from the moment this one is handed over.
         """
         request_id = request_id or str(uuid.uuid4())
         with self._invoke_lock:
-            invocation = _Invocation(request_id, payload, function_arn, timeout_s)
+            invocation = _Invocation(request_id, payload, function_arn, timeout_s, trace)
             with self._lock:
                 if self._closed.is_set():
                     raise RuntimeError("this Runtime API is closed")

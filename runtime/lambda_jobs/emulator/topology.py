@@ -43,6 +43,9 @@ class FunctionSpec:
     command: list[str]
     """The image CMD: the handler (``lambda_jobs.handler.handle`` for lambda-jobs images)."""
     stack: str
+    recursive_loop: str = "Terminate"
+    """The template's ``RecursiveLoop`` (``Allow`` or ``Terminate``; Lambda's default when absent:
+    ``Terminate``), applied by :mod:`lambda_jobs.emulator.recursion`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ problem (and nothing of the call is sent):
 
 - an argument that is not plain JSON (the argument, the type, the path inside it);
 - an envelope over ``max_payload_bytes`` (the size and the limit), or over EventBridge Scheduler's
-  256 KB when a schedule carries it;
+  256 KB when a schedule carries it (Goat's own default is 1 MiB less a 16 KiB dead-letter reserve);
 - ``run_after`` more than :data:`RUN_AFTER_TOLERANCE_SECONDS` in the past (by how much), or further
   away than ``max_delay_seconds``;
 - a delay this configuration cannot carry: on Lamb every delay, on a FIFO lane every delay and on
@@ -129,7 +129,12 @@ def _outgoing(job: PreparedJob, config: ClientConfig, now: datetime) -> Outgoing
         delay_seconds=delay,
         run_at=now + timedelta(seconds=delay) if via_scheduler else None,
         via_scheduler=via_scheduler,
-        message_group_id=(job.task.message_group_id or job.task.name) if fifo else None,
+        message_group_id=(
+            (job.task.message_group_id or job.task.name)
+            if fifo
+            else (None if lamb else job.task.tenant)
+        ),
+        fifo=fifo,
     )
 
 

@@ -9,8 +9,11 @@
   deduplication window. Scheduled FIFO deliveries carry the group id; SQS Scheduler targets cannot
   set a deduplication id, so FIFO lanes need ``ContentBasedDeduplication`` (the envelope holds the
   job id, so content-based deduplication is per job).
+- Standard lanes: a job's ``tenant`` (``Task.using(tenant=...)``) is its ``MessageGroupId``, which
+  makes SQS fair queues serve quiet tenants ahead of a noisy one ("Amazon SQS fair queues"); it
+  goes with ``DelaySeconds`` as usual. No deduplication id is sent to a standard queue.
 
-Bulk: entries are grouped by lane, up to 10 (and 256 KiB of bodies) per ``SendMessageBatch``
+Bulk: entries are grouped by lane, up to 10 (and 1 MiB of bodies) per ``SendMessageBatch``
 request, requests run in parallel —
 except a FIFO lane's batches, which go one after the other in input order, and stop at the first
 refused entry (sending later jobs of the lane past a gap would break the order). Entries SQS
@@ -40,8 +43,9 @@ if TYPE_CHECKING:
 
 #: SQS's limit of entries per ``SendMessageBatch``.
 BATCH_SIZE = 10
-#: Bodies of one ``SendMessageBatch`` together stay within this (SQS's batch payload limit).
-BATCH_MAX_BYTES = 256 * 1024
+#: Bodies of one ``SendMessageBatch`` together stay within this: SQS's limit on a batch request's
+#: messages together, 1 MiB ("Amazon SQS batch actions").
+BATCH_MAX_BYTES = 1024 * 1024
 #: Sends of one batch's rejected entries: the first plus retries.
 BATCH_ATTEMPTS = 4
 #: Wait before the first retry of rejected entries, doubled each retry.
@@ -76,10 +80,12 @@ def _send_message(sqs: Any, item: Outgoing) -> SendOutcome:
 
 
 def _message_fields(item: Outgoing) -> dict[str, Any]:
-    """``MessageBody`` plus the delay or the FIFO ids, as SendMessage and batch entries want."""
+    """``MessageBody`` plus the FIFO ids, or the tenant and delay, as SendMessage and batch
+    entries want."""
     fields: dict[str, Any] = {"MessageBody": item.body}
     if item.message_group_id is not None:
         fields["MessageGroupId"] = item.message_group_id
+    if item.fifo:
         fields["MessageDeduplicationId"] = item.job_id
     elif item.delay_seconds:
         fields["DelaySeconds"] = item.delay_seconds
@@ -94,7 +100,7 @@ def _batch_requests(sqs: Any, items: list[Outgoing]) -> list[Request]:
     requests: list[Request] = []
     for lane_items in by_lane.values():
         chunks = batches(lane_items)
-        if lane_items[0].message_group_id is not None:
+        if lane_items[0].fifo:
             ids = [item.job_id for item in lane_items]
             requests.append(Request(ids, partial(_send_in_order, sqs, chunks)))
         else:
@@ -105,11 +111,10 @@ def _batch_requests(sqs: Any, items: list[Outgoing]) -> list[Request]:
 
 
 def batches(items: list[Outgoing]) -> list[list[Outgoing]]:
-    """Consecutive runs of at most 10 jobs whose bodies add up to at most 256 KiB.
+    """Consecutive runs of at most 10 jobs whose bodies add up to at most 1 MiB.
 
     SQS refuses a whole ``SendMessageBatch`` whose bodies together exceed its batch limit
-    (``BatchRequestTooLong``); a job larger than that on its own still gets a batch of its own
-    (allowed when the queue takes messages up to 1 MiB).
+    (``BatchRequestTooLong``); a job at the limit on its own still gets a batch of its own.
     """
     result: list[list[Outgoing]] = []
     chunk: list[Outgoing] = []

@@ -31,13 +31,15 @@ class Outgoing:
 
     ``delay_seconds`` is the whole-second delay (rounded up: a job never starts early);
     ``via_scheduler`` says that an EventBridge Scheduler one-time schedule at ``run_at`` carries
-    the job instead of a direct send; ``message_group_id`` is set on FIFO lanes only.
+    the job instead of a direct send; ``fifo`` says the lane is a FIFO queue, and
+    ``message_group_id`` is its group there, or the job's tenant on a standard lane (None: none).
     """
 
     __slots__ = (
         "body",
         "delay_seconds",
         "envelope",
+        "fifo",
         "lane",
         "message_group_id",
         "run_at",
@@ -54,8 +56,10 @@ class Outgoing:
         run_at: datetime | None,
         via_scheduler: bool,
         message_group_id: str | None,
+        fifo: bool = False,
     ) -> None:
         self.envelope = envelope
+        self.fifo = fifo
         self.body = body
         self.lane = lane
         self.delay_seconds = delay_seconds
@@ -121,7 +125,9 @@ def _schedule(scheduler: Any, item: Outgoing, config: ClientConfig) -> SendOutco
         role_arn=config.scheduler.role_arn,
         target_arn=item.lane.arn,
         lamb=config.backend == "lamb",
-        message_group_id=item.message_group_id,
+        # Scheduler's SqsParameters.MessageGroupId is the FIFO group: a scheduled job on a
+        # standard lane arrives without its tenant (README, "Tenants").
+        message_group_id=item.message_group_id if item.fifo else None,
     )
     return SendOutcome(sent=[item.job_id])
 

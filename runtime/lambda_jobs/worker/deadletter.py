@@ -7,6 +7,11 @@ README's ``lambda_jobs.*`` String attributes: ``reason`` (one of :data:`REASONS`
 ``job_id``. An attribute with no value (the task of a body that is not JSON) is left out: SQS
 refuses empty attribute values. That is 9 of SQS's 10 attributes per message.
 
+Attributes count towards SQS's 1 MiB message size (name, type and value). The client keeps a
+job's envelope 16 KiB under it (``lambda_jobs.config.DEAD_LETTER_RESERVE_BYTES``), which the
+attributes never exceed; for a larger body (one not sent through the client) :func:`send`
+shortens the traceback, then the error message, so the entry still fits.
+
 :func:`send` raises whatever went wrong (``LAMBDA_JOBS_DLQ_URL`` unset, AWS refused): the caller
 then keeps the message (Goat: ``batchItemFailures``; Lamb: raise so Lambda's async retry and
 on-failure destination keep it). Imported on failure only: boto3 and traceback load here.
@@ -19,6 +24,7 @@ import re
 from datetime import UTC, datetime
 
 from lambda_jobs import aws
+from lambda_jobs.config import SQS_MAX_MESSAGE_BYTES
 from lambda_jobs.errors import ConfigurationError
 
 DLQ_URL_ENV = "LAMBDA_JOBS_DLQ_URL"
@@ -94,6 +100,41 @@ def attributes(
     }
 
 
+def message_size(body: str, message_attributes: dict[str, dict[str, str]]) -> int:
+    """Bytes SQS counts for a message: the body plus each attribute's name, type and value."""
+    size = len(body.encode("utf-8"))
+    for name, value in message_attributes.items():
+        size += len(name.encode()) + len(value["DataType"].encode())
+        size += len(value.get("StringValue", "").encode("utf-8"))
+    return size
+
+
+def fit(body: str, message_attributes: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """``message_attributes`` cut so that body and attributes fit SQS's message size.
+
+    The traceback's end is shortened first, then the error message's start; the other attributes
+    are short and identify the job, so they stay.
+    """
+    over = message_size(body, message_attributes) - SQS_MAX_MESSAGE_BYTES
+    if over <= 0:
+        return message_attributes
+    fitted = dict(message_attributes)
+    for name, cut in (("error_traceback", tail), ("error_message", head)):
+        key = ATTRIBUTE_PREFIX + name
+        value = fitted.get(key)
+        if value is None or over <= 0:
+            continue
+        text = value["StringValue"]
+        keep = len(text.encode("utf-8")) - over
+        if keep > 0:
+            fitted[key] = {**value, "StringValue": cut(text, keep)}
+            over -= len(text.encode("utf-8")) - len(fitted[key]["StringValue"].encode("utf-8"))
+        else:
+            del fitted[key]
+            over -= len(key.encode()) + len(value["DataType"].encode()) + len(text.encode("utf-8"))
+    return fitted
+
+
 def send(
     body: str,
     message_attributes: dict[str, dict[str, str]],
@@ -116,7 +157,7 @@ def send(
     request: dict[str, object] = {
         "QueueUrl": url,
         "MessageBody": body,
-        "MessageAttributes": message_attributes,
+        "MessageAttributes": fit(body, message_attributes),
     }
     if url.endswith(".fifo"):
         request["MessageGroupId"] = (group_id or "lambda_jobs.dead_letters")[:128]

@@ -19,8 +19,10 @@ For each record, in order:
   records are handed back. On a standard queue a hand-back re-sends an identical copy of the
   envelope whose ``attempt`` is the attempt the record would have run as (so a hand-back does not
   use up an attempt) and acknowledges the original; a body that cannot be decoded, or a copy SQS
-  refused, is listed instead. The copy carries the envelope only (SQS message attributes of the
-  original are not copied; lambda-jobs puts nothing there). On a FIFO queue (source ARN ending in
+  refused, is listed instead. The copy carries the envelope, the original's tenant
+  (``MessageGroupId``) and its X-Ray trace header, so it is no further hop towards Lambda's
+  recursive loop cutoff (:func:`copy_trace_header`); SQS message attributes of the original are
+  not copied (lambda-jobs puts nothing there). On a FIFO queue (source ARN ending in
   ``.fifo``) the records are listed, which keeps their order; there a hand-back does count as a
   delivery (the receive count grows), so it uses up an attempt.
 - **FIFO order**: on a FIFO queue, once a record is listed, every later record of the batch is
@@ -269,13 +271,7 @@ def _send_copies(records: list[_Record]) -> set[str]:
 
                 response = aws.client("sqs", None).send_message_batch(
                     QueueUrl=queue_url(source_arn),
-                    Entries=[
-                        {
-                            "Id": str(index),
-                            "MessageBody": r.envelope.with_attempt(r.attempt).to_json(),  # type: ignore[union-attr]
-                        }
-                        for index, r in enumerate(chunk)
-                    ],
+                    Entries=[_copy_entry(str(index), r) for index, r in enumerate(chunk)],
                 )
             except Exception:
                 refused.update(r.message_id for r in chunk)
@@ -283,6 +279,54 @@ def _send_copies(records: list[_Record]) -> set[str]:
             for failed in response.get("Failed", []):
                 refused.add(chunk[int(failed["Id"])].message_id)
     return refused
+
+
+TRACE_HEADER = "AWSTraceHeader"
+TRACE_ENV = "_X_AMZN_TRACE_ID"
+
+
+def _copy_entry(entry_id: str, record: _Record) -> dict[str, Any]:
+    """The ``SendMessageBatch`` entry of a hand-back copy of ``record``.
+
+    The copy keeps the original's tenant (``MessageGroupId``) and its X-Ray trace header: the
+    ``AWSTraceHeader`` system attribute overrides the HTTP trace header that botocore adds inside
+    a Lambda function ("Amazon SQS and AWS X-Ray"), so the copy carries the original's
+    recursion-detection ``Lineage`` instead of this invocation's one hop further on. A hand-back
+    is the same job waiting, not a new hop: without this, a job handed back 16 times would meet
+    Lambda's recursive loop cutoff ("Use Lambda recursive loop detection").
+    """
+    assert record.envelope is not None
+    entry: dict[str, Any] = {
+        "Id": entry_id,
+        "MessageBody": record.envelope.with_attempt(record.attempt).to_json(),
+    }
+    group = record.message_group_id
+    if group is not None:
+        entry["MessageGroupId"] = group
+    trace = copy_trace_header(record.record)
+    if trace:
+        entry["MessageSystemAttributes"] = {
+            TRACE_HEADER: {"DataType": "String", "StringValue": trace}
+        }
+    return entry
+
+
+def copy_trace_header(record: dict[str, Any]) -> str | None:
+    """The trace header a re-sent copy of ``record`` carries so that it is no further hop.
+
+    The record's own ``AWSTraceHeader`` when it has one; otherwise (a message sent from outside a
+    function) this invocation's header without its ``Lineage`` field, so the copy is as
+    lineage-free as the original was. None outside a Lambda invocation.
+    """
+    import os
+
+    attributes = record.get("attributes")
+    original = attributes.get(TRACE_HEADER) if isinstance(attributes, dict) else None
+    if isinstance(original, str) and original:
+        return original
+    current = os.environ.get(TRACE_ENV, "")
+    fields = [f for f in current.split(";") if f and not f.startswith("Lineage=")]
+    return ";".join(fields) or None
 
 
 def _log_internal_error(message_id: str, exc: Exception) -> None:

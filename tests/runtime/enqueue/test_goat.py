@@ -169,6 +169,35 @@ def test_goat_fifo_lane_any_delay_goes_through_a_schedule_with_the_group(goat: G
     assert goat.visible_now(goat.fifo_url) == []
 
 
+def test_goat_tenant_is_the_message_group_id_on_a_standard_lane(goat: GoatBackend) -> None:
+    one = add.using(tenant="acme").enqueue(1)
+    delayed = add.using(tenant="globex", run_after=timedelta(seconds=1)).enqueue(2)
+    bulk = lambda_jobs.enqueue_many([add.using(tenant="initech").prepare(3), add.prepare(4)])
+
+    messages = goat.receive(goat.low_url, 4)
+    attributes = {decoded(m).id: m["Attributes"] for m in messages}
+    assert attributes[one.id]["MessageGroupId"] == "acme"
+    assert attributes[delayed.id]["MessageGroupId"] == "globex"  # with DelaySeconds
+    assert attributes[bulk[0].id]["MessageGroupId"] == "initech"
+    assert "MessageGroupId" not in attributes[bulk[1].id]
+    assert all("MessageDeduplicationId" not in a for a in attributes.values())
+
+
+def test_goat_tenant_leaves_a_fifo_lanes_group_alone(goat: GoatBackend) -> None:
+    job = ship.using(tenant="acme").enqueue(1)
+
+    (message,) = goat.receive(goat.fifo_url, 1)
+    assert decoded(message).id == job.id
+    assert message["Attributes"]["MessageGroupId"] == "customer-7"
+
+
+def test_goat_long_delay_schedule_on_a_standard_lane_carries_no_group(goat: GoatBackend) -> None:
+    add.using(tenant="acme", run_after=timedelta(hours=1)).enqueue(1)
+
+    (schedule,) = goat.schedules()
+    assert "SqsParameters" not in schedule["Target"]
+
+
 def _count_batch_requests(goat_config: dict[str, Any]) -> list[int]:
     """Entries per SendMessageBatch request, seen on the runtime's own shared client."""
     from lambda_jobs import config
@@ -215,11 +244,12 @@ def test_goat_bulk_sorts_jobs_into_lanes_delays_and_schedules(goat: GoatBackend)
 
 
 def test_goat_bulk_batches_stay_within_the_batch_payload_limit(goat: GoatBackend) -> None:
-    # Ten 120 KB jobs: one batch of ten (1.2 MB) would be refused whole (BatchRequestTooLong).
+    # Ten 120 KB jobs: one batch of ten (1.2 MB) would be refused whole (BatchRequestTooLong);
+    # SQS takes 1 MiB of messages per batch request ("Amazon SQS batch actions"): 8, then 2.
     sizes = _count_batch_requests(goat.document())
     jobs = lambda_jobs.enqueue_many(store.prepare("x" * 120_000) for _ in range(10))
 
-    assert sizes == [2, 2, 2, 2, 2]
+    assert sizes == [8, 2]
     assert {decoded(m).id for m in goat.receive(goat.low_url, 10)} == {j.id for j in jobs}
 
 

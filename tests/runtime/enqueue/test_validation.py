@@ -153,9 +153,15 @@ def test_payload_over_the_limit_says_the_size_and_the_limit(
 
 
 @pytest.mark.usefixtures("goat_config")
-def test_default_goat_payload_limit_is_256_kib() -> None:
-    message = rejected(lambda: job.enqueue("x" * (256 * 1024)))
-    assert "limit of 262,144 bytes" in message
+def test_default_goat_payload_limit_is_1_mib_less_the_dead_letter_reserve() -> None:
+    from lambda_jobs import config
+    from lambda_jobs.enqueue import client
+
+    # SQS takes 1 MiB messages; 16 KiB stay free for the DLQ entry's error attributes.
+    assert config.GOAT_DEFAULT_MAX_PAYLOAD == 1024 * 1024 - 16 * 1024
+    client._outgoing(job.prepare("x" * (1000 * 1024)), config.load(), datetime.now(UTC))
+    message = rejected(lambda: job.enqueue("x" * (1010 * 1024)))
+    assert "limit of 1,032,192 bytes" in message
 
 
 def test_scheduled_job_over_the_scheduler_input_limit_is_refused(
@@ -373,3 +379,33 @@ def test_a_non_json_value_anywhere_is_found_and_its_argument_named(
         check_arguments("t", (1, hidden), {})
     assert "positional argument 1 is not JSON" in str(caught.value)
     assert f"at [{index}]['deep'][0]" in str(caught.value)
+
+
+# Tenant ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tenant", ["acme", "a" * 128, "org:42/eu-west_1", "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"]
+)
+def test_tenant_accepts_what_sqs_accepts_as_a_message_group_id(tenant: str) -> None:
+    assert job.using(tenant=tenant).tenant == tenant
+
+
+@pytest.mark.parametrize(
+    ("tenant", "shown"),
+    [
+        ("", "got ''"),
+        ("a" * 129, "got 'aaaa"),
+        ("café", "got 'café'"),
+        ("two words", "got 'two words'"),
+        (7, "got 7"),
+    ],
+)
+def test_tenant_outside_sqs_rules_is_refused_naming_what_is_allowed(
+    tenant: object, shown: str
+) -> None:
+    with pytest.raises(InvalidJobError) as caught:
+        job.using(tenant=tenant)  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert message.startswith("tenant must be 1-128 characters of ASCII letters, digits and")
+    assert "SQS's rule for a MessageGroupId" in message and shown in message
