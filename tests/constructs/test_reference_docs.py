@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lambda_jobs_cdk import JobBackend, JobCode, JobMonitoring, JobQueue
+from lambda_jobs_cdk import JobBackend, JobCode, JobMonitoring, JobQueue, JobSchedule
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = (REPO / "constructs" / "README.md").read_text()
@@ -27,6 +27,7 @@ PROPS = {
     "JobQueue": _props(JobQueue.__init__),
     "JobCode.from_directory": _props(JobCode.from_directory),
     "JobMonitoring": [field.name for field in dataclasses.fields(JobMonitoring)],
+    "JobSchedule": _props(JobSchedule.__init__),
 }
 
 
@@ -39,8 +40,12 @@ def test_every_prop_has_a_row_in_the_construct_reference(owner: str) -> None:
 def test_priority_lane_signature_is_in_the_construct_reference() -> None:
     from lambda_jobs_cdk import PriorityLane
 
-    assert _props(PriorityLane.__init__) == ["min_priority", "max_priority", "max_concurrency"]
-    assert "`PriorityLane(*, min_priority, max_priority, max_concurrency=None)`" in REFERENCE
+    parameters = list(inspect.signature(PriorityLane.__init__).parameters.values())[1:]
+    spelled = ", ".join(
+        p.name if p.default is inspect.Parameter.empty else f"{p.name}={p.default!r}"
+        for p in parameters
+    )
+    assert f"`PriorityLane(*, {spelled})`" in " ".join(REFERENCE.split())
 
 
 def test_the_root_readme_links_to_the_reference_and_copies_none_of_its_tables() -> None:
