@@ -2,7 +2,8 @@
 
 The template is the source of truth. Queues are created in moto with their template attributes
 (delay, visibility, retention, maximum size, long-poll wait, redrive, FIFO, content-based
-deduplication); SSM parameters and schedule groups are created as written; functions, event-source
+deduplication); SSM parameters and schedule groups are created as written; DynamoDB tables (the
+job store) with their key schema, billing mode, global secondary indexes and TTL attribute; functions, event-source
 mappings and async-invoke configs are read into :mod:`~lambda_jobs.emulator.topology` records with
 every ``Ref``/``Fn::GetAtt``/``Fn::Join``/``Fn::Sub``/``Fn::Select`` resolved to local values.
 
@@ -81,6 +82,8 @@ class StackProvisioner:
         self.parameters: dict[str, Any] = template.get("Parameters") or {}
         self.physical: dict[str, str] = {}
         self.attributes: dict[tuple[str, str], Any] = {}
+        self.tables: list[str] = []
+        """DynamoDB tables created in moto (names)."""
         self.resolver = Resolver(self._ref, self._get_att, template.get("Conditions"))
 
     # -- lookups the resolver uses -------------------------------------------------------------
@@ -156,6 +159,14 @@ class StackProvisioner:
                     self.attributes[(logical_id, "Arn")] = (
                         f"arn:aws:scheduler:{self.region}:{ACCOUNT_ID}:schedule-group/{name}"
                     )
+                case "AWS::DynamoDB::Table":
+                    name = props.get("TableName")
+                    if not isinstance(name, str):
+                        name = default[:255]
+                    self.physical[logical_id] = name
+                    self.attributes[(logical_id, "Arn")] = (
+                        f"arn:aws:dynamodb:{self.region}:{ACCOUNT_ID}:table/{name}"
+                    )
                 case "AWS::SSM::Parameter":
                     name = props.get("Name")
                     if not isinstance(name, str):
@@ -218,6 +229,42 @@ class StackProvisioner:
             with contextlib.suppress(scheduler.exceptions.ConflictException):
                 scheduler.create_schedule_group(Name=name)
             spec.schedule_groups.append(name)
+
+    def _create_tables(self) -> None:
+        """DynamoDB tables as the template has them: keys, billing, indexes and TTL."""
+        tables = self._of_type("AWS::DynamoDB::Table")
+        if not tables:
+            return
+        dynamodb = aws.client("dynamodb", self.moto)
+        for logical_id, raw in tables:
+            props = self.resolve(raw, f"table {logical_id}")
+            name = self.physical[logical_id]
+            kwargs: dict[str, Any] = {
+                "TableName": name,
+                "KeySchema": props["KeySchema"],
+                "AttributeDefinitions": props["AttributeDefinitions"],
+                "BillingMode": props.get("BillingMode", "PROVISIONED"),
+            }
+            if kwargs["BillingMode"] == "PROVISIONED":
+                kwargs["ProvisionedThroughput"] = props.get(
+                    "ProvisionedThroughput", {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+                )
+            if props.get("GlobalSecondaryIndexes"):
+                kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+            try:
+                dynamodb.create_table(**kwargs)
+            except dynamodb.exceptions.ResourceInUseException:
+                continue  # a restart against the same moto server: keep its items
+            ttl = props.get("TimeToLiveSpecification") or {}
+            if ttl.get("Enabled"):
+                dynamodb.update_time_to_live(
+                    TableName=name,
+                    TimeToLiveSpecification={
+                        "Enabled": True,
+                        "AttributeName": ttl["AttributeName"],
+                    },
+                )
+            self.tables.append(name)
 
     def _create_parameters(self) -> None:
         parameters = self._of_type("AWS::SSM::Parameter")
@@ -375,6 +422,7 @@ class StackProvisioner:
         self._name_resources()
         self._create_queues(spec)
         self._create_schedule_groups(spec)
+        self._create_tables()
         self._create_parameters()
         self._functions(spec)
         self._event_source_mappings(spec)
