@@ -203,8 +203,7 @@ def finish(
         result, why = encode_result(value)
         if result is not None:
             sets.append("#result = :result")
-            values[":result"] = s(result)
-            removes += ["#error_type", "#error_message", "#error_traceback"]
+            values[":result"] = s(result)  # an earlier attempt's error stays: Django lists it
         else:
             error_type, error_message, error = jobstore.RESULT_NOT_STORED, str(why), None
     if error_type is not None:
