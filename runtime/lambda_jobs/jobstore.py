@@ -21,10 +21,12 @@ Item schema (partition key ``pk``, a string; no sort key)::
       enqueued_at, started_at, finished_at
                             S   ISO 8601 UTC, milliseconds (started_at: the last attempt)
       lease_until           N   epoch seconds; only while running: the claim's lease
+      lease_owner           S   the Lambda request id holding the lease
       workers               L   the Lambda request id of each attempt (Django's worker_ids)
       result                S   the JSON text of the return value, at most RESULT_MAX_BYTES
       error_type, error_message, error_traceback
                             S   the last error, cut to ERROR_MESSAGE_MAX / TRACEBACK_MAX chars
+                                (kept when a later attempt succeeds: Django lists it)
       failed_task           S   = task, only when status is failed: the sparse index's key
       unique_key, unique_release
                             S   the job's unique key and "executed" | "expired" (if any)
@@ -48,7 +50,9 @@ Expressions.ConditionExpressions.html):
 
 - enqueue: ``PutItem`` if ``attribute_not_exists(pk)``;
 - claim: ``UpdateItem`` to running, attempt + 1, if the item is missing, enqueued or retrying,
-  or running with ``lease_until < now`` (a crashed attempt's lease has run out);
+  or running with ``lease_until < now`` (a crashed attempt's lease has run out) or with
+  ``lease_owner`` = this request id (Lambda retries a crashed async event under the same request
+  id: AWS Knowledge Center, "lambda-function-duplicate-invocations");
 - finish: ``UpdateItem`` if ``attempt`` is still the claimed one (a later claim wins);
 - cancel: ``UpdateItem`` to cancelled if enqueued or retrying;
 - unique key: ``PutItem`` if ``attribute_not_exists(pk) OR expires_at < now``.

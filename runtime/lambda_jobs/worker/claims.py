@@ -11,8 +11,9 @@ and the conditions are described in :mod:`lambda_jobs.jobstore`.
   use one up, an attempt whose lease ran out does);
 - ``finished`` / ``cancelled``: the job already succeeded or failed / was cancelled; acknowledge it
   without running (log outcome ``skipped_duplicate`` / ``cancelled``);
-- ``busy``: another attempt is running under a live lease (``lease_remaining`` seconds); do not
-  start it twice (Goat lists it to come back after the lease, Lamb acknowledges it);
+- ``busy``: another attempt is running under a live lease (``lease_remaining`` seconds) held by
+  another request id; do not start it twice (Goat lists it to come back after the lease, Lamb
+  acknowledges it: the holder's own retries cover its crash);
 - ``unavailable``: the store could not be reached (``error`` says why). The job runs anyway, as it
   would without the store: the queue, not the store, decides delivery.
 
@@ -102,12 +103,12 @@ _CLAIM_UPDATE = (
     "SET #status = :running, #attempt = if_not_exists(#attempt, :zero) + :one, "
     "#started_at = :now_iso, #lease_until = :lease, #task = if_not_exists(#task, :task), "
     "#queue = if_not_exists(#queue, :queue), #enqueued_at = if_not_exists(#enqueued_at, :enq), "
-    "#max_attempts = :max, #ttl = :ttl, #workers = list_append(if_not_exists(#workers, :empty), "
-    ":me) REMOVE #failed_task"
+    "#max_attempts = :max, #ttl = :ttl, #lease_owner = :owner, "
+    "#workers = list_append(if_not_exists(#workers, :empty), :me) REMOVE #failed_task"
 )
 _CLAIM_CONDITION = (
     "attribute_not_exists(#pk) OR #status IN (:enqueued, :retrying) "
-    "OR (#status = :running AND #lease_until < :now)"
+    "OR (#status = :running AND (#lease_until < :now OR #lease_owner = :owner))"
 )
 
 
@@ -119,8 +120,17 @@ def claim(
     lease_seconds: float,
     worker_id: str,
 ) -> Claim:
-    """Claim ``envelope``'s job for one attempt of at most ``lease_seconds``; never raises."""
+    """Claim ``envelope``'s job for one attempt of at most ``lease_seconds``; never raises.
+
+    ``worker_id`` is the Lambda request id. Lambda retries a failed async event (a crash, a
+    function timeout) with the same request id, so a claim by the same id takes over its own
+    crashed attempt at once instead of waiting for the lease.
+    """
     now = jobstore.now_epoch()
+    if not worker_id:
+        import uuid
+
+        worker_id = f"local-{uuid.uuid4()}"
     try:
         client = store.client
         try:
@@ -145,7 +155,8 @@ def claim(
                     ":max": n(max_attempts),
                     ":ttl": n(now + store.ttl_seconds),
                     ":empty": {"L": []},
-                    ":me": {"L": [s(worker_id or "-")]},
+                    ":me": {"L": [s(worker_id)]},
+                    ":owner": s(worker_id),
                 },
                 ReturnValues="UPDATED_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -274,6 +285,6 @@ def encode_result(value: Any) -> tuple[str | None, str | None]:
 def _traceback(error: BaseException | None) -> str | None:
     if error is None:
         return None
-    import traceback
+    from lambda_jobs.worker.deadletter import format_traceback
 
-    return "".join(traceback.format_exception(error))
+    return format_traceback(error)

@@ -17,7 +17,8 @@ The payload is an envelope (``{"lambda_jobs": 1, ...}``) or a scheduler delivery
 before it runs and the attempt is the store's count. A job that already finished, or that runs
 under a live lease in another invocation (Lambda's async delivery can hand one event over twice),
 is acknowledged without running and logged ``skipped_duplicate``: the running invocation owns the
-job, and if it crashes Lambda's own async retries of *that* event bring it back. A cancelled job is
+job, and if it crashes Lambda's own async retries of *that* event bring it back (with its request
+id, which takes the lease over at once). A cancelled job is
 acknowledged and logged ``cancelled``.
 
 Returning normally in all those cases leaves Lambda's own async retries (and the function's
