@@ -56,7 +56,8 @@ def test_status_result_and_times_are_recorded(backend: Backend) -> None:
     assert job.status == "succeeded"
     assert job.return_value == f"Hello, {who}!"
     assert job.attempts == 1 and len(job.worker_ids) == 1
-    assert job.enqueued_at <= job.started_at <= job.finished_at  # type: ignore[operator]
+    assert job.started_at is not None and job.finished_at is not None
+    assert job.enqueued_at <= job.started_at <= job.finished_at
     failing = finished(demo_tasks.failing.enqueue(f"boom {who}"))
     assert failing.status == "failed" and failing.attempts == 2
     assert failing.error == f"RuntimeError: boom {who}"
@@ -124,7 +125,7 @@ def test_cancelling_a_running_job_is_refused(backend: Backend) -> None:
         what="the job to start",
     )
     poll(lambda: job.refresh().status == "running", timeout=10, what="the store to say running")
-    with pytest.raises(lambda_jobs.JobStateError, match="is running .*cannot be cancelled"):
+    with pytest.raises(lambda_jobs.JobStateError, match=r"is running .*cannot be cancelled"):
         lambda_jobs.cancel_job(job.id)
 
 

@@ -3,7 +3,6 @@ SIGINT / SIGTERM leave no process behind."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import uuid

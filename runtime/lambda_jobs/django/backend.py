@@ -36,8 +36,8 @@ from typing import Any, Literal
 
 from django.core.checks import CheckMessage
 from django.tasks import Task, TaskResult, TaskResultStatus
-from django.tasks.base import TaskError
 from django.tasks.backends.base import BaseTaskBackend
+from django.tasks.base import TaskError
 from django.tasks.exceptions import InvalidTask, InvalidTaskBackend
 from django.tasks.signals import task_enqueued
 from django.utils import timezone
