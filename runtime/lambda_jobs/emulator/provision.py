@@ -4,8 +4,9 @@ The template is the source of truth. Queues are created in moto with their templ
 (delay, visibility, retention, maximum size, long-poll wait, redrive, FIFO, content-based
 deduplication); SSM parameters and schedule groups are created as written; DynamoDB tables (the
 job store) with their key schema, billing mode, global secondary indexes and TTL attribute;
-functions, event-source mappings and async-invoke configs are read into :mod:`~lambda_jobs.emulator.topology` records with
-every ``Ref``/``Fn::GetAtt``/``Fn::Join``/``Fn::Sub``/``Fn::Select`` resolved to local values.
+functions, event-source mappings and async-invoke configs are read into
+:mod:`~lambda_jobs.emulator.topology` records with every ``Ref``/``Fn::GetAtt``/``Fn::Join``/
+``Fn::Sub``/``Fn::Select`` resolved to local values.
 
 Physical names follow CloudFormation's habit (``<stack>-<logical id>`` when the template sets no
 name) but without the random suffix, so a restart gives the same URLs. Resources the emulator does
