@@ -177,7 +177,8 @@ class Arrival:
             error=error,
         )
         if failure is not None:
-            self.store_error = f"recording {status} failed: {failure}"
+            text = f"recording {status} failed: {failure}"
+            self.store_error = f"{self.store_error}; {text}" if self.store_error else text
 
     @property
     def known_attempt(self) -> int | None:
