@@ -20,8 +20,11 @@ from lambda_jobs.errors import ConfigurationError
 from lambda_jobs.worker.claims import encode_result
 
 from tests.runtime import sample_tasks
-from tests.runtime.enqueue.test_goat import goat  # noqa: F401  (the fixture)
-from tests.runtime.enqueue_backends import GoatBackend, use_config
+from tests.runtime.enqueue_backends import (
+    GoatBackend,
+    goat,  # noqa: F401  (the fixture)
+    use_config,
+)
 from tests.runtime.job_table import TABLE, make_table
 
 STORE = {"table": TABLE, "ttl_seconds": 3600}
@@ -42,23 +45,24 @@ def unique_item(dynamodb: Any, key: str) -> dict[str, Any] | None:
     found = dynamodb.get_item(
         TableName=TABLE, Key={"pk": {"S": jobstore.unique_pk(key)}}, ConsistentRead=True
     )
-    return found.get("Item")
+    item: dict[str, Any] | None = found.get("Item")
+    return item
 
 
 def test_enqueue_writes_the_job_item_before_sending(store: tuple[GoatBackend, Any]) -> None:
-    goat, _ = store
+    backend, _ = store
     job = sample_tasks.write_file.enqueue("/tmp/x", "y")
     seen = lambda_jobs.get_job(job.id)
     assert (seen.status, seen.attempts, seen.task_name) == ("enqueued", 0, job.task_name)
-    assert goat.receive(goat.low_url, 1)[0]["Body"].find(job.id) > 0
+    assert backend.receive(backend.low_url, 1)[0]["Body"].find(job.id) > 0
 
 
 def test_a_failed_send_removes_the_item_and_frees_the_unique_key(
     store: tuple[GoatBackend, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    goat, dynamodb = store
-    document = goat.document(job_store=STORE)
-    missing = goat.low_url.rsplit("/", 1)[0] + "/no-such-queue"
+    backend, dynamodb = store
+    document = backend.document(job_store=STORE)
+    missing = backend.low_url.rsplit("/", 1)[0] + "/no-such-queue"
     document["queues"]["default"]["lanes"][0]["target"] = missing
     use_config(monkeypatch, document)
     with pytest.raises(EnqueueError) as raised:
@@ -84,13 +88,13 @@ def test_nothing_is_sent_when_the_store_cannot_be_written(
 def test_a_unique_key_returns_the_pending_job_also_within_one_bulk_call(
     store: tuple[GoatBackend, Any],
 ) -> None:
-    goat, dynamodb = store
+    backend, dynamodb = store
     unique = sample_tasks.write_file.using(unique_key="nightly", unique_for=timedelta(hours=1))
     receipts = lambda_jobs.enqueue_many([unique.prepare("/tmp/x", str(i)) for i in range(3)])
     (sent,) = [job for job in receipts if not job.existing]
     assert all(job.id == sent.id and job.status == "enqueued" for job in receipts)
-    assert len(goat.receive(goat.low_url, 1)) == 1
-    assert goat.counts(goat.low_url)["ApproximateNumberOfMessages"] == 0
+    assert len(backend.receive(backend.low_url, 1)) == 1
+    assert backend.counts(backend.low_url)["ApproximateNumberOfMessages"] == 0
     again = unique.enqueue("/tmp/x", "later")
     assert again.existing and again.id == sent.id
     # Cancelling the holder frees the key (released on completion, and cancelled is final).

@@ -159,7 +159,7 @@ def test_a_store_outage_mid_batch_runs_every_record_as_without_the_store(
         ev.envelope(T + "always_fail", trace),  # no retries: to the DLQ, store or not
     ]
     goat.send(*jobs)
-    event, result = goat.run(4)
+    _, result = goat.run(4)
     assert result == {"batchItemFailures": []}
     assert (tmp_path / "before").read_text() == "before"
     assert (tmp_path / "after").read_text() == "after"
