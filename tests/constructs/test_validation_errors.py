@@ -246,6 +246,7 @@ def test_both_backends_take_the_props_of_the_base_and_no_others() -> None:
         "log_retention",
         "parameter_name",
         "monitoring",
+        "job_store",
     ]
     for backend in BOTH:
         assert backend.__init__ is JobBackend.__init__, backend.__name__

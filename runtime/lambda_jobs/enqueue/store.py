@@ -326,3 +326,64 @@ def cancel_job(job_id: str, config: ClientConfig | None = None) -> Job:
     item = jobstore.decode_item(response["Attributes"])
     jobstore.release_after_finish(client, store.table, item)
     return to_job(item, config)
+
+
+def requeue(envelope: Any, config: ClientConfig) -> None:
+    """Before a redrive sends ``envelope`` again: mark its job ``enqueued`` at attempt 0.
+
+    Without it the worker would see the job ``failed`` and skip the copy as a duplicate. The last
+    error is kept (the history of why it was dead-lettered); the job leaves the failures index.
+    A missing item (expired) is written anew. Raises AWS errors: the caller then does not send.
+    """
+    store = store_of(config)
+    update = (
+        "SET #status = :enqueued, #attempt = :zero, #task = if_not_exists(#task, :task), "
+        "#queue = if_not_exists(#queue, :queue), #ttl = :ttl "
+        "REMOVE #lease_until, #lease_owner, #failed_task, #finished_at, #workers"
+    )
+    names = {
+        f"#{name}": name
+        for name in (
+            "status",
+            "attempt",
+            "task",
+            "queue",
+            "ttl",
+            "lease_until",
+            "lease_owner",
+            "failed_task",
+            "finished_at",
+            "workers",
+        )
+    }
+    _client(config).update_item(
+        TableName=store.table,
+        Key={"pk": s(envelope.id)},
+        UpdateExpression=update,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={
+            ":enqueued": s(jobstore.ENQUEUED),
+            ":zero": n(0),
+            ":task": s(envelope.task),
+            ":queue": s(envelope.queue),
+            ":ttl": n(jobstore.now_epoch() + store.ttl_seconds),
+        },
+    )
+
+
+def failures(task: str, config: ClientConfig, *, limit: int = 20) -> list[Job]:
+    """The latest ``limit`` failed jobs of ``task``, newest first (the sparse ``failures`` index).
+
+    Needs ``dynamodb:Query`` on the index (``grant_read_jobs``). The index is eventually
+    consistent: a job that failed a moment ago may not be listed yet.
+    """
+    store = store_of(config)
+    response = _client(config).query(
+        TableName=store.table,
+        IndexName=jobstore.FAILURES_INDEX,
+        KeyConditionExpression="failed_task = :task",
+        ExpressionAttributeValues={":task": s(task)},
+        ScanIndexForward=False,
+        Limit=limit,
+    )
+    return [to_job(jobstore.decode_item(item), config) for item in response.get("Items", [])]

@@ -1,4 +1,5 @@
-"""Operations commands of the ``lambda-jobs`` console script: ``status``, ``dlq ...``, ``enqueue``.
+"""Operations commands of the ``lambda-jobs`` console script: ``status``, ``dlq ...``, ``enqueue``,
+``jobs ...``.
 
 :func:`add_parser` adds them to the script's subparsers (``lambda_jobs.cli`` lists this package
 among its subcommand modules). Every command
@@ -14,9 +15,10 @@ from typing import Any
 
 
 def add_parser(subparsers: Any) -> None:
-    """Add ``status``, ``dlq`` and ``enqueue`` to the ``lambda-jobs`` subparsers."""
-    from lambda_jobs.ops import dlq_command, enqueue_by_name, status
+    """Add ``status``, ``dlq``, ``enqueue`` and ``jobs`` to the ``lambda-jobs`` subparsers."""
+    from lambda_jobs.ops import dlq_command, enqueue_by_name, jobs_command, status
 
     status.add_parser(subparsers)
     dlq_command.add_parser(subparsers)
     enqueue_by_name.add_parser(subparsers)
+    jobs_command.add_parser(subparsers)
