@@ -8,6 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from lambda_jobs import jobstore
+
 if TYPE_CHECKING:
     from lambda_jobs.tasks import Task
 
@@ -37,17 +39,17 @@ class JobStatus(StrEnum):
     """Where a job stands. Without the job store only ``enqueued`` (and, ``inline``, the outcome)
     is known; with it, :meth:`Job.refresh` and :func:`lambda_jobs.get_job` tell the rest."""
 
-    ENQUEUED = "enqueued"
+    ENQUEUED = jobstore.ENQUEUED
     """Accepted by the backend (queue, Lambda or scheduler), not started yet."""
-    RUNNING = "running"
+    RUNNING = jobstore.RUNNING
     """An attempt is running (job store only)."""
-    RETRYING = "retrying"
+    RETRYING = jobstore.RETRYING
     """An attempt failed; the next one is waiting for its backoff (job store only)."""
-    SUCCEEDED = "succeeded"
+    SUCCEEDED = jobstore.SUCCEEDED
     """The job ran and returned (``inline``, or with the job store)."""
-    FAILED = "failed"
+    FAILED = jobstore.FAILED
     """The last attempt failed, or the job could not run: it is in the dead-letter queue."""
-    CANCELLED = "cancelled"
+    CANCELLED = jobstore.CANCELLED
     """Cancelled before it started (job store only); the worker acknowledges it unrun."""
 
 

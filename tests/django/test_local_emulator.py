@@ -67,6 +67,17 @@ def local_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBac
 
 def enqueue_from_django(config: str, *names: str) -> list[str]:
     """Run ``greet.enqueue(name)`` for each name in a fresh Django process; returns the job ids."""
+    code = (
+        "import sys, django; django.setup()\n"
+        "from local_app.tasks import greet\n"
+        "for name in sys.argv[1:]:\n"
+        "    print(greet.enqueue(name).id)\n"
+    )
+    return run_django(config, code, *names).split()
+
+
+def run_django(config: str, code: str, *argv: str, timeout: float = 60) -> str:
+    """Run ``code`` in a fresh process of the local Django project; returns its stdout."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "local_site.settings",
@@ -74,22 +85,16 @@ def enqueue_from_django(config: str, *names: str) -> list[str]:
         "PYTHONPATH": os.pathsep.join([str(LOCAL_PROJECT), str(REPO_ROOT)]),
     }
     env.pop("AWS_ENDPOINT_URL", None)
-    code = (
-        "import sys, django; django.setup()\n"
-        "from local_app.tasks import greet\n"
-        "for name in sys.argv[1:]:\n"
-        "    print(greet.enqueue(name).id)\n"
-    )
     completed = subprocess.run(
-        [sys.executable, "-c", code, *names],
+        [sys.executable, "-c", code, *argv],
         capture_output=True,
         text=True,
         env=env,
-        timeout=60,
+        timeout=timeout,
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    return completed.stdout.split()
+    return completed.stdout
 
 
 def test_django_task_runs_under_lambda_jobs_local_with_retry_and_signals(
@@ -145,23 +150,8 @@ print(json.dumps(out))
 
 
 def test_django_get_result_round_trip_through_the_job_store(local_backend: LocalBackend) -> None:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "local_site.settings",
-        "LAMBDA_JOBS_CONFIG": local_backend.config,
-        "PYTHONPATH": os.pathsep.join([str(LOCAL_PROJECT), str(REPO_ROOT)]),
-    }
-    env.pop("AWS_ENDPOINT_URL", None)
-    completed = subprocess.run(
-        [sys.executable, "-c", GET_RESULT_SCRIPT],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=90,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    out = json.loads(completed.stdout.strip().splitlines()[-1])
+    stdout = run_django(local_backend.config, GET_RESULT_SCRIPT, timeout=90)
+    out = json.loads(stdout.strip().splitlines()[-1])
     assert out["supports_get_result"] is True
     assert out["first_status"] in ("READY", "RUNNING")
     assert out["status"] == "SUCCESSFUL", out

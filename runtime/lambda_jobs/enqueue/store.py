@@ -150,16 +150,21 @@ def _take_unique(
         now = jobstore.now_epoch()
         expires = now + task.unique_for
         item = {**key, "job_id": s(job.id), "expires_at": n(expires), "ttl": n(expires)}
-        try:
-            client.put_item(
-                TableName=store.table,
-                Item=item,
-                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
-                ExpressionAttributeValues={":now": n(now)},
-            )
+
+        def put(condition: str, values: dict[str, Any], item: dict[str, Any] = item) -> bool:
+            try:
+                client.put_item(
+                    TableName=store.table,
+                    Item=item,
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=values,
+                )
+            except client.exceptions.ConditionalCheckFailedException:
+                return False
+            return True
+
+        if put("attribute_not_exists(pk) OR expires_at < :now", {":now": n(now)}):
             return None
-        except client.exceptions.ConditionalCheckFailedException:
-            pass
         held = client.get_item(TableName=store.table, Key=key, ConsistentRead=True).get("Item")
         if held is None:
             continue  # released meanwhile: try again
@@ -174,16 +179,8 @@ def _take_unique(
             found.existing = True
             return found
         # The holder finished but its release was lost (or its item expired): take the key over.
-        try:
-            client.put_item(
-                TableName=store.table,
-                Item=item,
-                ConditionExpression="job_id = :holder",
-                ExpressionAttributeValues={":holder": s(holder_id)},
-            )
+        if put("job_id = :holder", {":holder": s(holder_id)}):
             return None
-        except client.exceptions.ConditionalCheckFailedException:
-            continue
     raise EnqueueError(
         f"{task.name}: unique key {task.unique_key!r} changed hands three times while taking it; "
         "try again",

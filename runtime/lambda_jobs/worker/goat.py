@@ -230,18 +230,7 @@ def _retry_later(record: _Record, duration_ms: float, error_type: str) -> None:
     """Hide the message for the backoff; the caller lists it in ``batchItemFailures``."""
     assert record.options is not None
     delay = record.options.retry.delay_after(record.attempt)
-    aws_error = None
-    try:
-        from lambda_jobs import aws
-
-        aws.client("sqs", None).change_message_visibility(
-            QueueUrl=queue_url(record.source),
-            ReceiptHandle=record.receipt,
-            VisibilityTimeout=delay,
-        )
-    except Exception as exc:
-        # Still listed: the message comes back after its current visibility timeout instead.
-        aws_error = f"ChangeMessageVisibility failed: {type(exc).__name__}: {exc}"
+    aws_error = _hide(record, delay)
     record.log(
         "retrying", duration_ms, error_type=error_type, retry_in_s=delay, aws_error=aws_error
     )
@@ -256,18 +245,25 @@ def _defer(record: _Record, lease_remaining: float) -> None:
     import math
 
     delay = min(max(math.ceil(lease_remaining) + 1, 1), MAX_VISIBILITY_SECONDS)
-    aws_error = None
+    record.log("deferred", 0.0, retry_in_s=delay, aws_error=_hide(record, delay))
+
+
+def _hide(record: _Record, seconds: int) -> str | None:
+    """Make the record's message invisible for ``seconds``; None, or the AWS error text.
+
+    On failure the record is still listed: it comes back after its current visibility timeout.
+    """
     try:
         from lambda_jobs import aws
 
         aws.client("sqs", None).change_message_visibility(
             QueueUrl=queue_url(record.source),
             ReceiptHandle=record.receipt,
-            VisibilityTimeout=delay,
+            VisibilityTimeout=seconds,
         )
     except Exception as exc:
-        aws_error = f"ChangeMessageVisibility failed: {type(exc).__name__}: {exc}"
-    record.log("deferred", 0.0, retry_in_s=delay, aws_error=aws_error)
+        return f"ChangeMessageVisibility failed: {type(exc).__name__}: {exc}"
+    return None
 
 
 def _dead_letter(
