@@ -42,8 +42,10 @@ NOTES = [
 
 
 def add(test: str, summary: str) -> None:
-    """Record one test's figures (printed at the end of the run)."""
-    FIGURES.append(Figure(test, summary))
+    """Record one test's figures (printed at the end of the run); ``+store`` with a job store."""
+    from tests.soak.sizes import JOB_STORE
+
+    FIGURES.append(Figure(f"{test} +store" if JOB_STORE else test, summary))
 
 
 def lines() -> list[str]:
