@@ -194,6 +194,8 @@ def _process(record: _Record, clock: FunctionClock, worker_id: str) -> bool:
             duration_ms=0.0,
         )
     assert record.task is not None and record.envelope is not None and record.options is not None
+    if record.claimed is not None:  # the claim took time: the deadline is that much nearer
+        limit, message = clock.time_limit(record.options.timeout, record.task.name)
     outcome = run_attempt(
         record.task,
         record.envelope,

@@ -78,6 +78,8 @@ def handle_job(job: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
     task, envelope, options = arrived.task, arrived.envelope, arrived.options
     assert task is not None and envelope is not None and options is not None
     attempt = arrived.attempt
+    if arrived.claimed is not None:  # the claim took time: the deadline is that much nearer
+        limit, message = clock.time_limit(options.timeout, task.name)
     outcome = run_attempt(
         task,
         envelope,
