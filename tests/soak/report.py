@@ -85,4 +85,16 @@ def write_results(command: str, duration_s: float) -> None:
         *NOTES,
         "",
     ]
-    RESULTS.write_text("\n".join(text), encoding="utf-8")
+    RESULTS.write_text("\n".join(text) + kept_store_section(), encoding="utf-8")
+
+
+STORE_SECTION = "## With the job store"
+
+
+def kept_store_section() -> str:
+    """The job-store figures of RESULTS.md (``SOAK_JOB_STORE=1`` runs), kept across default runs."""
+    if not RESULTS.exists():
+        return ""
+    old = RESULTS.read_text(encoding="utf-8")
+    start = old.find(STORE_SECTION)
+    return "\n" + old[start:] if start >= 0 else ""
