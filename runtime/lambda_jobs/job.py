@@ -99,6 +99,6 @@ class Job:
 
         fresh = get_job(self.id, self.config)
         for name in Job.__dataclass_fields__:
-            if name not in ("existing", "priority", "config"):
+            if name not in ("existing", "config"):
                 setattr(self, name, getattr(fresh, name))
         return self

@@ -15,6 +15,8 @@ Item schema (partition key ``pk``, a string; no sort key)::
 
     job item        pk = <job id>                       (a UUID, never starts with "unique#")
       task, queue           S   the task name and logical queue
+      priority              N   the job's priority (written at enqueue)
+      run_after             S   ISO 8601 UTC, when the job was delayed (written at enqueue)
       status                S   enqueued | running | retrying | succeeded | failed | cancelled
       attempt               N   attempts started so far (0 until the first claim)
       max_attempts          N   1 + retries, as the worker resolved them

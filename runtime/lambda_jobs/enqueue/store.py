@@ -119,6 +119,7 @@ def _put_job(client: Any, store: JobStoreConfig, job: PreparedJob, item: Outgoin
         "pk": s(envelope.id),
         "task": s(envelope.task),
         "queue": s(envelope.queue),
+        "priority": n(envelope.priority),
         "status": s(jobstore.ENQUEUED),
         "attempt": n(0),
         "enqueued_at": s(jobstore.iso(envelope.enqueued_at)),
@@ -240,11 +241,12 @@ def to_job(item: dict[str, Any], config: ClientConfig) -> Job:
     message = item.get("error_message")
     result = item.get("result")
     attempt = item.get("attempt", 0)
+    priority = item.get("priority", 0)
     job = Job(
         id=str(item["pk"]),
         task_name=str(item.get("task", "")),
         queue_name=str(item.get("queue", "")),
-        priority=0,
+        priority=int(priority) if isinstance(priority, (int, float)) else 0,
         enqueued_at=_time(item.get("enqueued_at")) or datetime.now(UTC),
         run_after=_time(item.get("run_after")),
         status=JobStatus(item.get("status", jobstore.ENQUEUED)),

@@ -51,10 +51,11 @@ def unique_item(dynamodb: Any, key: str) -> dict[str, Any] | None:
 
 def test_enqueue_writes_the_job_item_before_sending(store: tuple[GoatBackend, Any]) -> None:
     backend, _ = store
-    job = sample_tasks.write_file.enqueue("/tmp/x", "y")
+    job = sample_tasks.write_file.using(priority=60).enqueue("/tmp/x", "y")
     seen = lambda_jobs.get_job(job.id)
     assert (seen.status, seen.attempts, seen.task_name) == ("enqueued", 0, job.task_name)
-    assert backend.receive(backend.low_url, 1)[0]["Body"].find(job.id) > 0
+    assert (seen.priority, seen.queue_name) == (60, "default")
+    assert backend.receive(backend.high_url, 1)[0]["Body"].find(job.id) > 0
 
 
 def test_a_failed_send_removes_the_item_and_frees_the_unique_key(
