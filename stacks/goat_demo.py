@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Duration, Stack
-from lambda_jobs_cdk import GoatJobBackend, JobQueue
+from lambda_jobs_cdk import GoatJobBackend, JobQueue, JobStore
 
 from constructs import Construct
 from stacks.demo_code import demo_code, demo_default_queue, demo_schedule
@@ -25,6 +25,7 @@ class GoatDemoStack(Stack):
             "Jobs",
             code=demo_code(),
             timeout=DEMO_TIMEOUT,
+            job_store=JobStore(ttl=Duration.days(7)),
             queues=[
                 demo_default_queue(),
                 JobQueue("ordered", fifo=True, max_concurrency=2),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Duration, Stack
-from lambda_jobs_cdk import LambJobBackend
+from lambda_jobs_cdk import JobStore, LambJobBackend
 
 from constructs import Construct
 from stacks.demo_code import demo_code, demo_default_queue, demo_schedule
@@ -30,6 +30,7 @@ class LambDemoStack(Stack):
             "Jobs",
             code=demo_code(),
             timeout=DEMO_TIMEOUT,
+            job_store=JobStore(ttl=Duration.days(7)),
             queues=[demo_default_queue()],
             schedules=[demo_schedule("lamb", rate="5 minutes")],
         )

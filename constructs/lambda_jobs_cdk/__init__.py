@@ -13,6 +13,7 @@ from lambda_jobs_cdk.backend import JobBackend
 from lambda_jobs_cdk.goat import GoatJobBackend
 from lambda_jobs_cdk.job_code import JobCode
 from lambda_jobs_cdk.job_queue import JobQueue, PriorityLane
+from lambda_jobs_cdk.job_store import JobStore
 from lambda_jobs_cdk.lamb import LambJobBackend
 from lambda_jobs_cdk.recurring import JobSchedule
 from lambda_jobs_cdk.validation import JobBackendConfigError
@@ -25,6 +26,7 @@ __all__ = [
     "JobMonitoring",
     "JobQueue",
     "JobSchedule",
+    "JobStore",
     "LambJobBackend",
     "PriorityLane",
 ]

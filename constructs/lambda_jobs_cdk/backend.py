@@ -40,6 +40,13 @@ from constructs import Construct
 from lambda_jobs_cdk.alarms import BackendMonitoring, JobMonitoring, check_monitoring
 from lambda_jobs_cdk.job_code import JobCode
 from lambda_jobs_cdk.job_queue import JobQueue, PriorityLane, check_queue_names
+from lambda_jobs_cdk.job_store import (
+    CLIENT_ACTIONS,
+    FUNCTION_ACTIONS,
+    JobStore,
+    JobTable,
+    check_job_store,
+)
 from lambda_jobs_cdk.recurring import JobSchedule, check_schedules, provision_schedules
 from lambda_jobs_cdk.validation import (
     JobBackendConfigError,
@@ -95,13 +102,18 @@ class JobBackend(Construct):
         backend any number of times; ``TERMINATE`` (Lambda's own default) makes Lambda stop a
         chain of jobs after about 16 hops through SQS or Lambda. Default ``ALLOW``. lambda-jobs'
         own hand-backs and retries never count as hops (README, "Recursive loop detection").
+    :param job_store: a DynamoDB table recording each job's status and result (run-once
+        execution, unique jobs, cancellation, Django ``get_result``); see ``JobStore`` and
+        ``lambda_jobs_cdk.job_store``. Default None: no table, and the runtime makes no DynamoDB
+        call.
 
     Attributes callers may rely on: ``code``, ``queues`` (the ``JobQueue`` objects), ``timeout``,
     ``memory_size``, ``dead_letter_queue``, ``schedule_group_name``, ``scheduler_role``, ``role``
     (the functions' execution role), ``functions``, ``parameter`` (the SSM parameter),
     ``parameter_name``, ``client_config``, ``monitoring`` (its ``alarms`` and ``dashboard``),
-    ``schedules`` (the ``JobSchedule`` objects), ``schedule_resources`` (their ``CfnSchedule``)
-    and ``recursive_loop``.
+    ``schedules`` (the ``JobSchedule`` objects), ``schedule_resources`` (their ``CfnSchedule``),
+    ``recursive_loop`` and ``job_table`` (the ``JobTable``, or None; its ``table`` is the DynamoDB
+    table).
     """
 
     backend: ClassVar[str]
@@ -124,8 +136,10 @@ class JobBackend(Construct):
         monitoring: JobMonitoring | None = None,
         schedules: Sequence[JobSchedule] | None = None,
         recursive_loop: lambda_.RecursiveLoop | None = None,
+        job_store: JobStore | None = None,
     ) -> None:
         monitoring = check_monitoring(monitoring)
+        job_store = check_job_store(job_store)
         super().__init__(scope, id)
         if not isinstance(code, JobCode):
             raise JobBackendConfigError(
@@ -189,6 +203,10 @@ class JobBackend(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
         )
         self.dead_letter_queue.grant_send_messages(self.role)
+        self.job_table: JobTable | None = None
+        if job_store is not None:
+            self.job_table = JobTable(self, "JobStore", props=job_store)
+            self.job_table.grant(self.role, FUNCTION_ACTIONS)
         self.parameter_name = (
             parameter_name if parameter_name is not None else f"/lambda-jobs/{unique}/client-config"
         )
@@ -260,9 +278,21 @@ class JobBackend(Construct):
         ``SendMessageBatch``; Lamb: ``lambda:InvokeFunction`` on every lane function),
         ``scheduler:CreateSchedule`` in this backend's schedule group (delayed jobs),
         ``iam:PassRole`` of the scheduler role to ``scheduler.amazonaws.com`` only, and
-        ``ssm:GetParameter`` on the client-configuration parameter.
+        ``ssm:GetParameter`` on the client-configuration parameter; with a job store also
+        ``dynamodb:PutItem``, ``GetItem``, ``UpdateItem`` and ``DeleteItem`` on its table.
         """
-        return self._grant(grantee, [self._lane_statement(), *self._enqueue_statements()])
+        grant = self._grant(grantee, [self._lane_statement(), *self._enqueue_statements()])
+        if self.job_table is not None:
+            grant = grant.combine(self.job_table.grant(grantee, CLIENT_ACTIONS))
+        return grant
+
+    def grant_read_jobs(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` (an operator's role) read jobs and list failures per task
+        (``lambda-jobs jobs show`` / ``jobs failures``): ``dynamodb:GetItem`` and ``Query`` on the
+        job table and its ``failures`` index. Needs a job store."""
+        if self.job_table is None:
+            raise JobBackendConfigError("grant_read_jobs needs job_store=JobStore(...)")
+        return self.job_table.grant_query_failures(grantee)
 
     def _new_function(
         self,
@@ -284,6 +314,9 @@ class JobBackend(Construct):
             "LAMBDA_JOBS_SCHEDULER_ROLE_ARN": self.scheduler_role.role_arn,
             "LAMBDA_JOBS_BACKEND": self.backend,
         }
+        if self.job_table is not None:
+            environment["LAMBDA_JOBS_JOB_TABLE"] = self.job_table.table.table_name
+            environment["LAMBDA_JOBS_JOB_TTL_SECONDS"] = str(self.job_table.ttl_seconds)
         function = lambda_.DockerImageFunction(
             self,
             id,
@@ -322,6 +355,11 @@ class JobBackend(Construct):
             "max_payload_bytes": self.default_max_payload_bytes,
             "max_delay_seconds": DEFAULT_MAX_DELAY_SECONDS,
         }
+        if self.job_table is not None:
+            document["job_store"] = {
+                "table": self.job_table.table.table_name,
+                "ttl_seconds": self.job_table.ttl_seconds,
+            }
         self.client_config = Stack.of(self).to_json_string(document)
         self.parameter = ssm.StringParameter(
             self,

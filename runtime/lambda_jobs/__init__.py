@@ -22,8 +22,10 @@ from lambda_jobs.errors import (
     EnqueueError,
     InvalidJobError,
     InvalidTaskError,
+    JobStateError,
     JobTimeoutError,
     LambdaJobsError,
+    UnknownJobError,
 )
 from lambda_jobs.tasks import Task, task
 
@@ -54,6 +56,28 @@ def enqueue_many(jobs: Iterable[PreparedJob]) -> list[Job]:
     return _enqueue_many(list(jobs))
 
 
+def get_job(job_id: str) -> Job:
+    """The job ``job_id`` from the backend's job store (``LAMBDA_JOBS_CONFIG``).
+
+    Its ``status`` is one of :class:`JobStatus`; a just-enqueued job is ``enqueued``. Raises
+    :class:`UnknownJobError` for an id the store does not have and :class:`ConfigurationError` when
+    the backend has no job store.
+    """
+    from lambda_jobs.enqueue.store import get_job as _get_job
+
+    return _get_job(job_id)
+
+
+def cancel_job(job_id: str) -> Job:
+    """Cancel a job that has not started; the worker then acknowledges it without running it.
+
+    A running or finished job raises :class:`JobStateError` saying which; the job store is needed.
+    """
+    from lambda_jobs.enqueue.store import cancel_job as _cancel_job
+
+    return _cancel_job(job_id)
+
+
 __all__ = [
     "ConfigurationError",
     "EnqueueError",
@@ -61,11 +85,15 @@ __all__ = [
     "InvalidTaskError",
     "Job",
     "JobContext",
+    "JobStateError",
     "JobStatus",
     "JobTimeoutError",
     "LambdaJobsError",
     "PreparedJob",
     "Task",
+    "UnknownJobError",
+    "cancel_job",
     "enqueue_many",
+    "get_job",
     "task",
 ]

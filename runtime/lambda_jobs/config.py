@@ -26,11 +26,14 @@ fallback. The schema (every key is documented in the README, "Client configurati
       "scheduler": {"group": "<schedule group name>", "role_arn": "<IAM role ARN>"} | null,
       "max_payload_bytes": 1032192,
       "max_delay_seconds": 31536000,
-      "endpoints": {"sqs": "http://127.0.0.1:4566", "lambda": "...", "scheduler": "..."}
+      "endpoints": {"sqs": "http://127.0.0.1:4566", "lambda": "...", "scheduler": "..."},
+      "job_store": {"table": "<DynamoDB table name>", "ttl_seconds": 604800}
     }
 
 Lanes of a queue must cover -100..100 without gaps or overlaps. ``endpoints`` is for the local
 emulator only; when it is present, clients sign with placeholder credentials if none are set.
+``job_store`` is optional (still schema version 1): absent or null means the backend has no job
+store (:mod:`lambda_jobs.jobstore`), and then no DynamoDB call is ever made.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ LAMB_DEFAULT_MAX_PAYLOAD = 1024 * 1024
 SQS_MAX_DELAY_SECONDS = 900
 #: Longest delay accepted when a scheduler is configured: one year.
 DEFAULT_MAX_DELAY_SECONDS = 365 * 24 * 60 * 60
-SERVICES = ("sqs", "lambda", "scheduler", "ssm")
+SERVICES = ("sqs", "lambda", "scheduler", "ssm", "dynamodb")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,6 +107,14 @@ class SchedulerConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class JobStoreConfig:
+    """The backend's job store: a DynamoDB table and how long its items live (seconds)."""
+
+    table: str
+    ttl_seconds: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ClientConfig:
     """A parsed, validated client configuration. ``inline`` has no queues and accepts any name."""
 
@@ -115,6 +126,7 @@ class ClientConfig:
     max_payload_bytes: int = GOAT_DEFAULT_MAX_PAYLOAD
     max_delay_seconds: int = SQS_MAX_DELAY_SECONDS
     endpoints: dict[str, str] = field(default_factory=dict)
+    job_store: JobStoreConfig | None = None
 
     @property
     def is_inline(self) -> bool:
@@ -240,6 +252,7 @@ def parse(data: Any) -> ClientConfig:
     if region is not None and not isinstance(region, str):
         raise ConfigurationError(f"{ENV_VAR}: region must be a string")
     return ClientConfig(
+        job_store=_parse_job_store(data.get("job_store")),
         backend=backend,
         region=region,
         queues=queues,
@@ -249,6 +262,21 @@ def parse(data: Any) -> ClientConfig:
         max_delay_seconds=max_delay,
         endpoints=dict(endpoints),
     )
+
+
+def _parse_job_store(raw: Any) -> JobStoreConfig | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"{ENV_VAR}: job_store must be an object or null")
+    table = _require(raw, "table", str, "job_store")
+    ttl = _require(raw, "ttl_seconds", int, "job_store")
+    if not table or ttl < 1:
+        raise ConfigurationError(
+            f"{ENV_VAR}: job_store needs a non-empty table and ttl_seconds >= 1, got "
+            f"{table!r} and {ttl!r}"
+        )
+    return JobStoreConfig(table=table, ttl_seconds=ttl)
 
 
 def parse_text(text: str) -> ClientConfig:

@@ -63,3 +63,11 @@ class EnqueueError(LambdaJobsError):
         self.job_ids: tuple[str, ...] = tuple(job_ids)
         self.sent_ids: tuple[str, ...] = tuple(sent_ids)
         self.errors: dict[str, str] = dict(errors or {})
+
+
+class UnknownJobError(LambdaJobsError, LookupError):
+    """The job store has no job of that id (a wrong id, or its item expired with the TTL)."""
+
+
+class JobStateError(LambdaJobsError):
+    """The job is in a state that does not allow this (cancelling a running or finished job)."""

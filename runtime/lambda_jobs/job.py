@@ -8,6 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from lambda_jobs import jobstore
+
 if TYPE_CHECKING:
     from lambda_jobs.tasks import Task
 
@@ -34,19 +36,31 @@ def prepare(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any])
 
 
 class JobStatus(StrEnum):
-    """Where a job stands, as far as the enqueuing process can know."""
+    """Where a job stands. Without the job store only ``enqueued`` (and, ``inline``, the outcome)
+    is known; with it, :meth:`Job.refresh` and :func:`lambda_jobs.get_job` tell the rest."""
 
-    ENQUEUED = "enqueued"
-    """Accepted by the backend (queue, Lambda or scheduler); the caller learns nothing more."""
-    SUCCEEDED = "succeeded"
-    """``inline`` only: the job ran here and returned."""
-    FAILED = "failed"
-    """``inline`` only: the job ran here and failed on its last attempt."""
+    ENQUEUED = jobstore.ENQUEUED
+    """Accepted by the backend (queue, Lambda or scheduler), not started yet."""
+    RUNNING = jobstore.RUNNING
+    """An attempt is running (job store only)."""
+    RETRYING = jobstore.RETRYING
+    """An attempt failed; the next one is waiting for its backoff (job store only)."""
+    SUCCEEDED = jobstore.SUCCEEDED
+    """The job ran and returned (``inline``, or with the job store)."""
+    FAILED = jobstore.FAILED
+    """The last attempt failed, or the job could not run: it is in the dead-letter queue."""
+    CANCELLED = jobstore.CANCELLED
+    """Cancelled before it started (job store only); the worker acknowledges it unrun."""
 
 
 @dataclass(slots=True, kw_only=True)
 class Job:
-    """The receipt of an enqueued job. ``id`` is the job id every log line and DLQ entry carries."""
+    """The receipt of an enqueued job. ``id`` is the job id every log line and DLQ entry carries.
+
+    With the job store, :meth:`refresh` re-reads the job; ``existing`` is True when ``enqueue``
+    found a pending or running job with the same ``unique_key`` and returned it instead of sending
+    a new one (this receipt then describes that job).
+    """
 
     id: str
     task_name: str
@@ -60,4 +74,31 @@ class Job:
     return_value: Any = None
     """``inline`` only: what the task returned."""
     error: str | None = None
-    """``inline`` only: ``"ErrorType: message"`` of the last failure."""
+    """``"ErrorType: message"`` of the last failure (``inline``, or with the job store)."""
+    error_type: str | None = None
+    error_message: str | None = None
+    error_traceback: str | None = None
+    """The last error's traceback, cut to its last 8,000 characters (job store only)."""
+    started_at: datetime | None = None
+    """When the last attempt started (job store only)."""
+    finished_at: datetime | None = None
+    unique_key: str | None = None
+    existing: bool = False
+    worker_ids: list[str] = field(default_factory=list)
+    """The Lambda request id of each attempt (job store only)."""
+    config: Any = field(default=None, repr=False, compare=False)
+    """The client configuration the job was enqueued with (what :meth:`refresh` reads from)."""
+
+    def refresh(self) -> Job:
+        """Re-read this job from the job store, in place; returns it.
+
+        Raises :class:`~lambda_jobs.errors.ConfigurationError` without a job store and
+        :class:`~lambda_jobs.errors.UnknownJobError` if its item is gone (expired).
+        """
+        from lambda_jobs.enqueue.store import get_job
+
+        fresh = get_job(self.id, self.config)
+        for name in Job.__dataclass_fields__:
+            if name not in ("existing", "config"):
+                setattr(self, name, getattr(fresh, name))
+        return self

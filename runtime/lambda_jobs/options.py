@@ -212,3 +212,38 @@ def check_run_after(run_after: object) -> datetime | timedelta:
             )
         return run_after
     raise InvalidTaskError(f"run_after must be an aware datetime or a timedelta, got {run_after!r}")
+
+
+#: Longest ``unique_key`` (characters): a DynamoDB partition key holds at most 2,048 bytes.
+MAX_UNIQUE_KEY_LENGTH = 512
+#: Longest ``unique_for``: 30 days.
+MAX_UNIQUE_FOR_SECONDS = 30 * 24 * 3600
+UNIQUE_UNTIL = ("executed", "expired")
+
+
+def check_unique(key: object, unique_for: Seconds | None, until: object) -> tuple[str, float, str]:
+    """``(key, seconds, until)`` of a unique job, else raise naming the option and what is allowed.
+
+    Every key has an expiry (``unique_for``), so a crashed job never holds one forever.
+    """
+    if not isinstance(key, str) or not 1 <= len(key) <= MAX_UNIQUE_KEY_LENGTH:
+        raise InvalidTaskError(
+            f"unique_key must be a string of 1-{MAX_UNIQUE_KEY_LENGTH} characters, got {key!r}"
+        )
+    if unique_for is None:
+        raise InvalidTaskError(
+            "unique_key needs unique_for: the longest the key may be held (seconds or a "
+            f"timedelta, 1 s to {MAX_UNIQUE_FOR_SECONDS // 86400} days), so that a crashed job "
+            "never keeps it"
+        )
+    seconds = to_seconds(unique_for, "unique_for")
+    if not 1 <= seconds <= MAX_UNIQUE_FOR_SECONDS:
+        raise InvalidTaskError(
+            f"unique_for must be 1 s to {MAX_UNIQUE_FOR_SECONDS:,} s (30 days), got {seconds:g}"
+        )
+    if until not in UNIQUE_UNTIL:
+        raise InvalidTaskError(
+            f"unique_until must be 'executed' (release the key when the job finishes) or "
+            f"'expired' (hold it for all of unique_for), got {until!r}"
+        )
+    return key, seconds, str(until)

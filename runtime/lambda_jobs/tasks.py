@@ -24,6 +24,7 @@ from lambda_jobs.options import (
     check_run_after,
     check_tenant,
     check_timeout,
+    check_unique,
     to_seconds,
 )
 
@@ -56,6 +57,9 @@ class Task[**P, R]:
         "takes_context",
         "tenant",
         "timeout",
+        "unique_for",
+        "unique_key",
+        "unique_until",
     )
 
     def __init__(
@@ -71,6 +75,9 @@ class Task[**P, R]:
         run_after: datetime | timedelta | None = None,
         message_group_id: str | None = None,
         tenant: str | None = None,
+        unique_key: str | None = None,
+        unique_for: float | None = None,
+        unique_until: str = "executed",
     ) -> None:
         self.func = func
         self.name = name
@@ -82,6 +89,9 @@ class Task[**P, R]:
         self.run_after = run_after
         self.message_group_id = message_group_id
         self.tenant = tenant
+        self.unique_key = unique_key
+        self.unique_for = unique_for
+        self.unique_until = unique_until
 
     def __repr__(self) -> str:
         return f"<Task {self.name} queue={self.queue_name!r} priority={self.priority}>"
@@ -118,15 +128,26 @@ class Task[**P, R]:
         priority: int | None = None,
         run_after: datetime | timedelta | None = None,
         tenant: str | None = None,
+        unique_key: str | None = None,
+        unique_for: Seconds | None = None,
+        unique_until: Literal["executed", "expired"] = "executed",
     ) -> Task[P, R]:
         """A copy with other job options; the registered task is unchanged.
 
-        ``run_after`` is an aware datetime or a timedelta from the moment of enqueue. ``tenant``
-        (1-128 ASCII letters, digits and punctuation) names who the job is for: on a standard Goat
-        lane it is the message's ``MessageGroupId``, so SQS fair queues serve quiet tenants ahead
-        of a noisy one; FIFO lanes keep ``message_group_id`` as their group, and Lamb has no
-        tenants (README, "Tenants"). These are options of jobs, not of the task declaration, so a
-        bad value raises :class:`~lambda_jobs.errors.InvalidJobError` naming it.
+        ``run_after`` is an aware datetime or a timedelta from the moment of enqueue. These are
+        options of jobs, not of the task declaration, so a bad value raises
+        :class:`~lambda_jobs.errors.InvalidJobError` naming it.
+
+        ``tenant`` (1-128 ASCII letters, digits and punctuation) names who the job is for: on a
+        standard Goat lane it is the message's ``MessageGroupId``, so SQS fair queues serve quiet
+        tenants ahead of a noisy one; FIFO lanes keep ``message_group_id`` as their group, and Lamb
+        has no tenants (README, "Tenants").
+
+        ``unique_key`` (needs the job store): while a job with this key is pending or running,
+        ``enqueue`` returns that job (``Job.existing`` is True) instead of sending another.
+        ``unique_for`` (required with it: seconds or timedelta, 1 s..30 days) bounds how long the
+        key is held; ``unique_until="executed"`` (default) frees it when the job finishes,
+        ``"expired"`` holds it for all of ``unique_for`` (at most one run per period).
         """
         changes: dict[str, Any] = {}
         try:
@@ -138,6 +159,9 @@ class Task[**P, R]:
                 changes["run_after"] = check_run_after(run_after)
             if tenant is not None:
                 changes["tenant"] = check_tenant(tenant)
+            if unique_key is not None or unique_for is not None:
+                key, seconds, until = check_unique(unique_key, unique_for, unique_until)
+                changes.update(unique_key=key, unique_for=seconds, unique_until=until)
         except InvalidTaskError as exc:
             raise InvalidJobError(str(exc)) from None
         return self._replace(**changes)

@@ -248,6 +248,7 @@ def test_both_backends_take_the_props_of_the_base_and_no_others() -> None:
         "monitoring",
         "schedules",
         "recursive_loop",
+        "job_store",
     ]
     for backend in BOTH:
         assert backend.__init__ is JobBackend.__init__, backend.__name__

@@ -20,7 +20,7 @@ STACK = "DjangoJobs"
 
 def synthesize(outdir: Path) -> Path:
     from aws_cdk import App, Duration, Stack
-    from lambda_jobs_cdk import GoatJobBackend, JobCode
+    from lambda_jobs_cdk import GoatJobBackend, JobCode, JobStore
 
     app = App(outdir=str(outdir))
     stack = Stack(app, STACK)
@@ -30,6 +30,7 @@ def synthesize(outdir: Path) -> Path:
         code=JobCode.from_directory(LOCAL_PROJECT, tasks=["local_app.tasks"]),
         environment={"DJANGO_SETTINGS_MODULE": "local_site.settings"},
         timeout=Duration.seconds(30),
+        job_store=JobStore(),
     )
     app.synth()
     return outdir

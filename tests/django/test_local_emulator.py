@@ -67,6 +67,17 @@ def local_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBac
 
 def enqueue_from_django(config: str, *names: str) -> list[str]:
     """Run ``greet.enqueue(name)`` for each name in a fresh Django process; returns the job ids."""
+    code = (
+        "import sys, django; django.setup()\n"
+        "from local_app.tasks import greet\n"
+        "for name in sys.argv[1:]:\n"
+        "    print(greet.enqueue(name).id)\n"
+    )
+    return run_django(config, code, *names).split()
+
+
+def run_django(config: str, code: str, *argv: str, timeout: float = 60) -> str:
+    """Run ``code`` in a fresh process of the local Django project; returns its stdout."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "local_site.settings",
@@ -74,22 +85,16 @@ def enqueue_from_django(config: str, *names: str) -> list[str]:
         "PYTHONPATH": os.pathsep.join([str(LOCAL_PROJECT), str(REPO_ROOT)]),
     }
     env.pop("AWS_ENDPOINT_URL", None)
-    code = (
-        "import sys, django; django.setup()\n"
-        "from local_app.tasks import greet\n"
-        "for name in sys.argv[1:]:\n"
-        "    print(greet.enqueue(name).id)\n"
-    )
     completed = subprocess.run(
-        [sys.executable, "-c", code, *names],
+        [sys.executable, "-c", code, *argv],
         capture_output=True,
         text=True,
         env=env,
-        timeout=60,
+        timeout=timeout,
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    return completed.stdout.split()
+    return completed.stdout
 
 
 def test_django_task_runs_under_lambda_jobs_local_with_retry_and_signals(
@@ -110,3 +115,51 @@ def test_django_task_runs_under_lambda_jobs_local_with_retry_and_signals(
         if line.get("signal") == "task_finished" and line["job_id"] == retried_id
     ]
     assert [line["status"] for line in failed] == ["FAILED", "SUCCESSFUL"]
+
+
+GET_RESULT_SCRIPT = """
+import json, sys, time, django
+django.setup()
+from django.tasks import TaskResultStatus, default_task_backend
+from django.tasks.exceptions import TaskResultDoesNotExist
+from local_app.tasks import greet
+
+out = {"supports_get_result": default_task_backend.supports_get_result}
+result = greet.enqueue("fail-once-carol")
+fetched = default_task_backend.get_result(result.id)
+out["first_status"] = fetched.status
+deadline = time.monotonic() + 45
+while not result.is_finished and time.monotonic() < deadline:
+    time.sleep(0.2)
+    result.refresh()
+out.update(
+    status=result.status,
+    return_value=result.return_value if result.status == TaskResultStatus.SUCCESSFUL else None,
+    attempts=result.attempts,
+    errors=[(e.exception_class_path, e.traceback[-200:]) for e in result.errors],
+    enqueued=result.enqueued_at is not None,
+    ordered=result.enqueued_at <= result.started_at <= result.finished_at,
+    task=result.task.module_path,
+)
+try:
+    default_task_backend.get_result("no-such-job")
+except TaskResultDoesNotExist as exc:
+    out["unknown"] = str(exc)
+print(json.dumps(out))
+"""
+
+
+def test_django_get_result_round_trip_through_the_job_store(local_backend: LocalBackend) -> None:
+    stdout = run_django(local_backend.config, GET_RESULT_SCRIPT, timeout=90)
+    out = json.loads(stdout.strip().splitlines()[-1])
+    assert out["supports_get_result"] is True
+    assert out["first_status"] in ("READY", "RUNNING")
+    assert out["status"] == "SUCCESSFUL", out
+    assert out["return_value"] == "Hello, fail-once-carol!"
+    assert out["attempts"] == 2  # one worker id per attempt: the first failed, the second ran
+    ((error_class, traceback),) = out["errors"]  # the last error is kept after the retry
+    assert error_class == "builtins.RuntimeError"
+    assert "the first attempt fails on purpose" in traceback
+    assert out["enqueued"] and out["ordered"]
+    assert out["task"] == "local_app.tasks.greet"
+    assert "no job 'no-such-job'" in out["unknown"]

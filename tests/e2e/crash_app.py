@@ -8,7 +8,7 @@ only after its 180 s visibility timeout; here it is 6 x 2 s = 12 s. Synthesize w
 from __future__ import annotations
 
 from aws_cdk import App, Duration, Stack
-from lambda_jobs_cdk import GoatJobBackend, JobQueue
+from lambda_jobs_cdk import GoatJobBackend, JobQueue, JobStore
 
 from stacks.demo_code import demo_code
 
@@ -23,6 +23,7 @@ def build_app() -> App:
         "Jobs",
         code=demo_code(),
         queues=[JobQueue("default", timeout=Duration.seconds(2))],
+        job_store=JobStore(),
     )
     return app
 

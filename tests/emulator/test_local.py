@@ -21,6 +21,7 @@ def test_client_config_points_at_the_emulator_and_ssm_copy_is_rewritten(tmp_path
             "sqs": cloud.moto.url,
             "scheduler": cloud.moto.url,
             "ssm": cloud.moto.url,
+            "dynamodb": cloud.moto.url,
             "lambda": cloud.invoke_api.url,
         }
         ssm = boto3.client(

@@ -67,6 +67,15 @@ def test_failed_job_is_listed_counted_redriven_and_runs_again_under_the_emulator
     assert entry["attempts"] == 2
     assert entry["error_type"] == "RuntimeError" and entry["error_message"] == marker
     assert len(backend.events(task="failing", event="failed", message=marker)) == 2
+    # The job store says so too, and lists it among the task's latest failures.
+    shown = cli_json(capsys, "jobs", "show", job_id)
+    assert (shown["status"], shown["attempts"], shown["error_message"]) == ("failed", 2, marker)
+    failures = poll(
+        lambda: [j for j in cli_json(capsys, "jobs", "failures", FAILING) if j["id"] == job_id],
+        timeout=10,
+        what="the job in the failures index",
+    )
+    assert failures[0]["error_type"] == "RuntimeError"
 
     rows = cli_json(capsys, "status")
     dead = [r for r in rows if r["queue"] == "(dead letters)"]
@@ -80,6 +89,9 @@ def test_failed_job_is_listed_counted_redriven_and_runs_again_under_the_emulator
     )
     assert job_id in [r["job_id"] for r in report["redriven"]]
     assert listed(capsys, job_id) is None
+    # Redrive set the job back to enqueued (attempt 0) before sending it, so it runs again
+    # instead of being skipped as a finished duplicate.
+    assert cli_json(capsys, "jobs", "show", job_id)["status"] in ("enqueued", "running", "retrying")
 
     # It runs again from attempt 1: two more runs, then back in the DLQ at attempts 2 (not 4).
     poll(
@@ -89,10 +101,35 @@ def test_failed_job_is_listed_counted_redriven_and_runs_again_under_the_emulator
     )
     again = poll(lambda: listed(capsys, job_id), timeout=60, what="the job back in the DLQ")
     assert again["attempts"] == 2
+    poll(
+        lambda: cli_json(capsys, "jobs", "show", job_id)["status"] == "failed",
+        timeout=10,
+        what="the store to record the second failure",
+    )
+    assert cli_json(capsys, "jobs", "show", job_id)["attempts"] == 2
+
+
+def test_jobs_commands_show_cancel_and_refuse_clearly(
+    backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = cli_run(capsys, "jobs", "show", "no-such-job")
+    assert status == 2 and "lambda-jobs jobs show: error: no job 'no-such-job'" in err
+    status, _, err = cli_run(capsys, "jobs", "failures", FAILING, "--limit", "0")
+    assert status == 2 and "--limit must be a whole number 1..1000, got '0'" in err
+    status, out, err = cli_run(
+        capsys, "enqueue", "demo_tasks.hello", "--delay", "30s", "--kwargs", '{"name": "x"}'
+    )
+    assert status == 0, err
+    job_id = out.strip()
+    status, _, err = cli_run(capsys, "jobs", "cancel", job_id)
+    assert status == 0 and "is cancelled: it will not run" in err
+    assert cli_json(capsys, "jobs", "show", job_id)["status"] == "cancelled"
+    status, _, err = cli_run(capsys, "jobs", "cancel", job_id)
+    assert status == 2 and "is already cancelled" in err
 
 
 @pytest.mark.parametrize("local_backend", ["lamb"], indirect=True)
-def test_lamb_crash_destination_record_is_listed_and_redriven_to_its_function(
+def test_lamb_crashed_attempts_end_in_the_dlq_and_are_redriven_to_its_function(
     backend: Backend, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ):
     import os
@@ -104,18 +141,18 @@ def test_lamb_crash_destination_record_is_listed_and_redriven_to_its_function(
     )
     assert status == 0, err
     job_id = out.strip()
-    for attempt in range(1, 4):  # the first run and Lambda's two async retries all crash
+    for attempt in range(1, 3):  # both attempts of slow (retries=1) crash
 
         def nth_start(n: int = attempt) -> list[dict[str, Any]]:
             return backend.events(task="slow", seconds=seconds, event="started")[n - 1 :]
 
         started = poll(nth_start, timeout=30, what=f"try {attempt} to start")
         os.kill(started[0]["pid"], signal.SIGKILL)
-    entry = poll(lambda: listed(capsys, job_id), timeout=30, what="the destination record")
-    assert (entry["reason"], entry["error_type"]) == ("RetriesExhausted", "Runtime.ExitError")
+    # The job store counts crashed attempts: Lambda's last retry is dead-lettered unrun (without a
+    # store it would run and crash a third time and end as a destination record).
+    entry = poll(lambda: listed(capsys, job_id), timeout=30, what="the DLQ entry")
+    assert (entry["reason"], entry["error_type"]) == ("exhausted", "IncompleteAttempts")
     assert entry["attempts"] == 3
-    shown = cli_json(capsys, "dlq", "show", job_id)
-    assert shown["format"] == "lambda_destination"
 
     report = cli_json(
         capsys, "dlq", "redrive", "--task", "demo_tasks.slow", "--journal", str(tmp_path / "j")
@@ -127,3 +164,8 @@ def test_lamb_crash_destination_record_is_listed_and_redriven_to_its_function(
         what="the redriven job to run to the end",
     )
     assert listed(capsys, job_id) is None
+    poll(
+        lambda: cli_json(capsys, "jobs", "show", job_id)["status"] == "succeeded",
+        timeout=10,
+        what="the store to record the success",
+    )

@@ -112,3 +112,22 @@ def exit_process(path: str) -> None:
 def fail_loudly(size: int) -> None:
     """Raises with a message of about ``size`` characters: "<start", x..., "end>"."""
     raise ValueError("<start" + "x" * size + "end>")
+
+
+@task
+def drop_table(path: str, table: str) -> None:
+    """Deletes the DynamoDB table ``table`` (the job store goes down mid-batch)."""
+    import boto3
+
+    boto3.client("dynamodb").delete_table(TableName=table)
+    _append(path, "dropped")
+
+
+@task
+def give_back(kind: str) -> Any:
+    """Returns a value the job store cannot keep (``set``, ``big``) or a small one."""
+    if kind == "set":
+        return {1, 2}
+    if kind == "big":
+        return "x" * (70 * 1024)
+    return {"kind": kind, "ok": True}

@@ -198,7 +198,7 @@ def pytest_terminal_summary(
     passed = [r for r in terminalreporter.stats.get("passed", []) if r.nodeid in SOAK_ITEMS]
     # Only a full run of the whole suite replaces RESULTS.md (not one test picked with -k).
     whole = len(passed) == len(SOAK_ITEMS) > 0 and not terminalreporter.stats.get("deselected")
-    if sizes.FULL and exitstatus == 0 and not failed and whole:
+    if sizes.FULL and exitstatus == 0 and not failed and whole and not sizes.JOB_STORE:
         command = os.environ.get("SOAK_COMMAND", "SOAK_SCALE=full .venv/bin/pytest tests/soak")
         report.write_results(command, time.monotonic() - STARTED)
         terminalreporter.write_line(f"written to {report.RESULTS}")

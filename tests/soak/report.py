@@ -42,8 +42,10 @@ NOTES = [
 
 
 def add(test: str, summary: str) -> None:
-    """Record one test's figures (printed at the end of the run)."""
-    FIGURES.append(Figure(test, summary))
+    """Record one test's figures (printed at the end of the run); ``+store`` with a job store."""
+    from tests.soak.sizes import JOB_STORE
+
+    FIGURES.append(Figure(f"{test} +store" if JOB_STORE else test, summary))
 
 
 def lines() -> list[str]:
@@ -83,4 +85,16 @@ def write_results(command: str, duration_s: float) -> None:
         *NOTES,
         "",
     ]
-    RESULTS.write_text("\n".join(text), encoding="utf-8")
+    RESULTS.write_text("\n".join(text) + kept_store_section(), encoding="utf-8")
+
+
+STORE_SECTION = "## With the job store"
+
+
+def kept_store_section() -> str:
+    """The job-store figures of RESULTS.md (``SOAK_JOB_STORE=1`` runs), kept across default runs."""
+    if not RESULTS.exists():
+        return ""
+    old = RESULTS.read_text(encoding="utf-8")
+    start = old.find(STORE_SECTION)
+    return "\n" + old[start:] if start >= 0 else ""

@@ -26,3 +26,7 @@ FAULT_JOBS = 400 if FULL else 40
 #: Hypothesis examples per bad-input property (full: 400, which keeps ``make soak`` near 6 minutes
 #: here; 1,000 took about 3 minutes of the run on their own).
 EXAMPLES = 400 if FULL else 60
+
+#: ``SOAK_JOB_STORE=1``: every soak backend gets ``job_store=JobStore()`` (duplicates skipped);
+#: figures are then labelled ``+store`` and RESULTS.md is not replaced (it holds the default run).
+JOB_STORE = os.environ.get("SOAK_JOB_STORE", "") == "1"

@@ -5,7 +5,8 @@
   with a killed environment comes back after the 6 x 2 s = 12 s visibility timeout (not 180 s),
   and a batch of 10 jobs cannot finish inside one invocation, so the handler hands records back.
 
-Synthesize with ``cdk synth --app "python -m tests.soak.soak_app"`` from the repository root.
+With ``SOAK_JOB_STORE=1`` every backend has a job store. Synthesize with
+``cdk synth --app "python -m tests.soak.soak_app"`` from the repository root.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import App, Duration, Stack
-from lambda_jobs_cdk import GoatJobBackend, JobCode, JobQueue, LambJobBackend
+from lambda_jobs_cdk import GoatJobBackend, JobCode, JobQueue, JobStore, LambJobBackend
+
+from tests.soak.sizes import JOB_STORE
 
 SOAK_PROJECT = Path(__file__).resolve().parent / "soak_project"
 STACKS = {"goat": "SoakGoat", "lamb": "SoakLamb", "goat-short": "SoakGoatShort"}
@@ -27,12 +30,14 @@ def _code() -> JobCode:
 
 def build_app() -> App:
     app = App()
+    store = JobStore() if JOB_STORE else None
     GoatJobBackend(
         Stack(app, STACKS["goat"]),
         "Jobs",
         code=_code(),
         timeout=Duration.seconds(30),
         queues=[JobQueue("default", max_concurrency=CONCURRENCY)],
+        job_store=store,
     )
     LambJobBackend(
         Stack(app, STACKS["lamb"]),
@@ -40,6 +45,7 @@ def build_app() -> App:
         code=_code(),
         timeout=Duration.seconds(30),
         queues=[JobQueue("default", max_concurrency=CONCURRENCY)],
+        job_store=store,
     )
     GoatJobBackend(
         Stack(app, STACKS["goat-short"]),
@@ -47,6 +53,7 @@ def build_app() -> App:
         code=_code(),
         timeout=Duration.seconds(SHORT_TIMEOUT_S),
         queues=[JobQueue("default", max_concurrency=CONCURRENCY)],
+        job_store=store,
     )
     return app
 

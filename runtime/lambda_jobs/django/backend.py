@@ -17,9 +17,14 @@ A Django project switches by settings alone::
 With the ``inline`` configuration the job runs in this process before ``enqueue`` returns, and the
 result carries its outcome.
 
-Results are not stored (``supports_get_result`` is False): the job id is what logs and dead-letter
-entries carry. Enqueue after a database commit with
-``transaction.on_commit(lambda: my_task.enqueue(...))``.
+With the backend's job store (``job_store=JobStore(...)`` on the construct, ``job_store`` in the
+client configuration) ``supports_get_result`` is True and :meth:`LambdaJobsBackend.get_result`
+(so ``TaskResult.refresh()``) reads the job's item: status (enqueued and retrying are READY,
+running RUNNING, succeeded SUCCESSFUL, failed and cancelled FAILED), return value, last error
+(``errors`` holds it, with its traceback), times and one worker id per attempt (the Lambda request
+ids). ``args``/``kwargs`` of such a result are empty: the store never records arguments. Without a
+store it is False and ``get_result`` raises ``NotImplementedError`` as Django's contract says.
+Enqueue after a database commit with ``transaction.on_commit(lambda: my_task.enqueue(...))``.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from typing import Any, Literal
 from django.core.checks import CheckMessage
 from django.tasks import Task, TaskResult, TaskResultStatus
 from django.tasks.backends.base import BaseTaskBackend
+from django.tasks.base import TaskError
 from django.tasks.exceptions import InvalidTask, InvalidTaskBackend
 from django.tasks.signals import task_enqueued
 from django.utils import timezone
@@ -58,7 +64,12 @@ class LambdaJobsBackend(BaseTaskBackend):
     """Coroutine functions are run to completion in the handler."""
     supports_priority = True
     """Priority picks the queue lane whose band holds it."""
-    supports_get_result = False
+
+    @property
+    def supports_get_result(self) -> bool:  # type: ignore[override]
+        """True when the backend's client configuration has a job store."""
+        config = self.known_config()
+        return config is not None and config.job_store is not None
 
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
         super().__init__(alias, params)
@@ -240,6 +251,65 @@ class LambdaJobsBackend(BaseTaskBackend):
             task_enqueued.send(type(self), task_result=result)
         return result
 
+    # Results --------------------------------------------------------------------------------------
+
+    def get_result(self, result_id: str) -> TaskResult[..., Any]:
+        """The ``TaskResult`` of job ``result_id`` from the job store (see the module docstring).
+
+        Raises ``TaskResultDoesNotExist`` for an id the store does not have (or whose item
+        expired) and ``NotImplementedError`` when the backend has no job store.
+        """
+        from django.tasks.exceptions import TaskResultDoesNotExist
+        from django.utils.module_loading import import_string
+
+        from lambda_jobs.enqueue.store import get_job
+        from lambda_jobs.errors import UnknownJobError
+
+        config = self.client_config()
+        if config.job_store is None:
+            raise NotImplementedError(
+                f"TASKS[{self.alias!r}]: this lambda-jobs backend has no job store, so results "
+                "cannot be retrieved; deploy it with job_store=JobStore(...)"
+            )
+        try:
+            job = get_job(result_id, config)
+        except UnknownJobError as exc:
+            raise TaskResultDoesNotExist(str(exc)) from exc
+        try:
+            task = import_string(job.task_name)
+        except ImportError as exc:
+            raise TaskResultDoesNotExist(
+                f"job {result_id} is of task {job.task_name!r}, which cannot be imported here"
+            ) from exc
+        if not isinstance(task, Task):
+            raise TaskResultDoesNotExist(
+                f"job {result_id} is of {job.task_name!r}, which is not a Django task"
+            )
+        errors = []
+        if job.error_type is not None:
+            errors.append(
+                TaskError(
+                    exception_class_path=_class_path(job.error_type),
+                    traceback=job.error_traceback or f"{job.error_type}: {job.error_message}",
+                )
+            )
+        result: TaskResult[..., Any] = TaskResult(
+            task=task,
+            id=job.id,
+            status=_STATUSES[job.status],
+            enqueued_at=job.enqueued_at,
+            started_at=job.started_at,
+            last_attempted_at=job.started_at,
+            finished_at=job.finished_at,
+            args=[],
+            kwargs={},
+            backend=self.alias,
+            errors=errors,
+            worker_ids=list(job.worker_ids),
+        )
+        object.__setattr__(result, "_return_value", job.return_value)
+        return result
+
     # System checks --------------------------------------------------------------------------------
 
     def check(self, **kwargs: Any) -> list[CheckMessage]:
@@ -247,6 +317,21 @@ class LambdaJobsBackend(BaseTaskBackend):
         from lambda_jobs.django.checks import backend_checks
 
         return backend_checks(self)
+
+
+_STATUSES = {
+    "enqueued": TaskResultStatus.READY,
+    "retrying": TaskResultStatus.READY,
+    "running": TaskResultStatus.RUNNING,
+    "succeeded": TaskResultStatus.SUCCESSFUL,
+    "failed": TaskResultStatus.FAILED,
+    "cancelled": TaskResultStatus.FAILED,
+}
+
+
+def _class_path(error_type: str) -> str:
+    """A lambda-jobs error type as Django's importable ``exception_class_path``."""
+    return error_type if "." in error_type else f"builtins.{error_type}"
 
 
 def _pending_run_after(run_after: datetime | None) -> datetime | None:

@@ -217,6 +217,7 @@ class LocalCloud:
             "sqs": self.moto.url,
             "scheduler": self.moto.url,
             "ssm": self.moto.url,
+            "dynamodb": self.moto.url,
             "lambda": self.invoke_api.url,
         }
 

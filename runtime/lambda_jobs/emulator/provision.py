@@ -3,9 +3,10 @@
 The template is the source of truth. Queues are created in moto with their template attributes
 (delay, visibility, retention, maximum size, long-poll wait, redrive, FIFO, content-based
 deduplication); SSM parameters, schedule groups and schedules (``AWS::Scheduler::Schedule``, the
-recurring jobs) are created as written; functions, event-source
-mappings and async-invoke configs are read into :mod:`~lambda_jobs.emulator.topology` records with
-every ``Ref``/``Fn::GetAtt``/``Fn::Join``/``Fn::Sub``/``Fn::Select`` resolved to local values.
+recurring jobs) are created as written; DynamoDB tables (the job store) with their key schema,
+billing mode, global secondary indexes and TTL attribute; functions, event-source mappings and
+async-invoke configs are read into :mod:`~lambda_jobs.emulator.topology` records with every
+``Ref``/``Fn::GetAtt``/``Fn::Join``/``Fn::Sub``/``Fn::Select`` resolved to local values.
 
 Physical names follow CloudFormation's habit (``<stack>-<logical id>`` when the template sets no
 name) but without the random suffix, so a restart gives the same URLs. Resources the emulator does
@@ -83,6 +84,8 @@ class StackProvisioner:
         self.parameters: dict[str, Any] = template.get("Parameters") or {}
         self.physical: dict[str, str] = {}
         self.attributes: dict[tuple[str, str], Any] = {}
+        self.tables: list[str] = []
+        """DynamoDB tables created in moto (names)."""
         self.resolver = Resolver(self._ref, self._get_att, template.get("Conditions"))
 
     # -- lookups the resolver uses -------------------------------------------------------------
@@ -157,6 +160,14 @@ class StackProvisioner:
                     self.physical[logical_id] = name
                     self.attributes[(logical_id, "Arn")] = (
                         f"arn:aws:scheduler:{self.region}:{ACCOUNT_ID}:schedule-group/{name}"
+                    )
+                case "AWS::DynamoDB::Table":
+                    name = props.get("TableName")
+                    if not isinstance(name, str):
+                        name = default[:255]
+                    self.physical[logical_id] = name
+                    self.attributes[(logical_id, "Arn")] = (
+                        f"arn:aws:dynamodb:{self.region}:{ACCOUNT_ID}:table/{name}"
                     )
                 case "AWS::SSM::Parameter":
                     name = props.get("Name")
@@ -252,6 +263,42 @@ class StackProvisioner:
             with contextlib.suppress(scheduler.exceptions.ConflictException):
                 scheduler.create_schedule(**request)
             self.physical[logical_id] = request["Name"]
+
+    def _create_tables(self) -> None:
+        """DynamoDB tables as the template has them: keys, billing, indexes and TTL."""
+        tables = self._of_type("AWS::DynamoDB::Table")
+        if not tables:
+            return
+        dynamodb = aws.client("dynamodb", self.moto)
+        for logical_id, raw in tables:
+            props = self.resolve(raw, f"table {logical_id}")
+            name = self.physical[logical_id]
+            kwargs: dict[str, Any] = {
+                "TableName": name,
+                "KeySchema": props["KeySchema"],
+                "AttributeDefinitions": props["AttributeDefinitions"],
+                "BillingMode": props.get("BillingMode", "PROVISIONED"),
+            }
+            if kwargs["BillingMode"] == "PROVISIONED":
+                kwargs["ProvisionedThroughput"] = props.get(
+                    "ProvisionedThroughput", {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+                )
+            if props.get("GlobalSecondaryIndexes"):
+                kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+            try:
+                dynamodb.create_table(**kwargs)
+            except dynamodb.exceptions.ResourceInUseException:
+                continue  # a restart against the same moto server: keep its items
+            ttl = props.get("TimeToLiveSpecification") or {}
+            if ttl.get("Enabled"):
+                dynamodb.update_time_to_live(
+                    TableName=name,
+                    TimeToLiveSpecification={
+                        "Enabled": True,
+                        "AttributeName": ttl["AttributeName"],
+                    },
+                )
+            self.tables.append(name)
 
     def _create_parameters(self) -> None:
         parameters = self._of_type("AWS::SSM::Parameter")
@@ -413,6 +460,7 @@ class StackProvisioner:
         self._create_queues(spec)
         self._create_schedule_groups(spec)
         self._create_schedules()
+        self._create_tables()
         self._create_parameters()
         self._functions(spec)
         self._event_source_mappings(spec)

@@ -14,6 +14,10 @@ problem (and nothing of the call is sent):
 - a queue the configuration does not have (the known ones are listed), a priority out of
   -100..100, the same job id twice in one call.
 
+With the job store configured, the job items are written (and unique keys taken) before the send
+(:mod:`lambda_jobs.enqueue.store`); a job whose unique key a pending job holds is not sent, and its
+receipt is that job (``existing``). A unique key without a job store is an ``InvalidJobError``.
+
 ``LAMBDA_JOBS_CONFIG`` problems raise :class:`ConfigurationError`. AWS errors (after botocore's
 retries) raise one :class:`EnqueueError` carrying the job ids; see
 :mod:`lambda_jobs.enqueue.outgoing`.
@@ -26,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from lambda_jobs.config import SQS_MAX_DELAY_SECONDS
-from lambda_jobs.errors import ConfigurationError, InvalidJobError, InvalidTaskError
+from lambda_jobs.errors import ConfigurationError, EnqueueError, InvalidJobError, InvalidTaskError
 
 if TYPE_CHECKING:
     from lambda_jobs.config import ClientConfig, QueueConfig
@@ -75,9 +79,31 @@ def _enqueue(
                 f"job id {job.id} appears twice in one enqueue; prepare each job separately"
             )
         seen.add(job.id)
+    if config.job_store is None:
+        _check_no_unique(prepared, config)
     if config.is_inline:
         return _run_inline(prepared, config, now)
     outgoing = [_outgoing(job, config, now) for job in prepared]
+    existing: dict[str, Job] = {}
+    if config.job_store is not None:
+        from lambda_jobs.enqueue import store
+
+        existing = store.register(prepared, outgoing, config)
+    to_send = [item for item in outgoing if item.job_id not in existing]
+    try:
+        _send(to_send, config, single=single)
+    except EnqueueError as exc:
+        if config.job_store is not None:
+            from lambda_jobs.enqueue import store
+
+            store.forget(prepared, list(exc.job_ids), config)
+        raise
+    return [existing.get(item.job_id) or _receipt(item, now, config) for item in outgoing]
+
+
+def _send(outgoing: list[Outgoing], config: ClientConfig, *, single: bool) -> None:
+    if not outgoing:
+        return
     if config.backend == "goat":
         from lambda_jobs.enqueue import goat
 
@@ -86,7 +112,16 @@ def _enqueue(
         from lambda_jobs.enqueue import lamb
 
         lamb.send(outgoing, config)
-    return [_receipt(item, now) for item in outgoing]
+
+
+def _check_no_unique(prepared: list[PreparedJob], config: ClientConfig) -> None:
+    for job in prepared:
+        if job.task.unique_key is not None:
+            where = "inline mode" if config.is_inline else f"this {config.backend} backend"
+            raise InvalidJobError(
+                f"{job.task.name}: unique_key needs the job store, and {where} has none "
+                "(deploy the backend with job_store=JobStore(...))"
+            )
 
 
 def _run_inline(prepared: list[PreparedJob], config: ClientConfig, now: datetime) -> list[Job]:
@@ -235,7 +270,7 @@ def _check_scheduler(job: PreparedJob, config: ClientConfig, delay: int, fifo: b
     )
 
 
-def _receipt(item: Outgoing, now: datetime) -> Job:
+def _receipt(item: Outgoing, now: datetime, config: ClientConfig) -> Job:
     from lambda_jobs.job import Job
 
     envelope = item.envelope
@@ -246,4 +281,5 @@ def _receipt(item: Outgoing, now: datetime) -> Job:
         priority=envelope.priority,
         enqueued_at=now,
         run_after=envelope.run_after,
+        config=config,
     )

@@ -1,5 +1,5 @@
 """Operations commands of the ``lambda-jobs`` console script: ``status``, ``dlq ...``, ``enqueue``,
-``schedules``.
+``schedules`` and ``jobs ...``.
 
 :func:`add_parser` adds them to the script's subparsers (``lambda_jobs.cli`` lists this package
 among its subcommand modules). Every command
@@ -15,10 +15,17 @@ from typing import Any
 
 
 def add_parser(subparsers: Any) -> None:
-    """Add ``status``, ``dlq``, ``enqueue`` and ``schedules`` to the ``lambda-jobs`` subparsers."""
-    from lambda_jobs.ops import dlq_command, enqueue_by_name, schedules_command, status
+    """Add ``status``, ``dlq``, ``enqueue``, ``schedules`` and ``jobs`` to the subparsers."""
+    from lambda_jobs.ops import (
+        dlq_command,
+        enqueue_by_name,
+        jobs_command,
+        schedules_command,
+        status,
+    )
 
     status.add_parser(subparsers)
     dlq_command.add_parser(subparsers)
     enqueue_by_name.add_parser(subparsers)
     schedules_command.add_parser(subparsers)
+    jobs_command.add_parser(subparsers)

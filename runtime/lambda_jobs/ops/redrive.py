@@ -29,6 +29,11 @@ days, SQS's longest retention); the file is removed when empty or when a run lea
 empty. Every copy also carries the message attribute ``lambda_jobs.redrive_of`` (the DLQ message
 id), for tracing. Two redrives of one DLQ at the same time are not coordinated: run one.
 
+**Job store.** With one, each job's item is set back to ``enqueued`` at attempt 0 (and leaves the
+failures index) *before* its copy is sent, so the worker runs the copy instead of skipping it as
+a finished duplicate; if that update fails, the copy is not sent and the entry is reported failed.
+``--move-task`` does not update the store, so with a store it is refused.
+
 ``StartMessageMoveTask`` (``--move-task``) moves the entries inside SQS instead, but only where
 that is the same operation: a Goat backend with a single lane (the move task has one destination),
 no filter. It keeps the message bodies as they were (no attempt reset; the envelopes of Goat DLQ
@@ -234,6 +239,10 @@ def redrive(
                 resumed = entry.message_id in journal.copied
                 if not resumed:
                     try:
+                        if config.job_store is not None:
+                            from lambda_jobs.enqueue.store import requeue
+
+                            requeue(envelope, config)
                         send_copy(config, lane, entry, envelope)
                     except Exception as exc:
                         report.failed.append((name, f"copy refused: {type(exc).__name__}: {exc}"))
@@ -267,6 +276,12 @@ def start_move_task(config: ClientConfig, selection: Selection) -> str:
     if config.backend != "goat":
         raise OpsError(
             "--move-task works on Goat backends only: a Lamb backend's jobs go back by Invoke"
+        )
+    if config.job_store is not None:
+        raise OpsError(
+            "--move-task cannot be used with a job store: SQS would move the entries without "
+            "setting their jobs back to enqueued, and the worker would skip them as finished; "
+            "leave --move-task out"
         )
     if selection.task is not None or selection.older_than is not None:
         raise OpsError(

@@ -11,6 +11,9 @@ With ``DJANGO_SETTINGS_MODULE`` set, Django is set up before the task modules ar
 The snapshot of :func:`lambda_jobs.registry.names` taken afterwards is the allow-list: a message
 naming any other task is dead-lettered (``unknown_task`` if nothing has that name, ``not_allowed``
 if something registered it later, for example a module a job imported at run time).
+
+``LAMBDA_JOBS_JOB_TABLE`` (set by the construct when the job store is on) gives the runtime its
+:class:`~lambda_jobs.worker.claims.WorkerStore`; unset, the store is off.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from lambda_jobs.worker.deadline import margin_from
 
 if TYPE_CHECKING:
     from lambda_jobs.tasks import Task
+    from lambda_jobs.worker.claims import WorkerStore
 
 TASKS_ENV = "LAMBDA_JOBS_TASKS"
 DJANGO_SETTINGS_ENV = "DJANGO_SETTINGS_MODULE"
@@ -40,14 +44,21 @@ class UnknownTaskError(TaskNotAllowedError):
 class Runtime:
     """What cold start produced: the runnable task names and the deadline margin."""
 
-    __slots__ = ("allowed", "deadline_margin_ms", "modules")
+    __slots__ = ("allowed", "deadline_margin_ms", "modules", "store")
 
     def __init__(
-        self, *, allowed: frozenset[str], deadline_margin_ms: int, modules: tuple[str, ...] = ()
+        self,
+        *,
+        allowed: frozenset[str],
+        deadline_margin_ms: int,
+        modules: tuple[str, ...] = (),
+        store: WorkerStore | None = None,
     ) -> None:
         self.allowed = allowed
         self.deadline_margin_ms = deadline_margin_ms
         self.modules = modules
+        self.store = store
+        """The job store (``LAMBDA_JOBS_JOB_TABLE``), or None when it is off."""
 
     def task(self, name: str) -> Task[..., Any]:
         """The runnable task ``name``; raises :class:`UnknownTaskError` or
@@ -111,4 +122,11 @@ def cold_start(environ: Mapping[str, str] | None = None) -> Runtime:
     modules = [_import_task_module(name) for name in names]
     if django is not None:
         django.register_tasks(modules)
-    return Runtime(allowed=registry.names(), deadline_margin_ms=margin, modules=names)
+    from lambda_jobs.worker.claims import from_env
+
+    return Runtime(
+        allowed=registry.names(),
+        deadline_margin_ms=margin,
+        modules=names,
+        store=from_env(env),
+    )

@@ -28,6 +28,13 @@ For each record, in order:
 - **FIFO order**: on a FIFO queue, once a record is listed, every later record of the batch is
   listed without running (as AWS requires for partial batch responses on FIFO queues).
 
+**Job store** (``LAMBDA_JOBS_JOB_TABLE`` set; :mod:`lambda_jobs.worker.claims`): each started
+record is claimed first, and the attempt is the store's count instead of the receive count. A job
+that already finished is acknowledged without running (``skipped_duplicate``), so is a cancelled
+one (``cancelled``); one running under a live lease elsewhere is made invisible until that lease
+ends and listed (``deferred``: it comes back then, at the cost of one more receive, which counts
+toward the queue's ``maxReceiveCount``). Outcomes are recorded after each attempt.
+
 The handler never raises out of a batch: an unexpected error while handling one record lists that
 record and goes on with the next. Its neighbours are never affected. boto3 is only loaded when a
 record needs an AWS call (failure, DLQ, hand-back).
@@ -37,6 +44,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from lambda_jobs import jobstore
 from lambda_jobs.worker.deadline import MIN_SLICE_MS, FunctionClock
 from lambda_jobs.worker.runner import run_attempt
 from lambda_jobs.worker.triage import Arrival, dead_letter, decode_body
@@ -45,6 +53,8 @@ if TYPE_CHECKING:
     from lambda_jobs.worker.coldstart import Runtime
 
 EVENT_SOURCE = "aws:sqs"
+#: SQS's longest visibility timeout (12 hours).
+MAX_VISIBILITY_SECONDS = 43_200
 
 
 def is_sqs_batch(event: Any) -> bool:
@@ -132,6 +142,7 @@ def handle_batch(event: dict[str, Any], context: Any, runtime: Runtime) -> dict[
     records: list[dict[str, Any]] = event["Records"]
     clock = FunctionClock(context, runtime.deadline_margin_ms)
     fifo = str(records[0].get("eventSourceARN", "")).endswith(".fifo")
+    worker_id = str(getattr(context, "aws_request_id", "") or "")
     failures: list[str] = []
     handed_back: list[_Record] = []
     started = 0
@@ -145,7 +156,7 @@ def handle_batch(event: dict[str, Any], context: Any, runtime: Runtime) -> dict[
                 handed_back.append(record)
                 continue
             started += 1
-            if not _process(record, clock):
+            if not _process(record, clock, worker_id):
                 failures.append(record.message_id)
                 stopped = stopped or fifo  # FIFO: every later record stays behind this one
         except Exception as exc:  # a bug here must not cost the neighbours their results
@@ -157,8 +168,22 @@ def handle_batch(event: dict[str, Any], context: Any, runtime: Runtime) -> dict[
     return {"batchItemFailures": [{"itemIdentifier": item} for item in failures]}
 
 
-def _process(record: _Record, clock: FunctionClock) -> bool:
+def _process(record: _Record, clock: FunctionClock, worker_id: str) -> bool:
     """Handle one started record; True when it is settled (acknowledge it), False to list it."""
+    limit, message = None, ""
+    if record.task is not None and record.options is not None:
+        limit, message = clock.time_limit(record.options.timeout, record.task.name)
+    action = record.claim(limit, worker_id)
+    if action == "finished":
+        record.log("skipped_duplicate", 0.0)
+        return True
+    if action == "cancelled":
+        record.log("cancelled", 0.0)
+        return True
+    if action == "busy":
+        assert record.claimed is not None
+        _defer(record, record.claimed.lease_remaining)
+        return False
     if record.reason is not None:
         error_type, error_message = record.refusal()
         return _dead_letter(
@@ -170,7 +195,8 @@ def _process(record: _Record, clock: FunctionClock) -> bool:
             duration_ms=0.0,
         )
     assert record.task is not None and record.envelope is not None and record.options is not None
-    limit, message = clock.time_limit(record.options.timeout, record.task.name)
+    if record.claimed is not None:  # the claim took time: the deadline is that much nearer
+        limit, message = clock.time_limit(record.options.timeout, record.task.name)
     outcome = run_attempt(
         record.task,
         record.envelope,
@@ -180,10 +206,17 @@ def _process(record: _Record, clock: FunctionClock) -> bool:
         limit_message=message,
     )
     if outcome.ok:
+        record.settle(jobstore.SUCCEEDED, value=outcome.value)
         record.log("succeeded", outcome.duration_ms)
         return True
     assert outcome.error is not None
     if record.attempt < record.options.max_attempts:
+        record.settle(
+            jobstore.RETRYING,
+            error_type=str(outcome.error_type),
+            error_message=outcome.error_message,
+            error=outcome.error,
+        )
         _retry_later(record, outcome.duration_ms, str(outcome.error_type))
         return False
     return _dead_letter(
@@ -200,21 +233,40 @@ def _retry_later(record: _Record, duration_ms: float, error_type: str) -> None:
     """Hide the message for the backoff; the caller lists it in ``batchItemFailures``."""
     assert record.options is not None
     delay = record.options.retry.delay_after(record.attempt)
-    aws_error = None
+    aws_error = _hide(record, delay)
+    record.log(
+        "retrying", duration_ms, error_type=error_type, retry_in_s=delay, aws_error=aws_error
+    )
+
+
+def _defer(record: _Record, lease_remaining: float) -> None:
+    """Another attempt runs under a live lease: hide this copy until the lease is over.
+
+    The caller lists it; it comes back once the lease has ended (then it is skipped as a duplicate,
+    or run if that attempt crashed). Each return is one more SQS receive of the message.
+    """
+    import math
+
+    delay = min(max(math.ceil(lease_remaining) + 1, 1), MAX_VISIBILITY_SECONDS)
+    record.log("deferred", 0.0, retry_in_s=delay, aws_error=_hide(record, delay))
+
+
+def _hide(record: _Record, seconds: int) -> str | None:
+    """Make the record's message invisible for ``seconds``; None, or the AWS error text.
+
+    On failure the record is still listed: it comes back after its current visibility timeout.
+    """
     try:
         from lambda_jobs import aws
 
         aws.client("sqs", None).change_message_visibility(
             QueueUrl=queue_url(record.source),
             ReceiptHandle=record.receipt,
-            VisibilityTimeout=delay,
+            VisibilityTimeout=seconds,
         )
     except Exception as exc:
-        # Still listed: the message comes back after its current visibility timeout instead.
-        aws_error = f"ChangeMessageVisibility failed: {type(exc).__name__}: {exc}"
-    record.log(
-        "retrying", duration_ms, error_type=error_type, retry_in_s=delay, aws_error=aws_error
-    )
+        return f"ChangeMessageVisibility failed: {type(exc).__name__}: {exc}"
+    return None
 
 
 def _dead_letter(

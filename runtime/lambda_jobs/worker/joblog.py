@@ -12,11 +12,17 @@ runtime does not import on its success path). The line::
 ``outcome`` is one of :data:`OUTCOMES`: ``succeeded``, ``retrying`` (will run again after
 ``retry_in_s``), ``dead_lettered`` (in the DLQ, ``reason`` says why), ``handed_back`` (not started
 near the deadline; runs in a later invocation) or ``dead_letter_failed`` (the DLQ send failed, so
-the message was kept: it comes back and is dead-lettered then). Failures add ``error_type``; Goat
-lines add ``message_id``; ``backend`` is ``LAMBDA_JOBS_BACKEND`` when set. ``id``/``task`` are
-null for a message that could not be decoded. ``level`` is INFO (succeeded, handed_back), WARNING
-(retrying) or ERROR (the rest, and any line whose follow-up AWS call failed: it adds
-``aws_error``).
+the message was kept: it comes back and is dead-lettered then). With the job store on
+(:mod:`lambda_jobs.worker.claims`) three more: ``skipped_duplicate`` (the job already finished,
+or — Lamb — runs under a live lease in another invocation: acknowledged without running),
+``cancelled`` (cancelled before it started: acknowledged without running) and ``deferred`` (Goat:
+another attempt runs under a live lease; hidden for ``retry_in_s`` and listed, so it comes back
+then). A store write that failed adds ``store_error`` (the job went on as without the store).
+Failures add ``error_type``; Goat lines add ``message_id``; ``backend`` is ``LAMBDA_JOBS_BACKEND``
+when set. ``id``/``task`` are null for a message that could not be decoded. ``level`` is INFO
+(succeeded, handed_back, skipped_duplicate, cancelled, deferred), WARNING (retrying) or ERROR
+(the rest, and any line whose follow-up AWS call failed: it adds ``aws_error`` or
+``store_error``).
 
 An attempt that ran as attempt 1 adds ``queue_latency_ms``: from when the job became due
 (``run_after``, else ``enqueued_at``) to the attempt's start. Each line is also counted into the
@@ -33,10 +39,22 @@ from typing import Any
 
 from lambda_jobs.worker import metrics
 
-OUTCOMES = ("succeeded", "retrying", "dead_lettered", "handed_back", "dead_letter_failed")
+OUTCOMES = (
+    "succeeded",
+    "retrying",
+    "dead_lettered",
+    "handed_back",
+    "dead_letter_failed",
+    "skipped_duplicate",
+    "cancelled",
+    "deferred",
+)
 _LEVELS = {
     "succeeded": "INFO",
     "handed_back": "INFO",
+    "skipped_duplicate": "INFO",
+    "cancelled": "INFO",
+    "deferred": "INFO",
     "retrying": "WARNING",
     "dead_lettered": "ERROR",
 }
@@ -70,7 +88,7 @@ def job_line(
     for key, value in extra.items():
         if value is not None:
             line[key] = value
-    if "aws_error" in line:
+    if "aws_error" in line or "store_error" in line:
         line["level"] = "ERROR"
     return line
 

@@ -15,6 +15,14 @@ the envelope's ``attempt``.
   sent to ``LAMBDA_JOBS_DLQ_URL`` with the ``lambda_jobs.*`` attributes, body = the envelope as it
   arrived (JSON); returns normally.
 
+**Job store** (``LAMBDA_JOBS_JOB_TABLE``; :mod:`lambda_jobs.worker.claims`): the job is claimed
+before it runs and the attempt is the store's count. A job that already finished, or that runs
+under a live lease in another invocation (Lambda's async delivery can hand one event over twice),
+is acknowledged without running and logged ``skipped_duplicate``: the running invocation owns the
+job, and if it crashes Lambda's own async retries of *that* event bring it back (with its request
+id, which takes the lease over at once). A cancelled job is
+acknowledged and logged ``cancelled``.
+
 Returning normally in all those cases leaves Lambda's own async retries (and the function's
 on-failure destination) for crashes only. If creating the retry schedule or the DLQ send fails,
 the handler raises, so Lambda's async retry, then the on-failure destination, still hold the job:
@@ -28,6 +36,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from lambda_jobs import envelope as envelope_format
+from lambda_jobs import jobstore
 from lambda_jobs.errors import ConfigurationError
 from lambda_jobs.worker.deadline import FunctionClock
 from lambda_jobs.worker.runner import run_attempt
@@ -53,6 +62,16 @@ def handle_job(job: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
         runtime,
         source=str(getattr(context, "invoked_function_arn", "") or ""),
     )
+    clock = FunctionClock(context, runtime.deadline_margin_ms)
+    limit, message = None, ""
+    if arrived.task is not None and arrived.options is not None:
+        limit, message = clock.time_limit(arrived.options.timeout, arrived.task.name)
+    action = arrived.claim(limit, str(getattr(context, "aws_request_id", "") or ""))
+    if action in ("finished", "busy", "cancelled"):
+        outcome_name = "cancelled" if action == "cancelled" else "skipped_duplicate"
+        running = arrived.claimed.lease_remaining if arrived.claimed and action == "busy" else None
+        arrived.log(outcome_name, 0.0, lease_remaining_s=running)
+        return {"job_id": arrived.identity()[1], "outcome": outcome_name}
     if arrived.reason is not None:
         error_type, error_message = arrived.refusal()
         return _dead_letter(
@@ -61,8 +80,8 @@ def handle_job(job: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
     task, envelope, options = arrived.task, arrived.envelope, arrived.options
     assert task is not None and envelope is not None and options is not None
     attempt = arrived.attempt
-    clock = FunctionClock(context, runtime.deadline_margin_ms)
-    limit, message = clock.time_limit(options.timeout, task.name)
+    if arrived.claimed is not None:  # the claim took time: the deadline is that much nearer
+        limit, message = clock.time_limit(options.timeout, task.name)
     outcome = run_attempt(
         task,
         envelope,
@@ -72,10 +91,17 @@ def handle_job(job: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
         limit_message=message,
     )
     if outcome.ok:
+        arrived.settle(jobstore.SUCCEEDED, value=outcome.value)
         arrived.log("succeeded", outcome.duration_ms)
         return {"job_id": envelope.id, "outcome": "succeeded"}
     assert outcome.error is not None
     if attempt < options.max_attempts:
+        arrived.settle(
+            jobstore.RETRYING,
+            error_type=str(outcome.error_type),
+            error_message=outcome.error_message,
+            error=outcome.error,
+        )
         delay = _schedule_retry(arrived, outcome.duration_ms, str(outcome.error_type))
         return {"job_id": envelope.id, "outcome": "retrying", "retry_in_s": delay}
     return _dead_letter(
@@ -97,7 +123,7 @@ def _schedule_retry(arrived: Arrival, duration_ms: float, error_type: str) -> in
     envelope, options = arrived.envelope, arrived.options
     assert envelope is not None and options is not None
     function_arn = arrived.source
-    delay = options.retry.delay_after(envelope.attempt)
+    delay = options.retry.delay_after(arrived.attempt)
     try:
         group = os.environ.get(SCHEDULER_GROUP_ENV, "").strip()
         role_arn = os.environ.get(SCHEDULER_ROLE_ENV, "").strip()
@@ -110,7 +136,7 @@ def _schedule_retry(arrived: Arrival, duration_ms: float, error_type: str) -> in
             raise ConfigurationError("the Lambda context has no invoked_function_arn to retry to")
         schedules.create(
             aws.client("scheduler", None),
-            envelope=envelope.with_attempt(envelope.attempt + 1),
+            envelope=envelope.with_attempt(arrived.attempt + 1),
             when=datetime.now(UTC) + timedelta(seconds=delay),
             group=group,
             role_arn=role_arn,

@@ -17,6 +17,12 @@ Goat decodes an SQS body (:func:`decode_body`) and counts the redeliveries SQS r
 (:mod:`lambda_jobs.recurring`), which becomes the envelope of that firing's job.
 Both log with :meth:`Arrival.log` and dead-letter with :func:`dead_letter`, so one job reads the
 same in the logs and the DLQ whichever backend ran it.
+
+With the job store on (``runtime.store``), both claim the job with :meth:`Arrival.claim` before
+running it and record its outcome with :meth:`Arrival.settle` (:mod:`lambda_jobs.worker.claims`):
+the claim's attempt (the store's count) then replaces the one counted from deliveries, so a
+duplicate delivery does not use one up. A store error never stops a job: it is added to the job's
+log line as ``store_error`` and the job goes on as it would without the store.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lambda_jobs import envelope as envelope_format
-from lambda_jobs import recurring
+from lambda_jobs import jobstore, recurring
 from lambda_jobs.errors import LambdaJobsError, TaskNotAllowedError
 from lambda_jobs.worker.joblog import log_job
 from lambda_jobs.worker.runner import JobOptions
@@ -34,10 +40,13 @@ if TYPE_CHECKING:
 
     from lambda_jobs.envelope import Envelope
     from lambda_jobs.tasks import Task
+    from lambda_jobs.worker.claims import Claim, WorkerStore
     from lambda_jobs.worker.coldstart import Runtime
 
 #: The DLQ error type of a job whose earlier attempts never finished (a crash, a timeout).
 INCOMPLETE_ATTEMPTS = "IncompleteAttempts"
+#: Lease of an attempt with no time limit at all: Lambda's longest function timeout.
+MAX_LEASE_SECONDS = 900.0
 
 
 def decode_payload(data: Any) -> Envelope:
@@ -64,6 +73,7 @@ class Arrival:
 
     __slots__ = (
         "attempt",
+        "claimed",
         "envelope",
         "error",
         "log_extra",
@@ -72,6 +82,8 @@ class Arrival:
         "reason",
         "receive_count",
         "source",
+        "store",
+        "store_error",
         "task",
     )
 
@@ -96,6 +108,9 @@ class Arrival:
         self.attempt = 1 + redeliveries
         self.reason: str | None = None
         self.error: BaseException | None = None
+        self.store: WorkerStore | None = runtime.store
+        self.claimed: Claim | None = None
+        self.store_error: str | None = None
         try:
             self.envelope = envelope = decode(raw)
         except LambdaJobsError as exc:
@@ -117,6 +132,68 @@ class Arrival:
             return
         if self.attempt > self.options.max_attempts:
             self.reason = "exhausted"
+
+    def claim(self, time_limit: float | None, worker_id: str) -> str:
+        """Claim the job in the store; returns the action (see :class:`.claims.Claim`).
+
+        ``run`` also when the store is off, unreachable (``store_error`` is set) or the job cannot
+        be claimed (no envelope). On ``run`` with a store, ``attempt`` is the store's and
+        ``reason`` is ``exhausted`` again only if that attempt is past the last one.
+        """
+        if self.store is None or self.envelope is None or self.options is None:
+            return "run"
+        if self.reason not in (None, "exhausted"):
+            return "run"
+        from lambda_jobs.worker.claims import claim
+
+        lease = time_limit if time_limit is not None else MAX_LEASE_SECONDS
+        self.claimed = found = claim(
+            self.store,
+            self.envelope,
+            max_attempts=self.options.max_attempts,
+            lease_seconds=lease,
+            worker_id=worker_id,
+        )
+        if found.action == "unavailable":
+            self.store_error = f"claim failed, ran without it: {found.error}"
+            return "run"
+        if found.action == "run" and found.attempt is not None:
+            self.attempt = found.attempt
+            self.reason = "exhausted" if self.attempt > self.options.max_attempts else None
+        return found.action
+
+    def settle(
+        self,
+        status: str,
+        *,
+        value: Any = None,
+        error_type: str | None = None,
+        error_message: str = "",
+        error: BaseException | None = None,
+    ) -> None:
+        """Record the outcome in the store (if on); a failure lands in ``store_error``."""
+        if self.store is None:
+            return
+        task, job_id = self.identity()
+        if job_id is None:
+            return
+        from lambda_jobs.worker.claims import finish
+
+        claimed = self.claimed is not None and self.claimed.action == "run"
+        failure = finish(
+            self.store,
+            job_id,
+            attempt=self.attempt if claimed else None,
+            status=status,
+            task=task,
+            value=value,
+            error_type=error_type,
+            error_message=error_message,
+            error=error,
+        )
+        if failure is not None:
+            text = f"recording {status} failed: {failure}"
+            self.store_error = f"{self.store_error}; {text}" if self.store_error else text
 
     @property
     def known_attempt(self) -> int | None:
@@ -184,6 +261,7 @@ class Arrival:
             outcome=outcome,
             duration_ms=duration_ms,
             due_at=due_at,
+            store_error=self.store_error,
             **self.log_extra,
             **extra,
         )
@@ -235,5 +313,7 @@ def dead_letter(
             aws_error=f"{type(exc).__name__}: {exc}",
         )
         return exc
+    # Only once the DLQ holds it: a job kept for a failed send must not look finished.
+    job.settle(jobstore.FAILED, error_type=error_type, error_message=error_message, error=error)
     job.log("dead_lettered", duration_ms, error_type=error_type, reason=reason)
     return None

@@ -1,0 +1,388 @@
+"""The client half of the job store: write the job item at enqueue, unique keys, look up, cancel.
+
+Used only when the client configuration has ``job_store`` (see :mod:`lambda_jobs.jobstore` for the
+item schema and the conditions). Order at enqueue, so that the store observes and never decides
+delivery:
+
+1. **unique key** (if the job has one): taken with a conditional ``PutItem``; if a pending or
+   running job holds it, that job is returned (``Job.existing`` is True) and nothing is sent;
+2. **job item** written (status ``enqueued``) *before* the send, so a lookup right after
+   ``enqueue`` returns always finds it;
+3. **send** (SQS / Lambda / Scheduler, as without the store);
+4. a send that was not confirmed (:class:`~lambda_jobs.errors.EnqueueError`) deletes the item if
+   it is still ``enqueued`` and releases the key, then the error is raised as before. If AWS had in
+   fact accepted the job, the worker's claim simply creates the item again.
+
+If step 1 or 2 fails (DynamoDB unreachable, the table missing), nothing is sent and one
+:class:`EnqueueError` names the jobs: retrying is safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from lambda_jobs import jobstore
+from lambda_jobs.errors import ConfigurationError, EnqueueError, JobStateError, UnknownJobError
+from lambda_jobs.jobstore import n, s
+
+if TYPE_CHECKING:
+    from lambda_jobs.config import ClientConfig, JobStoreConfig
+    from lambda_jobs.enqueue.outgoing import Outgoing
+    from lambda_jobs.job import Job, PreparedJob
+
+#: Parallel DynamoDB requests of one bulk enqueue.
+MAX_PARALLEL_WRITES = 8
+
+
+def store_of(config: ClientConfig) -> JobStoreConfig:
+    """The configuration's job store; a backend without one is a clear error."""
+    if config.job_store is None:
+        raise ConfigurationError(
+            f"this {config.backend} backend has no job store: deploy it with "
+            "job_store=JobStore(...) to look up, cancel or deduplicate jobs"
+        )
+    return config.job_store
+
+
+def _client(config: ClientConfig) -> Any:
+    from lambda_jobs import aws
+
+    return aws.client("dynamodb", config)
+
+
+# -- enqueue -------------------------------------------------------------------------------------
+
+
+def register(
+    prepared: list[PreparedJob], outgoing: list[Outgoing], config: ClientConfig
+) -> dict[str, Job]:
+    """Take unique keys and write the job items; returns ``{job id: existing job}`` for the jobs
+    that a pending job's unique key replaces (they must not be sent). Raises ``EnqueueError``."""
+    store = store_of(config)
+    client = _client(config)
+    pairs = list(zip(prepared, outgoing, strict=True))
+
+    def one(pair: tuple[PreparedJob, Outgoing]) -> Job | None:
+        job, item = pair
+        if job.task.unique_key is not None:
+            holder = _take_unique(client, store, job, config)
+            if holder is not None:
+                return holder
+        _put_job(client, store, job, item)
+        return None
+
+    from lambda_jobs.enqueue.outgoing import aws_errors
+
+    errors = aws_errors()
+    existing: dict[str, Job] = {}
+    failed: dict[str, str] = {}
+    if len(pairs) == 1:
+        results = [_attempt(one, pairs[0], errors)]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_WRITES, len(pairs))) as pool:
+            results = list(pool.map(lambda pair: _attempt(one, pair, errors), pairs))
+    for (job, _item), (holder, error) in zip(pairs, results, strict=True):
+        if error is not None:
+            failed[job.id] = error
+        elif holder is not None:
+            existing[job.id] = holder
+    if failed:
+        written = [job.id for job in prepared if job.id not in failed and job.id not in existing]
+        forget(prepared, written, config)
+        first_id, first = next(iter(failed.items()))
+        raise EnqueueError(
+            f"{len(failed)} of {len(prepared)} jobs could not be written to the job store "
+            f"{store.table!r}, so none was sent; first error, job {first_id}: {first}",
+            job_ids=[job.id for job in prepared],
+            errors=failed,
+        )
+    return existing
+
+
+def _attempt(
+    fn: Any, pair: tuple[PreparedJob, Outgoing], errors: tuple[type[Exception], ...]
+) -> tuple[Job | None, str | None]:
+    try:
+        return fn(pair), None
+    except errors as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def _put_job(client: Any, store: JobStoreConfig, job: PreparedJob, item: Outgoing) -> None:
+    envelope = item.envelope
+    now = jobstore.now_epoch()
+    values: dict[str, Any] = {
+        "pk": s(envelope.id),
+        "task": s(envelope.task),
+        "queue": s(envelope.queue),
+        "priority": n(envelope.priority),
+        "status": s(jobstore.ENQUEUED),
+        "attempt": n(0),
+        "enqueued_at": s(jobstore.iso(envelope.enqueued_at)),
+        "ttl": n(now + store.ttl_seconds),
+    }
+    if envelope.run_after is not None:
+        values["run_after"] = s(jobstore.iso(envelope.run_after))
+    task = job.task
+    if task.unique_key is not None:
+        values["unique_key"] = s(task.unique_key)
+        values["unique_release"] = s(task.unique_until)
+    # The same prepared job enqueued again (after an EnqueueError): its item stands.
+    with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
+        client.put_item(
+            TableName=store.table,
+            Item=values,
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+
+def _take_unique(
+    client: Any, store: JobStoreConfig, job: PreparedJob, config: ClientConfig
+) -> Job | None:
+    """Take the job's unique key; None if taken, else the job holding it."""
+    task = job.task
+    assert task.unique_key is not None and task.unique_for is not None
+    key = {"pk": s(jobstore.unique_pk(task.unique_key))}
+    for _ in range(3):
+        now = jobstore.now_epoch()
+        expires = now + task.unique_for
+        item = {**key, "job_id": s(job.id), "expires_at": n(expires), "ttl": n(expires)}
+
+        def put(condition: str, values: dict[str, Any], item: dict[str, Any] = item) -> bool:
+            try:
+                client.put_item(
+                    TableName=store.table,
+                    Item=item,
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=values,
+                )
+            except client.exceptions.ConditionalCheckFailedException:
+                return False
+            return True
+
+        if put("attribute_not_exists(pk) OR expires_at < :now", {":now": n(now)}):
+            return None
+        held = client.get_item(TableName=store.table, Key=key, ConsistentRead=True).get("Item")
+        if held is None:
+            continue  # released meanwhile: try again
+        holder_id = str(jobstore.decode(held["job_id"]))
+        holder = read(client, store, holder_id)
+        finished = holder is None or holder.get("status") in jobstore.FINISHED
+        if holder is not None and holder.get("unique_release") == jobstore.RELEASE_EXPIRED:
+            finished = False  # held until it expires, whatever the job did
+        if not finished:
+            assert holder is not None
+            found = to_job(holder, config)
+            found.existing = True
+            return found
+        # The holder finished but its release was lost (or its item expired): take the key over.
+        if put("job_id = :holder", {":holder": s(holder_id)}):
+            return None
+    raise EnqueueError(
+        f"{task.name}: unique key {task.unique_key!r} changed hands three times while taking it; "
+        "try again",
+        job_ids=[job.id],
+    )
+
+
+def forget(prepared: list[PreparedJob], job_ids: list[str], config: ClientConfig) -> None:
+    """After an unconfirmed send: delete those still-``enqueued`` items, release their keys.
+
+    Best effort: a failure here leaves an ``enqueued`` item that expires with its TTL (and that a
+    late delivery would claim normally).
+    """
+    if not job_ids or config.job_store is None:
+        return
+    store = config.job_store
+    client = _client(config)
+    wanted = set(job_ids)
+    for job in prepared:
+        if job.id not in wanted:
+            continue
+        try:
+            client.delete_item(
+                TableName=store.table,
+                Key={"pk": s(job.id)},
+                ConditionExpression="#status = :enqueued",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":enqueued": s(jobstore.ENQUEUED)},
+            )
+            if job.task.unique_key is not None:
+                jobstore.release_unique(client, store.table, job.task.unique_key, job.id)
+        except Exception:  # best effort, see the docstring
+            continue
+
+
+# -- look up and cancel ----------------------------------------------------------------------------
+
+
+def read(client: Any, store: JobStoreConfig, job_id: str) -> dict[str, Any] | None:
+    """The job item as plain values (strongly consistent), or None."""
+    found = client.get_item(TableName=store.table, Key={"pk": s(job_id)}, ConsistentRead=True)
+    item = found.get("Item")
+    return None if item is None else jobstore.decode_item(item)
+
+
+def _time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def to_job(item: dict[str, Any], config: ClientConfig) -> Job:
+    """The :class:`~lambda_jobs.job.Job` a job item describes."""
+    import json
+
+    from lambda_jobs.job import Job, JobStatus
+
+    error_type = item.get("error_type")
+    message = item.get("error_message")
+    result = item.get("result")
+    attempt = item.get("attempt", 0)
+    priority = item.get("priority", 0)
+    job = Job(
+        id=str(item["pk"]),
+        task_name=str(item.get("task", "")),
+        queue_name=str(item.get("queue", "")),
+        priority=int(priority) if isinstance(priority, (int, float)) else 0,
+        enqueued_at=_time(item.get("enqueued_at")) or datetime.now(UTC),
+        run_after=_time(item.get("run_after")),
+        status=JobStatus(item.get("status", jobstore.ENQUEUED)),
+        attempts=int(attempt) if isinstance(attempt, (int, float)) else 0,
+        return_value=json.loads(result) if isinstance(result, str) else None,
+        error=(f"{error_type}: {message}" if message else str(error_type)) if error_type else None,
+        error_type=error_type if isinstance(error_type, str) else None,
+        error_message=message if isinstance(message, str) else None,
+        error_traceback=item.get("error_traceback"),
+        started_at=_time(item.get("started_at")),
+        finished_at=_time(item.get("finished_at")),
+        unique_key=item.get("unique_key"),
+        worker_ids=[str(w) for w in item.get("workers", [])],
+        config=config,
+    )
+    return job
+
+
+def _config(config: ClientConfig | None) -> ClientConfig:
+    if config is not None:
+        return config
+    from lambda_jobs import config as config_module
+
+    return config_module.load()
+
+
+def get_job(job_id: str, config: ClientConfig | None = None) -> Job:
+    """The job ``job_id`` as the store has it now; an unknown id raises :class:`UnknownJobError`."""
+    config = _config(config)
+    store = store_of(config)
+    item = read(_client(config), store, job_id)
+    if item is None:
+        raise UnknownJobError(
+            f"no job {job_id!r} in the job store {store.table!r}: the id is wrong, or the job "
+            f"finished more than {store.ttl_seconds:,} s ago and its item expired"
+        )
+    return to_job(item, config)
+
+
+def cancel_job(job_id: str, config: ClientConfig | None = None) -> Job:
+    """Cancel ``job_id`` if it has not started (enqueued, or waiting for its next attempt).
+
+    The worker then acknowledges it without running it. A running or finished job raises
+    :class:`~lambda_jobs.errors.JobStateError` saying which; an unknown id ``UnknownJobError``.
+    """
+    config = _config(config)
+    store = store_of(config)
+    client = _client(config)
+    try:
+        response = client.update_item(
+            TableName=store.table,
+            Key={"pk": s(job_id)},
+            UpdateExpression="SET #status = :cancelled, finished_at = :now, #ttl = :ttl",
+            ConditionExpression="#status IN (:enqueued, :retrying)",
+            ExpressionAttributeNames={"#status": "status", "#ttl": "ttl"},
+            ExpressionAttributeValues={
+                ":cancelled": s(jobstore.CANCELLED),
+                ":enqueued": s(jobstore.ENQUEUED),
+                ":retrying": s(jobstore.RETRYING),
+                ":now": s(jobstore.iso()),
+                ":ttl": n(jobstore.now_epoch() + store.ttl_seconds),
+            },
+            ReturnValues="ALL_NEW",
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        current = get_job(job_id, config)  # raises UnknownJobError for a missing item
+        if current.status == "running":
+            raise JobStateError(
+                f"job {job_id} ({current.task_name}) is running (attempt {current.attempts}, "
+                f"started {current.started_at}); a running job cannot be cancelled"
+            ) from None
+        raise JobStateError(
+            f"job {job_id} ({current.task_name}) is already {current.status}; only a job that "
+            "has not started (enqueued or waiting to retry) can be cancelled"
+        ) from None
+    item = jobstore.decode_item(response["Attributes"])
+    jobstore.release_after_finish(client, store.table, item)
+    return to_job(item, config)
+
+
+def requeue(envelope: Any, config: ClientConfig) -> None:
+    """Before a redrive sends ``envelope`` again: mark its job ``enqueued`` at attempt 0.
+
+    Without it the worker would see the job ``failed`` and skip the copy as a duplicate. The last
+    error is kept (the history of why it was dead-lettered); the job leaves the failures index.
+    A missing item (expired) is written anew. Raises AWS errors: the caller then does not send.
+    """
+    store = store_of(config)
+    update = (
+        "SET #status = :enqueued, #attempt = :zero, #task = if_not_exists(#task, :task), "
+        "#queue = if_not_exists(#queue, :queue), #ttl = :ttl "
+        "REMOVE #lease_until, #lease_owner, #failed_task, #finished_at, #workers"
+    )
+    names = {
+        f"#{name}": name
+        for name in (
+            "status",
+            "attempt",
+            "task",
+            "queue",
+            "ttl",
+            "lease_until",
+            "lease_owner",
+            "failed_task",
+            "finished_at",
+            "workers",
+        )
+    }
+    _client(config).update_item(
+        TableName=store.table,
+        Key={"pk": s(envelope.id)},
+        UpdateExpression=update,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={
+            ":enqueued": s(jobstore.ENQUEUED),
+            ":zero": n(0),
+            ":task": s(envelope.task),
+            ":queue": s(envelope.queue),
+            ":ttl": n(jobstore.now_epoch() + store.ttl_seconds),
+        },
+    )
+
+
+def failures(task: str, config: ClientConfig, *, limit: int = 20) -> list[Job]:
+    """The latest ``limit`` failed jobs of ``task``, newest first (the sparse ``failures`` index).
+
+    Needs ``dynamodb:Query`` on the index (``grant_read_jobs``). The index is eventually
+    consistent: a job that failed a moment ago may not be listed yet.
+    """
+    store = store_of(config)
+    response = _client(config).query(
+        TableName=store.table,
+        IndexName=jobstore.FAILURES_INDEX,
+        KeyConditionExpression="failed_task = :task",
+        ExpressionAttributeValues={":task": s(task)},
+        ScanIndexForward=False,
+        Limit=limit,
+    )
+    return [to_job(jobstore.decode_item(item), config) for item in response.get("Items", [])]

@@ -1,0 +1,290 @@
+"""The worker half of the job store: claim a job before running it, record how it ended.
+
+Only used when the function has ``LAMBDA_JOBS_JOB_TABLE`` (:data:`lambda_jobs.jobstore.TABLE_ENV`);
+without it :func:`from_env` returns None and no DynamoDB client is ever created. The item schema
+and the conditions are described in :mod:`lambda_jobs.jobstore`.
+
+:func:`claim` is one conditional ``UpdateItem`` that turns the job's item to ``running`` with
+``attempt + 1`` and a lease, and tells the caller what to do (:class:`Claim`):
+
+- ``run``: the claim holds; run as ``attempt`` (the store's count: a duplicate delivery does not
+  use one up, an attempt whose lease ran out does);
+- ``finished`` / ``cancelled``: the job already succeeded or failed / was cancelled; acknowledge it
+  without running (log outcome ``skipped_duplicate`` / ``cancelled``);
+- ``busy``: another attempt is running under a live lease (``lease_remaining`` seconds) held by
+  another request id; do not start it twice (Goat lists it to come back after the lease, Lamb
+  acknowledges it: the holder's own retries cover its crash);
+- ``unavailable``: the store could not be reached (``error`` says why). The job runs anyway, as it
+  would without the store: the queue, not the store, decides delivery.
+
+:func:`finish` records the outcome on condition that the item still carries the claimed attempt
+(a later claim, after this lease ran out, owns the item then); its failure is logged by the caller
+and never changes what happens to the message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from lambda_jobs import jobstore
+from lambda_jobs.jobstore import n, s
+
+if TYPE_CHECKING:
+    from lambda_jobs.envelope import Envelope
+
+
+class WorkerStore:
+    """The function's job table; the DynamoDB client is made on first use."""
+
+    __slots__ = ("_client", "table", "ttl_seconds")
+
+    def __init__(self, table: str, ttl_seconds: int) -> None:
+        self.table = table
+        self.ttl_seconds = ttl_seconds
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from lambda_jobs import aws
+
+            self._client = aws.client("dynamodb", None)
+        return self._client
+
+
+def from_env(environ: Mapping[str, str]) -> WorkerStore | None:
+    """The store named by ``LAMBDA_JOBS_JOB_TABLE``, or None (store off)."""
+    table = environ.get(jobstore.TABLE_ENV, "").strip()
+    if not table:
+        return None
+    raw = environ.get(jobstore.TTL_ENV, "").strip()
+    try:
+        ttl = int(raw) if raw else jobstore.DEFAULT_TTL_SECONDS
+    except ValueError:
+        ttl = jobstore.DEFAULT_TTL_SECONDS
+    return WorkerStore(table, max(ttl, 1))
+
+
+class Claim:
+    """What :func:`claim` decided; see the module docstring for ``action``."""
+
+    __slots__ = ("action", "attempt", "error", "lease_remaining")
+
+    def __init__(
+        self,
+        action: str,
+        *,
+        attempt: int | None = None,
+        lease_remaining: float = 0.0,
+        error: str | None = None,
+    ) -> None:
+        self.action = action
+        self.attempt = attempt
+        self.lease_remaining = lease_remaining
+        self.error = error
+
+
+_NAME = re.compile(r"#(\w+)")
+
+
+def _names(*expressions: str) -> dict[str, str]:
+    """``#name`` → ``name`` for every alias the expressions use (DynamoDB refuses unused ones)."""
+    return {f"#{name}": name for e in expressions for name in _NAME.findall(e)}
+
+
+def _aws_error(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:500]}"
+
+
+_CLAIM_UPDATE = (
+    "SET #status = :running, #attempt = if_not_exists(#attempt, :zero) + :one, "
+    "#started_at = :now_iso, #lease_until = :lease, #task = if_not_exists(#task, :task), "
+    "#queue = if_not_exists(#queue, :queue), #enqueued_at = if_not_exists(#enqueued_at, :enq), "
+    "#max_attempts = :max, #ttl = :ttl, #lease_owner = :owner, "
+    "#workers = list_append(if_not_exists(#workers, :empty), :me) REMOVE #failed_task"
+)
+_CLAIM_CONDITION = (
+    "attribute_not_exists(#pk) OR #status IN (:enqueued, :retrying) "
+    "OR (#status = :running AND (#lease_until < :now OR #lease_owner = :owner))"
+)
+
+
+def claim(
+    store: WorkerStore,
+    envelope: Envelope,
+    *,
+    max_attempts: int,
+    lease_seconds: float,
+    worker_id: str,
+) -> Claim:
+    """Claim ``envelope``'s job for one attempt of at most ``lease_seconds``; never raises.
+
+    ``worker_id`` is the Lambda request id. Lambda retries a failed async event (a crash, a
+    function timeout) with the same request id, so a claim by the same id takes over its own
+    crashed attempt at once instead of waiting for the lease.
+    """
+    now = jobstore.now_epoch()
+    if not worker_id:
+        import uuid
+
+        worker_id = f"local-{uuid.uuid4()}"
+    try:
+        client = store.client
+        try:
+            response = client.update_item(
+                TableName=store.table,
+                Key={"pk": s(envelope.id)},
+                UpdateExpression=_CLAIM_UPDATE,
+                ConditionExpression=_CLAIM_CONDITION,
+                ExpressionAttributeNames=_names(_CLAIM_UPDATE, _CLAIM_CONDITION),
+                ExpressionAttributeValues={
+                    ":running": s(jobstore.RUNNING),
+                    ":enqueued": s(jobstore.ENQUEUED),
+                    ":retrying": s(jobstore.RETRYING),
+                    ":zero": n(0),
+                    ":one": n(1),
+                    ":now": n(now),
+                    ":now_iso": s(jobstore.iso()),
+                    ":lease": n(now + lease_seconds + jobstore.LEASE_GRACE_SECONDS),
+                    ":task": s(envelope.task),
+                    ":queue": s(envelope.queue),
+                    ":enq": s(jobstore.iso(envelope.enqueued_at)),
+                    ":max": n(max_attempts),
+                    ":ttl": n(now + store.ttl_seconds),
+                    ":empty": {"L": []},
+                    ":me": {"L": [s(worker_id)]},
+                    ":owner": s(worker_id),
+                },
+                ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except client.exceptions.ConditionalCheckFailedException as refused:
+            old = refused.response.get("Item")
+            if old is None:  # not every DynamoDB answers with the item: read it
+                old = client.get_item(
+                    TableName=store.table, Key={"pk": s(envelope.id)}, ConsistentRead=True
+                ).get("Item", {})
+            return _refused(jobstore.decode_item(old), now)
+    except Exception as exc:
+        return Claim("unavailable", error=_aws_error(exc))
+    attempt = jobstore.decode(response["Attributes"]["attempt"])
+    return Claim("run", attempt=int(attempt))
+
+
+def _refused(item: dict[str, Any], now: float) -> Claim:
+    status = item.get("status")
+    attempt = item.get("attempt")
+    attempt = int(attempt) if isinstance(attempt, (int, float)) else None
+    if status == jobstore.CANCELLED:
+        return Claim("cancelled", attempt=attempt)
+    if status == jobstore.RUNNING:
+        lease = item.get("lease_until")
+        remaining = float(lease) - now if isinstance(lease, (int, float)) else 0.0
+        return Claim("busy", attempt=attempt, lease_remaining=max(remaining, 0.0))
+    return Claim("finished", attempt=attempt)
+
+
+def finish(
+    store: WorkerStore,
+    job_id: str,
+    *,
+    attempt: int | None,
+    status: str,
+    task: str | None = None,
+    value: Any = None,
+    error_type: str | None = None,
+    error_message: str = "",
+    error: BaseException | None = None,
+) -> str | None:
+    """Record how attempt ``attempt`` of ``job_id`` ended; returns None, or the store error text.
+
+    ``status`` is succeeded (``value`` is stored as JSON if it fits, else as an error that says
+    why), retrying or failed (with the error). ``attempt`` None writes unconditionally (a job that
+    was never claimed: dead-lettered before running). A finished job releases its unique key when
+    that key is released on completion.
+    """
+    now = jobstore.now_epoch()
+    values: dict[str, Any] = {":status": s(status)}
+    sets = ["#status = :status"]
+    removes = ["#lease_until"]
+    if status == jobstore.SUCCEEDED:
+        result, why = encode_result(value)
+        if result is not None:
+            sets.append("#result = :result")
+            values[":result"] = s(result)  # an earlier attempt's error stays: Django lists it
+        else:
+            error_type, error_message, error = jobstore.RESULT_NOT_STORED, str(why), None
+    if error_type is not None:
+        sets += [
+            "#error_type = :error_type",
+            "#error_message = :error_message",
+            "#error_traceback = :error_traceback",
+        ]
+        values.update(jobstore.error_values(error_type, error_message, _traceback(error)))
+    if status in jobstore.FINISHED:
+        sets += ["#finished_at = :finished", "#ttl = :ttl"]
+        values[":finished"] = s(jobstore.iso())
+        values[":ttl"] = n(now + store.ttl_seconds)
+    if status == jobstore.FAILED:
+        sets.append("#failed_task = :failed_task")
+        values[":failed_task"] = s(task or "unknown")
+        if task:
+            sets.append("#task = if_not_exists(#task, :failed_task)")
+    update = f"SET {', '.join(sets)} REMOVE {', '.join(removes)}"
+    kwargs: dict[str, Any] = {}
+    condition = ""
+    if attempt is not None:
+        condition = "#attempt = :attempt"
+        values[":attempt"] = n(attempt)
+        kwargs["ConditionExpression"] = condition
+    try:
+        client = store.client
+        try:
+            response = client.update_item(
+                TableName=store.table,
+                Key={"pk": s(job_id)},
+                UpdateExpression=update,
+                ExpressionAttributeNames=_names(update, condition),
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                **kwargs,
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            return f"attempt {attempt} no longer owns the job's item (a later claim took it over)"
+        if status in jobstore.FINISHED:
+            item = jobstore.decode_item(response.get("Attributes", {}))
+            jobstore.release_after_finish(client, store.table, item)
+    except Exception as exc:
+        return _aws_error(exc)
+    return None
+
+
+def encode_result(value: Any) -> tuple[str | None, str | None]:
+    """``(JSON text, None)`` if ``value`` is JSON within :data:`RESULT_MAX_BYTES`, else
+    ``(None, why)``; never raises."""
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return None, (
+            f"the task returned a {type(value).__name__}, which is not JSON ({exc}); its return "
+            "value was not stored"
+        )
+    size = len(text.encode())
+    if size > jobstore.RESULT_MAX_BYTES:
+        return None, (
+            f"the task's return value is {size:,} bytes as JSON, over the job store's limit of "
+            f"{jobstore.RESULT_MAX_BYTES:,} bytes; it was not stored (store large results "
+            "elsewhere, e.g. S3, and return a reference)"
+        )
+    return text, None
+
+
+def _traceback(error: BaseException | None) -> str | None:
+    if error is None:
+        return None
+    from lambda_jobs.worker.deadletter import format_traceback
+
+    return format_traceback(error)
