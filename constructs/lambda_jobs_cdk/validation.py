@@ -41,8 +41,11 @@ RESERVED_ENVIRONMENT = (
     "LAMBDA_JOBS_SCHEDULER_GROUP",
     "LAMBDA_JOBS_SCHEDULER_ROLE_ARN",
     "LAMBDA_JOBS_BACKEND",
+    "LAMBDA_JOBS_JOB_TABLE",
+    "LAMBDA_JOBS_JOB_TTL_SECONDS",
 )
-"""Environment variables the construct sets on every function (the handler's contract)."""
+"""Environment variables the construct sets on the functions (the handler's contract; the
+``LAMBDA_JOBS_JOB_*`` ones with ``job_store`` only, reserved either way)."""
 _ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 

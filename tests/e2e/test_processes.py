@@ -123,8 +123,7 @@ def test_killing_a_goat_environment_mid_job_loses_no_job(
 ) -> None:
     monkeypatch.setenv("LAMBDA_JOBS_CONFIG", crash_backend.config_value)
     aws.reset()
-    # A 2 s function keeps 1 s for a job (half its time: the deadline margin is 2 s), and the job
-    # store's claim comes out of it (slow on a loaded moto): 0.6 s leaves room for both.
+    # The crash app's 2 s function keeps 1.5 s for a job (margin 0.5 s), the store's claim included.
     seconds = _seconds(0.6)
     job = demo_tasks.slow.enqueue(seconds)
     killed = _kill_when_started(crash_backend, seconds)

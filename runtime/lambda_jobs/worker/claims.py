@@ -54,6 +54,13 @@ class WorkerStore:
             self._client = aws.client("dynamodb", None)
         return self._client
 
+    def connect(self) -> None:
+        """Make the client now (cold start); a failure is left for the first claim to report."""
+        try:
+            self.client  # noqa: B018 - made for its side effect
+        except Exception:  # the claim then says why, and the job runs without the store
+            self._client = None
+
 
 def from_env(environ: Mapping[str, str]) -> WorkerStore | None:
     """The store named by ``LAMBDA_JOBS_JOB_TABLE``, or None (store off)."""

@@ -13,7 +13,8 @@ naming any other task is dead-lettered (``unknown_task`` if nothing has that nam
 if something registered it later, for example a module a job imported at run time).
 
 ``LAMBDA_JOBS_JOB_TABLE`` (set by the construct when the job store is on) gives the runtime its
-:class:`~lambda_jobs.worker.claims.WorkerStore`; unset, the store is off.
+:class:`~lambda_jobs.worker.claims.WorkerStore`, whose DynamoDB client is made here, at init
+(so boto3 loads at cold start then); unset, the store is off and boto3 is not loaded.
 """
 
 from __future__ import annotations
@@ -124,9 +125,14 @@ def cold_start(environ: Mapping[str, str] | None = None) -> Runtime:
         django.register_tasks(modules)
     from lambda_jobs.worker.claims import from_env
 
+    store = from_env(env)
+    if store is not None:
+        # In the init phase, not in the first job's time: importing boto3 and building the
+        # DynamoDB client take hundreds of milliseconds, which a claim would take from the job.
+        store.connect()
     return Runtime(
         allowed=registry.names(),
         deadline_margin_ms=margin,
         modules=names,
-        store=from_env(env),
+        store=store,
     )
