@@ -30,6 +30,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from lambda_jobs import aws
@@ -125,8 +126,12 @@ class EventSourceMappingPoller:
         region: str,
         log: JobLog,
         stop: threading.Event,
+        trace_headers: Callable[[str], str | None] | None = None,
     ) -> None:
+        """``trace_headers``: message id -> the ``AWSTraceHeader`` SQS would hold for a message
+        moto did not keep it for (batched sends, :meth:`SqsFront.trace_header`)."""
         self.spec = spec
+        self.trace_headers = trace_headers
         self.pool = pool
         self.region = region
         self.log = log
@@ -201,7 +206,12 @@ class EventSourceMappingPoller:
         delivered: list[dict[str, Any]] = []
         longest: recursion.Hop | None = None
         for message in messages:
-            header = (message.get("Attributes") or {}).get("AWSTraceHeader")
+            attributes = message.setdefault("Attributes", {})
+            if "AWSTraceHeader" not in attributes and self.trace_headers is not None:
+                remembered = self.trace_headers(message["MessageId"])
+                if remembered:
+                    attributes["AWSTraceHeader"] = remembered  # as SQS would hold it
+            header = attributes.get("AWSTraceHeader")
             hop = recursion.Hop(header, function.arn)
             if hop.stopped(function.recursive_loop):
                 moved = self._redrive(message)

@@ -157,6 +157,7 @@ class LocalCloud:
                 region=spec.region,
                 log=self.log,
                 stop=self.stop_event,
+                trace_headers=self.sqs_front.trace_header if self.sqs_front else None,
             ).start()
         groups = list(spec.schedule_groups)
         for document in spec.client_configs:

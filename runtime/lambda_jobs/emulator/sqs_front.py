@@ -4,12 +4,12 @@ SQS keeps the X-Ray trace header a sender gives, as the message's ``AWSTraceHead
 attribute: from the ``X-Amzn-Trace-Id`` HTTP header (which botocore adds inside a Lambda
 function) for every message of a ``SendMessage`` or ``SendMessageBatch`` request, unless a
 message's own ``MessageSystemAttributes.AWSTraceHeader`` overrides it ("Amazon SQS and AWS
-X-Ray"). moto ignores the HTTP header and drops a batch entry's system attributes, so this front
-adds the header to each message and sends a batch that carries trace headers as one
-``SendMessage`` per entry, answering with the batch's ``Successful``/``Failed`` lists (moto's
-batch-wide checks, entry count and total size, are then not made: the lambda-jobs client and
-handler stay within them). Every other request is passed through unchanged. Recursive loop
-detection (:mod:`~lambda_jobs.emulator.recursion`) reads the header back from the messages.
+X-Ray"). moto ignores the HTTP header and drops a batch entry's system attributes. So this front
+adds the header to a ``SendMessage`` (moto keeps a single message's system attributes), and for a
+``SendMessageBatch`` passes the batch on unchanged and remembers each sent message's trace header
+by message id (:meth:`SqsFront.trace_header`), which the event-source mapping pollers put back
+into the records' ``attributes`` as SQS would. Every other request is passed through unchanged.
+Recursive loop detection (:mod:`~lambda_jobs.emulator.recursion`) reads the header from there.
 
 Only the functions use it (``AWS_ENDPOINT_URL_SQS``, and the ``sqs`` endpoint of the client
 configuration published in SSM, which tasks that enqueue read); apps outside send no trace header
@@ -22,6 +22,7 @@ import http.client
 import json
 import threading
 import urllib.parse
+from collections import OrderedDict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -31,6 +32,8 @@ TRACE_ATTRIBUTE = "AWSTraceHeader"
 #: Request headers passed on to moto (signature headers included: moto does not check them).
 _SKIPPED_REQUEST_HEADERS = {"host", "content-length", "connection", "keep-alive"}
 _PASSED_RESPONSE_HEADERS = ("Content-Type", "x-amzn-RequestId", "x-amzn-query-error")
+#: Trace headers of batched messages remembered (the oldest are forgotten first).
+MAX_REMEMBERED = 200_000
 
 
 class SqsFront:
@@ -41,6 +44,8 @@ class SqsFront:
         self.moto_host = parts.hostname or "127.0.0.1"
         self.moto_port = parts.port or 80
         self._local = threading.local()
+        self._traces: OrderedDict[str, str] = OrderedDict()
+        self._traces_lock = threading.Lock()
         self._server = _Server((host, 0), _make_handler(self))
         self.url = f"http://{host}:{self._server.server_address[1]}"
         self._thread = threading.Thread(
@@ -52,6 +57,17 @@ class SqsFront:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+    def trace_header(self, message_id: str) -> str | None:
+        """The ``AWSTraceHeader`` of a message sent in a batch through this front, if it had one."""
+        with self._traces_lock:
+            return self._traces.get(message_id)
+
+    def remember(self, message_id: str, trace: str) -> None:
+        with self._traces_lock:
+            self._traces[message_id] = trace
+            while len(self._traces) > MAX_REMEMBERED:
+                self._traces.popitem(last=False)
 
     def forward(
         self, path: str, headers: dict[str, str], body: bytes
@@ -130,64 +146,27 @@ def _make_handler(front: SqsFront) -> type[BaseHTTPRequestHandler]:
             if isinstance(request, dict) and action == "SendMessage":
                 body = json.dumps(with_trace(request, trace)).encode()
             elif isinstance(request, dict) and action == "SendMessageBatch":
-                entries = request.get("Entries") or []
-                traced = trace is not None or any(
-                    TRACE_ATTRIBUTE in (e.get("MessageSystemAttributes") or {})
-                    for e in entries
-                    if isinstance(e, dict)
-                )
-                if traced and all(isinstance(e, dict) for e in entries):
-                    self._reply(*self._unbatched(request, entries, headers, trace))
-                    return
+                status, reply_headers, data = front.forward(self.path, headers, body)
+                if status == 200:
+                    self._remember(request, data, trace)
+                self._reply(status, reply_headers, data)
+                return
             self._reply(*front.forward(self.path, headers, body))
 
-        def _unbatched(
-            self,
-            request: dict[str, Any],
-            entries: list[dict[str, Any]],
-            headers: dict[str, str],
-            trace: str | None,
-        ) -> tuple[int, dict[str, str], bytes]:
-            one = {**headers, "X-Amz-Target": TARGET_PREFIX + "SendMessage"}
-
-            def send(entry: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
-                message = {k: v for k, v in entry.items() if k != "Id"}
-                message["QueueUrl"] = request.get("QueueUrl")
-                return front.forward(
-                    self.path, one, json.dumps(with_trace(message, trace)).encode()
-                )
-
-            if str(request.get("QueueUrl", "")).endswith(".fifo") or len(entries) < 2:
-                replies = [send(entry) for entry in entries]  # FIFO: in the batch's order
-            else:
-                # In parallel, so that a batch costs about one request's time (a hand-back of
-                # nine copies runs inside the function's deadline margin).
-                from concurrent.futures import ThreadPoolExecutor
-
-                with ThreadPoolExecutor(max_workers=len(entries)) as pool:
-                    replies = list(pool.map(send, entries))
-            successful: list[dict[str, Any]] = []
-            failed: list[dict[str, Any]] = []
-            content_type = "application/x-amz-json-1.0"
-            for entry, (status, reply_headers, data) in zip(entries, replies, strict=True):
-                content_type = reply_headers.get("Content-Type", content_type)
-                try:
-                    answer = json.loads(data) if data else {}
-                except ValueError:
-                    answer = {"message": data.decode("utf-8", "replace")}
-                if status == 200:
-                    successful.append({"Id": entry.get("Id"), **answer})
-                else:
-                    code = str(answer.get("__type", "InternalError")).rsplit("#", 1)[-1]
-                    failed.append(
-                        {
-                            "Id": entry.get("Id"),
-                            "SenderFault": status < 500,
-                            "Code": code,
-                            "Message": str(answer.get("message", answer.get("Message", ""))),
-                        }
-                    )
-            body = json.dumps({"Successful": successful, "Failed": failed}).encode()
-            return 200, {"Content-Type": content_type}, body
+        def _remember(self, request: dict[str, Any], data: bytes, trace: str | None) -> None:
+            """Note the trace header of each message the batch sent (see the module docstring)."""
+            entries = {e.get("Id"): e for e in request.get("Entries") or [] if isinstance(e, dict)}
+            try:
+                answer = json.loads(data)
+            except ValueError:
+                return
+            for sent in answer.get("Successful") or []:
+                entry = entries.get(sent.get("Id"))
+                if entry is None or "MessageId" not in sent:
+                    continue
+                own = (entry.get("MessageSystemAttributes") or {}).get(TRACE_ATTRIBUTE) or {}
+                header = own.get("StringValue") or trace
+                if header:
+                    front.remember(str(sent["MessageId"]), str(header))
 
     return FrontHandler
