@@ -41,8 +41,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# Two passes: everything but the reliability suite on both cores (pytest-xdist; a file's tests stay
+# on one worker, so module fixtures such as an emulator are shared), then tests/soak alone: its
+# deadline and kill tests time 2 s functions and must not share the machine with other tests.
 pytest: $(STAMP) $(CDK)
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2 --dist loadfile --ignore tests/soak
+	$(VENV)/bin/pytest tests/soak
 
 test: lint typecheck pytest
 
