@@ -15,8 +15,8 @@ if something registered it later, for example a module a job imported at run tim
 
 from __future__ import annotations
 
-import importlib
 import os
+import sys
 
 from lambda_jobs import registry
 from lambda_jobs.errors import ConfigurationError, TaskNotAllowedError
@@ -82,7 +82,10 @@ def task_modules(environ: Mapping[str, str]) -> tuple[str, ...]:
 
 def _import_task_module(name: str) -> ModuleType:
     try:
-        return importlib.import_module(name)
+        # ``__import__`` and ``sys.modules``: what ``importlib.import_module`` does for an
+        # absolute name, without importing ``importlib`` (and ``warnings``) at cold start.
+        __import__(name)
+        return sys.modules[name]
     except Exception as exc:
         raise ConfigurationError(
             f"{TASKS_ENV}: could not import task module {name!r}: {type(exc).__name__}: {exc}"
@@ -91,7 +94,8 @@ def _import_task_module(name: str) -> ModuleType:
 
 def _django_worker() -> Any:
     try:
-        return importlib.import_module(DJANGO_WORKER_MODULE)
+        __import__(DJANGO_WORKER_MODULE)
+        return sys.modules[DJANGO_WORKER_MODULE]
     except ImportError as exc:
         raise ConfigurationError(
             f"{DJANGO_SETTINGS_ENV} is set, but {DJANGO_WORKER_MODULE} cannot be imported "
