@@ -17,8 +17,8 @@ from lambda_jobs.emulator.motoserver import MotoServer
 
 from tests.conftest import boto_client
 from tests.django.conftest import use_config_env
-from tests.runtime.enqueue_backends import SCHEDULE_GROUP
 from tests.runtime.enqueue.test_lamb import HIGH, LambdaRecorder, lamb_document
+from tests.runtime.enqueue_backends import SCHEDULE_GROUP
 
 
 @pytest.fixture
