@@ -66,8 +66,9 @@ MAX_VALUES = 100
 
 _FALSE = ("0", "false", "no", "off")
 
-# The open collection: dimension values -> [outcomes, durations, latencies]; None when closed.
-_open: dict[tuple[str, ...], list[Any]] | None = None
+# The open collection: fields as logged (None, "" for unknown) -> [outcomes, durations,
+# latencies, dimension values]; None when closed.
+_open: dict[tuple[str | None, ...], list[Any]] | None = None
 _task_dimension = False
 
 
@@ -113,13 +114,10 @@ def count(  # noqa: PLR0917 - positional: the hot path, one call per job
     collection = _open
     if collection is None or outcome not in COUNTERS:
         return
-    if _task_dimension:
-        key: tuple[str, ...] = (backend or UNKNOWN, queue or UNKNOWN, task or UNKNOWN)
-    else:
-        key = (backend or UNKNOWN, queue or UNKNOWN)
+    key = (backend, queue, task) if _task_dimension else (backend, queue)
     entry = collection.get(key)
     if entry is None:
-        entry = collection[key] = [[], [], []]
+        entry = collection[key] = [[], [], [], tuple(value or UNKNOWN for value in key)]
     entry[0].append(outcome)
     if duration_ms and outcome != "handed_back":
         entry[1].append(duration_ms)
@@ -158,7 +156,13 @@ def documents(now_ms: int | None = None) -> list[dict[str, Any]]:
     stamp = int(time.time() * 1000) if now_ms is None else now_ms
     dimension_names = ["backend", "queue", "task"] if _task_dimension else ["backend", "queue"]
     out = []
-    for key, (outcomes, durations, latencies) in collection.items():
+    by_dimensions: dict[tuple[str, ...], list[list[Any]]] = {}
+    for outcomes, durations, latencies, dimensions in collection.values():
+        merged = by_dimensions.setdefault(dimensions, [[], [], []])
+        merged[0] += outcomes
+        merged[1] += durations
+        merged[2] += latencies
+    for key, (outcomes, durations, latencies) in by_dimensions.items():
         counters = _tally(outcomes)
         chunks = max(1, -(-len(durations) // MAX_VALUES), -(-len(latencies) // MAX_VALUES))
         for chunk in range(chunks):
