@@ -210,6 +210,8 @@ class TimeLimit:
         if self._previous is _SESSION:
             _active = None  # from here an alarm is ignored; the next limit re-arms the timer
             self.enforced = False
+            if self.fired:  # it repeats every REPEAT_SECONDS: stop it for the work after a cut
+                _setitimer(_ITIMER_REAL, 0)
             if _getsignal(_SIGALRM) is not _on_alarm:  # the job replaced the handler: undo it
                 signal.signal(_SIGALRM, _on_alarm)
             return
