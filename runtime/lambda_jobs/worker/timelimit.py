@@ -129,12 +129,7 @@ _SESSION = object()
 
 
 class TimeLimit:
-    """A context manager limiting the code inside it to ``seconds`` (None: no limit).
-
-    Inside an :class:`AlarmSession` the timer of a limit is not disarmed when it ends: the next
-    limit re-arms it (one ``setitimer`` a job) and the session disarms it at its end; an alarm
-    between two jobs finds no limit running and is ignored.
-    """
+    """A context manager limiting the code inside it to ``seconds`` (None: no limit)."""
 
     __slots__ = (
         "_outer",
@@ -160,15 +155,18 @@ class TimeLimit:
     def __enter__(self) -> TimeLimit:
         global _active
         seconds = self.seconds
-        if _in_session and _active is None:
-            if seconds is not None and _getsignal(_SIGALRM) is _on_alarm:
-                # The session's handler is in place and no other limit runs: arm the timer.
-                self._previous = _SESSION
-                _active = self
-                self.enforced = True
-                _setitimer(_ITIMER_REAL, seconds if seconds > 0.001 else 0.001, REPEAT_SECONDS)
-                return self
-            _setitimer(_ITIMER_REAL, 0)  # an earlier job's timer, left armed by the session
+        if (
+            _in_session
+            and _active is None
+            and seconds is not None
+            and _getsignal(_SIGALRM) is _on_alarm
+        ):
+            # The session's handler is in place and no other limit runs: arm the timer.
+            self._previous = _SESSION
+            _active = self
+            self.enforced = True
+            _setitimer(_ITIMER_REAL, seconds if seconds > 0.001 else 0.001, REPEAT_SECONDS)
+            return self
         if seconds is None:
             return self
         return self._take_timer(seconds if seconds > 0.001 else 0.001)
@@ -208,10 +206,9 @@ class TimeLimit:
         if not self.enforced:
             return
         if self._previous is _SESSION:
-            _active = None  # from here an alarm is ignored; the next limit re-arms the timer
+            _active = None  # from here an alarm is ignored
             self.enforced = False
-            if self.fired:  # it repeats every REPEAT_SECONDS: stop it for the work after a cut
-                _setitimer(_ITIMER_REAL, 0)
+            _setitimer(_ITIMER_REAL, 0)
             if _getsignal(_SIGALRM) is not _on_alarm:  # the job replaced the handler: undo it
                 signal.signal(_SIGALRM, _on_alarm)
             return

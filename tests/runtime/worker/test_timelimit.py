@@ -103,7 +103,7 @@ def test_session_installs_the_handler_once_and_every_limit_still_stops_its_job(
         with TimeLimit(5, "quick job") as quick:
             pass
         assert not quick.fired
-        # The last limit's timer is left for the next one to re-arm: an alarm now stops nothing.
+        # No limit runs: an alarm now (a timer some code armed) stops nothing.
         signal.setitimer(signal.ITIMER_REAL, 0.01)
         time.sleep(0.1)
     assert fired == [True, True]
