@@ -35,8 +35,8 @@ from bench_sqs_records import noop_event
 
 BENCH_DIR = Path(__file__).resolve().parent
 RUNTIME_DIR = BENCH_DIR.parent / "runtime"
-#: The issue's goals: cold start under this many ms, at most this share of Celery's.
-GOAL_MS = 15.0
+#: The goals: cold start under these many ms (bare, in Lambda), at most this share of Celery's.
+GOAL_MS = {"bare": 10.0, "in Lambda": 5.0}
 GOAL_SHARE_OF_CELERY = 1 / 6
 
 #: What each contender does inside the clock: (import code, first-job code).
@@ -250,14 +250,14 @@ def measure(rounds: int) -> Section:
     )
     goals: list[Goal] = [
         {
-            "goal": f"cold start (import + first job) under {GOAL_MS:g} ms, bare",
+            "goal": f"cold start (import + first job) under {GOAL_MS['bare']:g} ms, bare",
             "measured": f"{lj_bare:.1f} ms",
-            "met": lj_bare < GOAL_MS,
+            "met": lj_bare < GOAL_MS["bare"],
         },
         {
-            "goal": f"cold start (import + first job) under {GOAL_MS:g} ms, in Lambda",
+            "goal": f"cold start (import + first job) under {GOAL_MS['in Lambda']:g} ms, in Lambda",
             "measured": f"{lj_lambda:.1f} ms",
-            "met": lj_lambda < GOAL_MS,
+            "met": lj_lambda < GOAL_MS["in Lambda"],
         },
         {
             "goal": "at most 1/6 of Celery's, bare",
@@ -290,10 +290,12 @@ def measure(rounds: int) -> Section:
         "tables": tables,
         "goals": goals,
         "notes": [
-            "*bare* also counts the standard-library modules lambda-jobs needs that "
-            "awslambdaric loads anyway in Lambda (enum, re, threading, json, collections, "
-            "functools, contextlib, os); typing, signal and datetime it does not load, so they "
-            "count in both settings (typing is the largest single import in both tables).",
+            "*bare* counts every module the handler loads: on its success path that is the "
+            "runtime's own modules, `os`, `datetime` and the C built-ins `_json`, `_signal` and "
+            "`_operator`; no `typing`, `json`, `re`, `enum`, `signal`, `threading`, "
+            "`contextlib`, `collections` or `importlib` (`tests/runtime/worker/test_coldstart.py` "
+            "pins that list). *in Lambda* counts what the handler adds to what awslambdaric "
+            "has loaded already.",
         ],
     }
 

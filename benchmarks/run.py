@@ -49,6 +49,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
         ["--jobs", "1000"],
         ["--jobs", "100"],
     ),
+    "image": ("bench_image.py", ["--rounds", "11"], ["--rounds", "3"]),
 }
 
 

@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 QUEUE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-"""The runtime's rule for queue names (``lambda_jobs.options.QUEUE_NAME_PATTERN``)."""
+"""The runtime's rule for queue names (``lambda_jobs.options.is_queue_name``)."""
 GOAT_ONLY_PROPS = (
     "fifo",
     "delay",

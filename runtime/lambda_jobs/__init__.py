@@ -14,8 +14,6 @@ The public API is small and import-cheap (no boto3 until a call needs AWS)::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from lambda_jobs.context import JobContext
 from lambda_jobs.errors import (
     ConfigurationError,
@@ -29,8 +27,10 @@ from lambda_jobs.errors import (
 )
 from lambda_jobs.tasks import Task, task
 
+TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from typing import Any
 
     from lambda_jobs.job import Job, JobStatus, PreparedJob
 

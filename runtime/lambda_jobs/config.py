@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from lambda_jobs.errors import ConfigurationError
-from lambda_jobs.options import MAX_PRIORITY, MIN_PRIORITY, QUEUE_NAME_PATTERN
+from lambda_jobs.options import MAX_PRIORITY, MIN_PRIORITY, is_queue_name
 
 ENV_VAR = "LAMBDA_JOBS_CONFIG"
 SCHEMA_VERSION = 1
@@ -208,7 +208,7 @@ def parse(data: Any) -> ClientConfig:
         raise ConfigurationError(f"{ENV_VAR}: queues must name at least one queue")
     queues: dict[str, QueueConfig] = {}
     for name, raw in raw_queues.items():
-        if not QUEUE_NAME_PATTERN.match(name):
+        if not is_queue_name(name):
             raise ConfigurationError(f"{ENV_VAR}: queue name {name!r} is not valid")
         if not isinstance(raw, dict):
             raise ConfigurationError(f"{ENV_VAR}: queues.{name} must be an object")

@@ -20,11 +20,20 @@ JSON only: no pickle, so a message can never execute code on decode.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from typing import Any
 
+from lambda_jobs import jsoncodec
 from lambda_jobs.errors import EnvelopeError
+
+TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+if TYPE_CHECKING:
+    from operator import itemgetter
+    from typing import Any
+else:
+    try:  # the C module behind ``operator`` (``operator`` itself is a Python module to load)
+        from _operator import itemgetter
+    except ImportError:  # other interpreters
+        from operator import itemgetter
 
 VERSION = 1
 VERSION_KEY = "lambda_jobs"
@@ -118,6 +127,8 @@ class Envelope:
 
     def to_json(self) -> str:
         """Compact JSON text; raises TypeError/ValueError if an argument is not JSON."""
+        import json  # the enqueue side's path, not the handler's cold start
+
         return json.dumps(
             self.to_dict(), separators=(",", ":"), ensure_ascii=False, allow_nan=False
         )
@@ -150,7 +161,7 @@ def parse_time(value: Any, name: str) -> datetime:
 def parse_json(text: str | bytes) -> Any:
     """A message body's JSON value; :class:`EnvelopeError` when it is not JSON."""
     try:
-        return json.loads(text)
+        return jsoncodec.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise EnvelopeError(f"message body is not JSON: {exc}") from exc
 
@@ -160,8 +171,85 @@ def from_json(text: str | bytes) -> Envelope:
     return from_dict(parse_json(text))
 
 
+#: Every key an envelope may have; one of a job that no recurring schedule started has all but
+#: ``schedule`` (the only key :meth:`Envelope.to_dict` leaves out).
+_KNOWN_KEYS = frozenset({VERSION_KEY, *Envelope.__slots__})
+_PLAIN_KEY_COUNT = len(_KNOWN_KEYS) - 1
+#: The values of every key, in one call (C), for the hot path of :func:`from_dict`.
+_fields = itemgetter(
+    VERSION_KEY,
+    "id",
+    "task",
+    "args",
+    "kwargs",
+    "queue",
+    "priority",
+    "attempt",
+    "overrides",
+    "enqueued_at",
+    "run_after",
+)
+#: Their JSON types in an envelope :meth:`Envelope.to_dict` wrote (``run_after`` null or set).
+_TYPES = (int, str, str, list, dict, str, int, int, dict, str, type(None))
+_TYPES_DELAYED = (int, str, str, list, dict, str, int, int, dict, str, str)
+_fromisoformat = datetime.fromisoformat
+
+
 def from_dict(data: Any) -> Envelope:
-    """Validate a decoded envelope object; any defect raises :class:`EnvelopeError` naming it."""
+    """Validate a decoded envelope object; any defect raises :class:`EnvelopeError` naming it.
+
+    On the handler's hot path: an envelope as :meth:`Envelope.to_dict` writes it for a job no
+    recurring schedule started (every key but ``schedule`` present, each value of its JSON type)
+    is checked in a few C calls and built without keyword arguments; anything else (a firing's
+    envelope included) takes :func:`_checked_envelope`, which names the defect.
+    """
+    if type(data) is not dict or len(data) != _PLAIN_KEY_COUNT:
+        return _checked_envelope(data)
+    try:
+        fields = _fields(data)
+    except KeyError:
+        return _checked_envelope(data)
+    types = tuple(map(type, fields))
+    if types not in (_TYPES, _TYPES_DELAYED):
+        return _checked_envelope(data)
+    version, job_id, task, args, kwargs, queue, priority, attempt, overrides, at, after = fields
+    if version != VERSION or not job_id or not task or attempt < 1:
+        return _checked_envelope(data)
+    if overrides:
+        _check_overrides(overrides)
+    try:
+        enqueued_at = _fromisoformat(at)
+        run_after = None if after is None else _fromisoformat(after)
+    except ValueError:
+        return _checked_envelope(data)
+    if enqueued_at.tzinfo is None or (run_after is not None and run_after.tzinfo is None):
+        return _checked_envelope(data)
+    envelope = Envelope.__new__(Envelope)
+    envelope.id = job_id
+    envelope.task = task
+    envelope.args = args
+    envelope.kwargs = kwargs
+    envelope.queue = queue
+    envelope.priority = priority
+    envelope.enqueued_at = enqueued_at
+    envelope.run_after = run_after
+    envelope.attempt = attempt
+    envelope.overrides = overrides
+    envelope.schedule = None
+    return envelope
+
+
+def _check_overrides(overrides: dict[str, Any]) -> None:
+    for key, value in overrides.items():
+        allowed = OVERRIDE_TYPES.get(key)
+        if allowed is None:
+            raise EnvelopeError(f"envelope override {key!r} is not a task option")
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+            raise EnvelopeError(f"envelope override {key!r} has the wrong type: {value!r}")
+
+
+def _checked_envelope(data: Any) -> Envelope:
+    """:func:`from_dict` for any input: every check, and the message of the first that fails."""
     if not isinstance(data, dict):
         raise EnvelopeError(f"envelope must be a JSON object, got {type(data).__name__}")
     version = data.get(VERSION_KEY)
@@ -170,8 +258,7 @@ def from_dict(data: Any) -> Envelope:
             f"unsupported envelope version {version!r} (this runtime reads version {VERSION}); "
             "upgrade lambda-jobs in the function image"
         )
-    known = {VERSION_KEY, *Envelope.__slots__}
-    unknown = sorted(set(data) - known)
+    unknown = sorted(set(data) - _KNOWN_KEYS)
     if unknown:
         raise EnvelopeError(f"envelope has unknown fields: {', '.join(unknown)}")
     job_id = data.get("id")
@@ -198,12 +285,7 @@ def from_dict(data: Any) -> Envelope:
     overrides = data.get("overrides", {})
     if not isinstance(overrides, dict):
         raise EnvelopeError("envelope field 'overrides' must be a JSON object")
-    for key, value in overrides.items():
-        allowed = OVERRIDE_TYPES.get(key)
-        if allowed is None:
-            raise EnvelopeError(f"envelope override {key!r} is not a task option")
-        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
-            raise EnvelopeError(f"envelope override {key!r} has the wrong type: {value!r}")
+    _check_overrides(overrides)
     schedule = data.get("schedule")
     if schedule is not None:
         _check_schedule(schedule)

@@ -7,7 +7,9 @@ mistakes also derive from :class:`ValueError` (so ``except ValueError`` keeps wo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 class LambdaJobsError(Exception):

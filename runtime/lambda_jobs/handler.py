@@ -21,11 +21,14 @@ and call :func:`lambda_jobs.worker.dispatch.dispatch` with it, which is all :fun
 
 from __future__ import annotations
 
-from typing import Any
-
-from lambda_jobs.worker import metrics
+from lambda_jobs.worker import joblog, metrics
 from lambda_jobs.worker.coldstart import cold_start
 from lambda_jobs.worker.dispatch import dispatch
+from lambda_jobs.worker.timelimit import AlarmSession
+
+TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+if TYPE_CHECKING:
+    from typing import Any
 
 _runtime = cold_start()
 
@@ -34,10 +37,13 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     """The Lambda handler: run the jobs in ``event`` with the tasks imported at cold start.
 
     Job metrics of the invocation are written as EMF lines when it ends
-    (:mod:`lambda_jobs.worker.metrics`).
+    (:mod:`lambda_jobs.worker.metrics`); the ``SIGALRM`` handler of the jobs' time limits is
+    installed once for the invocation (:class:`~lambda_jobs.worker.timelimit.AlarmSession`).
     """
     metrics.begin()
+    joblog.begin()
     try:
-        return dispatch(event, context, _runtime)
+        with AlarmSession(on_fire=joblog.flush):
+            return dispatch(event, context, _runtime)
     finally:
-        metrics.flush()
+        joblog.end(metrics.close())

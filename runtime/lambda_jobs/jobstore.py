@@ -74,10 +74,12 @@ says so (``lambda_jobs.ResultNotStored``) while the job still counts as succeede
 
 from __future__ import annotations
 
-import contextlib
 import time
 from datetime import UTC, datetime
-from typing import Any
+
+TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+if TYPE_CHECKING:
+    from typing import Any
 
 TABLE_ENV = "LAMBDA_JOBS_JOB_TABLE"
 """The function's job table (set by the construct when the store is on; unset: store off)."""
@@ -154,6 +156,8 @@ def unique_pk(key: str) -> str:
 
 def release_unique(client: Any, table: str, key: str, job_id: str) -> None:
     """Free ``key`` if ``job_id`` still holds it (a newer holder keeps it). Raises AWS errors."""
+    import contextlib
+
     with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
         client.delete_item(
             TableName=table,

@@ -7,11 +7,13 @@ a task that appears later (imported by some job at run time) is never runnable f
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from lambda_jobs.errors import InvalidTaskError
 
+TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from lambda_jobs.tasks import Task
 
 _TASKS: dict[str, Task[..., Any]] = {}
@@ -32,9 +34,9 @@ def register(task: Task[..., Any]) -> None:
     _TASKS[task.name] = task
 
 
-def get(name: str) -> Task[..., Any] | None:
-    """The task registered under ``name``, or None."""
-    return _TASKS.get(name)
+#: ``get(name)``: the task registered under ``name``, or None (the table's own ``get``, so the
+#: handler's lookup per job is one C call).
+get: Callable[[str], Task[..., Any] | None] = _TASKS.get
 
 
 def names() -> frozenset[str]:

@@ -13,12 +13,13 @@ recognises by shape.
 
 from __future__ import annotations
 
-import contextlib
-import json
 from datetime import UTC, datetime
-from typing import Any
 
 from lambda_jobs.envelope import Envelope
+
+TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+if TYPE_CHECKING:
+    from typing import Any
 
 DELIVERY_SOURCE = "lambda_jobs.scheduler"
 #: Every one-time schedule's name starts with this; recurring schedules (``JobSchedule``) in the
@@ -63,6 +64,8 @@ def is_lamb_delivery(event: Any) -> bool:
 
 def target_input(envelope: Envelope, *, lamb: bool) -> str:
     """The exact ``Input`` text a schedule for ``envelope`` carries (the enqueue side sizes it)."""
+    import json  # here: not on the handler's cold start (dispatch imports this module)
+
     return json.dumps(lamb_delivery(envelope)) if lamb else envelope.to_json()
 
 
@@ -81,6 +84,8 @@ def create(
 
     An already existing schedule of the same name (a retried request) counts as success.
     """
+    import contextlib
+
     name = schedule_name(envelope.id, envelope.attempt)
     target: dict[str, Any] = {
         "Arn": target_arn,

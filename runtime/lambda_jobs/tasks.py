@@ -8,9 +8,7 @@ declaration fails at import, not at 3 a.m. in the dead-letter queue.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 
 from lambda_jobs import registry
 from lambda_jobs.errors import InvalidJobError, InvalidTaskError
@@ -28,15 +26,37 @@ from lambda_jobs.options import (
     to_seconds,
 )
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+if not TYPE_CHECKING:
+    # At run time Task is a plain class: a generic one (``class Task[**P, R]``) imports
+    # ``typing``, the largest single import of the handler's cold start. ``Task[...]`` still
+    # works (it is ``Task``); ``overload`` only matters to type checkers.
+    P = R = None
+
+    class _Generic:
+        __slots__ = ()
+
+        def __class_getitem__(cls, item: object) -> type:
+            return cls
+
+    def overload(func: object) -> object:
+        return func
+
+else:
+    from collections.abc import Callable
+    from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, overload
+
     from lambda_jobs.context import JobContext
     from lambda_jobs.job import Job, PreparedJob
 
-P = ParamSpec("P")
-R = TypeVar("R")
+    P = ParamSpec("P")
+    R = TypeVar("R")
+
+    class _Generic[**P, R]:
+        __slots__ = ()
 
 
-class Task[**P, R]:
+class Task(_Generic[P, R]):
     """A registered job function with its options. Build one with :func:`task`.
 
     Attributes (read-only by contract): ``func``, ``name``, ``queue_name``, ``priority``, ``retry``

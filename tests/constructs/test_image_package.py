@@ -2,13 +2,14 @@
 
 Acceptance point: "build it into a temporary LAMBDA_TASK_ROOT with pip (what the Dockerfile does)
 and start the CMD's handler under awslambdaric against it". The test runs the Dockerfile's steps:
-``pip install --target <root> -r requirements.txt ./runtime`` and ``COPY project/ <root>/``. Two
-differences, both because no image is built here: ``--no-deps`` (the runtime's one dependency,
-boto3, and awslambdaric are what the Lambda base image provides; here they come from this venv's
-site-packages), and pip builds the runtime copy with setuptools fetched by pip's build isolation
-from the configured package index. Then the image's CMD (``python -m awslambdaric
-lambda_jobs.handler.handle``) runs against the emulator's Runtime API server and an async-invoke
-payload for the demo's ``hello`` task must succeed, with ``lambda_jobs`` imported from the root.
+``pip install --target <root> -r requirements.txt``, ``pip install --no-deps --target <root>
+./runtime`` (one command here: the demo's requirements are a placeholder) and ``COPY project/
+<root>/``. Differences, because no image is built here: boto3 and awslambdaric, which the Lambda
+base image provides, come from this venv's site-packages, and pip builds the runtime copy with
+setuptools fetched by pip's build isolation from the configured package index. Then the image's
+CMD (``python -m awslambdaric lambda_jobs.handler.handle``) runs against the emulator's Runtime
+API server and an async-invoke payload for the demo's ``hello`` task must succeed, with
+``lambda_jobs`` imported from the root.
 """
 
 from __future__ import annotations

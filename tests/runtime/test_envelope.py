@@ -146,3 +146,33 @@ def test_envelope_unknown_fields_are_named() -> None:
 def test_envelope_error_is_a_value_error_for_callers() -> None:
     with pytest.raises(ValueError, match="not JSON"):
         from_json("{")
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"run_after": datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC)},
+        {"overrides": {"retries": 3, "timeout": 1.5, "retry_jitter": False}},
+        {"attempt": 7, "priority": -100, "queue": "bulk-lane_2"},
+    ],
+)
+def test_fast_and_checked_decoding_give_the_same_envelope(changes: dict[str, Any]):
+    """``from_dict``'s fast path (an envelope as ``to_dict`` writes it) and the checked path
+    (here reached with a dict subclass) build equal envelopes."""
+
+    class Mapping(dict[str, Any]):
+        pass
+
+    original = Envelope(
+        id="job-1",
+        task="app.tasks.go",
+        args=[1, "two", {"three": 3}],
+        kwargs={"four": [4]},
+        enqueued_at=datetime(2030, 5, 6, 7, 8, 9, 123000, tzinfo=UTC),
+        **changes,
+    )
+    data = original.to_dict()
+    fast, checked = from_dict(data), from_dict(Mapping(data))
+    assert fast == checked == original
+    assert fast.enqueued_at == original.enqueued_at and fast.run_after == original.run_after

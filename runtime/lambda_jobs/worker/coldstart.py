@@ -19,17 +19,19 @@ if something registered it later, for example a module a job imported at run tim
 
 from __future__ import annotations
 
-import importlib
 import os
-from collections.abc import Mapping
-from types import ModuleType
-from typing import TYPE_CHECKING, Any
+import sys
 
-from lambda_jobs import registry
+from lambda_jobs import jobstore, registry
 from lambda_jobs.errors import ConfigurationError, TaskNotAllowedError
 from lambda_jobs.worker.deadline import margin_from
 
+TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from types import ModuleType
+    from typing import Any
+
     from lambda_jobs.tasks import Task
     from lambda_jobs.worker.claims import WorkerStore
 
@@ -64,9 +66,10 @@ class Runtime:
     def task(self, name: str) -> Task[..., Any]:
         """The runnable task ``name``; raises :class:`UnknownTaskError` or
         :class:`~lambda_jobs.errors.TaskNotAllowedError` (registered after cold start)."""
-        found = registry.get(name) if name in self.allowed else None
-        if found is not None:
-            return found
+        if name in self.allowed:
+            found = registry.get(name)
+            if found is not None:
+                return found
         if registry.get(name) is None:
             raise UnknownTaskError(
                 f"no task named {name!r} is registered by {TASKS_ENV} ({', '.join(self.modules)})"
@@ -91,7 +94,10 @@ def task_modules(environ: Mapping[str, str]) -> tuple[str, ...]:
 
 def _import_task_module(name: str) -> ModuleType:
     try:
-        return importlib.import_module(name)
+        # ``__import__`` and ``sys.modules``: what ``importlib.import_module`` does for an
+        # absolute name, without importing ``importlib`` (and ``warnings``) at cold start.
+        __import__(name)
+        return sys.modules[name]
     except Exception as exc:
         raise ConfigurationError(
             f"{TASKS_ENV}: could not import task module {name!r}: {type(exc).__name__}: {exc}"
@@ -100,7 +106,8 @@ def _import_task_module(name: str) -> ModuleType:
 
 def _django_worker() -> Any:
     try:
-        return importlib.import_module(DJANGO_WORKER_MODULE)
+        __import__(DJANGO_WORKER_MODULE)
+        return sys.modules[DJANGO_WORKER_MODULE]
     except ImportError as exc:
         raise ConfigurationError(
             f"{DJANGO_SETTINGS_ENV} is set, but {DJANGO_WORKER_MODULE} cannot be imported "
@@ -123,9 +130,11 @@ def cold_start(environ: Mapping[str, str] | None = None) -> Runtime:
     modules = [_import_task_module(name) for name in names]
     if django is not None:
         django.register_tasks(modules)
-    from lambda_jobs.worker.claims import from_env
+    store: WorkerStore | None = None
+    if env.get(jobstore.TABLE_ENV, "").strip():  # the store's code loads only when it is on
+        from lambda_jobs.worker.claims import from_env
 
-    store = from_env(env)
+        store = from_env(env)
     if store is not None:
         # In the init phase, not in the first job's time: importing boto3 and building the
         # DynamoDB client take hundreds of milliseconds, which a claim would take from the job.

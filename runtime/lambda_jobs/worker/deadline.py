@@ -18,10 +18,14 @@ Without a context (direct calls in scripts) there is no deadline.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import time
 
 from lambda_jobs.errors import ConfigurationError
+
+TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 MARGIN_ENV = "LAMBDA_JOBS_DEADLINE_MARGIN_MS"
 DEFAULT_MARGIN_MS = 2000
@@ -48,42 +52,75 @@ def margin_from(environ: Mapping[str, str]) -> int:
 
 
 class FunctionClock:
-    """The deadline of one invocation, read from its Lambda ``context``."""
+    """The deadline of one invocation, read from its Lambda ``context``.
 
-    __slots__ = ("_remaining", "margin_ms")
+    The context is asked once, when the clock is made: the deadline of an invocation does not
+    move, so later readings come from ``time.monotonic()`` (no call into the context per job).
+    """
+
+    __slots__ = ("_deadline", "margin_ms")
 
     def __init__(self, context: Any, margin_ms: int) -> None:
         self.margin_ms = margin_ms
-        self._remaining = getattr(context, "get_remaining_time_in_millis", None)
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        self._deadline = None if remaining is None else time.monotonic() + float(remaining()) / 1000
 
     def remaining_ms(self) -> float | None:
         """Milliseconds before Lambda stops the function, or None when unknown."""
-        if self._remaining is None:
+        if self._deadline is None:
             return None
-        return float(self._remaining())
+        left = (self._deadline - time.monotonic()) * 1000
+        return left if left > 0 else 0.0
 
     def may_start(self, need_ms: float, *, first: bool) -> bool:
         """Whether a job needing ``need_ms`` may start now (see the module docstring)."""
-        remaining = self.remaining_ms()
-        if remaining is None or first:
+        if first or self._deadline is None:
             return True
-        budget = remaining - self.margin_ms
+        budget = (self._deadline - time.monotonic()) * 1000 - self.margin_ms
         return budget > 0 and need_ms <= budget
 
     def time_limit(self, timeout: float | None, task_name: str) -> tuple[float | None, str]:
         """Seconds the job may run and the message of the timeout it gets when it runs over."""
-        task_message = (
-            f"task {task_name} ran past its timeout of {timeout:g} s" if timeout is not None else ""
-        )
-        remaining = self.remaining_ms()
-        if remaining is None:
-            return timeout, task_message
+        deadline = self._deadline
+        if deadline is None:
+            return timeout, _task_message(task_name, timeout)
+        remaining = (deadline - time.monotonic()) * 1000
+        if remaining < 0:
+            remaining = 0.0
         budget_s = (remaining - self.margin_ms) / 1000
         if budget_s <= 0:
             budget_s = remaining / 2000
         if timeout is not None and timeout <= budget_s:
-            return timeout, task_message
-        return budget_s, (
-            f"task {task_name} was stopped {self.margin_ms} ms before the Lambda function's "
+            return timeout, _task_message(task_name, timeout)
+        return budget_s, _deadline_message(task_name, self.margin_ms)
+
+
+#: The messages of the limits, by task: built once per task and timeout, not once per job
+#: (bounded: per-job timeout overrides may vary).
+_messages: dict[tuple[str, float | None, int | None], str] = {}
+_MAX_MESSAGES = 1024
+
+
+def _task_message(task_name: str, timeout: float | None) -> str:
+    key = (task_name, timeout, None)
+    message = _messages.get(key)
+    if message is None:
+        if len(_messages) >= _MAX_MESSAGES:
+            _messages.clear()
+        message = _messages[key] = (
+            f"task {task_name} ran past its timeout of {timeout:g} s" if timeout is not None else ""
+        )
+    return message
+
+
+def _deadline_message(task_name: str, margin_ms: int) -> str:
+    key = (task_name, None, margin_ms)
+    message = _messages.get(key)
+    if message is None:
+        if len(_messages) >= _MAX_MESSAGES:
+            _messages.clear()
+        message = _messages[key] = (
+            f"task {task_name} was stopped {margin_ms} ms before the Lambda function's "
             f"deadline ({MARGIN_ENV}); give the function a longer timeout or the task a shorter one"
         )
+    return message

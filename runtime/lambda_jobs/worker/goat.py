@@ -42,14 +42,15 @@ record needs an AWS call (failure, DLQ, hand-back).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from lambda_jobs import jobstore
 from lambda_jobs.worker.deadline import MIN_SLICE_MS, FunctionClock
 from lambda_jobs.worker.runner import run_attempt
 from lambda_jobs.worker.triage import Arrival, dead_letter, decode_body
 
+TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
 if TYPE_CHECKING:
+    from typing import Any
+
     from lambda_jobs.worker.coldstart import Runtime
 
 EVENT_SOURCE = "aws:sqs"

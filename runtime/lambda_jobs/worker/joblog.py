@@ -1,9 +1,9 @@
 """One structured JSON log line per job on stdout — never its arguments, never the whole event.
 
-Lambda sends a function's stdout to CloudWatch Logs, one event per line, so one ``json.dumps``
-line per job is queryable with Logs Insights (``filter outcome = "dead_lettered"``) at no cost
-beyond the log bytes. Written with ``sys.stdout.write`` and flushed (not ``logging``, which the
-runtime does not import on its success path). The line::
+Lambda sends a function's stdout to CloudWatch Logs, one event per line, so one JSON line per job
+is queryable with Logs Insights (``filter outcome = "dead_lettered"``) at no cost beyond the log
+bytes. Written with ``sys.stdout.write`` (not ``logging``, which the runtime does not import on
+its success path). The line::
 
     {"type": "lambda_jobs.job", "level": "INFO", "backend": "goat", "id": "…",
      "task": "app.tasks.send_mail", "queue": "default", "attempt": 1, "max_attempts": 4,
@@ -27,17 +27,42 @@ when set. ``id``/``task`` are null for a message that could not be decoded. ``le
 An attempt that ran as attempt 1 adds ``queue_latency_ms``: from when the job became due
 (``run_after``, else ``enqueued_at``) to the attempt's start. Each line is also counted into the
 invocation's CloudWatch metrics (:mod:`lambda_jobs.worker.metrics`).
+
+When lines reach stdout. Outside an invocation (code calling
+:func:`lambda_jobs.worker.dispatch.dispatch` directly) each line is written and flushed at once.
+Inside one (:func:`lambda_jobs.handler.handle` calls :func:`begin` and :func:`end`) the lines are
+held and written together, in one ``write`` with the invocation's metrics lines when it ends: in
+Lambda every write is a system call (awslambdaric flushes stdout on each), and for a batch of
+short jobs that call was the largest single cost of a job's line. A held line is never lost to
+anything that lets Python run:
+
+- the invocation ends (normally or with an exception): :func:`end` writes them;
+- a job runs past its time limit (and may be killed by the function's own timeout after that):
+  the ``SIGALRM`` handler writes them before it interrupts the job
+  (:class:`~lambda_jobs.worker.timelimit.AlarmSession`), and again every half second while the
+  job holds out;
+- a job (or several) took :data:`HOLD_SECONDS` (0.1 s) or more since the last write: its line is
+  written at once with those held, so lines are never late by more than that.
+
+What can lose held lines is a process killed outright in a later job of the same invocation
+(out of memory, a segfault, ``os._exit``), and only the lines of the jobs that finished less than
+:data:`HOLD_SECONDS` before; Lambda then reports the invocation as failed, so on Goat the whole
+batch comes back and those jobs run (and log) again.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from datetime import datetime
-from typing import Any
+from time import monotonic
 
+from lambda_jobs import jsoncodec
 from lambda_jobs.worker import metrics
+
+TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+if TYPE_CHECKING:
+    from datetime import datetime
+    from typing import Any
 
 OUTCOMES = (
     "succeeded",
@@ -58,6 +83,17 @@ _LEVELS = {
     "retrying": "WARNING",
     "dead_lettered": "ERROR",
 }
+BACKEND_ENV = "LAMBDA_JOBS_BACKEND"
+
+#: Inside an invocation (:func:`begin` .. :func:`end`): ``LAMBDA_JOBS_BACKEND`` as read at
+#: :func:`begin` ("" when unset), else None (read on every line).
+_backend: str | None = None
+#: Inside an invocation: the lines not written yet (see :func:`begin`), else None.
+_pending: list[str] | None = None
+#: When the lines held were last written (``time.monotonic()``).
+_written_at = 0.0
+#: Lines are held at most this long: a line that would wait longer is written with those held.
+HOLD_SECONDS = 0.1
 
 
 def job_line(
@@ -73,18 +109,18 @@ def job_line(
 ) -> dict[str, Any]:
     """The fields of one job's log line (``extra`` values that are None are left out)."""
     line: dict[str, Any] = {"type": "lambda_jobs.job", "level": _LEVELS.get(outcome, "ERROR")}
-    backend = os.environ.get("LAMBDA_JOBS_BACKEND")
+    backend = _backend
+    if backend is None:
+        backend = os.environ.get(BACKEND_ENV) or ""
     if backend:
         line["backend"] = backend
-    line.update(
-        id=job_id,
-        task=task,
-        queue=queue,
-        attempt=attempt,
-        max_attempts=max_attempts,
-        outcome=outcome,
-        duration_ms=round(duration_ms, 1),
-    )
+    line["id"] = job_id
+    line["task"] = task
+    line["queue"] = queue
+    line["attempt"] = attempt
+    line["max_attempts"] = max_attempts
+    line["outcome"] = outcome
+    line["duration_ms"] = round(duration_ms, 1)
     for key, value in extra.items():
         if value is not None:
             line[key] = value
@@ -94,26 +130,150 @@ def job_line(
 
 
 #: Built once: ``json.dumps`` with options builds a new encoder on every call (~5 µs a line).
-_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+_encode = jsoncodec.encoder(ensure_ascii=False, default=str)
+_quote = jsoncodec.quote
+#: The start of a line, by (backend, level): the same for every job of an invocation.
+_heads: dict[tuple[str, str], str] = {}
+
+
+def _head(backend: str, level: str) -> str:
+    head = f'{{"type": "lambda_jobs.job", "level": "{level}", '
+    if backend:
+        head += f'"backend": {_quote(backend)}, '
+    if len(_heads) < 64:
+        _heads[backend, level] = head
+    return head
 
 
 def write(line: dict[str, Any]) -> None:
-    """Print ``line`` as one JSON line and flush (a Lambda may be frozen right after)."""
-    sys.stdout.write(_encode(line) + "\n")
-    sys.stdout.flush()
+    """Write ``line`` as one JSON line (see :func:`begin` for when it reaches stdout)."""
+    _emit(_encode(line) + "\n")
 
 
-def log_job(*, due_at: datetime | None = None, **fields: Any) -> None:
-    """Build and write one job's line, and count it into the metrics; see :func:`job_line`.
+def _emit(text: str) -> None:
+    pending = _pending
+    if pending is None:
+        out = sys.stdout
+        out.write(text)
+        out.flush()  # a Lambda may be frozen right after
+        return
+    pending.append(text)
+    if monotonic() - _written_at >= HOLD_SECONDS:
+        flush()
+
+
+def log_job(
+    *,
+    job_id: str | None,
+    task: str | None,
+    queue: str | None,
+    attempt: int | None,
+    max_attempts: int | None,
+    outcome: str,
+    duration_ms: float,
+    due_at: datetime | None = None,
+    **extra: Any,
+) -> None:
+    """Write one job's line and count it into the metrics; see :func:`job_line` for its fields.
 
     ``due_at`` is when the job became due (its envelope's ``run_after`` or ``enqueued_at``); it
     gives ``queue_latency_ms`` on the line of a first attempt that ran.
+
+    The handler's most frequent work, so the line is written out as one f-string (less than half
+    the cost of building :func:`job_line`'s dict and encoding it); a field of an uncommon type (a
+    null id, a number in ``extra``) takes the dict and the encoder instead. The tests pin the two
+    to the same text.
     """
-    line = job_line(**fields)
     latency = None
-    if due_at is not None and line["attempt"] == 1 and line["outcome"] != "handed_back":
-        duration = fields["duration_ms"]
-        if duration:
-            latency = line["queue_latency_ms"] = metrics.queue_latency_ms(due_at, duration)
-    write(line)
-    metrics.observe(line, latency)
+    if due_at is not None and attempt == 1 and duration_ms and outcome != "handed_back":
+        latency = metrics.queue_latency_ms(due_at, duration_ms)
+    backend = _backend
+    if backend is None:
+        backend = os.environ.get(BACKEND_ENV) or ""
+    failed_call = extra.get("aws_error") is not None or extra.get("store_error") is not None
+    level = "ERROR" if failed_call else _LEVELS.get(outcome, "ERROR")
+    try:
+        # ``round(duration_ms, 1)`` as text: ``.1f`` rounds the same way and, below 10**15,
+        # writes the same digits, for a third of the cost.
+        if not (type(attempt) is type(max_attempts) is int and type(duration_ms) is float):
+            raise TypeError
+        if not -1e15 < duration_ms < 1e15:
+            raise TypeError
+        shown = f"{duration_ms:.1f}"
+        head = _heads.get((backend, level)) or _head(backend, level)
+        text = (
+            f'{head}"id": {_quote(job_id)}, "task": {_quote(task)}, "queue": {_quote(queue)}, '  # type: ignore[arg-type]
+            f'"attempt": {attempt}, "max_attempts": {max_attempts}, '
+            f'"outcome": "{outcome}", "duration_ms": {shown}'
+        )
+        for key, value in extra.items():
+            if value is not None:
+                text += f', "{key}": {_quote(value)}'
+        if latency is not None:
+            text += f', "queue_latency_ms": {latency!r}'
+        text += "}\n"
+        rounded = float(shown)
+    except TypeError:  # a field of an uncommon type: the dict and the encoder
+        line = job_line(
+            job_id=job_id,
+            task=task,
+            queue=queue,
+            attempt=attempt,
+            max_attempts=max_attempts,
+            outcome=outcome,
+            duration_ms=duration_ms,
+            **extra,
+        )
+        if latency is not None:
+            line["queue_latency_ms"] = latency
+        text = _encode(line) + "\n"
+        rounded = line["duration_ms"]
+    pending = _pending
+    if pending is None:
+        out = sys.stdout
+        out.write(text)
+        out.flush()  # a Lambda may be frozen right after
+    else:
+        pending.append(text)
+        if monotonic() - _written_at >= HOLD_SECONDS:
+            flush()
+    metrics.count(outcome, backend, queue, task, rounded, latency)
+
+
+def begin() -> None:
+    """Start an invocation: read ``LAMBDA_JOBS_BACKEND`` once, hold the lines (see the module
+    docstring) until :func:`end`."""
+    global _backend, _pending, _written_at
+    _backend = os.environ.get(BACKEND_ENV) or ""
+    _pending = []
+    _written_at = monotonic()
+
+
+def flush() -> None:
+    """Write the lines held so far (one ``write``); never raises (on an error they stay held)."""
+    global _written_at
+    pending = _pending
+    if pending is None:
+        return
+    _written_at = monotonic()
+    if not pending:
+        return
+    try:
+        out = sys.stdout
+        out.write("".join(pending))
+        out.flush()
+    except Exception:  # logging must never fail a job that already ran
+        return
+    pending.clear()
+
+
+def end(tail: str = "") -> None:
+    """End the invocation: write the lines held (and ``tail``, the metrics' lines) in one
+    ``write``, then go back to writing each line at once; never raises."""
+    global _backend, _pending
+    if tail:
+        if _pending is None:
+            _pending = []
+        _pending.append(tail)
+    flush()
+    _backend = _pending = None

@@ -34,12 +34,16 @@ raises.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
-from datetime import datetime
-from typing import Any
+
+from lambda_jobs import jsoncodec
+
+TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+if TYPE_CHECKING:
+    from datetime import datetime
+    from typing import Any
 
 NAMESPACE = "LambdaJobs"
 ENABLED_ENV = "LAMBDA_JOBS_METRICS"
@@ -62,8 +66,9 @@ MAX_VALUES = 100
 
 _FALSE = ("0", "false", "no", "off")
 
-# The open collection: dimension values -> [counters, durations, latencies]; None when closed.
-_open: dict[tuple[str, ...], list[Any]] | None = None
+# The open collection: fields as logged (None, "" for unknown) -> [outcomes, durations,
+# latencies, dimension values]; None when closed.
+_open: dict[tuple[str | None, ...], list[Any]] | None = None
 _task_dimension = False
 
 
@@ -77,26 +82,45 @@ def begin() -> None:
     _open = {}
 
 
+def collecting() -> bool:
+    """True between :func:`begin` and :func:`flush` (or :func:`close`) when metrics are on."""
+    return _open is not None
+
+
 def observe(line: dict[str, Any], latency_ms: float | None) -> None:
     """Count one job log line (see :mod:`lambda_jobs.worker.joblog`) into the open collection."""
+    count(
+        line.get("outcome", ""),
+        line.get("backend"),
+        line.get("queue"),
+        line.get("task"),
+        line.get("duration_ms"),
+        latency_ms,
+    )
+
+
+def count(  # noqa: PLR0917 - positional: the hot path, one call per job
+    outcome: str,
+    backend: str | None,
+    queue: str | None,
+    task: str | None,
+    duration_ms: float | None,
+    latency_ms: float | None,
+) -> None:
+    """Count one job's outcome (the fields of its log line) into the open collection.
+
+    The outcomes are kept as a list and tallied by :func:`documents` (once per invocation).
+    """
     collection = _open
-    if collection is None:
+    if collection is None or outcome not in COUNTERS:
         return
-    names = COUNTERS.get(line.get("outcome", ""))
-    if names is None:
-        return
-    backend = line.get("backend") or UNKNOWN
-    queue = line.get("queue") or UNKNOWN
-    key = (backend, queue, line.get("task") or UNKNOWN) if _task_dimension else (backend, queue)
+    key = (backend, queue, task) if _task_dimension else (backend, queue)
     entry = collection.get(key)
     if entry is None:
-        entry = collection[key] = [dict.fromkeys(COUNTER_NAMES, 0), [], []]
-    counters = entry[0]
-    for name in names:
-        counters[name] += 1
-    duration = line.get("duration_ms")
-    if line["outcome"] != "handed_back" and duration:
-        entry[1].append(duration)
+        entry = collection[key] = [[], [], [], tuple(value or UNKNOWN for value in key)]
+    entry[0].append(outcome)
+    if duration_ms and outcome != "handed_back":
+        entry[1].append(duration_ms)
     if latency_ms is not None:
         entry[2].append(latency_ms)
 
@@ -105,8 +129,23 @@ def queue_latency_ms(due_at: datetime | None, duration_ms: float) -> float | Non
     """Milliseconds from ``due_at`` to the start of an attempt that just ran for ``duration_ms``."""
     if due_at is None:
         return None
-    started = time.time() - duration_ms / 1000
-    return round(max(0.0, (started - due_at.timestamp()) * 1000), 1)
+    waited = (time.time() - duration_ms / 1000 - due_at.timestamp()) * 1000
+    return round(waited, 1) if waited > 0 else 0.0
+
+
+def _tally(outcomes: list[str]) -> dict[str, int]:
+    counters = dict.fromkeys(COUNTER_NAMES, 0)
+    for outcome, names in COUNTERS.items():
+        found = outcomes.count(outcome)
+        if found:
+            for name in names:
+                counters[name] += found
+    return counters
+
+
+#: The metric definitions, shared by every document (they are only ever serialised).
+_COUNT_DEFINITIONS = tuple({"Name": name, "Unit": "Count"} for name in COUNTER_NAMES)
+_VALUE_DEFINITIONS = {name: {"Name": name, "Unit": "Milliseconds"} for name in (DURATION, LATENCY)}
 
 
 def documents(now_ms: int | None = None) -> list[dict[str, Any]]:
@@ -117,18 +156,27 @@ def documents(now_ms: int | None = None) -> list[dict[str, Any]]:
     stamp = int(time.time() * 1000) if now_ms is None else now_ms
     dimension_names = ["backend", "queue", "task"] if _task_dimension else ["backend", "queue"]
     out = []
-    for key, (counters, durations, latencies) in collection.items():
+    by_dimensions: dict[tuple[str, ...], list[list[Any]]] = {}
+    for outcomes, durations, latencies, dimensions in collection.values():
+        merged = by_dimensions.setdefault(dimensions, [[], [], []])
+        merged[0] += outcomes
+        merged[1] += durations
+        merged[2] += latencies
+    for key, (outcomes, durations, latencies) in by_dimensions.items():
+        counters = _tally(outcomes)
         chunks = max(1, -(-len(durations) // MAX_VALUES), -(-len(latencies) // MAX_VALUES))
         for chunk in range(chunks):
-            metrics = [{"Name": name, "Unit": "Count"} for name in COUNTER_NAMES]
+            metrics = list(_COUNT_DEFINITIONS)
             doc: dict[str, Any] = dict(zip(dimension_names, key, strict=True))
-            for name in COUNTER_NAMES:
-                doc[name] = counters[name] if chunk == 0 else 0
+            if chunk == 0:
+                doc.update(counters)
+            else:
+                doc.update(dict.fromkeys(COUNTER_NAMES, 0))
             for name, values in ((DURATION, durations), (LATENCY, latencies)):
                 part = values[chunk * MAX_VALUES : (chunk + 1) * MAX_VALUES]
                 if part:
                     doc[name] = part
-                    metrics.append({"Name": name, "Unit": "Milliseconds"})
+                    metrics.append(_VALUE_DEFINITIONS[name])
             doc["_aws"] = {
                 "Timestamp": stamp,
                 "CloudWatchMetrics": [
@@ -139,18 +187,29 @@ def documents(now_ms: int | None = None) -> list[dict[str, Any]]:
     return out
 
 
-def flush() -> None:
-    """Write the open collection as EMF lines on stdout and close it; never raises."""
+_encode = jsoncodec.encoder(separators=(",", ":"))
+
+
+def close() -> str:
+    """Close the open collection and return its EMF lines (text, "" if none); never raises."""
     global _open
     try:
-        docs = documents()
-        if docs:
-            sys.stdout.write("".join(json.dumps(doc, separators=(",", ":")) + "\n" for doc in docs))
-            sys.stdout.flush()
+        return "".join(_encode(doc) + "\n" for doc in documents())
     except Exception:  # metrics must never fail a job that already ran
-        pass
+        return ""
     finally:
         _open = None
+
+
+def flush() -> None:
+    """Write the open collection as EMF lines on stdout and close it; never raises."""
+    text = close()
+    if text:
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except Exception:  # metrics must never fail a job that already ran
+            pass
 
 
 def discard() -> None:

@@ -10,16 +10,17 @@ is the caller's job.
 
 from __future__ import annotations
 
-import time
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from time import monotonic
 
 from lambda_jobs.context import JobContext
 from lambda_jobs.errors import JobTimeoutError
 from lambda_jobs.options import RetryPolicy, check_timeout
 from lambda_jobs.worker.timelimit import TimeLimit
 
+TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
 if TYPE_CHECKING:
+    from typing import Any
+
     from lambda_jobs.envelope import Envelope
     from lambda_jobs.tasks import Task
 
@@ -32,11 +33,15 @@ class JobOptions:
     :class:`~lambda_jobs.errors.InvalidTaskError` naming the option.
     """
 
-    __slots__ = ("retry", "timeout")
+    __slots__ = ("max_attempts", "retry", "timeout")
 
     def __init__(self, task: Task[..., Any], envelope: Envelope) -> None:
         overrides = envelope.overrides
         base = task.retry
+        if not overrides:  # the common case: the task's own options
+            self.retry, self.timeout = base, task.timeout
+            self.max_attempts: int = base.retries + 1
+            return
         if any(key in overrides for key in RetryPolicy.__slots__):
             self.retry = RetryPolicy(
                 retries=overrides.get("retries", base.retries),
@@ -49,10 +54,8 @@ class JobOptions:
         self.timeout = (
             check_timeout(overrides["timeout"]) if "timeout" in overrides else task.timeout
         )
-
-    @property
-    def max_attempts(self) -> int:
-        return self.retry.max_attempts
+        #: ``retry.max_attempts``, kept as a plain attribute: read several times per job.
+        self.max_attempts = self.retry.max_attempts
 
 
 def error_type_name(error: BaseException) -> str:
@@ -114,12 +117,13 @@ def run_attempt(
     it; reaching it raises :class:`JobTimeoutError` (with ``limit_message``) inside the task and
     the attempt fails with ``timed_out=True``, even if the task swallowed the exception.
     """
-    started = time.monotonic()
-    context_deadline = None if time_limit is None else started + time_limit
+    started = monotonic()
     limit = TimeLimit(time_limit, limit_message)
     try:
         with limit:
             if task.takes_context:
+                from datetime import datetime  # only for a task that takes its context
+
                 schedule = envelope.schedule or {}
                 scheduled_time = schedule.get("scheduled_time")
                 context = JobContext(
@@ -129,7 +133,7 @@ def run_attempt(
                     attempt=attempt,
                     max_attempts=max_attempts,
                     enqueued_at=envelope.enqueued_at,
-                    deadline=context_deadline,
+                    deadline=None if time_limit is None else started + time_limit,
                     schedule_name=schedule.get("name"),
                     scheduled_time=(
                         datetime.fromisoformat(scheduled_time) if scheduled_time else None
@@ -139,6 +143,7 @@ def run_attempt(
             else:
                 value = task.func(*envelope.args, **envelope.kwargs)
     except (Exception, SystemExit) as error:
+        limit.release()  # in case the alarm fired as the block was left, before ``__exit__``
         timed_out = limit.fired or isinstance(error, JobTimeoutError)
         return AttemptOutcome(
             ok=False, duration_ms=_ms_since(started), error=error, timed_out=timed_out
@@ -151,8 +156,9 @@ def run_attempt(
             error=JobTimeoutError(limit_message),
             timed_out=True,
         )
-    return AttemptOutcome(ok=True, duration_ms=_ms_since(started), value=value)
+    duration_ms = round((monotonic() - started) * 1000, 3)
+    return AttemptOutcome(ok=True, duration_ms=duration_ms, value=value)
 
 
 def _ms_since(started: float) -> float:
-    return round((time.monotonic() - started) * 1000, 3)
+    return round((monotonic() - started) * 1000, 3)

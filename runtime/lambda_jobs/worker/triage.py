@@ -27,16 +27,16 @@ log line as ``store_error`` and the job goes on as it would without the store.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from lambda_jobs import envelope as envelope_format
 from lambda_jobs import jobstore, recurring
 from lambda_jobs.errors import LambdaJobsError, TaskNotAllowedError
 from lambda_jobs.worker.joblog import log_job
 from lambda_jobs.worker.runner import JobOptions
 
+TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
     from lambda_jobs.envelope import Envelope
     from lambda_jobs.tasks import Task

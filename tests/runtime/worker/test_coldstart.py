@@ -8,6 +8,7 @@ a user can get wrong fails with a message naming it.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -109,3 +110,79 @@ def test_only_tasks_registered_at_cold_start_are_allowed():
     runtime = cold_start({"LAMBDA_JOBS_TASKS": TASKS})
     assert f"{TASKS}.write_file" in runtime.allowed
     assert runtime.task(f"{TASKS}.write_file").name == f"{TASKS}.write_file"
+
+
+BARE_CHILD = """
+import sys
+before = set(sys.modules)
+import lambda_jobs.handler as handler
+
+
+class Context:
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bare"
+
+    def get_remaining_time_in_millis(self):
+        return 60000
+
+
+event = {EVENT!r}
+result = handler.handle(event, Context())
+loaded = sorted(set(sys.modules) - before)
+sys.stderr.write(repr((result, loaded)) + "\\n")
+"""
+
+#: What the success path must not load (each costs a bare cold start 0.5 to 4 ms; boto3 ~150).
+NOT_ON_THE_SUCCESS_PATH = (
+    "typing",
+    "json",
+    "re",
+    "enum",
+    "signal",
+    "threading",
+    "contextlib",
+    "collections",
+    "importlib",
+    "warnings",
+    "logging",
+    "dataclasses",
+    "boto3",
+    "botocore",
+)
+
+
+def test_bare_cold_start_and_first_job_load_none_of_the_heavy_stdlib_modules(tmp_path: Path):
+    """``python -S``: nothing preloaded, so every module the handler needs shows up here."""
+    (tmp_path / "bare_tasks.py").write_text(
+        "from lambda_jobs import task\n\n\n@task\ndef noop():\n    pass\n", encoding="utf-8"
+    )
+    body = ev.envelope("bare_tasks.noop").to_json()
+    event = {
+        "Records": [
+            {
+                "messageId": "m-1",
+                "receiptHandle": "r-1",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bare",
+            }
+        ]
+    }
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO / "runtime")]),
+        "LAMBDA_JOBS_TASKS": "bare_tasks",
+    }
+    child = subprocess.run(
+        [sys.executable, "-S", "-c", BARE_CHILD.replace("{EVENT!r}", repr(event))],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(tmp_path),
+        timeout=60,
+        check=True,
+    )
+    result, loaded = ast.literal_eval(child.stderr.strip().splitlines()[-1])
+    assert result == {"batchItemFailures": []}
+    assert '"outcome": "succeeded"' in child.stdout
+    assert [name for name in NOT_ON_THE_SUCCESS_PATH if name in loaded] == []
