@@ -6,6 +6,7 @@
 share :mod:`~lambda_jobs.worker.triage` (decode, allow-list, options, attempt count) and
 :mod:`~lambda_jobs.worker.deadletter`; :mod:`~lambda_jobs.worker.runner` runs one attempt under
 :mod:`~lambda_jobs.worker.timelimit`, and :mod:`~lambda_jobs.worker.joblog` and
-:mod:`~lambda_jobs.worker.metrics` report it. This package never imports
-:mod:`lambda_jobs.enqueue` (the handler's cold-start import list is tested).
+:mod:`~lambda_jobs.worker.metrics` report it; with the job store on,
+:mod:`~lambda_jobs.worker.claims` claims each job and records its outcome. This package never
+imports :mod:`lambda_jobs.enqueue` (the handler's cold-start import list is tested).
 """
