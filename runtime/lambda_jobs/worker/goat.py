@@ -44,7 +44,6 @@ from __future__ import annotations
 
 from lambda_jobs import jobstore
 from lambda_jobs.worker.deadline import MIN_SLICE_MS, FunctionClock
-from lambda_jobs.worker.runner import run_attempt
 from lambda_jobs.worker.triage import Arrival, dead_letter, decode_body
 
 TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
@@ -171,9 +170,7 @@ def handle_batch(event: dict[str, Any], context: Any, runtime: Runtime) -> dict[
 
 def _process(record: _Record, clock: FunctionClock, worker_id: str) -> bool:
     """Handle one started record; True when it is settled (acknowledge it), False to list it."""
-    limit, message = None, ""
-    if record.task is not None and record.options is not None:
-        limit, message = clock.time_limit(record.options.timeout, record.task.name)
+    limit, message = record.time_limit(clock)
     action = record.claim(limit, worker_id)
     if action == "finished":
         record.log("skipped_duplicate", 0.0)
@@ -195,17 +192,8 @@ def _process(record: _Record, clock: FunctionClock, worker_id: str) -> bool:
             error=None,
             duration_ms=0.0,
         )
-    assert record.task is not None and record.envelope is not None and record.options is not None
-    if record.claimed is not None:  # the claim took time: the deadline is that much nearer
-        limit, message = clock.time_limit(record.options.timeout, record.task.name)
-    outcome = run_attempt(
-        record.task,
-        record.envelope,
-        attempt=record.attempt,
-        max_attempts=record.options.max_attempts,
-        time_limit=limit,
-        limit_message=message,
-    )
+    assert record.options is not None
+    outcome = record.run(clock, limit, message)
     if outcome.ok:
         record.settle(jobstore.SUCCEEDED, value=outcome.value)
         record.log("succeeded", outcome.duration_ms)

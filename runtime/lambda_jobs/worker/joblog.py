@@ -228,15 +228,7 @@ def log_job(
             line["queue_latency_ms"] = latency
         text = _encode(line) + "\n"
         rounded = line["duration_ms"]
-    pending = _pending
-    if pending is None:
-        out = sys.stdout
-        out.write(text)
-        out.flush()  # a Lambda may be frozen right after
-    else:
-        pending.append(text)
-        if monotonic() - _written_at >= HOLD_SECONDS:
-            flush()
+    _emit(text)
     metrics.count(outcome, backend, queue, task, rounded, latency)
 
 

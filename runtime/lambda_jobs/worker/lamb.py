@@ -37,7 +37,6 @@ from lambda_jobs import envelope as envelope_format
 from lambda_jobs import jobstore
 from lambda_jobs.errors import ConfigurationError
 from lambda_jobs.worker.deadline import FunctionClock
-from lambda_jobs.worker.runner import run_attempt
 from lambda_jobs.worker.triage import Arrival, dead_letter, decode_payload
 
 TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
@@ -64,9 +63,7 @@ def handle_job(job: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
         source=str(getattr(context, "invoked_function_arn", "") or ""),
     )
     clock = FunctionClock(context, runtime.deadline_margin_ms)
-    limit, message = None, ""
-    if arrived.task is not None and arrived.options is not None:
-        limit, message = clock.time_limit(arrived.options.timeout, arrived.task.name)
+    limit, message = arrived.time_limit(clock)
     action = arrived.claim(limit, str(getattr(context, "aws_request_id", "") or ""))
     if action in ("finished", "busy", "cancelled"):
         outcome_name = "cancelled" if action == "cancelled" else "skipped_duplicate"
@@ -78,19 +75,10 @@ def handle_job(job: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
         return _dead_letter(
             arrived, reason=arrived.reason, error_type=error_type, error_message=error_message
         )
-    task, envelope, options = arrived.task, arrived.envelope, arrived.options
-    assert task is not None and envelope is not None and options is not None
+    envelope, options = arrived.envelope, arrived.options
+    assert envelope is not None and options is not None
     attempt = arrived.attempt
-    if arrived.claimed is not None:  # the claim took time: the deadline is that much nearer
-        limit, message = clock.time_limit(options.timeout, task.name)
-    outcome = run_attempt(
-        task,
-        envelope,
-        attempt=attempt,
-        max_attempts=options.max_attempts,
-        time_limit=limit,
-        limit_message=message,
-    )
+    outcome = arrived.run(clock, limit, message)
     if outcome.ok:
         arrived.settle(jobstore.SUCCEEDED, value=outcome.value)
         arrived.log("succeeded", outcome.duration_ms)

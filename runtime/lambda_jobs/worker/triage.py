@@ -31,7 +31,7 @@ from lambda_jobs import envelope as envelope_format
 from lambda_jobs import jobstore, recurring
 from lambda_jobs.errors import LambdaJobsError, TaskNotAllowedError
 from lambda_jobs.worker.joblog import log_job
-from lambda_jobs.worker.runner import JobOptions
+from lambda_jobs.worker.runner import JobOptions, run_attempt
 
 TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
 if TYPE_CHECKING:
@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from lambda_jobs.tasks import Task
     from lambda_jobs.worker.claims import Claim, WorkerStore
     from lambda_jobs.worker.coldstart import Runtime
+    from lambda_jobs.worker.deadline import FunctionClock
+    from lambda_jobs.worker.runner import AttemptOutcome
 
 #: The DLQ error type of a job whose earlier attempts never finished (a crash, a timeout).
 INCOMPLETE_ATTEMPTS = "IncompleteAttempts"
@@ -132,6 +134,28 @@ class Arrival:
             return
         if self.attempt > self.options.max_attempts:
             self.reason = "exhausted"
+
+    def time_limit(self, clock: FunctionClock) -> tuple[float | None, str]:
+        """The attempt's time limit from now and its message; ``(None, "")`` if it cannot run."""
+        if self.task is None or self.options is None:
+            return None, ""
+        return clock.time_limit(self.options.timeout, self.task.name)
+
+    def run(self, clock: FunctionClock, limit: float | None, message: str) -> AttemptOutcome:
+        """Run the attempt under ``limit`` (taken before the claim), taken again after a claim:
+        the store's write took time, so the deadline is that much nearer."""
+        task, envelope, options = self.task, self.envelope, self.options
+        assert task is not None and envelope is not None and options is not None
+        if self.claimed is not None:
+            limit, message = self.time_limit(clock)
+        return run_attempt(
+            task,
+            envelope,
+            attempt=self.attempt,
+            max_attempts=options.max_attempts,
+            time_limit=limit,
+            limit_message=message,
+        )
 
     def claim(self, time_limit: float | None, worker_id: str) -> str:
         """Claim the job in the store; returns the action (see :class:`.claims.Claim`).
