@@ -4,7 +4,7 @@ Pinned behaviour: the handler emits CloudWatch Embedded Metric Format lines
 counting jobs succeeded / failed / retried / dead-lettered with job duration and queue latency;
 dimensions are backend and queue by default, task only when switched on; ``LAMBDA_JOBS_METRICS=0``
 switches them off; every line is validated against the EMF specification's required structure;
-the per-record cost of metrics stays small.
+a batch's metrics are one line, written once.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -191,24 +190,24 @@ def test_more_than_100_values_split_into_valid_lines():
     assert sum(len(d["JobDuration"]) for d in docs) == 250
 
 
-def test_per_record_metrics_overhead_stays_small():
-    """observe() per record, plus flush() of a batch of 10, costs well under 50 µs a record."""
+def test_a_batch_of_records_is_counted_without_writing_and_flushed_as_one_line(
+    capsys: pytest.CaptureFixture[str],
+):
+    """observe() per record writes nothing; flush() of a batch of 10 on one queue writes one line.
+
+    What keeps metrics cheap per record (no write per job); their cost in µs is measured by
+    ``benchmarks/bench_per_record.py``, never asserted here.
+    """
     line = {"outcome": "succeeded", "backend": "goat", "queue": "q", "duration_ms": 1.5}
-    rounds, per_batch = 200, 10
-    devnull = open(os.devnull, "w")  # noqa: SIM115
-    saved = sys.stdout
-    best = float("inf")
-    try:
-        sys.stdout = devnull
-        for _ in range(3):
-            started = time.perf_counter()
-            for _ in range(rounds):
-                metrics.begin()
-                for _ in range(per_batch):
-                    metrics.observe(line, 3.0)
-                metrics.flush()
-            best = min(best, (time.perf_counter() - started) / (rounds * per_batch))
-    finally:
-        sys.stdout = saved
-        devnull.close()
-    assert best < 50e-6, f"{best * 1e6:.1f} µs per record"
+    metrics.begin()
+    for _ in range(10):
+        metrics.observe(line, 3.0)
+    assert capsys.readouterr().out == ""
+    metrics.flush()
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1
+    doc = json.loads(lines[0])
+    validate_emf(doc)
+    assert doc["JobsSucceeded"] == 10
+    assert doc["JobDuration"] == [1.5] * 10
+    assert doc["QueueLatency"] == [3.0] * 10
