@@ -35,6 +35,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
+from lambda_jobs.config import SQS_MAX_MESSAGE_BYTES
 
 from constructs import Construct
 from lambda_jobs_cdk.alarms import BackendMonitoring, JobMonitoring, check_monitoring
@@ -58,9 +59,6 @@ from lambda_jobs_cdk.validation import (
 
 CONFIG_VERSION = 1
 DEAD_LETTER_RETENTION = Duration.days(14)
-MAX_SQS_MESSAGE_BYTES = 1024 * 1024
-"""SQS's message size limit (and every new queue's default): 1 MiB, body plus attributes
-("Amazon SQS message quotas")."""
 DEFAULT_RECURSIVE_LOOP = lambda_.RecursiveLoop.ALLOW
 """Lambda's own default is ``Terminate``; a job system's tasks enqueue tasks (README, "Recursive
 loop detection")."""
@@ -461,7 +459,7 @@ def new_queue(scope: Construct, id: str, *, fifo: bool = False, **props: Any) ->
         "encryption": sqs.QueueEncryption.SQS_MANAGED,
         "enforce_ssl": True,
         "retention_period": Duration.days(14),
-        "max_message_size_bytes": MAX_SQS_MESSAGE_BYTES,
+        "max_message_size_bytes": SQS_MAX_MESSAGE_BYTES,
     }
     settings.update(props)
     if fifo:

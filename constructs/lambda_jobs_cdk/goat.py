@@ -23,17 +23,16 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
+from lambda_jobs.config import GOAT_DEFAULT_MAX_PAYLOAD
 
-from lambda_jobs_cdk.backend import MAX_SQS_MESSAGE_BYTES, JobBackend, lane_entry, new_queue
+from lambda_jobs_cdk.backend import JobBackend, lane_entry, new_queue
 from lambda_jobs_cdk.job_queue import JobQueue
 from lambda_jobs_cdk.validation import JobBackendConfigError, check_range
 
-DEAD_LETTER_RESERVE_BYTES = 16 * 1024
-"""Kept free under SQS's 1 MiB for the dead-letter entry's ``lambda_jobs.*`` attributes (they
-count towards the message size) and for a hand-back copy's larger ``attempt``."""
-GOAT_MAX_PAYLOAD_BYTES = MAX_SQS_MESSAGE_BYTES - DEAD_LETTER_RESERVE_BYTES
-"""Largest envelope the client sends (the runtime's Goat default, 1,032,192 bytes); lane queues
-and the DLQ take 1 MiB messages."""
+GOAT_MAX_PAYLOAD_BYTES = GOAT_DEFAULT_MAX_PAYLOAD
+"""Largest envelope the client sends (the runtime's Goat default, ``lambda_jobs.config``: SQS's
+1 MiB less a 16 KiB reserve for the dead-letter entry's attributes); lane queues and the DLQ take
+1 MiB messages."""
 MAX_RECEIVE_COUNT = 100
 """Crash safety net only: the handler dead-letters after at most 51 attempts (retries <= 50)."""
 VISIBILITY_FACTOR = 6

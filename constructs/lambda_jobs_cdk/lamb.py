@@ -19,13 +19,14 @@ from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
+from lambda_jobs.config import LAMB_DEFAULT_MAX_PAYLOAD
 
 from lambda_jobs_cdk.backend import JobBackend, lane_entry
 from lambda_jobs_cdk.job_queue import GOAT_ONLY_PROPS, JobQueue
 from lambda_jobs_cdk.validation import JobBackendConfigError
 
-LAMB_MAX_PAYLOAD_BYTES = 1024 * 1024
-"""Lambda's limit on an asynchronous invocation payload (the runtime's Lamb default)."""
+LAMB_MAX_PAYLOAD_BYTES = LAMB_DEFAULT_MAX_PAYLOAD
+"""The runtime's Lamb default (``lambda_jobs.config``): its dead-letter entry must fit SQS."""
 DEFAULT_RETRY_ATTEMPTS = 2
 DEFAULT_MAX_EVENT_AGE = Duration.hours(6)
 

@@ -59,8 +59,10 @@ SQS_MAX_MESSAGE_BYTES = 1024 * 1024
 DEAD_LETTER_RESERVE_BYTES = 16 * 1024
 #: Goat's largest envelope by default: 1 MiB less that reserve (1,032,192 bytes).
 GOAT_DEFAULT_MAX_PAYLOAD = SQS_MAX_MESSAGE_BYTES - DEAD_LETTER_RESERVE_BYTES
-#: Lambda's limit on an asynchronous invocation payload.
-LAMB_DEFAULT_MAX_PAYLOAD = 1024 * 1024
+#: Lamb's largest envelope by default: the same. Lambda takes asynchronous payloads up to 1 MB
+#: (Lambda API "Invoke"), but a Lamb job is dead-lettered to an SQS queue too, body and
+#: attributes within SQS's 1 MiB; a full 1 MiB envelope could never get there.
+LAMB_DEFAULT_MAX_PAYLOAD = GOAT_DEFAULT_MAX_PAYLOAD
 #: SQS's own per-message delay limit; longer delays go through EventBridge Scheduler.
 SQS_MAX_DELAY_SECONDS = 900
 #: Longest delay accepted when a scheduler is configured: one year.

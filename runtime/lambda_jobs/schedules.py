@@ -82,16 +82,24 @@ def create(
 ) -> str:
     """Create the one-time schedule that delivers ``envelope`` at ``when``; returns its name.
 
-    An already existing schedule of the same name (a retried request) counts as success.
+    An already existing schedule of the same name (a retried request) counts as success. An
+    ``Input`` over :data:`MAX_INPUT_BYTES` raises :class:`~lambda_jobs.errors.InvalidJobError`
+    naming both sizes before any request (the emulator's Scheduler does not enforce the limit;
+    AWS's refuses with a ValidationException).
     """
     import contextlib
 
     name = schedule_name(envelope.id, envelope.attempt)
-    target: dict[str, Any] = {
-        "Arn": target_arn,
-        "RoleArn": role_arn,
-        "Input": target_input(envelope, lamb=lamb),
-    }
+    text = target_input(envelope, lamb=lamb)
+    size = len(text.encode())
+    if size > MAX_INPUT_BYTES:
+        from lambda_jobs.errors import InvalidJobError
+
+        raise InvalidJobError(
+            f"job {envelope.id}: its schedule's input is {size:,} bytes, over EventBridge "
+            f"Scheduler's limit of {MAX_INPUT_BYTES:,} bytes for a target's Input"
+        )
+    target: dict[str, Any] = {"Arn": target_arn, "RoleArn": role_arn, "Input": text}
     if message_group_id is not None:
         target["SqsParameters"] = {"MessageGroupId": message_group_id}
     with contextlib.suppress(scheduler_client.exceptions.ConflictException):

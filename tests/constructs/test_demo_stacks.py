@@ -129,7 +129,7 @@ def test_lamb_demo_client_config_parses_with_the_runtime_parser(
         assert lane.target == lane.arn  # Lamb: both are the lane function's ARN
         assert lane.arn.removeprefix("arn:") in functions
     assert len({lane.arn for lane in lanes}) == 2
-    assert parsed.max_payload_bytes == 1048576
+    assert parsed.max_payload_bytes == 1032192  # 1 MiB less the dead-letter reserve
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="the CDK CLI needs Node.js")

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from lambda_jobs import schedules
 from lambda_jobs.emulator.motoserver import MotoServer
-from lambda_jobs.errors import ConfigurationError
+from lambda_jobs.errors import ConfigurationError, InvalidJobError
 from lambda_jobs.worker.coldstart import Runtime, cold_start
 from lambda_jobs.worker.dispatch import dispatch
 
@@ -115,6 +115,31 @@ def test_exhausted_job_reaches_dlq_and_returns_normally(lamb: Lamb, tmp_path: Pa
     assert entry["task"] == T + "always_fail"
     assert entry["job_id"] == job.id
     assert lamb.schedules() == []
+
+
+def test_dead_letter_body_is_the_payload_as_sent_not_escaped(lamb: Lamb, tmp_path: Path):
+    """UTF-8 text stays as the client wrote it, so the entry is no larger than the payload (which
+    the client keeps 16 KiB under SQS's 1 MiB for the entry's attributes)."""
+    job = ev.envelope(T + "always_fail", str(tmp_path / "réunion-été"))
+    lamb.invoke(job.to_dict())
+    [entry] = ev.dead_letters(lamb.sqs, lamb.dlq_url, 1)
+    assert "réunion-été" in entry["body"]
+    assert entry["body"].encode() == job.to_json().encode()
+
+
+def test_a_retry_too_large_for_a_schedule_raises_naming_the_limit_so_lambda_keeps_it(
+    lamb: Lamb, capsys: pytest.CaptureFixture[str]
+):
+    """Over Scheduler's 256 KB no schedule is asked for (AWS would refuse it): the handler
+    raises, so Lambda's own async retries and on-failure destination keep the job."""
+    job = ev.envelope(T + "fail_with_retries", "x" * (300 * 1024))  # the path cannot be opened
+    with pytest.raises(InvalidJobError, match=r"over EventBridge Scheduler's limit of 262,144"):
+        lamb.invoke(job.to_dict())
+    assert lamb.schedules() == []
+    assert ev.queue_is_empty(lamb.sqs, lamb.dlq_url)
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert line["outcome"] == "retrying"
+    assert "262,144" in line["aws_error"]
 
 
 def test_last_attempt_from_a_scheduler_delivery_reaches_dlq(lamb: Lamb, tmp_path: Path):
