@@ -69,6 +69,22 @@ def target_input(envelope: Envelope, *, lamb: bool) -> str:
     return json.dumps(lamb_delivery(envelope)) if lamb else envelope.to_json()
 
 
+def checked_input(envelope: Envelope, *, lamb: bool, why: str = "") -> str:
+    """:func:`target_input`, or :class:`~lambda_jobs.errors.InvalidJobError` naming its size and
+    Scheduler's limit (:data:`MAX_INPUT_BYTES`) when it is over; ``why`` adds the caller's
+    reason that a schedule carries the job and what to do."""
+    text = target_input(envelope, lamb=lamb)
+    size = len(text.encode())
+    if size > MAX_INPUT_BYTES:
+        from lambda_jobs.errors import InvalidJobError
+
+        raise InvalidJobError(
+            f"{envelope.task}: job {envelope.id} is {size:,} bytes as a schedule input, over "
+            f"EventBridge Scheduler's limit of {MAX_INPUT_BYTES:,} bytes{why}"
+        )
+    return text
+
+
 def create(
     scheduler_client: Any,
     *,
@@ -83,22 +99,13 @@ def create(
     """Create the one-time schedule that delivers ``envelope`` at ``when``; returns its name.
 
     An already existing schedule of the same name (a retried request) counts as success. An
-    ``Input`` over :data:`MAX_INPUT_BYTES` raises :class:`~lambda_jobs.errors.InvalidJobError`
-    naming both sizes before any request (the emulator's Scheduler does not enforce the limit;
-    AWS's refuses with a ValidationException).
+    input over Scheduler's limit raises before any request (:func:`checked_input`; the
+    emulator's Scheduler does not enforce the limit, AWS's refuses with a ValidationException).
     """
     import contextlib
 
     name = schedule_name(envelope.id, envelope.attempt)
-    text = target_input(envelope, lamb=lamb)
-    size = len(text.encode())
-    if size > MAX_INPUT_BYTES:
-        from lambda_jobs.errors import InvalidJobError
-
-        raise InvalidJobError(
-            f"job {envelope.id}: its schedule's input is {size:,} bytes, over EventBridge "
-            f"Scheduler's limit of {MAX_INPUT_BYTES:,} bytes for a target's Input"
-        )
+    text = checked_input(envelope, lamb=lamb)
     target: dict[str, Any] = {"Arn": target_arn, "RoleArn": role_arn, "Input": text}
     if message_group_id is not None:
         target["SqsParameters"] = {"MessageGroupId": message_group_id}

@@ -149,14 +149,14 @@ def _outgoing(job: PreparedJob, config: ClientConfig, now: datetime) -> Outgoing
         _check_scheduler(job, config, delay, fifo)
     _check_max_delay(job, config, delay)
     if via_scheduler:
-        size = len(schedules.target_input(envelope, lamb=lamb).encode())
-        if size > schedules.MAX_INPUT_BYTES:
-            raise InvalidJobError(
-                f"{job.task.name}: job {job.id} is {size:,} bytes as a schedule input, over "
-                f"EventBridge Scheduler's limit of {schedules.MAX_INPUT_BYTES:,} bytes (its "
-                f"run_after is {delay:,} s away, so a schedule carries it); store large data "
-                "elsewhere (e.g. S3) and pass a reference"
-            )
+        schedules.checked_input(
+            envelope,
+            lamb=lamb,
+            why=(
+                f" (its run_after is {delay:,} s away, so a schedule carries it); store large "
+                "data elsewhere (e.g. S3) and pass a reference"
+            ),
+        )
     return Outgoing(
         envelope=envelope,
         body=body,
