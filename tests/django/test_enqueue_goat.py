@@ -161,3 +161,26 @@ def test_aenqueue_sends_a_job_too(goat: GoatBackend) -> None:
     (message,) = goat.receive(goat.low_url, 1)
     assert body_of(message).id == result.id
     assert body_of(message).task == "tests.django.djapp.tasks.write_text_async"
+
+
+def test_supports_get_result_reads_an_ssm_configuration_before_any_enqueue(
+    moto: MotoServer, monkeypatch: pytest.MonkeyPatch, tasks_setting: Any
+) -> None:
+    """With ``ssm:`` the flag fetches the configuration: True with a job store, False without."""
+    import json
+    import uuid
+
+    from lambda_jobs.django import LambdaJobsBackend
+
+    from tests.conftest import boto_client
+
+    backend = GoatBackend(moto)
+    ssm = boto_client(moto, "ssm")
+    for store, expected in (({"table": "jobs", "ttl_seconds": 3600}, True), (None, False)):
+        name = f"/lambda-jobs/{uuid.uuid4()}/client-config"
+        document = backend.document(job_store=store) if store else backend.document()
+        ssm.put_parameter(Name=name, Value=json.dumps(document), Type="String")
+        jobs = LambdaJobsBackend("jobs", {"OPTIONS": {"config": f"ssm:{name}"}})
+        assert jobs.supports_get_result is expected
+    missing = LambdaJobsBackend("jobs", {"OPTIONS": {"config": "ssm:/lambda-jobs/missing"}})
+    assert missing.supports_get_result is False

@@ -67,9 +67,16 @@ class LambdaJobsBackend(BaseTaskBackend):
 
     @property
     def supports_get_result(self) -> bool:  # type: ignore[override]
-        """True when the backend's client configuration has a job store."""
-        config = self.known_config()
-        return config is not None and config.job_store is not None
+        """True when the backend's client configuration has a job store.
+
+        Reading it reads the configuration, so an ``ssm:`` one is fetched then (one SSM call,
+        kept for the process) rather than reading False until the first enqueue. A configuration
+        that cannot be read gives False; ``enqueue`` and the system checks say what is wrong.
+        """
+        try:
+            return self.client_config().job_store is not None
+        except InvalidTaskBackend:
+            return False
 
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
         super().__init__(alias, params)
