@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from time import monotonic
 
-import lambda_jobs  # ``lambda_jobs.JobContext`` loads on first use: only takes_context tasks need it
+import lambda_jobs  # its ``JobContext`` loads on first use: only takes_context tasks need it
 from lambda_jobs.errors import JobTimeoutError
 from lambda_jobs.options import RetryPolicy, check_timeout
 from lambda_jobs.worker.timelimit import TimeLimit
