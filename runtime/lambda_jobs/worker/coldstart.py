@@ -14,9 +14,11 @@ if something registered it later, for example a module a job imported at run tim
 
 ``LAMBDA_JOBS_BACKEND`` (``goat`` or ``lamb``, set by the construct) names the backend whose module
 is imported here too (:func:`load_backend`), so its import is init-phase work: done before the
-first invoke (ahead of any event with provisioned concurrency), and a failure in it an init error.
-Unset (tests, by-hand runs), :mod:`lambda_jobs.worker.dispatch` imports a backend when its first
-event arrives; either way a function loads only the backend it runs.
+first invoke (ahead of any event with provisioned concurrency, inside the snapshot with SnapStart:
+"Understanding the Lambda execution environment lifecycle", AWS Lambda Developer Guide,
+docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html), and a failure in it an
+init error. Unset (tests, by-hand runs), :mod:`lambda_jobs.worker.dispatch` imports a backend when
+its first event arrives; either way a function loads only the backend it runs.
 
 ``LAMBDA_JOBS_JOB_TABLE`` (set by the construct when the job store is on) gives the runtime its
 :class:`~lambda_jobs.worker.claims.WorkerStore`, whose DynamoDB client is made here, at init
