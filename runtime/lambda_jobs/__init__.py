@@ -14,7 +14,6 @@ The public API is small and import-cheap (no boto3 until a call needs AWS)::
 
 from __future__ import annotations
 
-from lambda_jobs.context import JobContext
 from lambda_jobs.errors import (
     ConfigurationError,
     EnqueueError,
@@ -32,16 +31,28 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from typing import Any
 
+    from lambda_jobs.context import JobContext
     from lambda_jobs.job import Job, JobStatus, PreparedJob
+
+#: Public names loaded on first use (PEP 562), each from its module: job receipts are only needed
+#: where jobs are enqueued, a :class:`JobContext` only where a ``takes_context`` task runs, and
+#: the handler's cold start imports this package (every task module does) on the way to neither.
+_LAZY = {
+    "Job": "lambda_jobs.job",
+    "JobStatus": "lambda_jobs.job",
+    "PreparedJob": "lambda_jobs.job",
+    "JobContext": "lambda_jobs.context",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # Job receipts are only needed where jobs are enqueued: load them on first use (PEP 562).
-    if name in {"Job", "JobStatus", "PreparedJob"}:
-        from lambda_jobs import job
-
-        return getattr(job, name)
-    raise AttributeError(f"module 'lambda_jobs' has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lambda_jobs' has no attribute {name!r}")
+    # ``__import__`` with a fromlist returns the submodule itself (no ``importlib`` needed).
+    value = getattr(__import__(module, fromlist=[name]), name)
+    globals()[name] = value  # later look-ups are plain attribute reads
+    return value
 
 
 def enqueue_many(jobs: Iterable[PreparedJob]) -> list[Job]:

@@ -3,7 +3,8 @@
 Importing this module is the function's cold start
 (:func:`lambda_jobs.worker.coldstart.cold_start`): it imports ``LAMBDA_JOBS_TASKS`` once, in
 Lambda's init phase, so a missing variable or a task module that fails to import is an init error
-that names it (awslambdaric reports it). So import this module only where it is the Lambda entry
+that names it (awslambdaric reports it); so is the import of the backend ``LAMBDA_JOBS_BACKEND``
+names, done there too. So import this module only where it is the Lambda entry
 point; tests build their own :class:`~lambda_jobs.worker.coldstart.Runtime` with ``cold_start()``
 and call :func:`lambda_jobs.worker.dispatch.dispatch` with it, which is all :func:`handle` does.
 

@@ -12,6 +12,14 @@ The snapshot of :func:`lambda_jobs.registry.names` taken afterwards is the allow
 naming any other task is dead-lettered (``unknown_task`` if nothing has that name, ``not_allowed``
 if something registered it later, for example a module a job imported at run time).
 
+``LAMBDA_JOBS_BACKEND`` (``goat`` or ``lamb``, set by the construct) names the backend whose module
+is imported here too (:func:`load_backend`), so its import is init-phase work: done before the
+first invoke (ahead of any event with provisioned concurrency, inside the snapshot with SnapStart:
+"Understanding the Lambda execution environment lifecycle", AWS Lambda Developer Guide,
+docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html), and a failure in it an
+init error. Unset (tests, by-hand runs), :mod:`lambda_jobs.worker.dispatch` imports a backend when
+its first event arrives; either way a function loads only the backend it runs.
+
 ``LAMBDA_JOBS_JOB_TABLE`` (set by the construct when the job store is on) gives the runtime its
 :class:`~lambda_jobs.worker.claims.WorkerStore`, whose DynamoDB client is made here, at init
 (so boto3 loads at cold start then); unset, the store is off and boto3 is not loaded.
@@ -25,6 +33,7 @@ import sys
 from lambda_jobs import jobstore, registry
 from lambda_jobs.errors import ConfigurationError, TaskNotAllowedError
 from lambda_jobs.worker.deadline import margin_from
+from lambda_jobs.worker.joblog import BACKEND_ENV
 
 TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
 if TYPE_CHECKING:
@@ -38,6 +47,8 @@ if TYPE_CHECKING:
 TASKS_ENV = "LAMBDA_JOBS_TASKS"
 DJANGO_SETTINGS_ENV = "DJANGO_SETTINGS_MODULE"
 DJANGO_WORKER_MODULE = "lambda_jobs.django.worker"
+#: The module of each backend's handler, by its ``LAMBDA_JOBS_BACKEND`` name.
+BACKEND_MODULES = {"goat": "lambda_jobs.worker.goat", "lamb": "lambda_jobs.worker.lamb"}
 
 
 class UnknownTaskError(TaskNotAllowedError):
@@ -115,6 +126,24 @@ def _django_worker() -> Any:
         ) from exc
 
 
+def load_backend(environ: Mapping[str, str]) -> str | None:
+    """Import the module of the backend ``LAMBDA_JOBS_BACKEND`` names; returns it (None: unset).
+
+    Any other value is an error naming the variable and the allowed ones.
+    """
+    name = environ.get(BACKEND_ENV, "").strip()
+    if not name:
+        return None
+    module = BACKEND_MODULES.get(name)
+    if module is None:
+        raise ConfigurationError(
+            f"{BACKEND_ENV} is {name[:64]!r}: expected one of {', '.join(BACKEND_MODULES)} "
+            "(the constructs set it), or unset"
+        )
+    __import__(module)
+    return module
+
+
 def cold_start(environ: Mapping[str, str] | None = None) -> Runtime:
     """Import the task modules named in the environment and return the resulting :class:`Runtime`.
 
@@ -124,6 +153,7 @@ def cold_start(environ: Mapping[str, str] | None = None) -> Runtime:
     env = os.environ if environ is None else environ
     names = task_modules(env)
     margin = margin_from(env)
+    load_backend(env)
     django = _django_worker() if env.get(DJANGO_SETTINGS_ENV) else None
     if django is not None:
         django.setup()

@@ -9,14 +9,17 @@
   (:mod:`lambda_jobs.recurring`);
 - anything else is logged (its type and top-level key names, never its content) and answered with
   ``{"error": ...}``; nothing is raised, so the process keeps serving.
+
+A backend's module is imported when the first event of its shape arrives, and so are the modules
+that only one shape needs (:mod:`lambda_jobs.schedules` and :mod:`lambda_jobs.recurring` for a
+``source`` event): a function runs one backend, so it never loads the other one's code. The cold
+start imports the backend ``LAMBDA_JOBS_BACKEND`` names ahead, in the init phase
+(:func:`lambda_jobs.worker.coldstart.load_backend`), so on Lambda these imports find it loaded.
 """
 
 from __future__ import annotations
 
-from lambda_jobs import recurring, schedules
-from lambda_jobs.worker.goat import handle_batch, is_sqs_batch
 from lambda_jobs.worker.joblog import write
-from lambda_jobs.worker.lamb import handle_job, is_async_payload
 
 TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
 if TYPE_CHECKING:
@@ -27,14 +30,23 @@ if TYPE_CHECKING:
 
 def dispatch(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
     """Route ``event`` to the backend that understands its shape (see the module docstring)."""
-    if is_sqs_batch(event):
-        return handle_batch(event, context, runtime)
-    if is_async_payload(event):
-        return handle_job(event, context, runtime)
-    if schedules.is_lamb_delivery(event):
-        return handle_job(event["job"], context, runtime)
-    if recurring.is_delivery(event):
-        return handle_job(event, context, runtime)
+    if isinstance(event, dict):
+        if "Records" in event:  # the key of every event-source batch; Goat checks it is SQS's
+            from lambda_jobs.worker import goat
+
+            if goat.is_sqs_batch(event):
+                return goat.handle_batch(event, context, runtime)
+        from lambda_jobs.worker import lamb
+
+        if lamb.is_async_payload(event):
+            return lamb.handle_job(event, context, runtime)
+        if "source" in event:
+            from lambda_jobs import recurring, schedules
+
+            if schedules.is_lamb_delivery(event):
+                return lamb.handle_job(event["job"], context, runtime)
+            if recurring.is_delivery(event):
+                return lamb.handle_job(event, context, runtime)
     keys = sorted(str(key)[:64] for key in event)[:20] if isinstance(event, dict) else None
     message = (
         "lambda_jobs.handler received an event it does not recognise: expected an SQS batch, "

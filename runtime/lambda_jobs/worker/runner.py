@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from time import monotonic
 
-from lambda_jobs.context import JobContext
+import lambda_jobs  # its ``JobContext`` loads on first use: only takes_context tasks need it
 from lambda_jobs.errors import JobTimeoutError
 from lambda_jobs.options import RetryPolicy, check_timeout
 from lambda_jobs.worker.timelimit import TimeLimit
@@ -126,7 +126,7 @@ def run_attempt(
 
                 schedule = envelope.schedule or {}
                 scheduled_time = schedule.get("scheduled_time")
-                context = JobContext(
+                context = lambda_jobs.JobContext(
                     job_id=envelope.id,
                     task_name=task.name,
                     queue_name=envelope.queue,

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lambda_jobs.emulator.motoserver import MotoServer
@@ -116,6 +117,7 @@ BARE_CHILD = """
 import sys
 before = set(sys.modules)
 import lambda_jobs.handler as handler
+at_import = set(sys.modules)
 
 
 class Context:
@@ -127,11 +129,58 @@ class Context:
 
 event = {EVENT!r}
 result = handler.handle(event, Context())
-loaded = sorted(set(sys.modules) - before)
-sys.stderr.write(repr((result, loaded)) + "\\n")
+by_job = sorted(set(sys.modules) - at_import)
+sys.stderr.write(repr((result, sorted(at_import - before), by_job)) + "\\n")
 """
 
-#: What the success path must not load (each costs a bare cold start 0.5 to 4 ms; boto3 ~150).
+#: Every module a Goat function's cold start and first job load under ``python -S`` (nothing
+#: preloaded), besides the task module: the success path and nothing else. A module that comes
+#: back (or a new one) fails the test; each costs a bare cold start 0.15 to 0.6 ms on a slow VM.
+#: ``os`` (with ``_collections_abc``, ``posixpath``, ``genericpath``, ``stat``, ``_stat``) is
+#: here because the handler reads its configuration from ``os.environ``; any interpreter with
+#: ``site``, and awslambdaric, has loaded it already.
+GOAT_SUCCESS_PATH = frozenset(
+    {
+        "__future__",
+        "_collections_abc",
+        "_datetime",
+        "_json",
+        "_operator",
+        "_stat",
+        "datetime",
+        "genericpath",
+        "os",
+        "os.path",
+        "posixpath",
+        "stat",
+        "lambda_jobs",
+        "lambda_jobs.envelope",
+        "lambda_jobs.errors",
+        "lambda_jobs.handler",
+        "lambda_jobs.jobstore",
+        "lambda_jobs.jsoncodec",
+        "lambda_jobs.options",
+        "lambda_jobs.recurring",
+        "lambda_jobs.registry",
+        "lambda_jobs.tasks",
+        "lambda_jobs.worker",
+        "lambda_jobs.worker.coldstart",
+        "lambda_jobs.worker.deadline",
+        "lambda_jobs.worker.dispatch",
+        "lambda_jobs.worker.goat",
+        "lambda_jobs.worker.joblog",
+        "lambda_jobs.worker.metrics",
+        "lambda_jobs.worker.runner",
+        "lambda_jobs.worker.timelimit",
+        "lambda_jobs.worker.triage",
+    }
+)
+#: A Lamb function's: the same with Lamb's module instead of Goat's.
+LAMB_SUCCESS_PATH = (GOAT_SUCCESS_PATH - {"lambda_jobs.worker.goat"}) | {"lambda_jobs.worker.lamb"}
+
+#: What the success path must not load: the heavy stdlib modules (each costs a bare cold start
+#: 0.5 to 4 ms; boto3 ~150) and the runtime's modules that a successful job does not run (the
+#: other backend, the schedules, the job context of ``takes_context`` tasks, the enqueue wing).
 NOT_ON_THE_SUCCESS_PATH = (
     "typing",
     "json",
@@ -147,32 +196,32 @@ NOT_ON_THE_SUCCESS_PATH = (
     "dataclasses",
     "boto3",
     "botocore",
+    "lambda_jobs.context",
+    "lambda_jobs.schedules",
+    "lambda_jobs.job",
+    "lambda_jobs.worker.claims",
+    "lambda_jobs.worker.deadletter",
+    "lambda_jobs.enqueue",
 )
 
 
-def test_bare_cold_start_and_first_job_load_none_of_the_heavy_stdlib_modules(tmp_path: Path):
-    """``python -S``: nothing preloaded, so every module the handler needs shows up here."""
+def _bare_cold_start(
+    tmp_path: Path, event: dict[str, Any], backend: str | None
+) -> tuple[Any, set[str], set[str], str]:
+    """Run ``import lambda_jobs.handler`` + ``handle(event)`` under ``python -S``.
+
+    Returns the result, the modules the import loaded, those the first job added, and stdout.
+    """
     (tmp_path / "bare_tasks.py").write_text(
         "from lambda_jobs import task\n\n\n@task\ndef noop():\n    pass\n", encoding="utf-8"
     )
-    body = ev.envelope("bare_tasks.noop").to_json()
-    event = {
-        "Records": [
-            {
-                "messageId": "m-1",
-                "receiptHandle": "r-1",
-                "body": body,
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bare",
-            }
-        ]
-    }
     env = {
         "PATH": os.environ["PATH"],
         "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO / "runtime")]),
         "LAMBDA_JOBS_TASKS": "bare_tasks",
     }
+    if backend is not None:
+        env["LAMBDA_JOBS_BACKEND"] = backend
     child = subprocess.run(
         [sys.executable, "-S", "-c", BARE_CHILD.replace("{EVENT!r}", repr(event))],
         capture_output=True,
@@ -182,7 +231,79 @@ def test_bare_cold_start_and_first_job_load_none_of_the_heavy_stdlib_modules(tmp
         timeout=60,
         check=True,
     )
-    result, loaded = ast.literal_eval(child.stderr.strip().splitlines()[-1])
+    result, at_import, by_job = ast.literal_eval(child.stderr.strip().splitlines()[-1])
+    return result, set(at_import) - {"bare_tasks"}, set(by_job), child.stdout
+
+
+def _sqs_event() -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": "m-1",
+                "receiptHandle": "r-1",
+                "body": ev.envelope("bare_tasks.noop").to_json(),
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bare",
+            }
+        ]
+    }
+
+
+def _heavy(loaded: set[str]) -> list[str]:
+    return [
+        name
+        for name in NOT_ON_THE_SUCCESS_PATH
+        if any(m == name or m.startswith(name + ".") for m in loaded)
+    ]
+
+
+def test_bare_goat_cold_start_loads_exactly_the_success_path_and_all_of_it_at_import(
+    tmp_path: Path,
+):
+    """``python -S``: nothing preloaded, so every module the handler needs shows up here.
+
+    With ``LAMBDA_JOBS_BACKEND=goat`` (as the construct sets it) Goat's module is imported at cold
+    start, in the init phase: the first job then loads nothing more.
+    """
+    result, at_import, by_job, stdout = _bare_cold_start(tmp_path, _sqs_event(), "goat")
     assert result == {"batchItemFailures": []}
-    assert '"outcome": "succeeded"' in child.stdout
-    assert [name for name in NOT_ON_THE_SUCCESS_PATH if name in loaded] == []
+    assert '"outcome": "succeeded"' in stdout
+    assert _heavy(at_import | by_job) == []
+    assert sorted(at_import - GOAT_SUCCESS_PATH) == []  # nothing new or come back
+    assert sorted(GOAT_SUCCESS_PATH - at_import) == []  # the pin is current
+    assert sorted(by_job) == []
+
+
+def test_bare_lamb_cold_start_loads_lambs_module_and_not_goats(tmp_path: Path):
+    event = ev.envelope("bare_tasks.noop").to_dict()
+    result, at_import, by_job, stdout = _bare_cold_start(tmp_path, event, "lamb")
+    assert result == {"job_id": event["id"], "outcome": "succeeded"}
+    assert '"outcome": "succeeded"' in stdout
+    assert _heavy(at_import | by_job) == []
+    assert sorted(at_import ^ LAMB_SUCCESS_PATH) == []
+    assert sorted(by_job) == []
+
+
+def test_without_a_backend_the_first_event_imports_the_backend_of_its_shape(tmp_path: Path):
+    result, at_import, by_job, _stdout = _bare_cold_start(tmp_path, _sqs_event(), None)
+    assert result == {"batchItemFailures": []}
+    assert "lambda_jobs.worker.goat" in by_job  # with what only it needs (triage, runner, ...)
+    assert "lambda_jobs.worker.goat" not in at_import
+    assert sorted((at_import | by_job) ^ GOAT_SUCCESS_PATH) == []
+
+
+@pytest.mark.parametrize("value", ["sqs", "Goat", "goat,lamb"])
+def test_unknown_backend_is_an_init_error_naming_the_variable_and_the_backends(value: str):
+    with pytest.raises(
+        ConfigurationError, match=r"LAMBDA_JOBS_BACKEND is .*: expected one of goat, lamb"
+    ):
+        cold_start({"LAMBDA_JOBS_TASKS": TASKS, "LAMBDA_JOBS_BACKEND": value})
+
+
+def test_job_context_is_public_and_loads_on_first_use():
+    import lambda_jobs
+    from lambda_jobs.context import JobContext
+
+    assert lambda_jobs.JobContext is JobContext
+    assert "JobContext" in lambda_jobs.__all__
