@@ -212,3 +212,24 @@ def test_per_record_metrics_overhead_stays_small():
         sys.stdout = saved
         devnull.close()
     assert best < 50e-6, f"{best * 1e6:.1f} µs per record"
+
+
+@pytest.mark.parametrize("task_dimension", ["", "1"])
+def test_close_writes_exactly_the_documents_as_json_lines(
+    monkeypatch: pytest.MonkeyPatch, task_dimension: str
+):
+    """``close()`` writes its lines by hand (directives encoded once): pinned to ``documents()``."""
+    monkeypatch.setenv("LAMBDA_JOBS_METRICS_TASK_DIMENSION", task_dimension)
+    metrics.begin()
+    try:
+        for index in range(230):  # more than 100 values: several documents of one dimension set
+            metrics.count("succeeded", "goat", "q", "t.a", 1.5 + index, 2.0 if index % 3 else None)
+        metrics.count("retrying", "goat", "q", "t.b", 3.0, None)
+        metrics.count("dead_lettered", None, None, None, 0.0, None)  # "unknown" dimensions
+        metrics.count("handed_back", "", "", "", 0.0, None)  # the same dimension set
+        metrics.count("succeeded", "goat", 'q "é"', "t.a", 0.5, 7.25)
+        docs = metrics.documents(now_ms=1234)
+    finally:
+        text = metrics.close(now_ms=1234)
+    assert len(docs) >= 4
+    assert text == "".join(json.dumps(doc, separators=(",", ":")) + "\n" for doc in docs)
