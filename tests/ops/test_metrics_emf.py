@@ -211,3 +211,24 @@ def test_a_batch_of_records_is_counted_without_writing_and_flushed_as_one_line(
     assert doc["JobsSucceeded"] == 10
     assert doc["JobDuration"] == [1.5] * 10
     assert doc["QueueLatency"] == [3.0] * 10
+
+
+@pytest.mark.parametrize("task_dimension", ["", "1"])
+def test_close_writes_exactly_the_documents_as_json_lines(
+    monkeypatch: pytest.MonkeyPatch, task_dimension: str
+):
+    """``close()`` writes its lines by hand (directives encoded once): pinned to ``documents()``."""
+    monkeypatch.setenv("LAMBDA_JOBS_METRICS_TASK_DIMENSION", task_dimension)
+    metrics.begin()
+    try:
+        for index in range(230):  # more than 100 values: several documents of one dimension set
+            metrics.count("succeeded", "goat", "q", "t.a", 1.5 + index, 2.0 if index % 3 else None)
+        metrics.count("retrying", "goat", "q", "t.b", 3.0, None)
+        metrics.count("dead_lettered", None, None, None, 0.0, None)  # "unknown" dimensions
+        metrics.count("handed_back", "", "", "", 0.0, None)  # the same dimension set
+        metrics.count("succeeded", "goat", 'q "é"', "t.a", 0.5, 7.25)
+        docs = metrics.documents(now_ms=1234)
+    finally:
+        text = metrics.close(now_ms=1234)
+    assert len(docs) >= 4
+    assert text == "".join(json.dumps(doc, separators=(",", ":")) + "\n" for doc in docs)

@@ -72,7 +72,7 @@ class FunctionClock:
         left = (self._deadline - time.monotonic()) * 1000
         return left if left > 0 else 0.0
 
-    def may_start(self, need_ms: float, *, first: bool) -> bool:
+    def may_start(self, need_ms: float, first: bool) -> bool:
         """Whether a job needing ``need_ms`` may start now (see the module docstring)."""
         if first or self._deadline is None:
             return True

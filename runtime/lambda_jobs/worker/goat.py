@@ -70,22 +70,26 @@ def is_sqs_batch(event: Any) -> bool:
 
 
 class _Record(Arrival):
-    """One SQS record: an :class:`~lambda_jobs.worker.triage.Arrival` plus what SQS says of it."""
+    """One SQS record: an :class:`~lambda_jobs.worker.triage.Arrival` plus what SQS says of it.
 
-    __slots__ = ("message_id", "receipt", "record")
+    ``message_id`` is read by the caller (it also names the record if building this one fails).
+    """
 
-    def __init__(self, record: dict[str, Any], runtime: Runtime) -> None:
+    __slots__ = ("receipt", "record")
+    message_id: str  # always set for an SQS record ("" when SQS gave none)
+
+    def __init__(self, record: dict[str, Any], runtime: Runtime, message_id: str) -> None:
         self.record = record
-        self.message_id = str(record.get("messageId", ""))
         self.receipt = str(record.get("receiptHandle", ""))
         body = record.get("body")
-        super().__init__(
+        Arrival.__init__(
+            self,
             body if isinstance(body, str) else "",
             decode_body,
             runtime,
-            source=str(record.get("eventSourceARN", "")),
-            receive_count=_receive_count(record),
-            log_extra={"message_id": self.message_id},
+            str(record.get("eventSourceARN", "")),
+            _receive_count(record),
+            message_id,
         )
 
     @property
@@ -108,13 +112,16 @@ class _Record(Arrival):
 
 
 def _receive_count(record: dict[str, Any]) -> int:
+    """SQS's ``ApproximateReceiveCount`` of ``record``, at least 1 (1 when missing or bad)."""
     attributes = record.get("attributes")
     raw = attributes.get("ApproximateReceiveCount") if isinstance(attributes, dict) else None
+    if raw is None:
+        return 1
     try:
-        count = int(raw) if raw is not None else 1
+        count = int(raw)
     except (TypeError, ValueError):
         return 1
-    return max(count, 1)
+    return count if count > 1 else 1
 
 
 _queue_urls: dict[str, str] = {}
@@ -150,8 +157,8 @@ def handle_batch(event: dict[str, Any], context: Any, runtime: Runtime) -> dict[
     for raw in records:
         message_id = str(raw.get("messageId", ""))
         try:
-            record = _Record(raw, runtime)
-            if stopped or not clock.may_start(record.need_ms, first=started == 0):
+            record = _Record(raw, runtime, message_id)
+            if stopped or not clock.may_start(record.need_ms, started == 0):
                 stopped = True
                 handed_back.append(record)
                 continue

@@ -18,7 +18,7 @@ Metrics, namespace ``LambdaJobs``:
 - ``JobDuration`` (Milliseconds): run time of each attempt that ran (one value per attempt);
 - ``QueueLatency`` (Milliseconds): start of a first attempt minus when the job became due
   (``run_after`` if set, else ``enqueued_at``); first attempts only, so retry backoffs do not
-  inflate it.
+  inflate it. It is the ``queue_latency_ms`` of the job's log line (computed there).
 
 Dimensions are low-cardinality by default: ``backend`` (``LAMBDA_JOBS_BACKEND``, else
 ``unknown``) and ``queue`` (the envelope's; ``unknown`` for a body that could not be decoded).
@@ -42,7 +42,6 @@ from lambda_jobs import jsoncodec
 
 TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
 if TYPE_CHECKING:
-    from datetime import datetime
     from typing import Any
 
 NAMESPACE = "LambdaJobs"
@@ -125,76 +124,117 @@ def count(  # noqa: PLR0917 - positional: the hot path, one call per job
         entry[2].append(latency_ms)
 
 
-def queue_latency_ms(due_at: datetime | None, duration_ms: float) -> float | None:
-    """Milliseconds from ``due_at`` to the start of an attempt that just ran for ``duration_ms``."""
-    if due_at is None:
-        return None
-    waited = (time.time() - duration_ms / 1000 - due_at.timestamp()) * 1000
-    return round(waited, 1) if waited > 0 else 0.0
-
-
 def _tally(outcomes: list[str]) -> dict[str, int]:
+    """The counters of ``outcomes`` (by the distinct outcomes: usually one, ``succeeded``)."""
     counters = dict.fromkeys(COUNTER_NAMES, 0)
-    for outcome, names in COUNTERS.items():
+    for outcome in set(outcomes):
         found = outcomes.count(outcome)
-        if found:
-            for name in names:
-                counters[name] += found
+        for name in COUNTERS[outcome]:
+            counters[name] += found
     return counters
 
 
 #: The metric definitions, shared by every document (they are only ever serialised).
 _COUNT_DEFINITIONS = tuple({"Name": name, "Unit": "Count"} for name in COUNTER_NAMES)
 _VALUE_DEFINITIONS = {name: {"Name": name, "Unit": "Milliseconds"} for name in (DURATION, LATENCY)}
+#: The value metrics a document holds, by (has durations, has latencies).
+_VALUE_NAMES = {
+    (False, False): (),
+    (True, False): (DURATION,),
+    (False, True): (LATENCY,),
+    (True, True): (DURATION, LATENCY),
+}
+#: The counters of a document after the first of a dimension set (its counts are in the first).
+_NO_COUNTS = dict.fromkeys(COUNTER_NAMES, 0)
+
+
+def _dimension_names() -> list[str]:
+    return ["backend", "queue", "task"] if _task_dimension else ["backend", "queue"]
+
+
+def _bodies() -> list[tuple[dict[str, Any], tuple[str, ...]]]:
+    """Each EMF document of the open collection without its ``_aws`` metadata, with the names of
+    the value metrics it holds (the one definition of what the documents say)."""
+    collection = _open
+    if not collection:
+        return []
+    dimension_names = _dimension_names()
+    if len(collection) == 1:  # the common case: one queue (and task), nothing to merge
+        [(*values, dimensions)] = collection.values()
+        by_dimensions = {dimensions: values}
+    else:  # fields logged differently may be one dimension set (None and "" are "unknown")
+        by_dimensions = {}
+        for outcomes, durations, latencies, dimensions in collection.values():
+            merged = by_dimensions.setdefault(dimensions, [[], [], []])
+            merged[0] += outcomes
+            merged[1] += durations
+            merged[2] += latencies
+    out = []
+    for key, (outcomes, durations, latencies) in by_dimensions.items():
+        counters = _tally(outcomes)
+        chunk = 0
+        while True:  # one document per MAX_VALUES values (at least one)
+            body: dict[str, Any] = dict(zip(dimension_names, key, strict=True))
+            body.update(counters if chunk == 0 else _NO_COUNTS)
+            part = durations[chunk : chunk + MAX_VALUES]
+            if part:
+                body[DURATION] = part
+            other = latencies[chunk : chunk + MAX_VALUES]
+            if other:
+                body[LATENCY] = other
+            out.append((body, _VALUE_NAMES[bool(part), bool(other)]))
+            chunk += MAX_VALUES
+            if chunk >= len(durations) and chunk >= len(latencies):
+                break
+    return out
+
+
+def _directives(value_names: tuple[str, ...]) -> list[dict[str, Any]]:
+    """``_aws.CloudWatchMetrics`` of a document holding the counters and ``value_names``."""
+    metrics = [*_COUNT_DEFINITIONS, *(_VALUE_DEFINITIONS[name] for name in value_names)]
+    return [{"Namespace": NAMESPACE, "Dimensions": [_dimension_names()], "Metrics": metrics}]
 
 
 def documents(now_ms: int | None = None) -> list[dict[str, Any]]:
     """The EMF documents of the open collection (empty when closed or nothing ran)."""
-    collection = _open
-    if not collection:
-        return []
     stamp = int(time.time() * 1000) if now_ms is None else now_ms
-    dimension_names = ["backend", "queue", "task"] if _task_dimension else ["backend", "queue"]
-    out = []
-    by_dimensions: dict[tuple[str, ...], list[list[Any]]] = {}
-    for outcomes, durations, latencies, dimensions in collection.values():
-        merged = by_dimensions.setdefault(dimensions, [[], [], []])
-        merged[0] += outcomes
-        merged[1] += durations
-        merged[2] += latencies
-    for key, (outcomes, durations, latencies) in by_dimensions.items():
-        counters = _tally(outcomes)
-        chunks = max(1, -(-len(durations) // MAX_VALUES), -(-len(latencies) // MAX_VALUES))
-        for chunk in range(chunks):
-            metrics = list(_COUNT_DEFINITIONS)
-            doc: dict[str, Any] = dict(zip(dimension_names, key, strict=True))
-            if chunk == 0:
-                doc.update(counters)
-            else:
-                doc.update(dict.fromkeys(COUNTER_NAMES, 0))
-            for name, values in ((DURATION, durations), (LATENCY, latencies)):
-                part = values[chunk * MAX_VALUES : (chunk + 1) * MAX_VALUES]
-                if part:
-                    doc[name] = part
-                    metrics.append(_VALUE_DEFINITIONS[name])
-            doc["_aws"] = {
-                "Timestamp": stamp,
-                "CloudWatchMetrics": [
-                    {"Namespace": NAMESPACE, "Dimensions": [dimension_names], "Metrics": metrics}
-                ],
-            }
-            out.append(doc)
-    return out
+    return [
+        {**body, "_aws": {"Timestamp": stamp, "CloudWatchMetrics": _directives(names)}}
+        for body, names in _bodies()
+    ]
 
 
 _encode = jsoncodec.encoder(separators=(",", ":"))
+#: ``_directives`` as JSON text, by (task dimension, value names): the same few for every
+#: invocation, and the largest part of a document to encode.
+_directive_texts: dict[tuple[bool, tuple[str, ...]], str] = {}
 
 
-def close() -> str:
-    """Close the open collection and return its EMF lines (text, "" if none); never raises."""
+def _directive_text(value_names: tuple[str, ...]) -> str:
+    key = (_task_dimension, value_names)
+    text = _directive_texts.get(key)
+    if text is None:
+        text = _directive_texts[key] = _encode(_directives(value_names))
+    return text
+
+
+def close(now_ms: int | None = None) -> str:
+    """Close the open collection and return its EMF lines (text, "" if none); never raises.
+
+    The text is what encoding :func:`documents` gives (the tests pin it), written with the
+    ``_aws`` metadata's directives encoded once per shape rather than once per invocation.
+    """
     global _open
     try:
-        return "".join(_encode(doc) + "\n" for doc in documents())
+        bodies = _bodies()
+        if not bodies:
+            return ""
+        stamp = int(time.time() * 1000) if now_ms is None else now_ms
+        return "".join(
+            f'{_encode(body)[:-1]},"_aws":{{"Timestamp":{stamp},'
+            f'"CloudWatchMetrics":{_directive_text(names)}}}}}\n'
+            for body, names in bodies
+        )
     except Exception:  # metrics must never fail a job that already ran
         return ""
     finally:

@@ -73,7 +73,6 @@ class AttemptOutcome:
 
     def __init__(
         self,
-        *,
         ok: bool,
         duration_ms: float,
         value: Any = None,
@@ -102,10 +101,9 @@ class AttemptOutcome:
         return f"{self.error_type}: {message}" if message else str(self.error_type)
 
 
-def run_attempt(
+def run_attempt(  # noqa: PLR0917 - positional from the worker: one call per job
     task: Task[..., Any],
     envelope: Envelope,
-    *,
     attempt: int,
     max_attempts: int,
     time_limit: float | None,
@@ -156,8 +154,7 @@ def run_attempt(
             error=JobTimeoutError(limit_message),
             timed_out=True,
         )
-    duration_ms = round((monotonic() - started) * 1000, 3)
-    return AttemptOutcome(ok=True, duration_ms=duration_ms, value=value)
+    return AttemptOutcome(True, round((monotonic() - started) * 1000, 3), value)
 
 
 def _ms_since(started: float) -> float:

@@ -69,8 +69,11 @@ class Arrival:
     ``raw`` is what identifies a job that could not be decoded (the payload dict, or the SQS body
     text); ``source`` is the ARN it came from (queue or function); ``receive_count`` is SQS's
     ``ApproximateReceiveCount`` (None where deliveries are not counted: Lamb), each delivery after
-    the first counting as an attempt that did not finish; ``log_extra`` are fields every log line
-    of this job carries (Goat: ``message_id``).
+    the first counting as an attempt that did not finish; ``message_id`` is SQS's id of the
+    message (Goat; None on Lamb), which every log line of the job carries.
+
+    Built once per job on the handler's hot path: the arguments are positional and every
+    attribute is set once, here.
     """
 
     __slots__ = (
@@ -78,7 +81,7 @@ class Arrival:
         "claimed",
         "envelope",
         "error",
-        "log_extra",
+        "message_id",
         "options",
         "raw",
         "reason",
@@ -89,21 +92,20 @@ class Arrival:
         "task",
     )
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - positional from Goat: one call per record
         self,
         raw: Any,
         decode: Callable[[Any], Envelope],
         runtime: Runtime,
-        *,
         source: str,
         receive_count: int | None = None,
-        log_extra: dict[str, Any] | None = None,
+        message_id: str | None = None,
     ) -> None:
         self.raw = raw
         self.source = source
         self.receive_count = receive_count
         redeliveries = receive_count - 1 if receive_count is not None else 0
-        self.log_extra = log_extra or {}
+        self.message_id = message_id
         self.envelope: Envelope | None = None
         self.task: Task[..., Any] | None = None
         self.options: JobOptions | None = None
@@ -148,14 +150,7 @@ class Arrival:
         assert task is not None and envelope is not None and options is not None
         if self.claimed is not None:
             limit, message = self.time_limit(clock)
-        return run_attempt(
-            task,
-            envelope,
-            attempt=self.attempt,
-            max_attempts=options.max_attempts,
-            time_limit=limit,
-            limit_message=message,
-        )
+        return run_attempt(task, envelope, self.attempt, options.max_attempts, limit, message)
 
     def claim(self, time_limit: float | None, worker_id: str) -> str:
         """Claim the job in the store; returns the action (see :class:`.claims.Claim`).
@@ -265,29 +260,40 @@ class Arrival:
         )
 
     def log(self, outcome: str, duration_ms: float = 0.0, **extra: Any) -> None:
-        """Write this job's log line (:func:`lambda_jobs.worker.joblog.log_job`)."""
+        """Write this job's log line (:func:`lambda_jobs.worker.joblog.log_job`); ``extra`` are
+        the outcome's own fields (``error_type``, ``retry_in_s``, ...)."""
         env = self.envelope
-        task: str | None
-        job_id: str | None
+        options = self.options
         if env is not None:
-            task, job_id, queue = env.task, env.id, env.queue
-            due_at = env.run_after or env.enqueued_at
             if env.schedule is not None:  # a recurring firing: which schedule (its time is due_at)
                 extra.setdefault("schedule", env.schedule.get("name"))
-        else:
-            (task, job_id), queue, due_at = self.identity(), None, None
+            log_job(
+                env.id,
+                env.task,
+                env.queue,
+                self.attempt,  # the known attempt: the envelope tells it
+                options.max_attempts if options is not None else None,
+                outcome,
+                duration_ms,
+                env.run_after or env.enqueued_at,
+                self.message_id,
+                self.store_error,
+                extra or None,
+            )
+            return
+        task, job_id = self.identity()
         log_job(
-            job_id=job_id,
-            task=task,
-            queue=queue,
-            attempt=self.known_attempt,
-            max_attempts=self.options.max_attempts if self.options else None,
-            outcome=outcome,
-            duration_ms=duration_ms,
-            due_at=due_at,
-            store_error=self.store_error,
-            **self.log_extra,
-            **extra,
+            job_id,
+            task,
+            None,
+            self.known_attempt,
+            None,
+            outcome,
+            duration_ms,
+            None,
+            self.message_id,
+            self.store_error,
+            extra or None,
         )
 
 

@@ -65,9 +65,23 @@ def stdout(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], Stdout]]:
     joblog.end()
 
 
+#: ``log_job``'s own parameters; any other field is one of its ``extra``.
+PARAMETERS = ("due_at", "message_id", "store_error")
+
+
+def log_job(**fields: Any) -> None:
+    """``joblog.log_job`` with ``fields``: those it has no parameter for go in ``extra``."""
+    extra = {k: v for k, v in fields.items() if k not in COMMON and k not in PARAMETERS}
+    named = {k: v for k, v in fields.items() if k not in extra}
+    joblog.log_job(**named, extra=extra or None)
+
+
 def expected(due_at: datetime | None = None, **fields: Any) -> str:
-    """The line as the JSON encoder writes :func:`job_line`'s dict (the reference)."""
-    line = joblog.job_line(**fields)
+    """The line as the JSON encoder writes :func:`job_line`'s dict (the reference), its fields
+    in the documented order: the common ones, ``store_error``, ``message_id``, the rest."""
+    order = [*COMMON, "store_error", "message_id"]
+    ordered = {k: fields[k] for k in order if k in fields}
+    line = joblog.job_line(**ordered, **{k: v for k, v in fields.items() if k not in ordered})
     if due_at is not None:
         duration = fields["duration_ms"]
         waited = (time.time() - duration / 1000 - due_at.timestamp()) * 1000
@@ -90,18 +104,27 @@ def expected(due_at: datetime | None = None, **fields: Any) -> str:
         {**COMMON, "duration_ms": 0},
         {**COMMON, "duration_ms": 123456789.96},
         {**COMMON, "attempt": True},
+        {
+            **COMMON,
+            "outcome": "retrying",
+            "error_type": "E",
+            "retry_in_s": 3,
+            "message_id": "m",
+            "store_error": "claim failed, ran without it: x",
+        },
+        {**COMMON, "outcome": "retrying", "retry_in_s": 3, "message_id": "m", "store_error": "x"},
     ],
 )
 def test_line_text_is_what_the_encoder_writes(fields: dict[str, Any], stdout: Callable[[], Stdout]):
     out = stdout()
-    joblog.log_job(**fields)
+    log_job(**fields)
     assert out.getvalue() == expected(**fields) + "\n"
 
 
 def test_first_attempt_line_carries_the_queue_latency(stdout: Callable[[], Stdout]):
     out = stdout()
     due = datetime.now(UTC) - timedelta(seconds=3)
-    joblog.log_job(**COMMON, due_at=due)
+    log_job(**COMMON, due_at=due)
     line = json.loads(out.getvalue())
     assert list(line)[-1] == "queue_latency_ms"
     assert 3000 - 13 <= line["queue_latency_ms"] < 3000 + 60_000  # to the start: - 12.25 ms
@@ -114,7 +137,7 @@ def test_lines_are_held_in_an_invocation_and_written_in_one_write(stdout: Callab
     writes = stdout().writes
     joblog.begin()
     for index in range(3):
-        joblog.log_job(**{**COMMON, "job_id": f"job-{index}"})
+        log_job(**{**COMMON, "job_id": f"job-{index}"})
     assert writes == []
     joblog.end('{"emf": 1}\n')
     assert len(writes) == 1
@@ -132,7 +155,7 @@ def test_a_line_is_written_at_once_when_the_last_write_is_old(
     out = stdout()
     monkeypatch.setattr(joblog, "HOLD_SECONDS", 0.0)
     joblog.begin()
-    joblog.log_job(**COMMON)
+    log_job(**COMMON)
     assert json.loads(out.getvalue())["id"] == COMMON["job_id"]
 
 
@@ -145,7 +168,7 @@ def test_held_lines_are_written_before_a_job_is_interrupted_by_its_limit(
     seen_when_interrupted = ""
     try:
         joblog.begin()
-        joblog.log_job(**COMMON)  # a finished job's line, held
+        log_job(**COMMON)  # a finished job's line, held
         assert out.getvalue() == ""
         with AlarmSession(on_fire=joblog.flush):
             try:
