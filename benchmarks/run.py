@@ -50,6 +50,11 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
         ["--jobs", "100"],
     ),
     "image": ("bench_image.py", ["--rounds", "11"], ["--rounds", "3"]),
+    "store": (
+        "bench_store.py",
+        ["--repeats", "7", "--batches", "5", "--calls", "30"],
+        ["--repeats", "2", "--batches", "2", "--calls", "10"],
+    ),
 }
 
 
