@@ -37,7 +37,7 @@ from tests.e2e.conftest import STACKS, demo_tasks, synthesize
 
 LATENCY_JOBS = 100
 LATENCY_PACING_SECONDS = 0.05
-DEADLINE_SECONDS = 120.0
+DEADLINE_SECONDS = 300.0  # a no-loss check, not a timing goal: moto may be slow under load
 
 
 def started_at(log: Path, prefix: str) -> dict[str, float]:
@@ -45,7 +45,8 @@ def started_at(log: Path, prefix: str) -> dict[str, float]:
     found: dict[str, float] = {}
     if not log.exists():
         return found
-    for line in log.read_text(encoding="utf-8").splitlines():
+    # Only whole lines: a function may be writing the last one as we read (no trailing newline).
+    for line in log.read_text(encoding="utf-8").split("\n")[:-1]:
         if not line.strip():
             continue
         event = json.loads(line)
