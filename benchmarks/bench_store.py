@@ -470,10 +470,12 @@ def measure(repeats: int, batches: int, calls: int) -> Section:
             "duplicate delivery (one refused claim) costs "
             f"{median(duplicate['HTTP excluded']) * 1e6:,.0f} µs a record on the same terms. The "
             "requests' own latency comes on top: in AWS, DynamoDB's (single-digit milliseconds "
-            "in-region, two requests in sequence per job).",
+            "in-region, two requests in sequence per job). moto answers `Connection: close`, so "
+            "here each request also opens a TCP connection (in the CPU column), which a kept-alive "
+            "connection to DynamoDB spares.",
             "The all-in column and the last table are moto's figures, not DynamoDB's: the "
             f"claim's and outcome's conditional `UpdateItem` cost moto {claim_of_get:.1f}x a "
-            "plain `GetItem`, most of it in moto's update-expression validator "
+            "plain `GetItem`, much of it in moto's update-expression validator "
             "(`moto/dynamodb/parsing`: half the time of an in-process profile of claims). moto "
             "serves every request of the emulator, so under `lambda-jobs local` these "
             "milliseconds bound the job rate (benchmark 4).",
