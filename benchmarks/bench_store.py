@@ -469,8 +469,9 @@ def measure(repeats: int, batches: int, calls: int) -> Section:
             f"{median(off['HTTP excluded']) * 1e6:,.0f} µs for everything else the handler does. A "
             "duplicate delivery (one refused claim) costs "
             f"{median(duplicate['HTTP excluded']) * 1e6:,.0f} µs a record on the same terms. The "
-            "requests' own latency comes on top: in AWS, DynamoDB's (single-digit milliseconds "
-            "in-region, two requests in sequence per job). moto answers `Connection: close`, so "
+            "requests' own latency comes on top: in AWS, DynamoDB's (single-digit milliseconds, "
+            "DynamoDB Developer Guide, 'What is Amazon DynamoDB?'; two requests in sequence per "
+            "job). moto answers `Connection: close`, so "
             "here each request also opens a TCP connection (in the CPU column), which a kept-alive "
             "connection to DynamoDB spares.",
             "The all-in column and the last table are moto's figures, not DynamoDB's: the "
