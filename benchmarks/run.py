@@ -5,7 +5,7 @@ servers never colour another's figures); it writes one section as JSON, rendered
 and as Markdown. Figures are ratios against baselines measured in the same run. Goals that are not
 met are reported as not met: this script exits 0 unless a benchmark itself failed.
 
-    .venv/bin/python benchmarks/run.py              # everything (~3 minutes on 2 cores)
+    .venv/bin/python benchmarks/run.py              # everything (~12 minutes on 2 cores)
     .venv/bin/python benchmarks/run.py --quick      # a smoke run with few rounds
     .venv/bin/python benchmarks/run.py --only coldstart --results /tmp/r.md
 """
@@ -50,6 +50,11 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
         ["--jobs", "100"],
     ),
     "image": ("bench_image.py", ["--rounds", "11"], ["--rounds", "3"]),
+    "store": (
+        "bench_store.py",
+        ["--repeats", "7", "--batches", "5", "--calls", "30"],
+        ["--repeats", "2", "--batches", "2", "--calls", "10"],
+    ),
 }
 
 

@@ -36,6 +36,38 @@ def test_environment_imports_the_staged_runtime_and_sets_lambda_variables(
         env.stop()
 
 
+def test_env_option_wins_over_the_template_and_the_emulator_base(function: FunctionSpec) -> None:
+    """``--env`` (the pool's override) beats the template's variables, which beat the emulator's
+    base ones; an empty override is set empty (``--env LAMBDA_JOBS_JOB_TABLE=`` turns the
+    job store off although the template names a table)."""
+    pool = FunctionPool(
+        function,
+        concurrency=1,
+        base_environment={"FROM_TEMPLATE": "base", "AWS_REGION": "us-east-1", "ONLY_BASE": "b"},
+        override_environment={"FROM_TEMPLATE": "", "AWS_REGION": "eu-west-1"},
+    )
+    stop = threading.Event()
+    try:
+        with pool.lease(stop) as env:
+            assert env is not None
+            names = ["FROM_TEMPLATE", "AWS_REGION", "ONLY_BASE"]
+            result = env.invoke(json.dumps({"env": names}).encode(), request_id="r1")
+        assert result.ok, result.body
+        assert json.loads(result.body)["env"] == {
+            "FROM_TEMPLATE": "",
+            "AWS_REGION": "eu-west-1",
+            "ONLY_BASE": "b",
+        }
+        plain = ExecutionEnvironment(function, base_environment={"FROM_TEMPLATE": "base"})
+        try:
+            body = plain.invoke(json.dumps({"env": ["FROM_TEMPLATE"]}).encode(), request_id="r2")
+            assert json.loads(body.body)["env"] == {"FROM_TEMPLATE": "yes"}, "template wins"
+        finally:
+            plain.stop()
+    finally:
+        pool.stop()
+
+
 def test_invocation_past_the_timeout_kills_the_environment(function: FunctionSpec) -> None:
     env = ExecutionEnvironment(function, base_environment={})
     try:

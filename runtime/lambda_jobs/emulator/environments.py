@@ -70,8 +70,12 @@ class ExecutionEnvironment:
         function: FunctionSpec,
         *,
         base_environment: dict[str, str],
+        override_environment: dict[str, str] | None = None,
         on_output: OutputSink | None = None,
     ) -> None:
+        """The template's variables win over ``base_environment`` (the emulator's endpoints and
+        region); ``override_environment`` (``--env``) wins over both, an empty value included
+        (``--env LAMBDA_JOBS_JOB_TABLE=`` turns the job store off)."""
         self.function = function
         self.id = uuid.uuid4().hex[:8]
         self.api = RuntimeApi()
@@ -97,6 +101,7 @@ class ExecutionEnvironment:
             **LOCAL_CREDENTIALS,
             **base_environment,
             **function.environment,
+            **(override_environment or {}),
         }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "awslambdaric", *function.command],
@@ -171,11 +176,14 @@ class FunctionPool:
         *,
         concurrency: int,
         base_environment: dict[str, str],
+        override_environment: dict[str, str] | None = None,
         on_output: OutputSink | None = None,
     ) -> None:
+        """``base_environment`` and ``override_environment``: as :class:`ExecutionEnvironment`."""
         self.function = function
         self.concurrency = concurrency
         self._base_environment = base_environment
+        self._override_environment = dict(override_environment or {})
         self._on_output = on_output
         self._slots = threading.Semaphore(concurrency)
         self._lock = threading.Lock()
@@ -213,6 +221,7 @@ class FunctionPool:
                     env = ExecutionEnvironment(
                         self.function,
                         base_environment=self._base_environment,
+                        override_environment=self._override_environment,
                         on_output=self._on_output,
                     )
                     self._all.add(env)

@@ -113,7 +113,6 @@ class LocalCloud:
                 "AWS_ENDPOINT_URL": self.moto.url,
                 "AWS_ENDPOINT_URL_LAMBDA": self.invoke_api.url,
                 "AWS_ENDPOINT_URL_SQS": self.sqs_front.url,
-                **self.options.function_environment,
             }
             for function in spec.functions.values():
                 concurrency = function.reserved_concurrency
@@ -122,7 +121,11 @@ class LocalCloud:
                         self.options.default_concurrency, _mapping_concurrency(spec, function)
                     )
                 self.pools[function.name] = FunctionPool(
-                    function, concurrency=concurrency, base_environment=base, on_output=on_output
+                    function,
+                    concurrency=concurrency,
+                    base_environment=base,
+                    override_environment=self.options.function_environment,
+                    on_output=on_output,
                 )
         for spec in self.stacks:
             self._start_stack(spec)
