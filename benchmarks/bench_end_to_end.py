@@ -30,8 +30,9 @@ import time
 from pathlib import Path
 
 from bench_results import Section, Table, median, write_section
-from lambda_jobs import aws, enqueue_many, jobstore
+from lambda_jobs import aws, enqueue_many
 from lambda_jobs.emulator.process import EmulatorProcess
+from lambda_jobs.worker.coldstart import JOB_TABLE_ENV
 
 from tests.e2e.conftest import STACKS, demo_tasks, synthesize
 
@@ -77,7 +78,7 @@ def p99(values: list[float]) -> float:
 #: Variants of each backend: the demo stack as synthesized, and the same with the job store off.
 STORE_ON = "on (demo stack)"
 STORE_OFF = "off"
-STORE_OFF_ARGS = ["--env", f"{jobstore.TABLE_ENV}="]
+STORE_OFF_ARGS = ["--env", f"{JOB_TABLE_ENV}="]
 
 
 def without_store(config: str) -> str:
@@ -227,7 +228,7 @@ def measure(jobs: int, app: Path | None) -> Section:
             "The demo app synthesized, each backend under its own `lambda-jobs local` (moto + "
             "awslambdaric processes, the template's concurrency), functions' own output off. "
             "Each backend runs twice: as the demo stack is (job store on) and with the job store "
-            f"off (`lambda-jobs local --env {jobstore.TABLE_ENV}=` for the functions, the client "
+            f"off (`lambda-jobs local --env {JOB_TABLE_ENV}=` for the functions, the client "
             "configuration without `job_store` for the enqueue side). "
             f"Latency: {LATENCY_JOBS} `hello.enqueue()` calls {LATENCY_PACING_SECONDS * 1000:.0f} "
             "ms apart, each measured from the start of its call to the task's first line "

@@ -81,10 +81,6 @@ TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the col
 if TYPE_CHECKING:
     from typing import Any
 
-TABLE_ENV = "LAMBDA_JOBS_JOB_TABLE"
-"""The function's job table (set by the construct when the store is on; unset: store off)."""
-TTL_ENV = "LAMBDA_JOBS_JOB_TTL_SECONDS"
-"""How long items live after their last change, in seconds (set by the construct)."""
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
 
 FAILURES_INDEX = "failures"
@@ -97,6 +93,8 @@ SUCCEEDED = "succeeded"
 FAILED = "failed"
 CANCELLED = "cancelled"
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
+#: The status an attempt's outcome (its log line's ``outcome``) leaves the job in.
+STATUS_OF_OUTCOME = {"succeeded": SUCCEEDED, "retrying": RETRYING, "dead_lettered": FAILED}
 
 RESULT_MAX_BYTES = 64 * 1024
 ERROR_MESSAGE_MAX = 2000

@@ -1,8 +1,9 @@
 """The worker half of the job store: claim a job before running it, record how it ended.
 
-Only used when the function has ``LAMBDA_JOBS_JOB_TABLE`` (:data:`lambda_jobs.jobstore.TABLE_ENV`);
-without it :func:`from_env` returns None and no DynamoDB client is ever created. The item schema
-and the conditions are described in :mod:`lambda_jobs.jobstore`.
+Only used when the function has ``LAMBDA_JOBS_JOB_TABLE``
+(:data:`lambda_jobs.worker.coldstart.JOB_TABLE_ENV`); without it :func:`from_env` returns None
+and no DynamoDB client is ever created. The item schema and the conditions are described in
+:mod:`lambda_jobs.jobstore`.
 
 :func:`claim` is one conditional ``UpdateItem`` that turns the job's item to ``running`` with
 ``attempt + 1`` and a lease, and tells the caller what to do (:class:`Claim`):
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambda_jobs import jobstore
 from lambda_jobs.jobstore import n, s
+from lambda_jobs.worker.coldstart import JOB_TABLE_ENV, JOB_TTL_ENV
 
 if TYPE_CHECKING:
     from lambda_jobs.envelope import Envelope
@@ -64,10 +66,10 @@ class WorkerStore:
 
 def from_env(environ: Mapping[str, str]) -> WorkerStore | None:
     """The store named by ``LAMBDA_JOBS_JOB_TABLE``, or None (store off)."""
-    table = environ.get(jobstore.TABLE_ENV, "").strip()
+    table = environ.get(JOB_TABLE_ENV, "").strip()
     if not table:
         return None
-    raw = environ.get(jobstore.TTL_ENV, "").strip()
+    raw = environ.get(JOB_TTL_ENV, "").strip()
     try:
         ttl = int(raw) if raw else jobstore.DEFAULT_TTL_SECONDS
     except ValueError:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import sys
 
-from lambda_jobs import jobstore, registry
+from lambda_jobs import registry
 from lambda_jobs.errors import ConfigurationError, TaskNotAllowedError
 from lambda_jobs.worker.deadline import margin_from
 from lambda_jobs.worker.joblog import BACKEND_ENV
@@ -45,6 +45,10 @@ if TYPE_CHECKING:
     from lambda_jobs.worker.claims import WorkerStore
 
 TASKS_ENV = "LAMBDA_JOBS_TASKS"
+#: The function's job table (set by the construct when the store is on; unset: store off).
+JOB_TABLE_ENV = "LAMBDA_JOBS_JOB_TABLE"
+#: How long job items live after their last change, in seconds (set by the construct).
+JOB_TTL_ENV = "LAMBDA_JOBS_JOB_TTL_SECONDS"
 DJANGO_SETTINGS_ENV = "DJANGO_SETTINGS_MODULE"
 DJANGO_WORKER_MODULE = "lambda_jobs.django.worker"
 #: The module of each backend's handler, by its ``LAMBDA_JOBS_BACKEND`` name.
@@ -161,7 +165,7 @@ def cold_start(environ: Mapping[str, str] | None = None) -> Runtime:
     if django is not None:
         django.register_tasks(modules)
     store: WorkerStore | None = None
-    if env.get(jobstore.TABLE_ENV, "").strip():  # the store's code loads only when it is on
+    if env.get(JOB_TABLE_ENV, "").strip():  # the store's code loads only when it is on
         from lambda_jobs.worker.claims import from_env
 
         store = from_env(env)

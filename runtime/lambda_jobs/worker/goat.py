@@ -42,7 +42,6 @@ record needs an AWS call (failure, DLQ, hand-back).
 
 from __future__ import annotations
 
-from lambda_jobs import jobstore
 from lambda_jobs.worker.deadline import MIN_SLICE_MS, FunctionClock
 from lambda_jobs.worker.triage import Arrival, dead_letter, decode_body
 
@@ -202,13 +201,13 @@ def _process(record: _Record, clock: FunctionClock, worker_id: str) -> bool:
     assert record.options is not None
     outcome = record.run(clock, limit, message)
     if outcome.ok:
-        record.settle(jobstore.SUCCEEDED, value=outcome.value)
+        record.settle("succeeded", value=outcome.value)
         record.log("succeeded", outcome.duration_ms)
         return True
     assert outcome.error is not None
     if record.attempt < record.options.max_attempts:
         record.settle(
-            jobstore.RETRYING,
+            "retrying",
             error_type=str(outcome.error_type),
             error_message=outcome.error_message,
             error=outcome.error,

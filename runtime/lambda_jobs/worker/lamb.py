@@ -34,7 +34,6 @@ from __future__ import annotations
 import os
 
 from lambda_jobs import envelope as envelope_format
-from lambda_jobs import jobstore
 from lambda_jobs.errors import ConfigurationError
 from lambda_jobs.worker.deadline import FunctionClock
 from lambda_jobs.worker.triage import Arrival, dead_letter, decode_payload
@@ -80,13 +79,13 @@ def handle_job(job: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
     attempt = arrived.attempt
     outcome = arrived.run(clock, limit, message)
     if outcome.ok:
-        arrived.settle(jobstore.SUCCEEDED, value=outcome.value)
+        arrived.settle("succeeded", value=outcome.value)
         arrived.log("succeeded", outcome.duration_ms)
         return {"job_id": envelope.id, "outcome": "succeeded"}
     assert outcome.error is not None
     if attempt < options.max_attempts:
         arrived.settle(
-            jobstore.RETRYING,
+            "retrying",
             error_type=str(outcome.error_type),
             error_message=outcome.error_message,
             error=outcome.error,

@@ -28,7 +28,6 @@ log line as ``store_error`` and the job goes on as it would without the store.
 from __future__ import annotations
 
 from lambda_jobs import envelope as envelope_format
-from lambda_jobs import jobstore, recurring
 from lambda_jobs.errors import LambdaJobsError, TaskNotAllowedError
 from lambda_jobs.worker.joblog import log_job
 from lambda_jobs.worker.runner import JobOptions, run_attempt
@@ -52,7 +51,15 @@ MAX_LEASE_SECONDS = 900.0
 
 
 def decode_payload(data: Any) -> Envelope:
-    """A decoded payload or body: an envelope, or a recurring delivery as its firing's envelope."""
+    """A decoded payload or body: an envelope, or a recurring delivery as its firing's envelope.
+
+    An object with the envelope's version key is read as one at once: :mod:`lambda_jobs.recurring`
+    is only imported for anything else, so a function that never gets a firing never loads it.
+    """
+    if type(data) is dict and envelope_format.VERSION_KEY in data:
+        return envelope_format.from_dict(data)
+    from lambda_jobs import recurring
+
     if recurring.is_delivery(data):
         return recurring.envelope_of(data)
     return envelope_format.from_dict(data)
@@ -183,20 +190,25 @@ class Arrival:
 
     def settle(
         self,
-        status: str,
+        outcome: str,
         *,
         value: Any = None,
         error_type: str | None = None,
         error_message: str = "",
         error: BaseException | None = None,
     ) -> None:
-        """Record the outcome in the store (if on); a failure lands in ``store_error``."""
+        """Record ``outcome`` (``succeeded``, ``retrying`` or ``dead_lettered``, as the job's log
+        line says it) in the store, if on, as the job's status
+        (:data:`lambda_jobs.jobstore.STATUS_OF_OUTCOME`); a failure lands in ``store_error``."""
         if self.store is None:
             return
         task, job_id = self.identity()
         if job_id is None:
             return
+        from lambda_jobs.jobstore import STATUS_OF_OUTCOME
         from lambda_jobs.worker.claims import finish
+
+        status = STATUS_OF_OUTCOME[outcome]
 
         claimed = self.claimed is not None and self.claimed.action == "run"
         failure = finish(
@@ -251,6 +263,8 @@ class Arrival:
                 return None, None
         if not isinstance(data, dict):
             return None, None
+        from lambda_jobs import recurring
+
         if recurring.is_delivery(data) and isinstance(data.get("job"), dict):
             data = data["job"]
         task, job_id = data.get("task"), data.get("id")
@@ -344,6 +358,6 @@ def dead_letter(
         )
         return exc
     # Only once the DLQ holds it: a job kept for a failed send must not look finished.
-    job.settle(jobstore.FAILED, error_type=error_type, error_message=error_message, error=error)
+    job.settle("dead_lettered", error_type=error_type, error_message=error_message, error=error)
     job.log("dead_lettered", duration_ms, error_type=error_type, reason=reason)
     return None

@@ -157,10 +157,8 @@ GOAT_SUCCESS_PATH = frozenset(
         "lambda_jobs.envelope",
         "lambda_jobs.errors",
         "lambda_jobs.handler",
-        "lambda_jobs.jobstore",
         "lambda_jobs.jsoncodec",
         "lambda_jobs.options",
-        "lambda_jobs.recurring",
         "lambda_jobs.registry",
         "lambda_jobs.tasks",
         "lambda_jobs.worker",
@@ -180,7 +178,8 @@ LAMB_SUCCESS_PATH = (GOAT_SUCCESS_PATH - {"lambda_jobs.worker.goat"}) | {"lambda
 
 #: What the success path must not load: the heavy stdlib modules (each costs a bare cold start
 #: 0.5 to 4 ms; boto3 ~150) and the runtime's modules that a successful job does not run (the
-#: other backend, the schedules, the job context of ``takes_context`` tasks, the enqueue wing).
+#: other backend, the schedules, the job context of ``takes_context`` tasks, with the store off
+#: its item schema, without a firing the recurring decoder, the enqueue wing).
 NOT_ON_THE_SUCCESS_PATH = (
     "typing",
     "json",
@@ -201,6 +200,8 @@ NOT_ON_THE_SUCCESS_PATH = (
     "lambda_jobs.job",
     "lambda_jobs.worker.claims",
     "lambda_jobs.worker.deadletter",
+    "lambda_jobs.jobstore",
+    "lambda_jobs.recurring",
     "lambda_jobs.enqueue",
 )
 
