@@ -21,7 +21,7 @@ deduplication) keeps one of them. The envelope's ``schedule`` field says which f
 it survives retries and hand-backs, and the task sees it in its
 :class:`~lambda_jobs.context.JobContext`.
 
-Pure standard library, light to import (the handler's cold-start path reaches it).
+Pure standard library, light to import (the handler imports it when a firing arrives).
 """
 
 from __future__ import annotations
