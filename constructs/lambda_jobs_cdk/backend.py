@@ -35,7 +35,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
-from lambda_jobs.config import SQS_MAX_MESSAGE_BYTES
+from lambda_jobs.config import DEFAULT_MAX_PAYLOAD, SQS_MAX_MESSAGE_BYTES
 
 from constructs import Construct
 from lambda_jobs_cdk.alarms import BackendMonitoring, JobMonitoring, check_monitoring
@@ -115,7 +115,6 @@ class JobBackend(Construct):
     """
 
     backend: ClassVar[str]
-    default_max_payload_bytes: ClassVar[int]
     refused_queue_props: ClassVar[Mapping[str, str]]
     """``JobQueue`` props of the other backend -> why they are refused here (the message's end)."""
 
@@ -350,7 +349,7 @@ class JobBackend(Construct):
                 "group": self.schedule_group_name,
                 "role_arn": self.scheduler_role.role_arn,
             },
-            "max_payload_bytes": self.default_max_payload_bytes,
+            "max_payload_bytes": DEFAULT_MAX_PAYLOAD,
             "max_delay_seconds": DEFAULT_MAX_DELAY_SECONDS,
         }
         if self.job_table is not None:

@@ -23,16 +23,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
-from lambda_jobs.config import GOAT_DEFAULT_MAX_PAYLOAD
 
 from lambda_jobs_cdk.backend import JobBackend, lane_entry, new_queue
 from lambda_jobs_cdk.job_queue import JobQueue
 from lambda_jobs_cdk.validation import JobBackendConfigError, check_range
 
-GOAT_MAX_PAYLOAD_BYTES = GOAT_DEFAULT_MAX_PAYLOAD
-"""Largest envelope the client sends (the runtime's Goat default, ``lambda_jobs.config``: SQS's
-1 MiB less a 16 KiB reserve for the dead-letter entry's attributes); lane queues and the DLQ take
-1 MiB messages."""
 MAX_RECEIVE_COUNT = 100
 """Crash safety net only: the handler dead-letters after at most 51 attempts (retries <= 50)."""
 VISIBILITY_FACTOR = 6
@@ -59,7 +54,6 @@ class GoatJobBackend(JobBackend):
     """
 
     backend = "goat"
-    default_max_payload_bytes = GOAT_MAX_PAYLOAD_BYTES
     refused_queue_props: ClassVar[Mapping[str, str]] = {
         "retry_attempts": (
             "a LambJobBackend setting (Lambda async retries); on GoatJobBackend use "

@@ -19,14 +19,11 @@ from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
-from lambda_jobs.config import LAMB_DEFAULT_MAX_PAYLOAD
 
 from lambda_jobs_cdk.backend import JobBackend, lane_entry
 from lambda_jobs_cdk.job_queue import GOAT_ONLY_PROPS, JobQueue
 from lambda_jobs_cdk.validation import JobBackendConfigError
 
-LAMB_MAX_PAYLOAD_BYTES = LAMB_DEFAULT_MAX_PAYLOAD
-"""The runtime's Lamb default (``lambda_jobs.config``): its dead-letter entry must fit SQS."""
 DEFAULT_RETRY_ATTEMPTS = 2
 DEFAULT_MAX_EVENT_AGE = Duration.hours(6)
 
@@ -45,7 +42,6 @@ class LambJobBackend(JobBackend):
     """
 
     backend = "lamb"
-    default_max_payload_bytes = LAMB_MAX_PAYLOAD_BYTES
     refused_queue_props: ClassVar[Mapping[str, str]] = {
         prop: (
             f"a GoatJobBackend (SQS) setting; LambJobBackend has no {prop} (use GoatJobBackend, "

@@ -57,12 +57,10 @@ SQS_MAX_MESSAGE_BYTES = 1024 * 1024
 #: Kept free under it for a dead-letter entry's ``lambda_jobs.*`` attributes (which count towards
 #: the message size) and a hand-back copy's longer ``attempt``.
 DEAD_LETTER_RESERVE_BYTES = 16 * 1024
-#: Goat's largest envelope by default: 1 MiB less that reserve (1,032,192 bytes).
-GOAT_DEFAULT_MAX_PAYLOAD = SQS_MAX_MESSAGE_BYTES - DEAD_LETTER_RESERVE_BYTES
-#: Lamb's largest envelope by default: the same. Lambda takes asynchronous payloads up to 1 MB
-#: (Lambda API "Invoke"), but a Lamb job is dead-lettered to an SQS queue too, body and
-#: attributes within SQS's 1 MiB; a full 1 MiB envelope could never get there.
-LAMB_DEFAULT_MAX_PAYLOAD = GOAT_DEFAULT_MAX_PAYLOAD
+#: The largest envelope by default, on both backends: 1 MiB less that reserve (1,032,192 bytes).
+#: Lambda takes asynchronous payloads up to 1 MB (Lambda API "Invoke"), but a Lamb job is
+#: dead-lettered to an SQS queue too, body and attributes within SQS's 1 MiB.
+DEFAULT_MAX_PAYLOAD = SQS_MAX_MESSAGE_BYTES - DEAD_LETTER_RESERVE_BYTES
 #: SQS's own per-message delay limit; longer delays go through EventBridge Scheduler.
 SQS_MAX_DELAY_SECONDS = 900
 #: Longest delay accepted when a scheduler is configured: one year.
@@ -125,7 +123,7 @@ class ClientConfig:
     queues: dict[str, QueueConfig] = field(default_factory=dict)
     dead_letter_queue: DeadLetterQueue | None = None
     scheduler: SchedulerConfig | None = None
-    max_payload_bytes: int = GOAT_DEFAULT_MAX_PAYLOAD
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD
     max_delay_seconds: int = SQS_MAX_DELAY_SECONDS
     endpoints: dict[str, str] = field(default_factory=dict)
     job_store: JobStoreConfig | None = None
@@ -232,8 +230,7 @@ def parse(data: Any) -> ClientConfig:
             group=_require(sched_raw, "group", str, "scheduler"),
             role_arn=_require(sched_raw, "role_arn", str, "scheduler"),
         )
-    default_payload = GOAT_DEFAULT_MAX_PAYLOAD if backend == "goat" else LAMB_DEFAULT_MAX_PAYLOAD
-    max_payload = data.get("max_payload_bytes", default_payload)
+    max_payload = data.get("max_payload_bytes", DEFAULT_MAX_PAYLOAD)
     if isinstance(max_payload, bool) or not isinstance(max_payload, int) or max_payload < 1024:
         raise ConfigurationError(f"{ENV_VAR}: max_payload_bytes must be an integer >= 1024")
     if scheduler is None:

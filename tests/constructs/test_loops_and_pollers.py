@@ -104,12 +104,9 @@ def test_goat_client_config_max_payload_is_1_mib_less_the_dead_letter_reserve(
     synth: Synth,
 ) -> None:
     """Both backends: a Lamb job is dead-lettered to an SQS queue too, so it keeps the reserve."""
-    from lambda_jobs.config import GOAT_DEFAULT_MAX_PAYLOAD, LAMB_DEFAULT_MAX_PAYLOAD
-    from lambda_jobs_cdk.goat import GOAT_MAX_PAYLOAD_BYTES
-    from lambda_jobs_cdk.lamb import LAMB_MAX_PAYLOAD_BYTES
+    from lambda_jobs.config import DEFAULT_MAX_PAYLOAD
 
-    assert GOAT_MAX_PAYLOAD_BYTES == GOAT_DEFAULT_MAX_PAYLOAD == 1_032_192
-    assert LAMB_MAX_PAYLOAD_BYTES == LAMB_DEFAULT_MAX_PAYLOAD == 1_032_192
+    assert DEFAULT_MAX_PAYLOAD == 1_032_192
     for stack in ("GoatPlain", "LambPlain"):
         (parameter,) = resources(synth.json(stack), "AWS::SSM::Parameter").values()
         assert '"max_payload_bytes":1032192' in str(parameter["Properties"]["Value"])

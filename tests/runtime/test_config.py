@@ -12,9 +12,8 @@ import pytest
 from lambda_jobs import config
 from lambda_jobs.config import (
     DEFAULT_MAX_DELAY_SECONDS,
-    GOAT_DEFAULT_MAX_PAYLOAD,
+    DEFAULT_MAX_PAYLOAD,
     INLINE,
-    LAMB_DEFAULT_MAX_PAYLOAD,
     ClientConfig,
 )
 from lambda_jobs.emulator.motoserver import MotoServer
@@ -192,7 +191,7 @@ def test_config_unset_or_blank_is_an_error_not_a_fallback(
 def test_config_valid_document_parses_with_documented_defaults() -> None:
     parsed = config.parse(valid())
     assert parsed.backend == "goat" and not parsed.is_inline
-    assert parsed.max_payload_bytes == GOAT_DEFAULT_MAX_PAYLOAD
+    assert parsed.max_payload_bytes == DEFAULT_MAX_PAYLOAD
     assert parsed.max_delay_seconds == DEFAULT_MAX_DELAY_SECONDS
     assert [lane.target for lane in parsed.queue("default").lanes] == [URL, URL + "-hi"]
     assert parsed.queue("default").lane_for(1).target == URL + "-hi"
@@ -204,7 +203,7 @@ def test_config_lamb_defaults_without_scheduler_allow_no_delay() -> None:
     doc["backend"] = "lamb"
     doc["scheduler"] = None
     parsed = config.parse(doc)
-    assert parsed.max_payload_bytes == LAMB_DEFAULT_MAX_PAYLOAD
+    assert parsed.max_payload_bytes == DEFAULT_MAX_PAYLOAD
     assert parsed.max_delay_seconds == 0
 
 

@@ -161,7 +161,8 @@ def _dead_letter(
     failure = dead_letter(
         arrived,
         # UTF-8 as sent (not \u-escaped): the entry is no larger than the payload, which the
-        # client keeps within what an SQS dead-letter entry holds (``LAMB_DEFAULT_MAX_PAYLOAD``).
+        # client keeps within what an SQS dead-letter entry holds
+        # (``lambda_jobs.config.DEFAULT_MAX_PAYLOAD``).
         body=json.dumps(arrived.raw, separators=(",", ":"), ensure_ascii=False),
         reason=reason,
         error_type=error_type,

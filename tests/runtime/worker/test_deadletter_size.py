@@ -7,7 +7,7 @@ message, shortened. Pure size arithmetic: moto does not count attributes, so it 
 
 from __future__ import annotations
 
-from lambda_jobs.config import GOAT_DEFAULT_MAX_PAYLOAD, SQS_MAX_MESSAGE_BYTES
+from lambda_jobs.config import DEFAULT_MAX_PAYLOAD, SQS_MAX_MESSAGE_BYTES
 from lambda_jobs.worker import deadletter
 
 PREFIX = deadletter.ATTRIBUTE_PREFIX
@@ -31,7 +31,7 @@ def _largest_attributes() -> dict[str, dict[str, str]]:
 
 
 def test_a_job_at_the_client_limit_fits_the_dlq_with_all_its_error_attributes() -> None:
-    body = "x" * GOAT_DEFAULT_MAX_PAYLOAD
+    body = "x" * DEFAULT_MAX_PAYLOAD
     attributes = _largest_attributes()
     assert deadletter.message_size(body, attributes) <= SQS_MAX_MESSAGE_BYTES
     assert deadletter.fit(body, attributes) == attributes  # nothing cut
