@@ -164,6 +164,15 @@ def parse_json(text: str | bytes) -> Any:
         return jsoncodec.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise EnvelopeError(f"message body is not JSON: {exc}") from exc
+    except RecursionError:
+        # The C scanner stops at the interpreter's recursion limit (about 1,000 levels); the
+        # client refuses arguments nested deeper than 100, so only a foreign message gets here.
+        raise EnvelopeError(
+            "message body nests arrays or objects deeper than this runtime decodes "
+            "(the lambda-jobs client refuses arguments nested deeper than 100 levels)"
+        ) from None
+    except MemoryError:
+        raise EnvelopeError("message body is too large to decode in this function's memory") from None
 
 
 def from_json(text: str | bytes) -> Envelope:

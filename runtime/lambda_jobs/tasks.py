@@ -4,6 +4,10 @@ A task is a plain function plus its job options. Decorating registers it by name
 (``module.qualname``); the decorated object stays callable in-process, and ``enqueue`` sends a job
 for it to the configured backend. Option ranges are checked when the decorator runs, so a bad
 declaration fails at import, not at 3 a.m. in the dead-letter queue.
+
+A task is a plain function or an ``async def`` one (the worker and inline mode await it to
+completion, :mod:`lambda_jobs.worker.coroutine`). Generator and async generator functions are
+refused: calling one only creates the generator, so a job would "succeed" without its body running.
 """
 
 from __future__ import annotations
@@ -272,6 +276,7 @@ def task(
     def decorate(fn: Callable[..., Any]) -> Task[..., Any]:
         if not callable(fn):
             raise InvalidTaskError(f"@task decorates a function, got {fn!r}")
+        _refuse_generator(fn)
         if takes_context:
             params = getattr(getattr(fn, "__code__", None), "co_varnames", ())
             if not params or params[0] != "context":
@@ -309,3 +314,32 @@ def task(
     if func is not None:
         return decorate(func)
     return decorate
+
+
+#: ``co_flags`` bits of generator and async generator functions (``inspect.CO_GENERATOR``,
+#: ``inspect.CO_ASYNC_GENERATOR``), read without importing :mod:`inspect` (cold start).
+_CO_GENERATOR = 0x20
+_CO_ASYNC_GENERATOR = 0x200
+
+
+def _refuse_generator(fn: Callable[..., Any]) -> None:
+    """Raise :class:`InvalidTaskError` if ``fn`` (or the function of a partial or bound method it
+    is) is a generator or async generator function: its body would never run as a job."""
+    inner: Any = fn
+    for _ in range(32):  # partials of partials, bound methods
+        unwrapped = getattr(inner, "__func__", None)
+        if unwrapped is None and type(inner).__name__ == "partial":
+            unwrapped = getattr(inner, "func", None)
+        if unwrapped is None:
+            break
+        inner = unwrapped
+    flags = getattr(getattr(inner, "__code__", None), "co_flags", 0)
+    if not isinstance(flags, int) or not flags & (_CO_GENERATOR | _CO_ASYNC_GENERATOR):
+        return
+    kind = "an async generator" if flags & _CO_ASYNC_GENERATOR else "a generator"
+    name = getattr(fn, "__qualname__", None) or repr(fn)
+    raise InvalidTaskError(
+        f"@task cannot run {name}: it is {kind} function (it uses yield), so calling it only "
+        "creates a generator and its body would never run. Write a plain function or an "
+        "async def function that returns its result (for example collect the items in a list)"
+    )

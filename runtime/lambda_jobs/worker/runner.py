@@ -3,9 +3,12 @@
 The Lambda handler (both backends) and inline mode use it alike, so a job behaves the same in a
 test as in Lambda: the arguments are the envelope's, ``takes_context`` gets a
 :class:`~lambda_jobs.context.JobContext`, the attempt is bounded by a :class:`TimeLimit`, and every
-exception the task raises (``SystemExit`` included) becomes a failed :class:`AttemptOutcome` instead
-of escaping. Nothing here talks to AWS or logs: deciding what a failure means (retry, dead-letter)
-is the caller's job.
+exception the task raises (any ``BaseException``: ``SystemExit``, ``KeyboardInterrupt``,
+``asyncio.CancelledError``...) becomes a failed :class:`AttemptOutcome` instead of escaping. An
+``async def`` task's coroutine is run to completion on its own event loop
+(:mod:`lambda_jobs.worker.coroutine`); a function that returns a generator fails the attempt (its
+body never ran). Nothing here talks to AWS or logs: deciding what a failure means (retry,
+dead-letter) is the caller's job.
 """
 
 from __future__ import annotations
@@ -15,6 +18,13 @@ from time import monotonic
 import lambda_jobs  # its ``JobContext`` loads on first use: only takes_context tasks need it
 from lambda_jobs.errors import JobTimeoutError
 from lambda_jobs.options import RetryPolicy, check_timeout
+from lambda_jobs.worker.coroutine import (
+    AsyncGeneratorType,
+    CoroutineType,
+    GeneratorType,
+    not_run,
+    run_coroutine,
+)
 from lambda_jobs.worker.timelimit import TimeLimit
 
 TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
@@ -140,7 +150,12 @@ def run_attempt(  # noqa: PLR0917 - positional from the worker: one call per job
                 value = task.func(context, *envelope.args, **envelope.kwargs)
             else:
                 value = task.func(*envelope.args, **envelope.kwargs)
-    except (Exception, SystemExit) as error:
+            kind = type(value)
+            if kind is CoroutineType:  # an async def task: run it to completion
+                value = run_coroutine(value, limit)
+            elif kind is GeneratorType or kind is AsyncGeneratorType:
+                raise not_run(task.name, value)
+    except BaseException as error:  # anything the task raises is this job's failure
         limit.release()  # in case the alarm fired as the block was left, before ``__exit__``
         timed_out = limit.fired or isinstance(error, JobTimeoutError)
         return AttemptOutcome(

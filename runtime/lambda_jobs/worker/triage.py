@@ -5,7 +5,9 @@ call: the envelope, the task (from the cold-start allow-list), the :class:`JobOp
 with and the attempt it is. When it cannot run, ``reason`` says why, in the dead-letter queue's
 words (:data:`lambda_jobs.worker.deadletter.REASONS`):
 
-- ``undecodable``: not an envelope this runtime reads, or its overrides are out of range;
+- ``undecodable``: not an envelope this runtime reads, for any reason (not JSON, nested deeper
+  than the decoder follows, too large for memory, a field missing or of the wrong type, another
+  version), or its overrides are out of range;
 - ``unknown_task``: no task of that name is registered; ``not_allowed``: registered only after
   cold start (:meth:`lambda_jobs.worker.coldstart.Runtime.task`);
 - ``exhausted``: the attempt is already past the last one (earlier deliveries never finished),
@@ -124,7 +126,7 @@ class Arrival:
         self.store_error: str | None = None
         try:
             self.envelope = envelope = decode(raw)
-        except LambdaJobsError as exc:
+        except Exception as exc:  # whatever stops the decoder makes the message poison
             self.reason, self.error = "undecodable", exc
             return
         self.attempt = envelope.attempt + redeliveries
@@ -259,7 +261,7 @@ class Arrival:
 
             try:
                 data = json.loads(data)
-            except ValueError:
+            except (ValueError, RecursionError, MemoryError):
                 return None, None
         if not isinstance(data, dict):
             return None, None
