@@ -74,3 +74,19 @@ def overrunning(context: JobContext, key: str, seconds: float) -> None:
     if context.attempt == 1:
         time.sleep(seconds)
     _record(context, key, "succeeded")
+
+
+@task(takes_context=True)
+async def steady_async(context: JobContext, key: str) -> None:
+    """An ``async def`` task: awaits, then succeeds (the load test's async share)."""
+    import asyncio
+
+    await asyncio.sleep(0)
+    _record(context, key, "succeeded")
+
+
+@task(takes_context=True, retries=1, retry_backoff=1, retry_jitter=False)
+def interrupted(context: JobContext, key: str) -> None:
+    """Raises ``KeyboardInterrupt`` on every attempt (two): its job fails, its batch goes on."""
+    _record(context, key, "failed")
+    raise KeyboardInterrupt(f"{key}: interrupted on purpose")
