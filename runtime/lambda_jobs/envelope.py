@@ -172,7 +172,9 @@ def parse_json(text: str | bytes) -> Any:
             "(the lambda-jobs client refuses arguments nested deeper than 100 levels)"
         ) from None
     except MemoryError:
-        raise EnvelopeError("message body is too large to decode in this function's memory") from None
+        raise EnvelopeError(
+            "message body is too large to decode in this function's memory"
+        ) from None
 
 
 def from_json(text: str | bytes) -> Envelope:

@@ -55,3 +55,31 @@ def interrupt(path: str) -> None:
     with Path(path).open("a", encoding="utf-8") as file:
         file.write("run\n")
     raise KeyboardInterrupt(f"interrupted {Path(path).name}")
+
+
+class OwnStop(BaseException):
+    """A library's own ``BaseException`` (some cancellations and timeouts are built so)."""
+
+
+#: What :func:`raise_base` raises, by name: every one a ``BaseException`` that is not an
+#: ``Exception``.
+BASE_EXCEPTIONS: dict[str, type[BaseException]] = {
+    "KeyboardInterrupt": KeyboardInterrupt,
+    "SystemExit": SystemExit,
+    "GeneratorExit": GeneratorExit,
+    "asyncio.exceptions.CancelledError": asyncio.CancelledError,
+    "tests.runtime.runner_tasks.OwnStop": OwnStop,
+}
+
+
+@task
+def raise_base(kind: str) -> None:
+    """Raises the ``BaseException`` named ``kind`` (no retries: dead-lettered at once)."""
+    raise BASE_EXCEPTIONS[kind](f"{kind} raised by a task")
+
+
+@task
+async def raise_base_async(kind: str) -> None:
+    """The same from a coroutine, after an await."""
+    await asyncio.sleep(0)
+    raise BASE_EXCEPTIONS[kind](f"{kind} raised by a task")

@@ -1,13 +1,14 @@
 """Run an ``async def`` task's coroutine to completion: one new event loop per job.
 
 :func:`~lambda_jobs.worker.runner.run_attempt` hands over what a task function returned when it is
-a coroutine (of type :data:`CoroutineType`); :func:`run_coroutine` drives it on a fresh loop and returns the awaited
-value or raises what the coroutine raised, as a plain function would. The loop lives as long as
-the job, like :func:`asyncio.run`: when the job ends, tasks it left running are cancelled and
-awaited, async generators are closed, the default executor is shut down and the loop is closed.
-So nothing a job started runs on in a neighbour's time, and no state is shared between jobs. The
-price is a loop's creation and teardown per job (about 0.1 ms here, ``benchmarks/RESULTS.md``,
-section 2), small beside any job that awaits something.
+a coroutine (of type :data:`CoroutineType`); :func:`run_coroutine` drives it on a fresh loop and
+returns the awaited value or raises what the coroutine raised, as a plain function would. The
+loop lives as long as the job, like :func:`asyncio.run`: when the job ends, tasks it left running
+are cancelled and awaited, async generators are closed, the default executor is shut down and the
+loop is closed. So nothing a job started runs on in a neighbour's time, and no state is shared
+between jobs. The price is a loop's creation and teardown per job: about 45 µs a record here,
+where keeping one loop for the invocation would cost about 10 (``benchmarks/bench_per_record.py``;
+README, "Performance"), small beside any job that awaits real I/O.
 
 The attempt's :class:`~lambda_jobs.worker.timelimit.TimeLimit` stops a coroutine too. Its first
 alarm cancels the coroutine where it awaits (``CancelledError`` there, so ``finally`` blocks and
@@ -43,8 +44,6 @@ _probe_coroutine = _probe()
 CoroutineType = type(_probe_coroutine)
 _probe_coroutine.close()
 del _probe_coroutine
-
-
 
 
 def _probe_generator() -> Any:
@@ -144,7 +143,11 @@ def _shut_down(loop: asyncio.AbstractEventLoop) -> None:
             leftover.cancel()
         if leftovers:
             loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.run_until_complete(loop.shutdown_default_executor())
+        # Each step is a turn of the loop: skipped when the job left nothing for it (the
+        # attributes are CPython's ``BaseEventLoop``'s; elsewhere both steps always run).
+        if getattr(loop, "_asyncgens", True):
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        if getattr(loop, "_default_executor", True) is not None:
+            loop.run_until_complete(loop.shutdown_default_executor())
     except (Exception, asyncio.CancelledError):
         pass
