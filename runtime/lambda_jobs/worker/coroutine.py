@@ -1,7 +1,7 @@
 """Run an ``async def`` task's coroutine to completion: one new event loop per job.
 
 :func:`~lambda_jobs.worker.runner.run_attempt` hands over what a task function returned when it is
-a coroutine (of type :data:`CoroutineType`); :func:`run_coroutine` drives it on a fresh loop and
+a coroutine; :func:`run_coroutine` drives it on a fresh loop and
 returns the awaited value or raises what the coroutine raised, as a plain function would. The
 loop lives as long as the job, like :func:`asyncio.run`: when the job ends, tasks it left running
 are cancelled and awaited, async generators are closed, the default executor is shut down and the
@@ -33,31 +33,6 @@ if TYPE_CHECKING:
     from typing import Any
 
     from lambda_jobs.worker.timelimit import TimeLimit
-
-
-async def _probe() -> None:
-    """Only called to learn the coroutine type without importing :mod:`types`."""
-
-
-_probe_coroutine = _probe()
-#: The type of what calling an ``async def`` function returns.
-CoroutineType = type(_probe_coroutine)
-_probe_coroutine.close()
-del _probe_coroutine
-
-
-def _probe_generator() -> Any:
-    yield
-
-
-async def _probe_async_generator() -> Any:
-    yield
-
-
-#: What calling a generator or an async generator function returns: a task that returns one did
-#: not run its body (see :func:`not_run`).
-GeneratorType = type(_probe_generator())
-AsyncGeneratorType = type(_probe_async_generator())
 
 
 def not_run(task_name: str, value: object) -> TypeError:

@@ -18,13 +18,6 @@ from time import monotonic
 import lambda_jobs  # its ``JobContext`` loads on first use: only takes_context tasks need it
 from lambda_jobs.errors import JobTimeoutError
 from lambda_jobs.options import RetryPolicy, check_timeout
-from lambda_jobs.worker.coroutine import (
-    AsyncGeneratorType,
-    CoroutineType,
-    GeneratorType,
-    not_run,
-    run_coroutine,
-)
 from lambda_jobs.worker.timelimit import TimeLimit
 
 TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
@@ -33,6 +26,28 @@ if TYPE_CHECKING:
 
     from lambda_jobs.envelope import Envelope
     from lambda_jobs.tasks import Task
+
+
+async def _probe_coroutine() -> None:
+    """Only called to learn the coroutine type without importing :mod:`types` (cold start)."""
+
+
+def _probe_generator() -> Any:
+    yield
+
+
+async def _probe_async_generator() -> Any:
+    yield
+
+
+_probe = _probe_coroutine()
+#: What calling an ``async def`` function returns: :mod:`lambda_jobs.worker.coroutine` runs it.
+CoroutineType = type(_probe)
+_probe.close()
+del _probe
+#: What calling a generator or async generator function returns: the task's body never ran.
+GeneratorType = type(_probe_generator())
+AsyncGeneratorType = type(_probe_async_generator())
 
 
 class JobOptions:
@@ -152,8 +167,12 @@ def run_attempt(  # noqa: PLR0917 - positional from the worker: one call per job
                 value = task.func(*envelope.args, **envelope.kwargs)
             kind = type(value)
             if kind is CoroutineType:  # an async def task: run it to completion
+                from lambda_jobs.worker.coroutine import run_coroutine
+
                 value = run_coroutine(value, limit)
             elif kind is GeneratorType or kind is AsyncGeneratorType:
+                from lambda_jobs.worker.coroutine import not_run
+
                 raise not_run(task.name, value)
     except BaseException as error:  # anything the task raises is this job's failure
         limit.release()  # in case the alarm fired as the block was left, before ``__exit__``

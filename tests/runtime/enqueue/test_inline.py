@@ -140,3 +140,18 @@ def test_inline_keyboard_interrupt_stops_the_caller_as_in_django(tmp_path: Path)
     with pytest.raises(KeyboardInterrupt, match="interrupted trace"):
         runner_tasks.interrupt.enqueue(str(tmp_path / "trace"))
     assert (tmp_path / "trace").read_text() == "run\n"  # not retried: the caller was stopped
+
+
+def test_inline_a_function_returning_a_generator_fails_its_job() -> None:
+    from lambda_jobs import task
+
+    def wrapper() -> object:  # not a generator function itself, so @task accepts it
+        return (n for n in range(3))
+
+    job = task(name="tests.runtime.enqueue.test_inline.returns_generator")(wrapper).enqueue()
+    assert job.status == JobStatus.FAILED
+    assert job.error == (
+        "TypeError: task tests.runtime.enqueue.test_inline.returns_generator returned a generator "
+        "object, so its body never ran: a task must be a plain function or an async def function "
+        "that returns its result"
+    )
