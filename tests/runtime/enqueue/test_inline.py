@@ -155,3 +155,19 @@ def test_inline_a_function_returning_a_generator_fails_its_job() -> None:
         "object, so its body never ran: a task must be a plain function or an async def function "
         "that returns its result"
     )
+
+
+def test_inline_async_task_enqueued_from_a_running_event_loop(tmp_path: Path):
+    import asyncio
+
+    from lambda_jobs import Job
+
+    from tests.runtime import runner_tasks
+
+    async def caller() -> Job:  # a loop already runs in this thread: the job gets its own
+        return runner_tasks.write_later.enqueue(str(tmp_path / "out"), "nested")
+
+    job = asyncio.run(caller())
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.return_value == "nested"
+    assert (tmp_path / "out").read_text() == "nested"
