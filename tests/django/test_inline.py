@@ -104,7 +104,7 @@ def test_inline_cancelled_awaited_work_is_failed_as_with_the_immediate_backend(
 ) -> None:
     from django.tasks import TaskResultStatus
 
-    from tests.django.djapp.tasks import cancelled_async
+    from tests.django.djapp.cancelling import cancelled_async
 
     tasks_setting(
         {

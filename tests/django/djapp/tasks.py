@@ -60,12 +60,3 @@ def query_files_database() -> int:
     with connections["files"].cursor() as cursor:
         cursor.execute("SELECT 1")
         return int(cursor.fetchone()[0])
-
-
-@task
-async def cancelled_async(path: str) -> None:
-    """The work it awaits is cancelled: Django's ImmediateBackend records that as FAILED."""
-    work = asyncio.ensure_future(asyncio.sleep(30))
-    asyncio.get_running_loop().call_later(0.01, work.cancel)
-    Path(path).write_text("awaiting", encoding="utf-8")
-    await work
