@@ -83,3 +83,10 @@ async def raise_base_async(kind: str) -> None:
     """The same from a coroutine, after an await."""
     await asyncio.sleep(0)
     raise BASE_EXCEPTIONS[kind](f"{kind} raised by a task")
+
+
+@task
+async def await_unbounded(path: str) -> None:
+    """Awaits 30 s with no timeout of its own: only the function's deadline stops it."""
+    Path(path).write_text("started\n", encoding="utf-8")
+    await asyncio.sleep(30)

@@ -75,6 +75,25 @@ def test_goat_times_out_a_stuck_coroutine_and_goes_on_with_the_batch(
     assert "ran past its timeout of 0.3 s" in entry["error_message"]
 
 
+def test_goat_async_task_without_timeout_is_stopped_before_the_function_deadline(
+    goat: Goat, tmp_path: Path
+) -> None:
+    goat.send(
+        ev.envelope(R + "await_unbounded", str(tmp_path / "trace")),
+        ev.envelope(R + "write_later", str(tmp_path / "later"), "later"),
+    )
+    started = time.monotonic()
+    _event, result = goat.run(2, ev.Context(remaining_ms=2600))  # margin 2000 ms: ~0.6 s to run
+    assert time.monotonic() - started < 2
+    assert (tmp_path / "trace").read_text() == "started\n"
+    [entry] = ev.dead_letters(goat.sqs, goat.dlq_url, 1)
+    assert entry["error_type"] == "lambda_jobs.errors.JobTimeoutError"
+    assert "before the Lambda function's deadline" in entry["error_message"]
+    # The budget is spent: the next record was handed back (re-sent), not started.
+    assert not (tmp_path / "later").exists()
+    assert ev.failed_ids(result) == []
+
+
 def test_goat_keyboard_interrupt_fails_its_job_only(goat: Goat, tmp_path: Path) -> None:
     goat.send(
         ev.envelope(R + "write_later", str(tmp_path / "a"), "a"),
