@@ -89,6 +89,28 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="do not copy the functions' own output to stderr",
     )
+    parser.add_argument(
+        "--no-iam",
+        action="store_true",
+        help=(
+            "serve every AWS call without judging it against the template's IAM policies "
+            "(default: each call is made as the template's principal and denied as AWS would)"
+        ),
+    )
+    parser.add_argument(
+        "--iam-report",
+        metavar="FILE",
+        help="on stopping, write each role's granted action x resource and whether a call used it",
+    )
+    parser.add_argument(
+        "--caller-role",
+        metavar="ROLE",
+        help=(
+            "the role (logical id or name) that callers signing with any other access key act "
+            "as, e.g. the role given grant_enqueue; a caller signing with a role's logical id or "
+            "name as access key acts as that role (default: other keys are not checked)"
+        ),
+    )
     parser.set_defaults(run=run)
 
 
@@ -126,6 +148,7 @@ def parse_concurrency(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from lambda_jobs.emulator.assembly import AssemblyError
+    from lambda_jobs.emulator.iam.evaluator import EvaluatorUnavailable
     from lambda_jobs.emulator.local import LocalCloud, LocalOptions
     from lambda_jobs.emulator.provision import ProvisionError
 
@@ -143,6 +166,9 @@ def run(args: argparse.Namespace) -> int:
             default_concurrency=parse_concurrency(args.concurrency),
             function_environment=parse_env(args.env),
             show_function_output=not args.quiet_functions,
+            iam=not args.no_iam,
+            iam_report=Path(args.iam_report) if args.iam_report else None,
+            caller_role=args.caller_role,
         )
     except UsageError as exc:
         print(f"lambda-jobs local: {exc}", file=sys.stderr)
@@ -156,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
     cloud = LocalCloud(options)
     try:
         cloud.start()
-    except (AssemblyError, ProvisionError) as exc:
+    except (AssemblyError, ProvisionError, EvaluatorUnavailable) as exc:
         print(f"lambda-jobs local: {exc}", file=sys.stderr)
         _restore(previous)
         return 1

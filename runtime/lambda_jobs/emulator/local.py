@@ -21,6 +21,7 @@ from lambda_jobs.emulator.assembly import read_assembly
 from lambda_jobs.emulator.async_queue import AsyncInvoker
 from lambda_jobs.emulator.environments import FunctionPool
 from lambda_jobs.emulator.esm import EventSourceMappingPoller
+from lambda_jobs.emulator.iam.local_iam import IamChecks
 from lambda_jobs.emulator.invoke_api import InvokeApi, InvokeTarget, function_name
 from lambda_jobs.emulator.joblog import JobLog
 from lambda_jobs.emulator.motoserver import MotoServer
@@ -63,6 +64,12 @@ class LocalOptions:
     scheduler_interval: float = 0.5
     schedule_clock_scale: float = 1.0
     """Recurring schedules' clock runs this many times faster than real time (tests, demos)."""
+    iam: bool = True
+    """Judge every AWS call as the template's principal (``--no-iam`` turns it off)."""
+    iam_report: Path | None = None
+    """Where to write the least-privilege report when stopping (``--iam-report``)."""
+    caller_role: str | None = None
+    """The role that callers signing with keys the emulator does not know act as."""
 
 
 class LocalCloud:
@@ -82,6 +89,7 @@ class LocalCloud:
         self.invoke_api: InvokeApi | None = None
         self.functions: dict[str, FunctionSpec] = {}
         self.queues_by_arn: dict[str, QueueSpec] = {}
+        self.iam: IamChecks | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -105,6 +113,17 @@ class LocalCloud:
             self.queues_by_arn.update({q.arn: q for q in spec.queues.values()})
         self.invoke_api = InvokeApi({})
         self.sqs_front = SqsFront(self.moto.url)
+        if self.options.iam:
+            self.iam = IamChecks(
+                self.stacks,
+                app=self.options.app,
+                moto_url=self.moto.url,
+                sqs_url=self.sqs_front.url,
+                lambda_url=self.invoke_api.url,
+                caller_role=self.options.caller_role,
+                on_denied=lambda message: self.log("iam", f"denied: {message}"),
+            )
+            self.iam.check_mappings(self.stacks)
         on_output = self.log.function_output if self.options.show_function_output else None
         for spec in self.stacks:
             base = {
@@ -114,6 +133,9 @@ class LocalCloud:
                 "AWS_ENDPOINT_URL_LAMBDA": self.invoke_api.url,
                 "AWS_ENDPOINT_URL_SQS": self.sqs_front.url,
             }
+            if self.iam is not None:
+                urls = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL_SQS")
+                base = {**base, **dict.fromkeys(urls, self.iam.url)}
             for function in spec.functions.values():
                 concurrency = function.reserved_concurrency
                 if concurrency is None:
@@ -123,7 +145,10 @@ class LocalCloud:
                 self.pools[function.name] = FunctionPool(
                     function,
                     concurrency=concurrency,
-                    base_environment=base,
+                    base_environment={
+                        **base,
+                        **(self.iam.credentials(function.name) if self.iam else {}),
+                    },
                     override_environment=self.options.function_environment,
                     on_output=on_output,
                 )
@@ -177,6 +202,7 @@ class LocalCloud:
                 stop=self.stop_event,
                 interval=self.options.scheduler_interval,
                 clock_scale=self.options.schedule_clock_scale,
+                authorize=self.iam.authorize if self.iam else None,
             ).start()
 
     def _runner(self, pool: FunctionPool) -> Any:
@@ -196,6 +222,9 @@ class LocalCloud:
         if self.invoke_api is not None:
             self.invoke_api.close()
             self.invoke_api = None
+        if self.iam is not None:
+            self.iam.close(self.options.iam_report)
+            self.iam = None
         if self.sqs_front is not None:
             self.sqs_front.close()
             self.sqs_front = None
@@ -217,6 +246,8 @@ class LocalCloud:
     @property
     def endpoints(self) -> dict[str, str]:
         assert self.moto is not None and self.invoke_api is not None
+        if self.iam is not None:
+            return dict.fromkeys(("sqs", "scheduler", "ssm", "dynamodb", "lambda"), self.iam.url)
         return {
             "sqs": self.moto.url,
             "scheduler": self.moto.url,
@@ -251,7 +282,7 @@ class LocalCloud:
         read it to enqueue follow-up jobs send their trace headers on as on AWS.
         """
         assert self.moto is not None and self.sqs_front is not None
-        endpoints = {**self.endpoints, "sqs": self.sqs_front.url}
+        endpoints = self.endpoints if self.iam else {**self.endpoints, "sqs": self.sqs_front.url}
         for spec in self.stacks:
             ssm = aws.client("ssm", moto_config(self.moto.url, spec.region))
             for name, document in spec.config_parameters.items():
@@ -264,6 +295,13 @@ class LocalCloud:
 
     def _send_to_destination(self, target: str, record: dict[str, Any]) -> None:
         body = json.dumps(record)
+        if self.iam is not None:
+            # Lambda sends the record as the function's execution role.
+            function = str((record.get("requestContext") or {}).get("functionArn", ""))
+            action = "sqs:SendMessage" if target in self.queues_by_arn else "lambda:InvokeFunction"
+            role = self.iam.function_role(function) if function.count(":") >= 6 else None
+            if self.iam.authorize(role, action, target) is not None:
+                return  # denied: Lambda drops the record (logged by the denial)
         queue = self.queues_by_arn.get(target)
         if queue is not None:
             assert self.moto is not None

@@ -11,7 +11,8 @@ async-invoke configs are read into :mod:`~lambda_jobs.emulator.topology` records
 Physical names follow CloudFormation's habit (``<stack>-<logical id>`` when the template sets no
 name) but without the random suffix, so a restart gives the same URLs. Resources the emulator does
 not run (IAM, alarms, log groups, ...) still get a physical id and an ARN, so references to them
-resolve, but nothing is created for them: IAM is not enforced locally.
+resolve, but nothing is created for them; the roles and policies are read into
+``StackSpec.iam`` for the emulator's IAM checks (:mod:`~lambda_jobs.emulator.iam`).
 """
 
 from __future__ import annotations
@@ -454,6 +455,20 @@ class StackProvisioner:
                 seen.add(key)
                 spec.client_configs.append(document)
 
+    def _read_iam(self, spec: StackSpec) -> None:
+        from lambda_jobs.emulator.iam.policies import read_stack_iam
+
+        spec.iam = read_stack_iam(
+            self.resources,
+            self.resolve,
+            self.attributes,
+            {
+                self.physical[logical_id]: (logical_id, props.get("Role"))
+                for logical_id, props in self._of_type("AWS::Lambda::Function")
+            },
+            {queue.url: queue.arn for queue in spec.queues.values()},
+        )
+
     def provision(self) -> StackSpec:
         spec = StackSpec(name=self.artifact.name, region=self.region)
         self._name_resources()
@@ -463,6 +478,7 @@ class StackProvisioner:
         self._create_tables()
         self._create_parameters()
         self._functions(spec)
+        self._read_iam(spec)
         self._event_source_mappings(spec)
         self._async_invoke_configs(spec)
         self._client_configs(spec)

@@ -124,7 +124,10 @@ class SchedulePoller:
         stop: threading.Event,
         interval: float = 0.5,
         clock_scale: float = 1.0,
+        authorize: Callable[[str | None, str, str], str | None] | None = None,
     ) -> None:
+        """``authorize(role ARN, action, resource)`` returns a denial message or None: the
+        schedule's role must allow the target's send or invoke (``lambda-jobs local``'s IAM)."""
         self.groups = groups
         self.queues = queues
         """By queue ARN."""
@@ -136,6 +139,7 @@ class SchedulePoller:
         self.stop = stop
         self.interval = interval
         self.clock = ScaledClock(clock_scale)
+        self.authorize = authorize
         self._known: dict[str, dict[str, Any] | None] = {}
         self._recurring: dict[str, _Recurring] = {}
         self._fired: set[str] = set()
@@ -220,7 +224,11 @@ class SchedulePoller:
         )
         late = (now - scheduled_time).total_seconds()
         queue = self.queues.get(target["Arn"])
-        if queue is not None:
+        action = "sqs:SendMessage" if queue is not None else "lambda:InvokeFunction"
+        denied = self.authorize and self.authorize(target.get("RoleArn"), action, target["Arn"])
+        if denied:
+            self._undeliverable(schedule, text, denied)
+        elif queue is not None:
             params: dict[str, Any] = {"QueueUrl": queue.url, "MessageBody": text}
             group_id = (target.get("SqsParameters") or {}).get("MessageGroupId")
             if group_id:

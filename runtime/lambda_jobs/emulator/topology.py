@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lambda_jobs.emulator.iam.policies import StackIam
 
 #: Lambda's default function timeout and memory when the template leaves them out.
 DEFAULT_TIMEOUT_SECONDS = 3
@@ -88,3 +91,5 @@ class StackSpec:
     """The client configuration documents the stack publishes, resolved (without endpoints)."""
     config_parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
     """SSM parameter name -> the client configuration document it holds."""
+    iam: StackIam | None = None
+    """The stack's roles and policies (:mod:`~lambda_jobs.emulator.iam.policies`)."""
