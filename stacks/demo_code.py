@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aws_cdk import aws_iam as iam
 from lambda_jobs_cdk import JobCode, JobQueue, JobSchedule, PriorityLane
+from lambda_jobs_cdk.backend import JobBackend
+
+from constructs import Construct
 
 DEMO_PROJECT = Path(__file__).parent / "demo_project"
 DEMO_TASKS = ("demo_tasks",)
@@ -37,3 +41,17 @@ def demo_schedule(backend: str, **when: str) -> JobSchedule:
         description=f"lambda-jobs demo: a recurring job on the {backend} backend",
         **when,  # type: ignore[arg-type]
     )
+
+
+def demo_principals(scope: Construct, jobs: JobBackend) -> tuple[iam.Role, iam.Role]:
+    """The demo's web app role (``AppRole``: ``grant_enqueue``) and operator role
+    (``OperatorRole``: ``grant_operate``), assumable by the account's principals.
+
+    ``lambda-jobs local`` judges a caller signing with ``AppRole`` or ``OperatorRole`` as access
+    key as that role (see the README's IAM section).
+    """
+    app = iam.Role(scope, "AppRole", assumed_by=iam.AccountRootPrincipal())
+    jobs.grant_enqueue(app)
+    operator = iam.Role(scope, "OperatorRole", assumed_by=iam.AccountRootPrincipal())
+    jobs.grant_operate(operator)
+    return app, operator

@@ -9,7 +9,7 @@ from aws_cdk import Duration, Stack
 from lambda_jobs_cdk import GoatJobBackend, JobQueue, JobStore
 
 from constructs import Construct
-from stacks.demo_code import demo_code, demo_default_queue, demo_schedule
+from stacks.demo_code import demo_code, demo_default_queue, demo_principals, demo_schedule
 
 DEMO_TIMEOUT = Duration.seconds(30)
 """Short, so that visibility timeouts (6 x timeout) stay short too."""
@@ -32,3 +32,4 @@ class GoatDemoStack(Stack):
             ],
             schedules=[demo_schedule("goat", cron="0/10 * * * ? *", timezone="Europe/Lisbon")],
         )
+        self.app_role, self.operator_role = demo_principals(self, self.jobs)

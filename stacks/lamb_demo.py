@@ -9,7 +9,7 @@ from aws_cdk import Duration, Stack
 from lambda_jobs_cdk import JobStore, LambJobBackend
 
 from constructs import Construct
-from stacks.demo_code import demo_code, demo_default_queue, demo_schedule
+from stacks.demo_code import demo_code, demo_default_queue, demo_principals, demo_schedule
 
 DEMO_TIMEOUT = Duration.seconds(30)
 
@@ -34,3 +34,4 @@ class LambDemoStack(Stack):
             queues=[demo_default_queue()],
             schedules=[demo_schedule("lamb", rate="5 minutes")],
         )
+        self.app_role, self.operator_role = demo_principals(self, self.jobs)

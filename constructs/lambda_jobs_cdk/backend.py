@@ -291,6 +291,55 @@ class JobBackend(Construct):
             raise JobBackendConfigError("grant_read_jobs needs job_store=JobStore(...)")
         return self.job_table.grant_query_failures(grantee)
 
+    def grant_operate(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` (an operator's role) run every operations command, nothing more.
+
+        ``dlq list|show|redrive|purge``: ``sqs:ReceiveMessage``, ``ChangeMessageVisibility``,
+        ``DeleteMessage``, ``GetQueueAttributes`` and ``PurgeQueue`` on the dead-letter queues;
+        redrive re-enqueues, so what ``grant_enqueue`` gives; ``status``:
+        ``sqs:GetQueueAttributes`` on the lane queues, ``cloudwatch:GetMetricStatistics`` and
+        ``scheduler:ListSchedules``; ``schedules``: ``scheduler:GetSchedule`` in the schedule
+        group; ``jobs``: ``grant_read_jobs`` when there is a job store. ``ListSchedules`` and
+        ``GetMetricStatistics`` have no resource-level form (Resource ``*``, acknowledged).
+        """
+        dead_letters = [queue.queue_arn for queue in self._dead_letter_queues()]
+        lanes = [queue.queue_arn for _name, queue in self._monitored_lane_queues()]
+        statements = [
+            iam.PolicyStatement(
+                actions=[
+                    "sqs:ReceiveMessage",
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:DeleteMessage",
+                    "sqs:GetQueueAttributes",
+                    "sqs:PurgeQueue",
+                ],
+                resources=dead_letters,
+            ),
+            iam.PolicyStatement(actions=["scheduler:GetSchedule"], resources=[self.schedules_arn]),
+            iam.PolicyStatement(
+                actions=["scheduler:ListSchedules", "cloudwatch:GetMetricStatistics"],
+                resources=["*"],
+            ),
+        ]
+        if lanes:
+            statements.append(
+                iam.PolicyStatement(actions=["sqs:GetQueueAttributes"], resources=lanes)
+            )
+        grant = self.grant_enqueue(grantee).combine(self._grant(grantee, statements))
+        principal = grantee.grant_principal
+        if isinstance(principal, Construct):
+            Validations.of(principal).acknowledge(
+                _ack(
+                    "AwsSolutions-IAM5[Resource::*]",
+                    "scheduler:ListSchedules and cloudwatch:GetMetricStatistics have no "
+                    "resource-level permissions (Service Authorization Reference): only '*' "
+                    "can name them.",
+                )
+            )
+        if self.job_table is not None:
+            grant = grant.combine(self.grant_read_jobs(grantee))
+        return grant
+
     def _new_function(
         self,
         id: str,

@@ -27,6 +27,10 @@ from lambda_jobs.emulator.process import EmulatorProcess
 REPO = Path(__file__).resolve().parents[2]
 DEMO_PROJECT = REPO / "stacks" / "demo_project"
 STACKS = {"goat": "GoatDemo", "lamb": "LambDemo"}
+#: The demo's roles (stacks/demo_code.py): the test process enqueues as the app's, and looks at
+#: queues (like the operations commands) as the operator's; IAM is judged as in AWS.
+APP_ROLE = "AppRole"
+OPERATOR_ROLE = "OperatorRole"
 #: Lambda's async retry waits (60 s, 120 s) scaled to 3 s and 6 s.
 ASYNC_RETRY_SCALE = "0.05"
 
@@ -126,7 +130,7 @@ class Backend:
             "sqs",
             endpoint_url=self.moto_url,
             region_name=self.config["region"],
-            aws_access_key_id="testing",
+            aws_access_key_id=OPERATOR_ROLE,
             aws_secret_access_key="testing",
         )
 
@@ -184,6 +188,8 @@ def _start(name: str, app: Path, directory: Path) -> tuple[EmulatorProcess, Path
             ASYNC_RETRY_SCALE,
             "--env",
             f"LAMBDA_JOBS_DEMO_LOG={demo_log}",
+            "--caller-role",
+            APP_ROLE,
         ],
     )
     return emulator, demo_log

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from lambda_jobs import aws
 
-from tests.e2e.conftest import Backend, _start, poll, synthesize
+from tests.e2e.conftest import OPERATOR_ROLE, Backend, _start, poll, synthesize
 from tests.ops.conftest import cli_json, cli_run
 
 FAILING = "demo_tasks.failing"  # retries=1, retry_backoff=1: two attempts, then the DLQ
@@ -43,6 +43,9 @@ def local_backend(
 def backend(local_backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Backend:
     monkeypatch.setenv("LAMBDA_JOBS_CONFIG", local_backend.config_value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    # The commands run as the demo's role given grant_operate (IAM judged by the emulator).
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", OPERATOR_ROLE)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
     aws.reset()
     return local_backend
 
@@ -169,3 +172,26 @@ def test_lamb_crashed_attempts_end_in_the_dlq_and_are_redriven_to_its_function(
         timeout=10,
         what="the store to record the success",
     )
+
+
+def test_every_operations_command_runs_as_the_role_given_grant_operate(
+    backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``status``, ``schedules``, ``dlq list|show|purge`` as ``OperatorRole`` (the fixture's
+    key); the rest run as it in the tests above. The emulator would deny what it lacks."""
+    marker = f"operate-{uuid.uuid4()}"
+    status, out, err = cli_run(
+        capsys, "enqueue", FAILING, "--kwargs", json.dumps({"message": marker})
+    )
+    assert status == 0, err
+    job_id = out.strip()
+    poll(lambda: listed(capsys, job_id), timeout=60, what="the job in the DLQ")
+    assert cli_json(capsys, "dlq", "show", job_id)["job_id"] == job_id
+    assert cli_json(capsys, "status")
+    schedules = cli_json(capsys, "schedules", "list")
+    assert [s for s in schedules if "demo" in json.dumps(s)]
+    status, _, err = cli_run(capsys, "dlq", "purge", "--yes")
+    assert status == 0, err
+    assert listed(capsys, job_id) is None
+    log = backend.emulator.log_path.read_text(encoding="utf-8").splitlines()
+    assert [line for line in log if "denied:" in line and "OperatorRole" in line] == []

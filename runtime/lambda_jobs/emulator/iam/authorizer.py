@@ -4,7 +4,8 @@ Principals are the template's roles. A caller is known by the access key it sign
 
 - each function's processes get their execution role's name as access key (set by the
   emulator, :meth:`Authorizer.credentials`);
-- any caller may sign with a role's name or logical id as access key to act as that role: this
+- any caller may sign with a role's name or logical id (with or without CDK's 8-hex suffix) as
+  access key to act as that role: this
   is how an app acts as the role given ``grant_enqueue`` and an operator as the role given
   ``grant_operate`` (``AWS_ACCESS_KEY_ID=<role> lambda-jobs ...``);
 - any other key acts as the ``--caller-role`` of ``lambda-jobs local`` if one is named, else its
@@ -17,6 +18,7 @@ resource's policy (queue policies), explicit deny over allow, with ``aws:SecureT
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,6 +27,8 @@ from typing import Any
 from lambda_jobs.emulator.iam.evaluator import ALLOWED, Evaluator
 from lambda_jobs.emulator.iam.policies import Role, StackIam
 from lambda_jobs.emulator.iam.requests import Call
+
+_HASHED = re.compile(r".+[0-9A-F]{8}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,9 @@ class Authorizer:
             self.function_roles.update(stack.function_roles)
         self._by_key: dict[str, Role] = {}
         for role in self.roles.values():
+            # "AppRole" names "AppRoleA1B2C3D4": CDK's logical ids end in an 8-hex hash.
+            if _HASHED.fullmatch(role.logical_id):
+                self._by_key.setdefault(role.logical_id[:-8], role)
             self._by_key.setdefault(role.logical_id, role)
             self._by_key[role.name] = role
         self.caller_role: Role | None = None
