@@ -207,7 +207,7 @@ def dead_letters(config_value: str) -> dict[str, dict[str, Any]]:
         "sqs",
         endpoint_url=config["endpoints"]["sqs"],
         region_name=config["region"],
-        aws_access_key_id="local",
+        aws_access_key_id="OperatorRole",  # reads the DLQ as the demo's grant_operate role
         aws_secret_access_key="local",
     )
     found: dict[str, dict[str, Any]] = {}
@@ -287,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
                         SCHEDULE_CLOCK_SCALE,
                         "--env",
                         f"LAMBDA_JOBS_DEMO_LOG={logs[backend]}",
+                        # The demo enqueues as its web app would: the role given grant_enqueue.
+                        "--caller-role",
+                        "AppRole",
                     ],
                 )
         configs = {backend: emulators[backend].configs[backend] for backend in STACKS}

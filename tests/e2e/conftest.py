@@ -177,7 +177,10 @@ class Backend:
 
 
 def _start(name: str, app: Path, directory: Path) -> tuple[EmulatorProcess, Path]:
+    """``LAMBDA_JOBS_E2E_IAM_REPORTS=<dir>`` writes each backend's IAM report there."""
     demo_log = directory / f"{name}-jobs.jsonl"
+    reports = os.environ.get("LAMBDA_JOBS_E2E_IAM_REPORTS")
+    report = ["--iam-report", str(Path(reports) / f"{name}-iam.json")] if reports else []
     emulator = EmulatorProcess(
         app,
         log_path=directory / f"{name}-emulator.log",
@@ -190,6 +193,7 @@ def _start(name: str, app: Path, directory: Path) -> tuple[EmulatorProcess, Path
             f"LAMBDA_JOBS_DEMO_LOG={demo_log}",
             "--caller-role",
             APP_ROLE,
+            *report,
         ],
     )
     return emulator, demo_log

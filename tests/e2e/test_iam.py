@@ -50,7 +50,7 @@ def _logical_id(template: dict[str, Any], prefix: str) -> str:
         for k, r in template["Resources"].items()
         if k.startswith(prefix) and r["Type"] == "AWS::SQS::Queue"
     ]
-    return found
+    return str(found)
 
 
 def _role_name(assembly: Path, prefix: str) -> str:
@@ -66,7 +66,7 @@ def _logical(assembly: Path, prefix: str) -> str:
         for k, r in template["Resources"].items()
         if k.startswith(prefix) and r["Type"] == "AWS::IAM::Role"
     ]
-    return found
+    return str(found)
 
 
 def test_a_removed_statement_is_denied_and_the_job_is_not_lost(
@@ -130,7 +130,8 @@ def test_a_removed_statement_is_denied_and_the_job_is_not_lost(
 
 
 def _client(service: str, backend: Backend, key: str) -> Any:
-    return boto3.client(
+    make: Any = boto3.client
+    return make(
         service,
         endpoint_url=backend.config["endpoints"][service],
         region_name=backend.config["region"],
