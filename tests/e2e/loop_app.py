@@ -2,8 +2,8 @@
 
 - ``LoopGoatAllow`` / ``LoopGoatTerminate``, ``LoopLambAllow`` / ``LoopLambTerminate``: the loop
   tasks with the backend's ``recursive_loop`` default (``ALLOW``) and ``TERMINATE``. The functions
-  read the backend's own client configuration from SSM (``LAMBDA_JOBS_CONFIG=ssm:<name>``), so a
-  task can enqueue its follow-up.
+  read the backend's own client configuration from SSM (``LAMBDA_JOBS_CONFIG=ssm:<name>``), and
+  their role is given ``grant_enqueue``, so a task can enqueue its follow-up.
 - ``HandbackGoat``: ``TERMINATE``, and a deadline margin that leaves less than the 1 s a job needs
   after the first of a batch: every invocation runs one job and hands the rest back.
 
@@ -45,7 +45,7 @@ def build_app() -> App:
             environment["LAMBDA_JOBS_DEADLINE_MARGIN_MS"] = str(HANDBACK_MARGIN_MS)
             queues = [JobQueue("default", max_concurrency=2)]
         cls = GoatJobBackend if backend == "goat" else LambJobBackend
-        cls(
+        jobs = cls(
             Stack(app, name),
             "Jobs",
             code=code,
@@ -59,6 +59,8 @@ def build_app() -> App:
                 else lambda_.RecursiveLoop.TERMINATE
             ),
         )
+        # A task that enqueues its follow-up sends as the function's role (IAM is judged).
+        jobs.grant_enqueue(jobs.role)
     return app
 
 

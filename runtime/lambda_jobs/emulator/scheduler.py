@@ -227,7 +227,7 @@ class SchedulePoller:
         action = "sqs:SendMessage" if queue is not None else "lambda:InvokeFunction"
         denied = self.authorize and self.authorize(target.get("RoleArn"), action, target["Arn"])
         if denied:
-            self._undeliverable(schedule, text, denied)
+            self._undeliverable(schedule, text, denied, code="AccessDenied")
         elif queue is not None:
             params: dict[str, Any] = {"QueueUrl": queue.url, "MessageBody": text}
             group_id = (target.get("SqsParameters") or {}).get("MessageGroupId")
@@ -245,14 +245,22 @@ class SchedulePoller:
         else:
             self._undeliverable(schedule, text, f"target {target['Arn']} is not emulated")
 
-    def _undeliverable(self, schedule: dict[str, Any], text: str, why: str) -> None:
-        """A firing that cannot reach its target: to the dead-letter queue, else only logged."""
+    def _undeliverable(
+        self, schedule: dict[str, Any], text: str, why: str, code: str = "TargetNotFound"
+    ) -> None:
+        """A firing that cannot reach its target: to the dead-letter queue, else only logged.
+
+        The schedule's role sends it there, so it needs ``sqs:SendMessage`` on the DLQ
+        ("Configuring a schedule's dead-letter queue", EventBridge Scheduler User Guide)."""
         dlq = self.queues.get(((schedule["Target"].get("DeadLetterConfig") or {}).get("Arn")) or "")
+        role = schedule["Target"].get("RoleArn")
+        if dlq is not None and self.authorize and self.authorize(role, "sqs:SendMessage", dlq.arn):
+            dlq = None
         if dlq is None:
             self.log("scheduler", f"{schedule['Name']}: {why}; firing dropped")
             return
         attributes = {
-            "ERROR_CODE": "TargetNotFound",
+            "ERROR_CODE": code,
             "ERROR_MESSAGE": why,
             "SCHEDULE_ARN": schedule["Arn"],
             "TARGET_ARN": schedule["Target"]["Arn"],
