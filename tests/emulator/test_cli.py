@@ -49,3 +49,12 @@ def test_help_lists_the_local_command(capsys: pytest.CaptureFixture[str]) -> Non
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "local" in capsys.readouterr().out
+
+
+def test_unknown_caller_role_is_named_with_the_stacks_roles(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = write_assembly(tmp_path / "cdk.out")
+    assert main(["local", "--app", str(app), "--caller-role", "Nope"]) == 1
+    err = capsys.readouterr().err
+    assert "--caller-role: no role 'Nope' in the emulated stacks; their roles: " in err
