@@ -13,8 +13,9 @@ from tests.emulator.assembly_fixture import template, write_assembly
 
 
 def test_client_config_points_at_the_emulator_and_ssm_copy_is_rewritten(tmp_path: Path) -> None:
+    """With ``--no-iam``: moto, the Invoke API, and the SQS front in the copy functions read."""
     app = write_assembly(tmp_path / "cdk.out")
-    with LocalCloud(LocalOptions(app=app), log=JobLog(quiet=True)) as cloud:
+    with LocalCloud(LocalOptions(app=app, iam=False), log=JobLog(quiet=True)) as cloud:
         assert cloud.moto is not None and cloud.invoke_api is not None
         (document,) = cloud.client_configs()
         assert document["endpoints"] == {
@@ -38,6 +39,29 @@ def test_client_config_points_at_the_emulator_and_ssm_copy_is_rewritten(tmp_path
         assert json.loads(stored) == {**document, "endpoints": front}
         moto_process = cloud.moto.process
     assert moto_process.poll() is not None, "moto is stopped with the emulator"
+
+
+def test_with_iam_every_endpoint_is_the_gateway_and_its_evaluator_stops_with_it(
+    tmp_path: Path,
+) -> None:
+    """The default: one endpoint that judges each call (the published SSM copy too)."""
+    app = write_assembly(tmp_path / "cdk.out")
+    with LocalCloud(LocalOptions(app=app), log=JobLog(quiet=True)) as cloud:
+        assert cloud.iam is not None
+        gateway = cloud.iam.url
+        (document,) = cloud.client_configs()
+        assert set(document["endpoints"].values()) == {gateway}
+        ssm = boto3.client(
+            "ssm",
+            endpoint_url=gateway,
+            region_name=document["region"],
+            aws_access_key_id="local",  # not a role's key, no --caller-role: served unchecked
+            aws_secret_access_key="local",
+        )
+        stored = ssm.get_parameter(Name="/hm/client-config")["Parameter"]["Value"]
+        assert json.loads(stored) == document
+        evaluator = cloud.iam.evaluator._process
+    assert evaluator.poll() is not None, "the evaluator process is stopped with the emulator"
 
 
 def test_concurrency_is_reserved_else_at_least_the_mappings_maximum(tmp_path: Path) -> None:

@@ -170,3 +170,74 @@ def test_a_firing_whose_target_is_not_emulated_goes_to_the_dead_letter_queue(
     messages = sqs.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"])["Messages"]
     assert messages[0]["Body"] == "payload"
     assert messages[0]["MessageAttributes"]["ERROR_CODE"]["StringValue"] == "TargetNotFound"
+
+
+def test_a_firing_its_role_may_not_send_goes_to_the_dead_letter_queue_if_it_may_send_there(
+    moto: MotoServer,
+) -> None:
+    """The schedule's role is judged (real evaluator): denied at the target, the firing goes to
+    the DLQ with the denial if the role may send there, else it is dropped."""
+    from pathlib import Path
+
+    from lambda_jobs.emulator.iam.authorizer import Authorizer
+    from lambda_jobs.emulator.iam.evaluator import Evaluator
+    from lambda_jobs.emulator.iam.policies import Role, StackIam
+    from lambda_jobs.emulator.iam.requests import Call
+
+    poller, sqs, scheduler, url, dlq_url, arn = _recurring_poller(moto)
+    dlq_arn = f"arn:aws:sqs:{REGION}:123456789012:dlq"
+    roles = {
+        name: Role(
+            logical_id=name,
+            name=name,
+            arn=f"arn:aws:iam::123456789012:role/{name}",
+            policies=[
+                (
+                    "p",
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": resource}
+                        ],
+                    },
+                )
+            ],
+        )
+        for name, resource in (("dlq-only", dlq_arn), ("elsewhere", "arn:aws:sqs:*:*:other"))
+    }
+    evaluator = Evaluator(Path(__file__).resolve().parents[2])
+    try:
+        authorizer = Authorizer([StackIam(roles={r.arn: r for r in roles.values()})], evaluator)
+
+        def authorize(role_arn: str | None, action: str, resource: str) -> str | None:
+            decision = authorizer.authorize(authorizer.roles[str(role_arn)], Call(action, resource))
+            return None if decision.allowed else decision.message
+
+        poller.authorize = authorize
+        for name, role in roles.items():
+            scheduler.create_schedule(
+                Name=f"as-{name}",
+                GroupName="g",
+                ScheduleExpression="rate(5 minutes)",
+                FlexibleTimeWindow={"Mode": "OFF"},
+                Target={
+                    "Arn": arn,
+                    "RoleArn": role.arn,
+                    "Input": f"from {name}",
+                    "DeadLetterConfig": {"Arn": dlq_arn},
+                },
+            )
+        poller.poll("g")
+    finally:
+        evaluator.close()
+    assert _bodies(sqs, url) == []
+    (message,) = sqs.receive_message(
+        QueueUrl=dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    )["Messages"]
+    assert message["Body"] == "from dlq-only"
+    attributes = message["MessageAttributes"]
+    assert attributes["ERROR_CODE"]["StringValue"] == "AccessDenied"
+    assert (
+        f"assumed-role/dlq-only/dlq-only is not authorized to perform: sqs:SendMessage on "
+        f"resource: {arn}" in attributes["ERROR_MESSAGE"]["StringValue"]
+    )
