@@ -86,6 +86,8 @@ class Authorizer:
             self.caller_role = self.role(caller_role)
         self.usage = Usage()
         self._lock = threading.Lock()
+        self._decisions: dict[tuple[str, str, str, tuple[tuple[str, str], ...]], Decision] = {}
+        """Policies do not change while the emulator runs: each decision is made once."""
 
     def role(self, key: str) -> Role:
         """The role named by ``key`` (its name, logical id or ARN); a clear error if none."""
@@ -114,6 +116,19 @@ class Authorizer:
             self.usage.unchecked += 1
 
     def authorize(self, role: Role, call: Call) -> Decision:
+        """Judge ``call`` as ``role``; raises :class:`ValueError` if the evaluator rejects the
+        request's description (a bug of :mod:`~lambda_jobs.emulator.iam.requests`)."""
+        key = (role.arn, call.action, call.resource, tuple(sorted(call.context.items())))
+        decision = self._decisions.get(key)
+        if decision is None:
+            decision = self._decide(role, call)
+            self._decisions[key] = decision
+        with self._lock:
+            into = self.usage.allowed if decision.allowed else self.usage.denied
+            into.setdefault(role.arn, set()).add(call.key())
+        return decision
+
+    def _decide(self, role: Role, call: Call) -> Decision:
         account = role.arn.split(":")[4]
         resource_policies = self.queue_policies.get(call.resource) or []
         simulation: dict[str, Any] = {
@@ -145,9 +160,6 @@ class Authorizer:
             }
         result = self.evaluator.decide(simulation)
         allowed = result == ALLOWED
-        with self._lock:
-            into = self.usage.allowed if allowed else self.usage.denied
-            into.setdefault(role.arn, set()).add(call.key())
         return Decision(allowed, "" if allowed else denial_message(role, call, result))
 
 

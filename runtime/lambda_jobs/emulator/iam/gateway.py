@@ -33,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from lambda_jobs.emulator.iam.authorizer import Authorizer
+from lambda_jobs.emulator.iam.evaluator import EvaluatorUnavailable
 from lambda_jobs.emulator.iam.requests import calls_of, signature
 
 _HOP_BY_HOP = {"host", "content-length", "connection", "keep-alive", "transfer-encoding"}
@@ -168,7 +169,12 @@ def _make_handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                         self._deny(service, message)
                         return
                     for call in calls:
-                        decision = gateway.authorizer.authorize(role, call)
+                        try:
+                            decision = gateway.authorizer.authorize(role, call)
+                        except (ValueError, EvaluatorUnavailable) as exc:
+                            # Never served unjudged: a request the evaluator cannot take fails.
+                            self._deny(service, f"the emulator could not judge {call}: {exc}")
+                            return
                         if not decision.allowed:
                             self._deny(service, decision.message)
                             return
