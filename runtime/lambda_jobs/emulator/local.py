@@ -2,7 +2,9 @@
 
 :class:`LocalCloud` reads the cloud assembly, starts a moto server, provisions each stack in it,
 and starts one :class:`~lambda_jobs.emulator.environments.FunctionPool` per function, the
-event-source mapping pollers, the async invoke queues behind the Invoke API, and the scheduler.
+event-source mapping pollers, the async invoke queues behind the Invoke API, and the scheduler;
+unless ``iam`` is off, every SDK call goes through the IAM gateway that judges it as the
+template's principal first (:mod:`~lambda_jobs.emulator.iam`).
 :meth:`LocalCloud.client_configs` then gives each backend's ``LAMBDA_JOBS_CONFIG`` document with
 ``endpoints`` pointing here. :meth:`LocalCloud.stop` ends every thread and child process it started
 (moto, every execution environment).
