@@ -168,3 +168,36 @@ def test_a_decision_costs_milliseconds_and_a_repeated_one_nothing(evaluator: Eva
         authorizer.authorize(role, Call("sqs:SendMessage", f"{QUEUE}-{n}"))
     cached = (time.perf_counter() - started) / 50
     assert fresh < 0.05 and cached < fresh
+
+
+def test_pass_role_is_judged_with_the_service_it_is_passed_to(evaluator: Evaluator) -> None:
+    """``grant_enqueue``'s PassRole holds for ``scheduler.amazonaws.com`` only."""
+    scheduler_role = f"arn:aws:iam::{ACCOUNT}:role/sched"
+    role = Role(
+        logical_id="App",
+        name="App",
+        arn=f"arn:aws:iam::{ACCOUNT}:role/App",
+        policies=[
+            (
+                "p",
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "iam:PassRole",
+                            "Resource": scheduler_role,
+                            "Condition": {
+                                "StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}
+                            },
+                        }
+                    ],
+                },
+            )
+        ],
+    )
+    authorizer = Authorizer([StackIam(roles={role.arn: role})], evaluator)
+    passed = _calls("scheduler", "POST", "/schedules/j", {"Target": {"RoleArn": scheduler_role}})[1]
+    assert authorizer.authorize(role, passed).allowed
+    elsewhere = Call("iam:PassRole", scheduler_role, {"iam:PassedToService": "ec2.amazonaws.com"})
+    assert not authorizer.authorize(role, elsewhere).allowed
