@@ -165,7 +165,7 @@ def _make_handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                             f"User: {role.session_arn} made a request the emulator cannot "
                             f"check ({signed.service} {self.command} {self.path.split('?')[0]} "
                             f"{lowered.get('x-amz-target', '')})"
-                        ).replace(" )", ")")
+                        ).replace(" )", ")") + "; lambda-jobs local --no-iam serves it unjudged"
                         self._deny(service, message)
                         return
                     for call in calls:
