@@ -404,6 +404,27 @@ def test_fifo_group_resumes_after_the_failed_job_s_backoff_in_order(
     assert [line["outcome"] for line in logged] == ["succeeded"] * 3
 
 
+def test_fifo_job_listed_behind_a_failure_keeps_its_attempt_with_the_job_store(
+    moto, monkeypatch, tmp_path: Path
+):
+    """The README's advice for ``retries=0`` tasks on FIFO lanes: the store counts attempts that
+    started, so a job listed unrun behind a failed one still runs as attempt 1."""
+    from tests.runtime.job_table import TABLE, make_table
+
+    make_table(moto)
+    goat = Goat(moto, monkeypatch, LAMBDA_JOBS_JOB_TABLE=TABLE)
+    url, arn = ev.make_queue(goat.sqs, "ordered", fifo=True)
+    flaky = ev.envelope(T + "fail_until", str(tmp_path / "flaky"), 2)  # backoff 1 s
+    once = ev.envelope(T + "write_file", str(tmp_path / "once"), "ran")  # retries=0
+    for job in (flaky, once):
+        ev.send(goat.sqs, url, job.to_json(), group="g")
+    event = ev.sqs_event(goat.sqs, url, arn, 2)
+    ev.settle(goat.sqs, url, event, dispatch(event, ev.Context(), goat.runtime))
+    again = ev.sqs_event(goat.sqs, url, arn, 2)
+    assert dispatch(again, ev.Context(), goat.runtime) == {"batchItemFailures": []}
+    assert (tmp_path / "once").read_text() == "ran"
+
+
 def test_fifo_release_that_sqs_refuses_is_logged_and_the_record_still_listed(
     moto, monkeypatch, tmp_path: Path, capsys
 ):
