@@ -325,7 +325,9 @@ def _release(records: list[_Record]) -> dict[str, str]:
     For the records listed behind a failed one, or handed back: SQS's FIFO rule keeps each
     behind the first in-flight message of its group (see the module docstring), so none
     overtakes the failed one. A record whose change failed stays in flight until the queue's
-    visibility timeout ends (it comes back then, as it did before this release existed).
+    visibility timeout ends (it comes back then, as it did before this release existed). The
+    batch call needs no grant beyond ``sqs:ChangeMessageVisibility``, which retries already use
+    (IAM has no separate batch action: "Actions, resources, and condition keys for Amazon SQS").
     """
     prefix = "ChangeMessageVisibilityBatch failed"
     failed: dict[str, str] = {}
