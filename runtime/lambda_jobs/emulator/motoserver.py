@@ -1,6 +1,8 @@
 """A ``moto_server`` child process on a free loopback port, stopped by its pid.
 
 Used by the emulator and by the tests: both need real HTTP AWS endpoints without an AWS account.
+The process is moto's own server with SQS's FIFO receive order put right
+(:mod:`~lambda_jobs.emulator.fifo_receive`: moto 5.2.5 reorders FIFO groups).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import sys
 import time
 import urllib.request
 from types import TracebackType
+
+#: The module the server runs: ``moto.server`` with SQS's FIFO receive (see the docstring).
+FIFO_RECEIVE = "lambda_jobs.emulator.fifo_receive"
 
 
 def free_port() -> int:
@@ -34,7 +39,7 @@ class MotoServer:
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", FIFO_RECEIVE, "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,

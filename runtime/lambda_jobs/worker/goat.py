@@ -26,7 +26,16 @@ For each record, in order:
   ``.fifo``) the records are listed, which keeps their order; there a hand-back does count as a
   delivery (the receive count grows), so it uses up an attempt.
 - **FIFO order**: on a FIFO queue, once a record is listed, every later record of the batch is
-  listed without running (as AWS requires for partial batch responses on FIFO queues).
+  listed without running ("Handling errors for an SQS event source in Lambda": stop at the first
+  failure and report it and every unprocessed record). Those later records, and a hand-back's,
+  are made visible again at once (``ChangeMessageVisibilityBatch`` to 0, :func:`_release`)
+  instead of staying in flight for the queue's whole visibility timeout (6 x the function
+  timeout), during which SQS would deliver nothing after them in their message groups. SQS keeps
+  them in order by itself: it returns no message of a group after an in-flight one ("FIFO queue
+  delivery logic in Amazon SQS"), and the records before them are in flight until the mapping
+  deletes them, the failed one until its backoff ends. So a group resumes right after the failed
+  job's backoff (or at once after a hand-back), in order; the effective retry delay of a FIFO
+  job is its backoff, and every later job of its group waits that long too.
 
 **Job store** (``LAMBDA_JOBS_JOB_TABLE`` set; :mod:`lambda_jobs.worker.claims`): each started
 record is claimed first, and the attempt is the store's count instead of the receive count. A job
@@ -296,12 +305,56 @@ def _hand_back(records: list[_Record], *, fifo: bool, clock: FunctionClock) -> l
     listed = [r for r in records if fifo or r.envelope is None]
     copies = [r for r in records if not fifo and r.envelope is not None]
     refused = _send_copies(copies) if copies else set()
+    not_released = _release(listed) if fifo else {}  # message id -> the AWS error
     remaining = clock.remaining_ms()
     for record in records:
-        record.log("handed_back", 0.0, remaining_ms=remaining)
+        record.log(
+            "handed_back",
+            0.0,
+            remaining_ms=remaining,
+            aws_error=not_released.get(record.message_id),
+        )
     return [r.message_id for r in listed] + [
         r.message_id for r in copies if r.message_id in refused
     ]
+
+
+def _release(records: list[_Record]) -> dict[str, str]:
+    """Make FIFO records visible again at once; returns ``{message id: AWS error}`` of failures.
+
+    For the records listed behind a failed one, or handed back: SQS's FIFO rule keeps each
+    behind the first in-flight message of its group (see the module docstring), so none
+    overtakes the failed one. A record whose change failed stays in flight until the queue's
+    visibility timeout ends (it comes back then, as it did before this release existed). The
+    batch call needs no grant beyond ``sqs:ChangeMessageVisibility``, which retries already use
+    (IAM has no separate batch action: "Actions, resources, and condition keys for Amazon SQS").
+    """
+    prefix = "ChangeMessageVisibilityBatch failed"
+    failed: dict[str, str] = {}
+    by_queue: dict[str, list[_Record]] = {}
+    for record in records:
+        by_queue.setdefault(record.source, []).append(record)
+    for source_arn, group in by_queue.items():
+        for start in range(0, len(group), 10):
+            chunk = group[start : start + 10]
+            try:
+                from lambda_jobs import aws
+
+                response = aws.client("sqs", None).change_message_visibility_batch(
+                    QueueUrl=queue_url(source_arn),
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": r.receipt, "VisibilityTimeout": 0}
+                        for i, r in enumerate(chunk)
+                    ],
+                )
+            except Exception as exc:
+                error = f"{prefix}: {type(exc).__name__}: {exc}"
+                failed.update((r.message_id, error) for r in chunk)
+                continue
+            for entry in response.get("Failed", []):
+                error = f"{prefix}: {entry.get('Code')}: {entry.get('Message')}"
+                failed[chunk[int(entry["Id"])].message_id] = error
+    return failed
 
 
 def _send_copies(records: list[_Record]) -> set[str]:

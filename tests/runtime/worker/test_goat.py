@@ -348,8 +348,10 @@ def test_deadline_hand_back_on_fifo_lists_the_rest_in_order(moto, monkeypatch, t
     assert not (tmp_path / "third").exists()
     ev.settle(goat.sqs, url, event, result)
     attributes = goat.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "2"  # kept, no copies sent
-    assert attributes["ApproximateNumberOfMessages"] == "0"
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "0"  # released, not in flight
+    assert attributes["ApproximateNumberOfMessages"] == "2"  # kept, no copies sent
+    again = ev.receive(goat.sqs, url, 2, timeout=5)  # at once, not after the visibility timeout
+    assert [m["MessageId"] for m in again] == ev.failed_ids(result)  # in order
 
 
 def test_fifo_failure_keeps_every_later_record_behind_it(moto, monkeypatch, tmp_path: Path):
@@ -368,6 +370,82 @@ def test_fifo_failure_keeps_every_later_record_behind_it(moto, monkeypatch, tmp_
     result = dispatch(event, ev.Context(), goat.runtime)
     assert ev.failed_ids(result) == [r["messageId"] for r in event["Records"]]
     assert not (tmp_path / "w").exists()
+
+
+def test_fifo_group_resumes_after_the_failed_job_s_backoff_in_order(
+    moto, monkeypatch, tmp_path: Path, capsys
+):
+    """Issue 27: the records listed behind a failed one are released, not left in flight for the
+    queue's visibility timeout; SQS holds them behind the failed one until its backoff ends."""
+    goat = Goat(moto, monkeypatch)
+    url, arn = ev.make_queue(goat.sqs, "ordered", fifo=True, visibility=60)
+    jobs = [  # the issue's scenario: every job retries=2 (backoff 1 s); the second fails once
+        ev.envelope(T + "fail_until", str(tmp_path / name), 2 if name == "flaky" else 1)
+        for name in ("a", "flaky", "b", "c")
+    ]
+    for job in jobs:
+        ev.send(goat.sqs, url, job.to_json(), group="g")
+    event = ev.sqs_event(goat.sqs, url, arn, 4)
+    result = dispatch(event, ev.Context(), goat.runtime)
+    assert ev.failed_ids(result) == [r["messageId"] for r in event["Records"][1:]]
+    ev.settle(goat.sqs, url, event, result)
+    failed_at = time.monotonic()
+    assert not (tmp_path / "b").exists()
+    assert goat.sqs.receive_message(QueueUrl=url).get("Messages", []) == []  # behind the failed
+    again = ev.sqs_event(goat.sqs, url, arn, 3)
+    waited = time.monotonic() - failed_at
+    assert 0.5 < waited < 10, f"the group resumed after {waited:.1f} s (visibility timeout 60 s)"
+    assert [json.loads(r["body"])["id"] for r in again["Records"]] == [j.id for j in jobs[1:]]
+    capsys.readouterr()
+    assert dispatch(again, ev.Context(), goat.runtime) == {"batchItemFailures": []}
+    runs = {n: len(lines(tmp_path / n)) for n in ("a", "flaky", "b", "c")}
+    assert runs == {"a": 1, "flaky": 2, "b": 1, "c": 1}
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["outcome"] for line in logged] == ["succeeded"] * 3
+
+
+def test_fifo_job_listed_behind_a_failure_keeps_its_attempt_with_the_job_store(
+    moto, monkeypatch, tmp_path: Path
+):
+    """The README's advice for ``retries=0`` tasks on FIFO lanes: the store counts attempts that
+    started, so a job listed unrun behind a failed one still runs as attempt 1."""
+    from tests.runtime.job_table import TABLE, make_table
+
+    make_table(moto)
+    goat = Goat(moto, monkeypatch, LAMBDA_JOBS_JOB_TABLE=TABLE)
+    url, arn = ev.make_queue(goat.sqs, "ordered", fifo=True)
+    flaky = ev.envelope(T + "fail_until", str(tmp_path / "flaky"), 2)  # backoff 1 s
+    once = ev.envelope(T + "write_file", str(tmp_path / "once"), "ran")  # retries=0
+    for job in (flaky, once):
+        ev.send(goat.sqs, url, job.to_json(), group="g")
+    event = ev.sqs_event(goat.sqs, url, arn, 2)
+    ev.settle(goat.sqs, url, event, dispatch(event, ev.Context(), goat.runtime))
+    again = ev.sqs_event(goat.sqs, url, arn, 2)
+    assert dispatch(again, ev.Context(), goat.runtime) == {"batchItemFailures": []}
+    assert (tmp_path / "once").read_text() == "ran"
+
+
+def test_fifo_release_that_sqs_refuses_is_logged_and_the_record_still_listed(
+    moto, monkeypatch, tmp_path: Path, capsys
+):
+    goat = Goat(moto, monkeypatch)
+    url, arn = ev.make_queue(goat.sqs, "ordered", fifo=True)
+    for job in (
+        ev.envelope(T + "fail_with_retries", str(tmp_path / "r")),
+        ev.envelope(T + "write_file", str(tmp_path / "w"), "x"),
+    ):
+        ev.send(goat.sqs, url, job.to_json(), group="g")
+    event = ev.sqs_event(goat.sqs, url, arn, 2)
+    event["Records"][1]["receiptHandle"] = "not-a-receipt-handle"
+    capsys.readouterr()
+    result = dispatch(event, ev.Context(), goat.runtime)
+    assert ev.failed_ids(result) == [r["messageId"] for r in event["Records"]]
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    [line] = [line for line in logged if line["outcome"] == "handed_back"]
+    assert line["level"] == "ERROR"
+    assert line["aws_error"].startswith(
+        "ChangeMessageVisibilityBatch failed: ReceiptHandleIsInvalid"
+    )
 
 
 def test_fifo_dead_letter_goes_to_a_fifo_dlq(moto, monkeypatch, tmp_path: Path):
