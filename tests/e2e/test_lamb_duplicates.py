@@ -30,7 +30,7 @@ from lambda_jobs.emulator.process import EmulatorProcess
 from lambda_jobs.envelope import Envelope
 from lambda_jobs.jsoncodec import wire_json, wire_size
 
-from tests.e2e.conftest import ASYNC_RETRY_SCALE, Backend, poll, synthesize
+from tests.e2e.conftest import ASYNC_RETRY_SCALE, Backend, demo_tasks, poll, synthesize
 from tests.e2e.lamb_app import FUNCTION_TIMEOUT_S, LAMB_PROJECT, LAMB_STACK
 from tests.e2e.test_job_store import job_lines
 
@@ -160,6 +160,18 @@ def test_non_ascii_arguments_count_as_utf8_against_schedulers_256_kb(lamb: Backe
         (2, 100_000),
     ]
     assert lamb.dead_letter_for(retried.id) is None
+
+
+def test_goat_schedule_input_with_non_ascii_arguments_counts_as_utf8(goat: Backend) -> None:
+    """The same measure on Goat: a delayed job on a FIFO lane (a schedule carries it) with
+    200,000 bytes of "é" fits Scheduler's 256 KB and runs."""
+    who = "é" * 100_000 + uuid.uuid4().hex[:8]
+    demo_tasks.hello.using(queue_name="ordered", run_after=timedelta(seconds=1)).enqueue(who)
+    poll(
+        partial(goat.events, task="hello", greeting=f"Hello, {who}!"),
+        timeout=40,
+        what="the delayed job to run",
+    )
 
 
 def _blob_for_envelope_of(size: int, job_key: str) -> str:
