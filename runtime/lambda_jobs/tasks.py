@@ -65,9 +65,9 @@ class Task(_Generic[P, R]):
 
     Attributes (read-only by contract): ``func``, ``name``, ``queue_name``, ``priority``, ``retry``
     (a :class:`RetryPolicy`), ``timeout`` (seconds one attempt may run; None: until the Lambda
-    function's deadline), ``takes_context``, ``run_after``, ``message_group_id`` (FIFO lanes
-    only; None means the task name) and ``tenant`` (the SQS fair-queue tenant of the job on
-    standard Goat lanes; None: no tenant).
+    function's deadline less ``LAMBDA_JOBS_DEADLINE_MARGIN_MS``), ``takes_context``,
+    ``run_after``, ``message_group_id`` (FIFO lanes only; None means the task name) and
+    ``tenant`` (the SQS fair-queue tenant of the job on standard Goat lanes; None: no tenant).
     """
 
     __slots__ = (

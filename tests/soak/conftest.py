@@ -35,7 +35,7 @@ class SoakBackend:
         self.emulator = emulator
         self.log = log
         self.emulator_log = emulator_log
-        backend = "lamb" if name == "lamb" else "goat"
+        backend = "lamb" if name.startswith("lamb") else "goat"
         self.config_value = emulator.configs[backend]
         self.config: dict[str, Any] = json.loads(self.config_value)
 
@@ -148,6 +148,14 @@ def soak_lamb_backend(
     soak_assembly: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SoakBackend]:
     yield from _backend("lamb", soak_assembly, tmp_path_factory, "--quiet-functions")
+
+
+@pytest.fixture(scope="session")
+def soak_lamb_store_backend(
+    soak_assembly: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SoakBackend]:
+    # Functions' output stays in the log: the duplicate test counts the handler's skipped copies.
+    yield from _backend("lamb-store", soak_assembly, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -208,8 +208,10 @@ def _envelope_and_delay(
         attempt=1,
         overrides=dict(job.overrides),
     )
+    from lambda_jobs.jsoncodec import wire_size
+
     body = envelope.to_json()
-    size = len(body.encode())
+    size = wire_size(body)
     if size > config.max_payload_bytes:
         raise InvalidJobError(
             f"{task.name}: job {job.id} is {size:,} bytes as JSON, over the {config.backend} "

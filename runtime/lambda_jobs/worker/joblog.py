@@ -14,7 +14,8 @@ its success path). The line::
 near the deadline; runs in a later invocation) or ``dead_letter_failed`` (the DLQ send failed, so
 the message was kept: it comes back and is dead-lettered then). With the job store on
 (:mod:`lambda_jobs.worker.claims`) three more: ``skipped_duplicate`` (the job already finished,
-or — Lamb — runs under a live lease in another invocation: acknowledged without running),
+or — Lamb — runs under a live lease in another invocation, or waits for its scheduled retry, which
+this delivery is not: ``retry_pending`` true; acknowledged without running),
 ``cancelled`` (cancelled before it started: acknowledged without running) and ``deferred`` (Goat:
 another attempt runs under a live lease; hidden for ``retry_in_s`` and listed, so it comes back
 then). A store write that failed adds ``store_error`` (the job went on as without the store).

@@ -161,8 +161,13 @@ class Arrival:
             limit, message = self.time_limit(clock)
         return run_attempt(task, envelope, self.attempt, options.max_attempts, limit, message)
 
-    def claim(self, time_limit: float | None, worker_id: str) -> str:
+    def claim(
+        self, time_limit: float | None, worker_id: str, delivered_attempt: int | None = None
+    ) -> str:
         """Claim the job in the store; returns the action (see :class:`.claims.Claim`).
+
+        ``delivered_attempt`` (Lamb) is the attempt the delivery carries: it tells the scheduled
+        retry of a ``retrying`` job from a copy of an earlier delivery (``waiting``).
 
         ``run`` also when the store is off, unreachable (``store_error`` is set) or the job cannot
         be claimed (no envelope). On ``run`` with a store, ``attempt`` is the store's and
@@ -181,6 +186,7 @@ class Arrival:
             max_attempts=self.options.max_attempts,
             lease_seconds=lease,
             worker_id=worker_id,
+            delivered_attempt=delivered_attempt,
         )
         if found.action == "unavailable":
             self.store_error = f"claim failed, ran without it: {found.error}"
