@@ -305,7 +305,7 @@ def measure(bulk_count: int, single_count: int, rounds: int, single_rounds: int)
             f"costs {check_us:.1f} µs a job for a three-parameter task (`prepare` "
             f"{prepare_checked:.1f} µs with it, {prepare_unchecked:.1f} µs with "
             "`check_arguments=False`, in-process, median of 21 runs of 2,000): "
-            f"{check_us / (1000 / median(single[raw_single])) / 10:.4f}% of one raw "
+            f"{check_us / (1000 / median(single[raw_single])) / 10:.2f}% of one raw "
             "`send_message` here; it is included in every lambda-jobs figure above.",
         ],
     }

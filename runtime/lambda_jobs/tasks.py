@@ -134,6 +134,7 @@ class Task(_Generic[P, R]):
                 job_id="in-process",
                 task_name=self.name,
                 queue_name=self.queue_name,
+                priority=self.priority,
                 attempt=1,
                 max_attempts=self.retry.max_attempts,
                 enqueued_at=datetime.now(UTC),

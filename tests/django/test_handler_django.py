@@ -199,6 +199,9 @@ def test_register_tasks_takes_only_lambda_jobs_tasks_defined_in_the_given_module
     names = worker.register_tasks([module, "tests.django.djapp.receivers"])
 
     assert sorted(names) == [
+        f"{TASKS_MODULE}.add_two",
+        f"{TASKS_MODULE}.add_two_unchecked",
+        f"{TASKS_MODULE}.describe_task",
         f"{TASKS_MODULE}.flaky",
         f"{TASKS_MODULE}.query_files_database",
         f"{TASKS_MODULE}.record_order",

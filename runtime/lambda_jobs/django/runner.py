@@ -130,7 +130,7 @@ class DjangoTaskRunner:
         workers = [*earlier, worker_id()]
         if self.result is None:
             return TaskResult(
-                task=self.django_task,
+                task=self._as_enqueued(context),
                 id=context.job_id,
                 status=TaskResultStatus.RUNNING,
                 enqueued_at=context.enqueued_at,
@@ -152,6 +152,26 @@ class DjangoTaskRunner:
         object.__setattr__(result, "finished_at", None)
         result.worker_ids[:] = workers
         return result
+
+    def _as_enqueued(self, context: JobContext) -> Task[..., Any]:
+        """The Django task with the queue and priority this job was enqueued with (``using``).
+
+        The backend alias stays the declared one: the message does not carry Django's alias.
+        """
+        from django.tasks.exceptions import InvalidTask, InvalidTaskBackend
+
+        task = self.django_task
+        changes: dict[str, Any] = {}
+        if context.queue_name != task.queue_name:
+            changes["queue_name"] = context.queue_name
+        if context.priority != task.priority:
+            changes["priority"] = context.priority
+        if not changes:
+            return task
+        try:
+            return task.using(**changes)
+        except (InvalidTask, InvalidTaskBackend):
+            return task
 
     def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         func = self.django_task.func
