@@ -104,8 +104,8 @@ def check_cost(repeats: int = 21, calls: int = 2000) -> tuple[float, float]:
     def typical(order_id: int, email: str, *, notify: bool = True) -> None:
         """A job function of the usual shape: an id, a value, a keyword flag."""
 
-    checked = Task(func=typical, name="bench.typical")
-    unchecked = Task(func=typical, name="bench.typical", check_arguments=False)
+    checked: Task[..., None] = Task(func=typical, name="bench.typical")
+    unchecked: Task[..., None] = Task(func=typical, name="bench.typical", check_arguments=False)
     checked.prepare(1, "a@example.com", notify=False)  # reads and caches the signature
 
     def per_call(task: Task[..., Any]) -> float:

@@ -47,9 +47,9 @@ def test_arguments_that_do_not_fit_the_signature_are_refused_as_invalid_task_and
     use_backend(goat_document())
 
     with pytest.raises(InvalidTask) as missing:
-        add_two.enqueue(1)
+        add_two.enqueue(1)  # type: ignore[call-arg]
     with pytest.raises(TypeError) as extra:
-        add_two.enqueue(1, 2, c=3)
+        add_two.enqueue(1, 2, c=3)  # type: ignore[call-arg]
     with pytest.raises(TypeError) as with_context:
         flaky.enqueue("/tmp/x")  # takes_context: bound without ``context``
 
@@ -69,7 +69,7 @@ def test_aenqueue_refuses_them_too(use_backend: Any) -> None:
 
     use_backend(goat_document())
     with pytest.raises(InvalidTask, match="missing a required argument: 'b'"):
-        asyncio.run(add_two.aenqueue(1))
+        asyncio.run(add_two.aenqueue(1))  # type: ignore[call-arg]
 
 
 def test_the_opt_out_sends_them_as_given(use_backend: Any) -> None:
@@ -98,9 +98,9 @@ def test_an_argument_that_is_not_json_raises_type_error_unsupported_type(
     use_backend(goat_document())
     with pytest.raises(TypeError, match="Unsupported type") as caught:
         if send == "enqueue":
-            write_text.enqueue("/tmp/x", datetime.now(UTC))
+            write_text.enqueue("/tmp/x", datetime.now(UTC))  # type: ignore[arg-type]
         else:
-            asyncio.run(write_text.aenqueue("/tmp/x", datetime.now(UTC)))
+            asyncio.run(write_text.aenqueue("/tmp/x", datetime.now(UTC)))  # type: ignore[arg-type]
 
     assert isinstance(caught.value, InvalidTask)
     assert "positional argument 1 is not JSON" in str(caught.value)
@@ -150,7 +150,6 @@ def test_every_recorded_error_type_resolves_to_an_exception_class(
     error_type: str, expected: str | None
 ) -> None:
     from django.tasks.base import TaskError
-
     from lambda_jobs.django.backend import _class_path
 
     error = TaskError(exception_class_path=_class_path(error_type), traceback="")

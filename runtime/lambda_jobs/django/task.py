@@ -49,7 +49,7 @@ class LambdaJobsTask(_TaskBase):
 
 
 def checks_arguments(task: Task[..., Any]) -> bool:
-    """Whether ``enqueue`` binds ``task``'s arguments to its signature (a plain Django task: yes)."""
+    """Whether ``enqueue`` binds ``task``'s arguments to its signature (plain Django tasks do)."""
     return not isinstance(task, LambdaJobsTask) or task.check_arguments is not False
 
 

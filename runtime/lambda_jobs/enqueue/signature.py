@@ -89,9 +89,9 @@ def _takes(signature: inspect.Signature) -> str:
     star_done = False
     params = list(signature.parameters.values())
     for index, param in enumerate(params):
-        if index and params[index - 1].kind is inspect.Parameter.POSITIONAL_ONLY:
-            if param.kind is not inspect.Parameter.POSITIONAL_ONLY:
-                parts.append("/")
+        previous = params[index - 1].kind if index else None
+        if previous is inspect.Parameter.POSITIONAL_ONLY and param.kind is not previous:
+            parts.append("/")
         if param.kind is inspect.Parameter.VAR_POSITIONAL:
             parts.append(f"*{param.name}")
             star_done = True

@@ -48,9 +48,9 @@ def with_context(context: JobContext, n: int) -> int:
 
 #: ``math.hypot`` has no signature ``inspect`` can read: such a task needs the opt-out.
 uninspectable = task(name="tests.runtime.enqueue.test_signature.hypot")(math.hypot)
-unchecked = task(name="tests.runtime.enqueue.test_signature.hypot_unchecked", check_arguments=False)(
-    math.hypot
-)
+unchecked = task(
+    name="tests.runtime.enqueue.test_signature.hypot_unchecked", check_arguments=False
+)(math.hypot)
 
 
 @task(check_arguments=False)
@@ -71,7 +71,7 @@ def queued_bodies(goat: GoatBackend, url: str) -> list[dict[str, Any]]:
 def test_a_missing_argument_is_refused_naming_the_parameter_and_nothing_is_sent(
     goat: GoatBackend,
 ) -> None:
-    message = refused(lambda: two.enqueue(1))
+    message = refused(lambda: two.enqueue(1))  # type: ignore[call-arg]
 
     assert message.startswith(f"{two.name}: the arguments do not fit the task's signature")
     assert "missing a required argument: 'b'" in message
@@ -80,7 +80,7 @@ def test_a_missing_argument_is_refused_naming_the_parameter_and_nothing_is_sent(
 
 
 def test_an_unexpected_keyword_is_refused_also_through_using(goat: GoatBackend) -> None:
-    message = refused(lambda: two.using(priority=60).enqueue(1, 2, c=3))
+    message = refused(lambda: two.using(priority=60).enqueue(1, 2, c=3))  # type: ignore[call-arg]
 
     assert "got an unexpected keyword argument 'c'" in message
     assert "it takes (a, b)" in message
@@ -88,7 +88,7 @@ def test_an_unexpected_keyword_is_refused_also_through_using(goat: GoatBackend) 
 
 
 def test_too_many_positional_arguments_say_how_many_are_accepted(goat: GoatBackend) -> None:
-    message = refused(lambda: two.enqueue(1, 2, 3))
+    message = refused(lambda: two.enqueue(1, 2, 3))  # type: ignore[call-arg]
 
     assert "3 positional arguments given, at most 2 accepted; it takes (a, b)" in message
     assert queued_bodies(goat, goat.low_url) == []
@@ -96,8 +96,8 @@ def test_too_many_positional_arguments_say_how_many_are_accepted(goat: GoatBacke
 
 @pytest.mark.usefixtures("goat")
 def test_keyword_only_parameters_must_be_passed_by_keyword() -> None:
-    missing = refused(lambda: keyword_only.enqueue(1))
-    positional = refused(lambda: keyword_only.enqueue(1, 2))
+    missing = refused(lambda: keyword_only.enqueue(1))  # type: ignore[call-arg]
+    positional = refused(lambda: keyword_only.enqueue(1, 2))  # type: ignore[call-arg]
 
     assert "missing a required keyword-only argument: 'b'" in missing
     assert "it takes (a, *, b, c=...)" in missing
@@ -106,7 +106,7 @@ def test_keyword_only_parameters_must_be_passed_by_keyword() -> None:
 
 @pytest.mark.usefixtures("goat")
 def test_positional_only_parameters_cannot_be_passed_by_keyword() -> None:
-    message = refused(lambda: positional_only.enqueue(a=1))
+    message = refused(lambda: positional_only.enqueue(a=1))  # type: ignore[call-arg]
 
     assert "'a' parameter is positional only" in message
     assert "it takes (a, /, b=...)" in message
@@ -114,7 +114,7 @@ def test_positional_only_parameters_cannot_be_passed_by_keyword() -> None:
 
 def test_star_args_and_star_kwargs_accept_any_extra_arguments(goat: GoatBackend) -> None:
     open_ended.enqueue("x", 1, 2, colour="red")
-    missing = refused(lambda: open_ended.enqueue(colour="red"))
+    missing = refused(lambda: open_ended.enqueue(colour="red"))  # type: ignore[call-arg]
 
     (body,) = queued_bodies(goat, goat.low_url)
     assert body["args"] == ["x", 1, 2] and body["kwargs"] == {"colour": "red"}
@@ -124,7 +124,7 @@ def test_star_args_and_star_kwargs_accept_any_extra_arguments(goat: GoatBackend)
 
 def test_takes_context_binds_without_the_context(goat: GoatBackend) -> None:
     with_context.enqueue(5)
-    passed_context = refused(lambda: with_context.enqueue(5, context={}))
+    passed_context = refused(lambda: with_context.enqueue(5, context={}))  # type: ignore[call-arg]
 
     (body,) = queued_bodies(goat, goat.low_url)
     assert body["args"] == [5]
@@ -137,7 +137,8 @@ def test_one_bad_job_in_a_bulk_is_refused_at_prepare_and_nothing_is_sent(
 ) -> None:
     message = refused(
         lambda: lambda_jobs.enqueue_many(
-            two.prepare(i, i) if i < 14 else two.prepare(i) for i in range(15)
+            two.prepare(i, i) if i < 14 else two.prepare(i)  # type: ignore[call-arg]
+            for i in range(15)
         )
     )
 
@@ -146,7 +147,7 @@ def test_one_bad_job_in_a_bulk_is_refused_at_prepare_and_nothing_is_sent(
 
 
 def test_the_opt_out_sends_arguments_unchecked(goat: GoatBackend) -> None:
-    takes_two_unchecked.enqueue(1, 2, 3)
+    takes_two_unchecked.enqueue(1, 2, 3)  # type: ignore[call-arg]
     unchecked.enqueue(3.0, 4.0)
 
     bodies = queued_bodies(goat, goat.low_url)
@@ -166,7 +167,7 @@ def test_inline_refuses_too_instead_of_returning_a_failed_job(
 ) -> None:
     monkeypatch.setenv("LAMBDA_JOBS_CONFIG", "inline")
 
-    message = refused(lambda: two.enqueue(1))
+    message = refused(lambda: two.enqueue(1))  # type: ignore[call-arg]
 
     assert "missing a required argument: 'b'" in message
     assert two.enqueue(1, 2).return_value == 3
