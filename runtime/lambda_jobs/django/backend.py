@@ -10,7 +10,9 @@ A Django project switches by settings alone::
         }
     }
 
-``enqueue`` validates the task against the backend's client configuration, sends one job through
+``enqueue`` validates the task against the backend's client configuration, refuses arguments that
+are not JSON or do not fit the function's signature (:class:`InvalidTaskArguments`), sends one job
+through
 :func:`lambda_jobs.enqueue.client.enqueue_one` (the envelope's ``task`` is the Django task's
 ``module_path``, its ``overrides`` carry the resolved retries, backoff and timeout), sends
 ``task_enqueued`` and returns a ``TaskResult`` whose ``id`` is the job id and whose status is READY.
@@ -22,7 +24,9 @@ client configuration) ``supports_get_result`` is True and :meth:`LambdaJobsBacke
 (so ``TaskResult.refresh()``) reads the job's item: status (enqueued and retrying are READY,
 running RUNNING, succeeded SUCCESSFUL, failed and cancelled FAILED), return value, last error
 (``errors`` holds it, with its traceback), times and one worker id per attempt (the Lambda request
-ids). ``args``/``kwargs`` of such a result are empty: the store never records arguments. Without a
+ids). ``args``/``kwargs`` of such a result are empty: the store never records arguments; ``task``
+is the task as enqueued (queue, priority, ``run_after``, this backend's alias); every error's
+``exception_class`` resolves. An id no job can have raises ``TaskResultDoesNotExist``. Without a
 store it is False and ``get_result`` raises ``NotImplementedError`` as Django's contract says.
 Enqueue after a database commit with ``transaction.on_commit(lambda: my_task.enqueue(...))``.
 """
