@@ -188,7 +188,7 @@ def test_handler_closes_database_connections_a_django_task_opened(
     assert connections["files"].connection is None
 
 
-def test_task_result_task_inside_the_function_is_the_task_as_enqueued(
+def test_task_result_inside_the_function_is_the_task_as_enqueued_and_the_request_id(
     goat: GoatBackend, runtime: Any, tmp_path: Path
 ) -> None:
     from lambda_jobs.worker.dispatch import dispatch
@@ -199,13 +199,16 @@ def test_task_result_task_inside_the_function_is_the_task_as_enqueued(
     describe_task.using(priority=75).enqueue(str(seen))  # the high lane: 50..100
     event = lambda_events.sqs_event(goat.sqs, goat.high_url, goat.high_arn, 1)
 
-    answer = dispatch(event, lambda_events.Context(), runtime)
+    invocation = lambda_events.Context()
+
+    answer = dispatch(event, invocation, runtime)
 
     assert answer == {"batchItemFailures": []}
     assert json.loads(seen.read_text()) == {
         "priority": 75,
         "queue_name": "default",
         "backend": "default",
+        "worker_ids": [invocation.aws_request_id],  # what the job store records per attempt
     }
 
 

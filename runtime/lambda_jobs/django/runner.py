@@ -43,9 +43,15 @@ UNKNOWN_WORKER = "unknown"
 
 
 def worker_id() -> str:
-    """This process as a Django worker id: the Lambda log stream (or host and pid locally)."""
-    stream = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
-    return stream or f"{socket.gethostname()}:{os.getpid()}"
+    """The worker id of this attempt: the Lambda request id of the invocation running it.
+
+    The same value the job store records per attempt, so ``TaskResult.worker_ids`` means one
+    thing inside the function and in ``get_result``. Outside an invocation (``inline``): this
+    host and process.
+    """
+    from lambda_jobs.worker.dispatch import current
+
+    return current.request_id or f"{socket.gethostname()}:{os.getpid()}"
 
 
 class DjangoTaskRunner:

@@ -68,7 +68,12 @@ def describe_task(context: TaskContext[Any, Any], path: str) -> None:
     seen = context.task_result.task
     Path(path).write_text(
         json.dumps(
-            {"priority": seen.priority, "queue_name": seen.queue_name, "backend": seen.backend}
+            {
+                "priority": seen.priority,
+                "queue_name": seen.queue_name,
+                "backend": seen.backend,
+                "worker_ids": context.task_result.worker_ids,
+            }
         ),
         encoding="utf-8",
     )
