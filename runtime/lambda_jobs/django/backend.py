@@ -12,9 +12,8 @@ A Django project switches by settings alone::
 
 ``enqueue`` validates the task against the backend's client configuration, refuses arguments that
 are not JSON or do not fit the function's signature (:class:`InvalidTaskArguments`), sends one job
-through
-:func:`lambda_jobs.enqueue.client.enqueue_one` (the envelope's ``task`` is the Django task's
-``module_path``, its ``overrides`` carry the resolved retries, backoff and timeout), sends
+through :func:`lambda_jobs.enqueue.client.enqueue_one` (the envelope's ``task`` is the Django
+task's ``module_path``, its ``overrides`` carry the resolved retries, backoff and timeout), sends
 ``task_enqueued`` and returns a ``TaskResult`` whose ``id`` is the job id and whose status is READY.
 With the ``inline`` configuration the job runs in this process before ``enqueue`` returns, and the
 result carries its outcome.
