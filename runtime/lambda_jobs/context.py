@@ -32,6 +32,7 @@ class JobContext:
         "enqueued_at",
         "job_id",
         "max_attempts",
+        "priority",
         "queue_name",
         "schedule_name",
         "scheduled_time",
@@ -50,6 +51,7 @@ class JobContext:
         deadline: float | None = None,
         schedule_name: str | None = None,
         scheduled_time: datetime | None = None,
+        priority: int = 0,
     ) -> None:
         self.job_id = job_id
         self.task_name = task_name
@@ -60,6 +62,7 @@ class JobContext:
         self.deadline = deadline
         self.schedule_name = schedule_name
         self.scheduled_time = scheduled_time
+        self.priority = priority
 
     def __repr__(self) -> str:
         return f"<JobContext {self.task_name} id={self.job_id} attempt={self.attempt}>"

@@ -73,3 +73,16 @@ class UnknownJobError(LambdaJobsError, LookupError):
 
 class JobStateError(LambdaJobsError):
     """The job is in a state that does not allow this (cancelling a running or finished job)."""
+
+
+class IncompleteAttempts(LambdaJobsError):
+    """Error type of a job dead-lettered because its deliveries kept ending without an outcome
+    (the function crashed or timed out mid-attempt). The worker records it by name
+    (``IncompleteAttempts``); the class exists so that readers such as Django's
+    ``TaskError.exception_class`` can resolve it."""
+
+
+class ResultNotStored(LambdaJobsError):
+    """Error type recorded when a job succeeded but its return value could not be stored (not
+    JSON, or over the job store's limit); the message says which (``lambda_jobs.ResultNotStored``
+    in the job store)."""

@@ -37,6 +37,10 @@ FLAKY = f"{TASKS}.flaky"
         (["enqueue", FLAKY, "--args", '["x"]', "--priority", "500"], "priority must be in"),
         (["enqueue", FLAKY, "--args", '["x"]', "--delay", "soon"], "--delay 'soon' is not a"),
         (["enqueue", FLAKY, "--args", '[{"a": NaN}]'], "argument"),
+        (
+            ["enqueue", FLAKY, "--args", '["x", "y"]'],
+            "2 positional arguments given, at most 1 accepted; it takes (path)",
+        ),
         (["dlq", "redrive", "--older-than", "3 fortnights"], "--older-than '3 fortnights'"),
         (["dlq", "redrive", "--older-than", ""], "is not a duration"),
         (["dlq", "redrive", "--visibility-timeout", "x"], "--visibility-timeout 'x'"),

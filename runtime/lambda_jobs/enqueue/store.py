@@ -231,6 +231,21 @@ def _time(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
+#: DynamoDB's longest partition key value, in bytes ("Constraints in Amazon DynamoDB",
+#: docs.aws.amazon.com/amazondynamodb/latest/developerguide/Constraints.html).
+MAX_KEY_BYTES = 2048
+
+
+def _possible_id(job_id: object) -> bool:
+    """False for what no job item can have as its key (DynamoDB would refuse the request)."""
+    return isinstance(job_id, str) and 0 < len(job_id.encode("utf-8", "replace")) <= MAX_KEY_BYTES
+
+
+def _recorded(value: Any) -> str | None:
+    """An ``error_*`` text, or None for the store's placeholder ``"-"`` (nothing recorded)."""
+    return value if isinstance(value, str) and value != "-" else None
+
+
 def to_job(item: dict[str, Any], config: ClientConfig) -> Job:
     """The :class:`~lambda_jobs.job.Job` a job item describes."""
     import json
@@ -255,7 +270,7 @@ def to_job(item: dict[str, Any], config: ClientConfig) -> Job:
         error=(f"{error_type}: {message}" if message else str(error_type)) if error_type else None,
         error_type=error_type if isinstance(error_type, str) else None,
         error_message=message if isinstance(message, str) else None,
-        error_traceback=item.get("error_traceback"),
+        error_traceback=_recorded(item.get("error_traceback")),
         started_at=_time(item.get("started_at")),
         finished_at=_time(item.get("finished_at")),
         unique_key=item.get("unique_key"),
@@ -277,6 +292,11 @@ def get_job(job_id: str, config: ClientConfig | None = None) -> Job:
     """The job ``job_id`` as the store has it now; an unknown id raises :class:`UnknownJobError`."""
     config = _config(config)
     store = store_of(config)
+    if not _possible_id(job_id):
+        raise UnknownJobError(
+            f"no job {job_id!r} in the job store {store.table!r}: a job id is a non-empty string "
+            f"of at most {MAX_KEY_BYTES:,} bytes"
+        )
     item = read(_client(config), store, job_id)
     if item is None:
         raise UnknownJobError(
