@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import re
 import threading
 import time
@@ -68,6 +69,11 @@ def fill_placeholders(text: str, *, schedule_arn: str, scheduled_time: datetime)
     )
 
 
+#: The SSM parameter (in the emulator's moto, the stack's region) where the poller publishes its
+#: recurring schedules' clock, ``{"origin": ISO 8601, "scale": F}``, so that
+#: ``lambda-jobs schedules`` shows the next firings on the clock they fire by.
+CLOCK_PARAMETER = "/lambda-jobs/local/schedule-clock"
+
 #: Most firings of one recurring schedule delivered in one poll (a scaled clock may owe many).
 MAX_FIRINGS_PER_POLL = 20
 
@@ -85,6 +91,16 @@ class ScaledClock:
             return datetime.now(UTC)
         elapsed = (time.monotonic() - self._started) * self.scale
         return self.origin + timedelta(seconds=elapsed)
+
+    def to_json(self) -> str:
+        return json.dumps({"origin": self.origin.isoformat(), "scale": self.scale})
+
+
+def clock_now(published: str, real_now: datetime) -> tuple[datetime, float]:
+    """(now on a published :class:`ScaledClock`, its scale), from its :data:`CLOCK_PARAMETER`."""
+    data = json.loads(published)
+    origin, scale = datetime.fromisoformat(data["origin"]), float(data["scale"])
+    return origin + (real_now - origin) * scale, scale
 
 
 class _Recurring:
@@ -149,6 +165,7 @@ class SchedulePoller:
         """By queue ARN."""
         self.invoke_async = invoke_async
         """(function ARN, payload) -> False when no such function is emulated."""
+        self.moto = moto
         self.scheduler = aws.client("scheduler", moto)
         self.sqs = aws.client("sqs", moto)
         self.log = log
@@ -160,6 +177,9 @@ class SchedulePoller:
         self._fired: set[str] = set()
 
     def start(self) -> threading.Thread:
+        aws.client("ssm", self.moto).put_parameter(
+            Name=CLOCK_PARAMETER, Value=self.clock.to_json(), Type="String", Overwrite=True
+        )
         thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
         thread.start()
         return thread
