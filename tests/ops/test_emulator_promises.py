@@ -48,15 +48,9 @@ class Local:
         self.config: dict[str, Any] = json.loads(self.config_value)
 
     def client(self, service: str) -> Any:
-        import boto3
+        from lambda_jobs import config
 
-        return boto3.client(
-            service,
-            endpoint_url=self.config["endpoints"]["sqs"],
-            region_name=self.config["region"],
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return aws.client(service, config.parse(self.config))
 
     def lane_url(self, queue: str) -> str:
         return str(self.config["queues"][queue]["lanes"][0]["target"])
@@ -171,7 +165,7 @@ def dlq_message(ops: Local, url: str, job_id: str) -> dict[str, Any]:
             attributes = message.get("MessageAttributes") or {}
             body_id = json.loads(message["Body"]).get("id")
             if job_id in (attributes.get("lambda_jobs.job_id", {}).get("StringValue"), body_id):
-                return message
+                return dict(message)
     raise AssertionError(f"no DLQ message of job {job_id}")
 
 
