@@ -17,6 +17,7 @@ runs as lines. Pinned behaviour:
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -295,7 +296,10 @@ def test_the_fifo_crash_net_dlq_is_counted_listed_shown_and_redriven(
     entry = poll(lambda: listed(capsys, job_id), timeout=10, what="the crash-net entry")
     assert (entry["task"], entry["dead_letter_queue"], entry["entries"]) == (IN_ORDER, name, 1)
     shown = cli_json(capsys, "dlq", "show", job_id)
-    assert (shown["queue"], shown["dead_letter_queue"]) == ("ordered", name)
+    assert (shown["queue"], shown["dead_letter_queue"], shown["priority"]) == ("ordered", name, 0)
+    status, table, _ = cli_run(capsys, "dlq", "show", job_id)
+    assert status == 0
+    assert re.search(r"priority\s*│\s*0\s", table), table  # priority 0 is 0, not n/a
 
     Path(f"{path}.fail").unlink()
     report = cli_json(capsys, "dlq", "redrive", "--task", IN_ORDER)
