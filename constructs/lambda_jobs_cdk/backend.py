@@ -352,6 +352,8 @@ class JobBackend(Construct):
             "max_payload_bytes": DEFAULT_MAX_PAYLOAD,
             "max_delay_seconds": DEFAULT_MAX_DELAY_SECONDS,
         }
+        for extra in self._dead_letter_queues()[1:]:  # Goat's FIFO crash-net DLQ (optional key)
+            document["fifo_dead_letter_queue"] = {"url": extra.queue_url, "arn": extra.queue_arn}
         if self.job_table is not None:
             document["job_store"] = {
                 "table": self.job_table.table.table_name,

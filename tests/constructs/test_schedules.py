@@ -276,6 +276,8 @@ SCHEDULE_ERRORS: list[tuple[Callable[[], JobSchedule], str]] = [
     (lambda: JobSchedule("s", task=H, cron="0 3 ? * 3#6 *"), r"k is 1-5"),
     (lambda: JobSchedule("s", task=H, cron="0 3 32W * ? *"), r"nW: n is 1-31"),
     (lambda: JobSchedule("s", task=H, cron="0/0 3 * * ? *"), r"step of"),
+    (lambda: JobSchedule("s", task=H, cron="0 9 ? * 1/2 *"), r"day-of-week '1/2' uses '/'"),
+    (lambda: JobSchedule("s", task=H, cron="0 9 ? * MON/2 *"), r"day-of-week 'MON/2' uses '/'"),
     (
         lambda: JobSchedule("s", task=H, rate="0 minutes"),
         r"rate: .* the value must be a whole number >= 1",
