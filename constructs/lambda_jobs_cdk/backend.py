@@ -25,10 +25,11 @@ constructor creates, in this order:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from aws_cdk import Aws, CfnOutput, Duration, Names, Stack, Validations
+from aws_cdk import Aws, CfnOutput, CfnResource, Duration, Names, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -49,6 +50,7 @@ from lambda_jobs_cdk.job_store import (
     check_job_store,
 )
 from lambda_jobs_cdk.recurring import JobSchedule, check_schedules, provision_schedules
+from lambda_jobs_cdk.upgrades import Stateful, register
 from lambda_jobs_cdk.validation import (
     JobBackendConfigError,
     check_environment,
@@ -69,6 +71,10 @@ STANDARD_TIER_MAX_LANES = 10
 DEFAULT_TIMEOUT = Duration.minutes(5)
 DEFAULT_MEMORY_MB = 512
 DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+DEFAULT_REMOVAL_POLICY = RemovalPolicy.RETAIN
+"""What CloudFormation does with a queue, dead-letter queue or schedule group that leaves the
+stack or is replaced: keep it with its jobs (aws-cdk-lib's own default is ``DESTROY`` for
+``sqs.Queue`` and ``RETAIN`` for ``dynamodb.Table``; a job queue holds data like a table does)."""
 
 
 class JobBackend(Construct):
@@ -104,6 +110,11 @@ class JobBackend(Construct):
         execution, unique jobs, cancellation, Django ``get_result``); see ``JobStore`` and
         ``lambda_jobs_cdk.job_store``. Default None: no table, and the runtime makes no DynamoDB
         call.
+    :param removal_policy: CloudFormation's ``DeletionPolicy`` and ``UpdateReplacePolicy`` of
+        every lane queue, dead-letter queue and the schedule group (the job table has
+        ``JobStore.removal_policy``). Default ``RETAIN``: a queue that leaves the stack, or is
+        replaced, is kept with its jobs; ``DESTROY`` suits throwaway stacks (README, "Upgrading a
+        backend").
 
     Attributes callers may rely on: ``code``, ``queues`` (the ``JobQueue`` objects), ``timeout``,
     ``memory_size``, ``dead_letter_queue``, ``schedule_group_name``, ``scheduler_role``, ``role``
@@ -134,6 +145,7 @@ class JobBackend(Construct):
         schedules: Sequence[JobSchedule] | None = None,
         recursive_loop: lambda_.RecursiveLoop | None = None,
         job_store: JobStore | None = None,
+        removal_policy: RemovalPolicy | None = None,
     ) -> None:
         monitoring = check_monitoring(monitoring)
         job_store = check_job_store(job_store)
@@ -161,11 +173,19 @@ class JobBackend(Construct):
         self.log_retention = log_retention if log_retention is not None else DEFAULT_LOG_RETENTION
         self.recursive_loop = check_recursive_loop(recursive_loop, DEFAULT_RECURSIVE_LOOP)
         self.functions: list[lambda_.DockerImageFunction] = []
+        if removal_policy is not None and not isinstance(removal_policy, RemovalPolicy):
+            raise JobBackendConfigError(
+                f"removal_policy must be an aws_cdk.RemovalPolicy, got {removal_policy!r}"
+            )
+        self.removal_policy = (
+            removal_policy if removal_policy is not None else DEFAULT_REMOVAL_POLICY
+        )
 
         unique = Names.unique_resource_name(self, max_length=64, separator="-")
         self.dead_letter_queue = new_queue(
             self, "DeadLetterQueue", retention_period=DEAD_LETTER_RETENTION
         )
+        self.keep(self.dead_letter_queue, "dead-letter queue", "every dead-lettered job in it")
         Validations.of(self.dead_letter_queue).acknowledge(
             _ack(
                 "AwsSolutions-SQS3",
@@ -176,6 +196,12 @@ class JobBackend(Construct):
         )
         self.schedule_group_name = unique
         group = scheduler.CfnScheduleGroup(self, "ScheduleGroup", name=unique)
+        self.keep(
+            group,
+            "schedule group",
+            "every schedule in it (pending delayed jobs, retries waiting for their backoff)",
+            create_only={"Name": unique},
+        )
         self.schedule_group = group
         self.schedule_group_arn = group.attr_arn
         self.schedules_arn = Stack.of(self).format_arn(
@@ -204,6 +230,12 @@ class JobBackend(Construct):
         if job_store is not None:
             self.job_table = JobTable(self, "JobStore", props=job_store)
             self.job_table.grant(self.role, FUNCTION_ACTIONS)
+            table = self.job_table.table.node.default_child
+            assert isinstance(table, CfnResource)
+            register(
+                Stack.of(self),
+                Stateful(table, f"job table of {self.node.path}", "every job's status and result"),
+            )
         self.parameter_name = (
             parameter_name if parameter_name is not None else f"/lambda-jobs/{unique}/client-config"
         )
@@ -225,6 +257,26 @@ class JobBackend(Construct):
             dead_letter_queues=self._dead_letter_queues(),
             lane_queues=self._monitored_lane_queues(),
             functions=self.functions,
+        )
+
+    def keep(
+        self,
+        resource: Any,
+        what: str,
+        lost: str,
+        *,
+        create_only: Mapping[str, Any] | None = None,
+        policy: bool = True,
+    ) -> None:
+        """Give ``resource`` (an L2 or its ``CfnResource``) this backend's removal policy and
+        enter it in the stack's lock of stateful resources (:mod:`lambda_jobs_cdk.upgrades`)."""
+        cfn = resource if isinstance(resource, CfnResource) else resource.node.default_child
+        assert isinstance(cfn, CfnResource)
+        if policy:
+            cfn.apply_removal_policy(self.removal_policy)
+        register(
+            Stack.of(self),
+            Stateful(cfn, f"{what} of {self.node.path}", lost, dict(create_only or {})),
         )
 
     # What a backend defines: its lanes, the statement that reaches them, and its own checks.
@@ -421,18 +473,35 @@ class JobBackend(Construct):
         return grant
 
     def _acknowledge_schedule_wildcard(self, scope: Construct) -> None:
-        """``schedule/<group>/*`` is the narrowest ARN that can name a job's schedule."""
-        pattern = (
-            f"Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:"
-            f"schedule/{self.schedule_group_name}/*"
-        )
+        """``schedule/<group>/*`` is the narrowest ARN that can name a job's schedule.
+
+        cdk-nag names the finding after the resource as the template of ``scope``'s stack spells
+        it: pseudo parameters as ``<AWS::Region>`` in an environment-agnostic stack, the literal
+        region and account in a stack with an ``env``; the acknowledgment is built the same way.
+        """
+        resolved = Stack.of(scope).resolve(self.schedules_arn)
         Validations.of(scope).acknowledge(
             _ack(
-                f"AwsSolutions-IAM5[{pattern}]",
+                f"AwsSolutions-IAM5[Resource::{_nag_text(resolved)}]",
                 "One-time schedules are named after each job at run time, so only the "
                 "schedule group's ARN pattern can name them; the group holds nothing else.",
             )
         )
+
+
+def _nag_text(value: Any) -> str:
+    """A resolved template value as cdk-nag writes it in a finding id (``Fn::Join`` joined,
+    ``{"Ref": X}`` as ``<X>``, ``Fn::GetAtt`` as ``<Id.Attr>``)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(_nag_text(part) for part in parts)
+    if isinstance(value, dict) and "Ref" in value:
+        return f"<{value['Ref']}>"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return f"<{'.'.join(value['Fn::GetAtt'])}>"
+    return json.dumps(value)
 
 
 def parameter_tier(lanes: int) -> ssm.ParameterTier:
@@ -464,6 +533,22 @@ def new_queue(scope: Construct, id: str, *, fifo: bool = False, **props: Any) ->
     if fifo:
         settings["fifo"] = True
     return sqs.Queue(scope, id, **settings)
+
+
+def lane_suffix(queue: JobQueue, index: int) -> str:
+    """The construct-id suffix of lane ``index`` of ``queue``: stable as lanes are added.
+
+    The lane that serves priority 0 (every job's default) keeps the queue's own id, the id a
+    one-lane queue has, so adding lanes keeps the existing queue (or Lamb function) as that lane.
+    The others count outwards from it: ``-Up1`` is the next band above, ``-Down1`` the next below.
+    Adding or splitting a lane adds an id at the far end; the existing ones keep theirs.
+    """
+    home = next(
+        i for i, lane in enumerate(queue.lanes) if lane.min_priority <= 0 <= lane.max_priority
+    )
+    if index == home:
+        return ""
+    return f"-Up{index - home}" if index > home else f"-Down{home - index}"
 
 
 def lane_entry(lane: PriorityLane, *, target: str, arn: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 
-from lambda_jobs_cdk.backend import JobBackend, lane_entry, new_queue
+from lambda_jobs_cdk.backend import JobBackend, lane_entry, lane_suffix, new_queue
 from lambda_jobs_cdk.job_queue import JobQueue
 from lambda_jobs_cdk.validation import JobBackendConfigError, check_range
 
@@ -87,6 +87,12 @@ class GoatJobBackend(JobBackend):
         if any(queue.fifo for queue in self.queues):
             self.fifo_dead_letter_queue = new_queue(
                 self, "FifoDeadLetterQueue", fifo=True, retention_period=Duration.days(14)
+            )
+            self.keep(
+                self.fifo_dead_letter_queue,
+                "FIFO dead-letter queue",
+                "every dead-lettered FIFO job in it",
+                create_only={"FifoQueue": True},
             )
         self.lane_queues: dict[str, list[sqs.Queue]] = {}
         self.function_for: dict[str, lambda_.DockerImageFunction] = {}
@@ -161,7 +167,7 @@ class GoatJobBackend(JobBackend):
         assert dlq is not None
         lanes = []
         for index, lane in enumerate(queue.lanes):
-            suffix = "" if len(queue.lanes) == 1 else f"-Lane{index + 1}"
+            suffix = lane_suffix(queue, index)
             props: dict[str, Any] = {
                 "visibility_timeout": Duration.seconds(visibility),
                 "dead_letter_queue": sqs.DeadLetterQueue(
@@ -178,6 +184,12 @@ class GoatJobBackend(JobBackend):
                 # different jobs: it is equivalent to deduplicating by job id.
                 props["content_based_deduplication"] = True
             sqs_queue = new_queue(self, f"Queue-{queue.name}{suffix}", fifo=queue.fifo, **props)
+            self.keep(
+                sqs_queue,
+                f"queue {queue.name!r} lane {lane.min_priority}..{lane.max_priority}",
+                "every job waiting in it",
+                create_only={"FifoQueue": queue.fifo},
+            )
             minimum, maximum = queue.lane_pollers(lane)
             function.add_event_source(
                 event_sources.SqsEventSource(

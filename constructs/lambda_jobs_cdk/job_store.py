@@ -52,13 +52,15 @@ class JobStore:
     :param point_in_time_recovery: keep 35 days of continuous backups (priced per GB-month).
         Default False: the items are short-lived observations of jobs whose source of truth is
         the queue, so a restore would bring back stale states.
-    :param removal_policy: what ``cdk destroy`` does with the table. Default ``DESTROY`` (the same
-        reason); use ``RETAIN`` to keep job history past the stack.
+    :param removal_policy: CloudFormation's ``DeletionPolicy`` and ``UpdateReplacePolicy`` of the
+        table. Default ``RETAIN`` (aws-cdk-lib's default for tables): ``job_store=None`` or
+        ``cdk destroy`` keeps the table with every job's status and result (unique-job keys,
+        run-once claims, workflow state); ``DESTROY`` suits throwaway stacks.
     """
 
     ttl: Duration = DEFAULT_TTL
     point_in_time_recovery: bool = False
-    removal_policy: RemovalPolicy = RemovalPolicy.DESTROY
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
 
 
 def check_job_store(job_store: object) -> JobStore | None:
