@@ -29,7 +29,17 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from aws_cdk import Aws, CfnOutput, CfnResource, Duration, Names, RemovalPolicy, Stack, Validations
+from aws_cdk import (
+    Aws,
+    CfnOutput,
+    CfnResource,
+    Duration,
+    Names,
+    RemovalPolicy,
+    Stack,
+    Token,
+    Validations,
+)
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -66,8 +76,6 @@ DEFAULT_RECURSIVE_LOOP = lambda_.RecursiveLoop.ALLOW
 loop detection")."""
 DEFAULT_MAX_DELAY_SECONDS = 365 * 24 * 60 * 60
 """Longest ``run_after`` the client accepts with a scheduler: one year (the runtime's default)."""
-STANDARD_TIER_MAX_LANES = 10
-"""Lanes whose client configuration surely fits a Standard SSM parameter (4 KB)."""
 DEFAULT_TIMEOUT = Duration.minutes(5)
 DEFAULT_MEMORY_MB = 512
 DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
@@ -333,7 +341,7 @@ class JobBackend(Construct):
         grant = self._grant(grantee, [self._lane_statement(), *self._enqueue_statements()])
         if self.job_table is not None:
             grant = grant.combine(self.job_table.grant(grantee, CLIENT_ACTIONS))
-        return grant
+        return _granted("grant_enqueue", grantee, grant)
 
     def grant_read_jobs(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` (an operator's role) read jobs and list failures per task
@@ -341,7 +349,7 @@ class JobBackend(Construct):
         job table and its ``failures`` index. Needs a job store."""
         if self.job_table is None:
             raise JobBackendConfigError("grant_read_jobs needs job_store=JobStore(...)")
-        return self.job_table.grant_query_failures(grantee)
+        return _granted("grant_read_jobs", grantee, self.job_table.grant_query_failures(grantee))
 
     def _new_function(
         self,
@@ -416,7 +424,7 @@ class JobBackend(Construct):
             parameter_name=self.parameter_name,
             string_value=self.client_config,
             description=f"lambda-jobs client configuration ({self.backend} backend)",
-            tier=parameter_tier(sum(len(q["lanes"]) for q in queues.values())),
+            tier=parameter_tier(document),
         )
         CfnOutput(
             self,
@@ -489,6 +497,43 @@ class JobBackend(Construct):
         )
 
 
+_POLICY_HOLDERS = (iam.CfnRole, iam.CfnPolicy, iam.CfnUser, iam.CfnGroup, iam.CfnManagedPolicy)
+
+
+def _granted(method: str, grantee: iam.IGrantable, grant: iam.Grant) -> iam.Grant:
+    """``grant``, or raise when it put its statements nowhere.
+
+    The grants are identity policies (the queues, functions and table carry no resource policy
+    for the app). A principal without one (an account, a service) makes ``Grant.success``
+    false; an imported role CDK may not change (``Role.from_role_arn(..., mutable=False)``, or a
+    role of another account than its stack's, which CDK imports immutable) reports success and
+    keeps nothing, so the check is that the principal now holds an IAM resource of this app.
+    """
+    principal = grantee.grant_principal
+    if not grant.success:
+        raise JobBackendConfigError(
+            f"{method}: {_describe(principal)} has no identity policy to add the statements to (an "
+            "account or service principal); grant to a role or user of the app's account"
+        )
+    # Imported roles come back from jsii as interface proxies, not Construct instances.
+    node = principal.node if Construct.is_construct(principal) else None
+    if node is not None and not any(isinstance(c, _POLICY_HOLDERS) for c in node.find_all()):
+        arn = getattr(principal, "role_arn", None) or node.path
+        raise JobBackendConfigError(
+            f"{method}: {node.path} ({arn}) is an imported role that CDK does not "
+            "change (Role.from_role_arn with mutable=False, or a role of another account than "
+            "its stack's), so no policy would grant it anything; import it mutable in a stack "
+            "of its own account, or add the statements where the role is defined"
+        )
+    return grant
+
+
+def _describe(principal: iam.IPrincipal) -> str:
+    """``AccountPrincipal(222222222222)`` and the like (jsii's ``toString``)."""
+    to_string = getattr(principal, "to_string", None)
+    return str(to_string()) if callable(to_string) else repr(principal)
+
+
 def _nag_text(value: Any) -> str:
     """A resolved template value as cdk-nag writes it in a finding id (``Fn::Join`` joined,
     ``{"Ref": X}`` as ``<X>``, ``Fn::GetAtt`` as ``<Id.Attr>``)."""
@@ -504,15 +549,45 @@ def _nag_text(value: Any) -> str:
     return json.dumps(value)
 
 
-def parameter_tier(lanes: int) -> ssm.ParameterTier:
-    """Standard (4 KB) up to ``STANDARD_TIER_MAX_LANES`` lanes, else Advanced (8 KB).
+STANDARD_TIER_MAX_CHARS = 4096
+"""Standard SSM parameters hold at most 4,096 characters (SSM's ``ValidationException``: "Standard
+tier parameters support a maximum parameter value of 4096 characters"; Advanced: 8 KB)."""
+_REGION, _ACCOUNT, _PARTITION, _DOMAIN = 16, 12, 10, len("amazonaws.com.cn")
+_QUEUE_URL = len("https://sqs..") + _REGION + _DOMAIN + 1 + _ACCOUNT + 1 + 80
+_QUEUE_ARN = len("arn::sqs:::") + _PARTITION + _REGION + _ACCOUNT + 80
+_FUNCTION_ARN = len("arn::lambda:::function:") + _PARTITION + _REGION + _ACCOUNT + 64
+_WORST_CASE = {
+    "target": max(_QUEUE_URL, _FUNCTION_ARN),
+    "arn": max(_QUEUE_ARN, _FUNCTION_ARN),
+    "url": _QUEUE_URL,
+    "role_arn": len("arn::iam:::role/") + _PARTITION + _ACCOUNT + 64,
+    "table": 255,
+    "region": _REGION,
+}
+"""Longest value CloudFormation can give each token of the document (keys of the README schema):
+the services' name limits (SQS queue 80, Lambda function 64, IAM role 64, DynamoDB table 255
+characters), a 16-character region, a 10-character partition and a ``.com.cn`` domain."""
 
-    The document's length is only known after deploy (it holds ARNs and URLs); a lane takes up to
-    about 330 characters of it, the rest about 600, so more lanes would not fit 4 KB.
-    """
+
+def worst_case_length(document: Any, key: str = "") -> int:
+    """Characters of ``document`` as JSON once deployed, with every unresolved token (an ARN,
+    URL, name or region) at its longest (``_WORST_CASE``, by the key that holds it)."""
+    if isinstance(document, Mapping):
+        items = [len(json.dumps(k)) + 1 + worst_case_length(v, k) for k, v in document.items()]
+        return 2 + sum(items) + max(len(items) - 1, 0)
+    if isinstance(document, list):
+        items = [worst_case_length(v, key) for v in document]
+        return 2 + sum(items) + max(len(items) - 1, 0)
+    if isinstance(document, str) and Token.is_unresolved(document):
+        return 2 + _WORST_CASE[key]
+    return len(json.dumps(document))
+
+
+def parameter_tier(document: Mapping[str, Any]) -> ssm.ParameterTier:
+    """Standard when the client configuration surely fits 4,096 characters, else Advanced."""
     return (
         ssm.ParameterTier.STANDARD
-        if lanes <= STANDARD_TIER_MAX_LANES
+        if worst_case_length(document) <= STANDARD_TIER_MAX_CHARS
         else ssm.ParameterTier.ADVANCED
     )
 
