@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from aws_cdk import (
+    Annotations,
     Aws,
     CfnOutput,
     CfnResource,
@@ -67,6 +68,7 @@ from lambda_jobs_cdk.validation import (
     check_function_timeout,
     check_memory_size,
     check_recursive_loop,
+    is_token,
 )
 
 CONFIG_VERSION = 1
@@ -102,7 +104,8 @@ class JobBackend(Construct):
         ``LAMBDA_JOBS_*`` ones the construct sets). Default: none.
     :param log_retention: retention of each function's log group. Default one month.
     :param parameter_name: name of the SSM parameter holding the client configuration. Default
-        ``/lambda-jobs/<unique construct name>/client-config``.
+        ``/lambda-jobs/<unique construct name>/client-config``. A token (a ``CfnParameter``'s
+        value) must resolve to a full path starting with ``/``.
     :param schedules: recurring jobs (``JobSchedule``: cron or rate), each one EventBridge
         Scheduler schedule; names unique, task modules among ``code``'s, queues of this backend.
         Default: none.
@@ -145,7 +148,7 @@ class JobBackend(Construct):
         code: JobCode,
         queues: Sequence[JobQueue] | None = None,
         timeout: Duration | None = None,
-        memory_size: int | None = None,
+        memory_size: int | float | None = None,  # float: a CfnParameter token
         environment: Mapping[str, str] | None = None,
         log_retention: logs.RetentionDays | None = None,
         parameter_name: str | None = None,
@@ -189,6 +192,9 @@ class JobBackend(Construct):
             removal_policy if removal_policy is not None else DEFAULT_REMOVAL_POLICY
         )
 
+        warning = cdk_nag_warning(_installed("cdk-nag"))
+        if warning is not None:
+            Annotations.of(self).add_warning_v2("lambda-jobs:cdk-nag-2", warning)
         unique = Names.unique_resource_name(self, max_length=64, separator="-")
         self.dead_letter_queue = new_queue(
             self, "DeadLetterQueue", retention_period=DEAD_LETTER_RETENTION
@@ -260,7 +266,7 @@ class JobBackend(Construct):
             self,
             "Monitoring",
             props=monitoring,
-            backend=self.backend,
+            backend=self.schedule_group_name,
             queue_names=[queue.name for queue in self.queues],
             dead_letter_queues=self._dead_letter_queues(),
             lane_queues=self._monitored_lane_queues(),
@@ -357,8 +363,8 @@ class JobBackend(Construct):
         *,
         description: str,
         timeout: Duration,
-        memory_size: int,
-        reserved_concurrency: int | None = None,
+        memory_size: int | float,
+        reserved_concurrency: int | float | None = None,
     ) -> lambda_.DockerImageFunction:
         """A function of this backend: the shared image, role and environment contract."""
         log_group = logs.LogGroup(self, f"{id}Logs", retention=self.log_retention)
@@ -370,6 +376,9 @@ class JobBackend(Construct):
             "LAMBDA_JOBS_SCHEDULER_GROUP": self.schedule_group_name,
             "LAMBDA_JOBS_SCHEDULER_ROLE_ARN": self.scheduler_role.role_arn,
             "LAMBDA_JOBS_BACKEND": self.backend,
+            # The metrics' backend dimension: this backend's own name (two backends of one
+            # account and region would otherwise mix their metrics, alarms and dashboards).
+            "LAMBDA_JOBS_METRICS_BACKEND": self.schedule_group_name,
         }
         if self.job_table is not None:
             environment["LAMBDA_JOBS_JOB_TABLE"] = self.job_table.table.table_name
@@ -422,6 +431,8 @@ class JobBackend(Construct):
             self,
             "ClientConfigParameter",
             parameter_name=self.parameter_name,
+            # aws-cdk-lib needs to be told a token name's form; ours is a full path.
+            simple_name=False if is_token(self.parameter_name) else None,
             string_value=self.client_config,
             description=f"lambda-jobs client configuration ({self.backend} backend)",
             tier=parameter_tier(document),
@@ -450,17 +461,17 @@ class JobBackend(Construct):
                 resources=[self.scheduler_role.role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
             ),
-            iam.PolicyStatement(
-                actions=["ssm:GetParameter"],
-                resources=[
-                    Stack.of(self).format_arn(
-                        service="ssm",
-                        resource="parameter",
-                        resource_name=self.parameter_name.lstrip("/"),
-                    )
-                ],
-            ),
+            iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[self._parameter_arn()]),
         ]
+
+    def _parameter_arn(self) -> str:
+        """The client-configuration parameter's ARN; a token name is a full path ("/a/b")."""
+        if is_token(self.parameter_name):
+            name = self.parameter_name
+            return f"arn:{Aws.PARTITION}:ssm:{Aws.REGION}:{Aws.ACCOUNT_ID}:parameter{name}"
+        return Stack.of(self).format_arn(
+            service="ssm", resource="parameter", resource_name=self.parameter_name.lstrip("/")
+        )
 
     def _grant(
         self, grantee: iam.IGrantable, statements: Sequence[iam.PolicyStatement]
@@ -516,7 +527,7 @@ def _granted(method: str, grantee: iam.IGrantable, grant: iam.Grant) -> iam.Gran
             "account or service principal); grant to a role or user of the app's account"
         )
     # Imported roles come back from jsii as interface proxies, not Construct instances.
-    node = principal.node if Construct.is_construct(principal) else None
+    node = cast(Construct, principal).node if Construct.is_construct(principal) else None
     if node is not None and not any(isinstance(c, _POLICY_HOLDERS) for c in node.find_all()):
         arn = getattr(principal, "role_arn", None) or node.path
         raise JobBackendConfigError(
@@ -634,6 +645,30 @@ def lane_entry(lane: PriorityLane, *, target: str, arn: str) -> dict[str, Any]:
         "target": target,
         "arn": arn,
     }
+
+
+def _installed(distribution: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
+
+
+def cdk_nag_warning(version: str | None) -> str | None:
+    """The synth warning for an app with cdk-nag older than 3 (``version``), else None.
+
+    The constructs acknowledge their findings with ``Validations.of(...).acknowledge``, which
+    cdk-nag 3 reads; cdk-nag 2's ``NagSuppressions`` does not, so its app would report them.
+    """
+    if version is None or not version.split(".")[0].isdigit() or int(version.split(".")[0]) >= 3:
+        return None
+    return (
+        f"cdk-nag {version} does not read the acknowledgments of lambda-jobs-cdk (aws-cdk-lib "
+        "Validations, cdk-nag 3); its AwsSolutions checks will report the findings listed in "
+        "lambda-jobs-cdk's README. Upgrade to cdk-nag>=3.0.2 (pip install 'lambda-jobs-cdk[nag]')"
+    )
 
 
 def _ack(rule_id: str, reason: str) -> Any:

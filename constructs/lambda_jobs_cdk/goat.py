@@ -26,7 +26,7 @@ from aws_cdk import aws_sqs as sqs
 
 from lambda_jobs_cdk.backend import JobBackend, lane_entry, lane_suffix, new_queue
 from lambda_jobs_cdk.job_queue import JobQueue
-from lambda_jobs_cdk.validation import JobBackendConfigError, check_range
+from lambda_jobs_cdk.validation import JobBackendConfigError, check_range, is_token
 
 MAX_RECEIVE_COUNT = 100
 """Crash safety net only: the handler dead-letters after at most 51 attempts (retries <= 50)."""
@@ -154,6 +154,16 @@ class GoatJobBackend(JobBackend):
         return [(name, q) for name, lanes in self.lane_queues.items() for q in lanes]
 
     def _lanes(self, queue: JobQueue, function: lambda_.DockerImageFunction) -> list[sqs.Queue]:
+        for prop, value in (
+            ("timeout", queue.timeout or self.timeout),
+            ("max_batching_window", queue.max_batching_window),
+        ):
+            if is_token(value):
+                raise JobBackendConfigError(
+                    f"JobQueue {queue.name!r} {prop} must be known at synth on GoatJobBackend "
+                    "(not a token such as a CfnParameter's value): the lane queues' visibility "
+                    "timeout is computed from it (6 x timeout + max_batching_window)"
+                )
         timeout = function.timeout.to_seconds() if function.timeout else self.timeout.to_seconds()
         window = queue.max_batching_window.to_seconds() if queue.max_batching_window else 0
         visibility = VISIBILITY_FACTOR * timeout + window

@@ -146,6 +146,8 @@ def test_goat_default_is_one_default_queue_one_function_arm64_5_min_512_mb(synth
                     "LAMBDA_JOBS_BACKEND": "goat",
                     "LAMBDA_JOBS_DLQ_URL": {"Ref": Match.string_like_regexp("JobsDeadLetterQueue")},
                     "LAMBDA_JOBS_SCHEDULER_GROUP": Match.string_like_regexp("^GoatDefaults-Jobs-"),
+                    # The metrics' backend dimension: this backend's own (unique) name.
+                    "LAMBDA_JOBS_METRICS_BACKEND": Match.string_like_regexp("^GoatDefaults-Jobs-"),
                     "LAMBDA_JOBS_SCHEDULER_ROLE_ARN": {
                         "Fn::GetAtt": [Match.string_like_regexp("JobsSchedulerRole"), "Arn"]
                     },

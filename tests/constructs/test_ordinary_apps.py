@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aws_cdk import App, Environment, RemovalPolicy, Stack, Validations
+from aws_cdk import App, CfnParameter, Duration, Environment, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 from lambda_jobs_cdk import (
@@ -23,6 +23,7 @@ from lambda_jobs_cdk import (
     JobSchedule,
     JobStore,
     LambJobBackend,
+    PriorityLane,
 )
 
 from stacks.demo_code import DEMO_PROJECT, demo_schedule
@@ -61,6 +62,27 @@ class Synth:
             job_store=JobStore(),
             removal_policy=RemovalPolicy.DESTROY,
             queues=[JobQueue(name) for name in TWELVE],
+        )
+        tokens = Stack(self.app, "Tokens")
+        memory = CfnParameter(tokens, "Memory", type="Number", default=1024)
+        seconds = CfnParameter(tokens, "Timeout", type="Number", default=60)
+        concurrency = CfnParameter(tokens, "Concurrency", type="Number", default=5)
+        name = CfnParameter(tokens, "ConfigName", type="String", default="/my-app/jobs")
+        LambJobBackend(
+            tokens,
+            "Lamb",
+            code=code,
+            memory_size=memory.value_as_number,
+            timeout=Duration.seconds(seconds.value_as_number),
+            parameter_name=name.value_as_string,
+            queues=[JobQueue("default", max_concurrency=concurrency.value_as_number)],
+        )
+        GoatJobBackend(
+            tokens,
+            "Goat",
+            code=code,
+            memory_size=memory.value_as_number,
+            queues=[JobQueue("default", max_concurrency=concurrency.value_as_number)],
         )
         Validations.of(self.app).add_plugins(AwsSolutionsChecks(self.app))
         assembly = self.app.synth()
@@ -173,3 +195,43 @@ def test_a_grant_to_a_mutable_imported_role_of_the_account_is_made(
     stack = Stack.of(backend)
     role = iam.Role.from_role_arn(stack, "Mutable", "arn:aws:iam::111111111111:role/web")
     assert backend.grant_enqueue(role).success
+
+
+def test_an_app_with_cdk_nag_2_is_warned_that_the_acknowledgments_do_not_apply() -> None:
+    from lambda_jobs_cdk.backend import cdk_nag_warning
+
+    warning = cdk_nag_warning("2.37.55")
+    assert warning is not None
+    assert warning.startswith("cdk-nag 2.37.55 does not read the acknowledgments")
+    assert "cdk-nag>=3.0.2" in warning
+    assert cdk_nag_warning("3.0.2") is None
+    assert cdk_nag_warning(None) is None  # cdk-nag not installed: nothing to warn about
+
+
+def test_tokens_are_accepted_where_aws_cdk_lib_accepts_them(synth: Synth) -> None:
+    template = synth.templates["Tokens"]
+    functions = resources(template, "AWS::Lambda::Function").values()
+    for function in functions:
+        assert function["Properties"]["MemorySize"] == {"Ref": "Memory"}
+    (lamb,) = [f for f in functions if "Lamb" in f["Properties"]["Description"]]
+    assert lamb["Properties"]["Timeout"] == {"Ref": "Timeout"}
+    assert lamb["Properties"]["ReservedConcurrentExecutions"] == {"Ref": "Concurrency"}
+    (mapping,) = resources(template, "AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Properties"]["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "Concurrency"}}
+    names = [p["Properties"]["Name"] for p in resources(template, "AWS::SSM::Parameter").values()]
+    assert {"Ref": "ConfigName"} in names
+
+
+def test_tokens_where_the_construct_plans_from_the_value_are_refused_naming_why() -> None:
+    stack = Stack(App(analytics_reporting=False), "TokenRefusals")
+    seconds = CfnParameter(stack, "Timeout", type="Number")
+    code = JobCode.from_directory(DEMO_PROJECT, tasks=["demo_tasks"])
+    with pytest.raises(JobBackendConfigError) as raised:
+        GoatJobBackend(stack, "Goat", code=code, timeout=Duration.seconds(seconds.value_as_number))
+    assert str(raised.value) == (
+        "JobQueue 'default' timeout must be known at synth on GoatJobBackend (not a token such "
+        "as a CfnParameter's value): the lane queues' visibility timeout is computed from it "
+        "(6 x timeout + max_batching_window)"
+    )
+    with pytest.raises(JobBackendConfigError, match=r"PriorityLane max_priority must be known"):
+        PriorityLane(min_priority=-100, max_priority=seconds.value_as_number)  # type: ignore[arg-type]
