@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Stack
+from aws_cdk import App, CfnOutput, Stack
+from aws_cdk import aws_iam as iam
 from lambda_jobs_cdk import (
     GoatJobBackend,
     JobCode,
@@ -65,11 +66,20 @@ def _lamb(*queues: JobQueue, **props: Any) -> Build:
 
 
 def _new(kind: Any, scope: Construct, code: JobCode, queues: Any, props: dict[str, Any]) -> None:
+    props = dict(props)
     id = props.pop("id", "Jobs")
     parent = props.pop("parent", None)
+    consumer = props.pop("consumer", False)
+    stack = scope
     if parent is not None:
         scope = Construct(scope, parent)
-    kind(scope, id, code=code, queues=list(queues) or None, **props)
+    backend = kind(scope, id, code=code, queues=list(queues) or None, **props)
+    if consumer:
+        # Another stack of the app uses the client configuration and a grant: CloudFormation
+        # exports every queue URL and ARN they reference, and refuses to remove an import.
+        web = Stack(stack.node.scope, f"{stack.node.id}Web")
+        backend.grant_enqueue(iam.Role(web, "WebRole", assumed_by=iam.AccountRootPrincipal()))
+        CfnOutput(web, "JobsConfig", value=backend.client_config)
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,10 @@ KEPT = {
         _goat(JobQueue("default", lanes=THREE_LANES)),
     ),
     "LambAddLane": Change(_lamb(JobQueue("default")), _lamb(JobQueue("default", lanes=TWO_LANES))),
+    "GoatExported": Change(
+        _goat(JobQueue("default"), consumer=True),
+        _goat(JobQueue("default", lanes=TWO_LANES), JobQueue("reports"), consumer=True),
+    ),
     "GoatAddQueue": Change(
         _goat(JobQueue("default")), _goat(JobQueue("default"), JobQueue("reports", fifo=True))
     ),
@@ -193,6 +207,24 @@ def test_adding_a_lane_keeps_the_queue_as_the_lane_serving_priority_zero(
     }
     config = json.dumps(after["Outputs"])
     assert queue in config  # the client configuration's -100..0 lane is the old queue
+
+
+def _exports(template: dict[str, Any]) -> dict[str, Any]:
+    return {
+        output["Export"]["Name"]: output["Value"]
+        for output in template.get("Outputs", {}).values()
+        if "Export" in output
+    }
+
+
+def test_a_kept_change_keeps_every_export_another_stack_imports(upgrades: Upgrades) -> None:
+    """Client configuration and grants used from another stack (issue 30.8): CloudFormation
+    cannot remove an export while it is imported, so a lane or queue added must keep them all."""
+    before = _exports(upgrades.before["GoatExported"])
+    after = _exports(upgrades.after["GoatExported"])
+    assert before
+    assert before.items() <= after.items()
+    assert len(after) > len(before)  # the new lane's and queue's references
 
 
 def test_lamb_adding_a_lane_keeps_the_function_that_holds_its_async_queue(
