@@ -49,7 +49,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from lambda_jobs.config import DEFAULT_MAX_PAYLOAD, SQS_MAX_MESSAGE_BYTES
 
-from constructs import Construct
+from constructs import Construct, Node
 from lambda_jobs_cdk.alarms import BackendMonitoring, JobMonitoring, check_monitoring
 from lambda_jobs_cdk.job_code import JobCode
 from lambda_jobs_cdk.job_queue import JobQueue, PriorityLane, check_queue_names
@@ -477,8 +477,9 @@ class JobBackend(Construct):
         self, grantee: iam.IGrantable, statements: Sequence[iam.PolicyStatement]
     ) -> iam.Grant:
         principal = grantee.grant_principal
-        if isinstance(principal, Construct):
-            self._acknowledge_schedule_wildcard(principal)
+        scope = _construct(principal)
+        if scope is not None:
+            self._acknowledge_schedule_wildcard(scope)
         grant: iam.Grant | None = None
         for statement in statements:
             one = iam.Grant.add_to_principal(
@@ -526,8 +527,8 @@ def _granted(method: str, grantee: iam.IGrantable, grant: iam.Grant) -> iam.Gran
             f"{method}: {_describe(principal)} has no identity policy to add the statements to (an "
             "account or service principal); grant to a role or user of the app's account"
         )
-    # Imported roles come back from jsii as interface proxies, not Construct instances.
-    node = cast(Construct, principal).node if Construct.is_construct(principal) else None
+    scope = _construct(principal)
+    node = scope.node if scope is not None else None
     if node is not None and not any(isinstance(c, _POLICY_HOLDERS) for c in node.find_all()):
         arn = getattr(principal, "role_arn", None) or node.path
         raise JobBackendConfigError(
@@ -537,6 +538,14 @@ def _granted(method: str, grantee: iam.IGrantable, grant: iam.Grant) -> iam.Gran
             "of its own account, or add the statements where the role is defined"
         )
     return grant
+
+
+def _construct(principal: iam.IPrincipal) -> Construct | None:
+    """``principal`` as a construct (a role, user or group of the app), else None (an account
+    or service principal). Imported roles come back from jsii as interface proxies, not
+    ``Construct`` instances, so this looks for a construct ``node``."""
+    node = getattr(principal, "node", None)
+    return cast(Construct, principal) if isinstance(node, Node) else None
 
 
 def _describe(principal: iam.IPrincipal) -> str:

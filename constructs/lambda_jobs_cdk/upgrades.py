@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import jsii
-from aws_cdk import CfnDeletionPolicy, CfnResource, Stack
+from aws_cdk import CfnDeletionPolicy, CfnResource, Stack, Token
 
 from constructs import Construct, IValidation
 
@@ -113,6 +113,8 @@ class StatefulLock(Construct):
             return []
         document = _read(path)
         stack_name = self.stack.stack_name
+        if Token.is_unresolved(stack_name):  # a nested stack's name is CloudFormation's to give
+            stack_name = self.stack.node.path
         locked: dict[str, dict[str, Any]] = document["stacks"].get(stack_name, {})
         current = self.current()
         errors = [

@@ -52,9 +52,11 @@ class Synth:
         local = iam.Role(jobs, "LocalRole", assumed_by=iam.AccountRootPrincipal())
         web = Stack(self.app, "Web", env=ENV)
         self.web_role = iam.Role(web, "WebRole", assumed_by=iam.AccountRootPrincipal())
+        imported = iam.Role.from_role_arn(web, "Imported", "arn:aws:iam::111111111111:role/web")
         for backend in (self.goat, self.lamb):
             backend.grant_enqueue(local)
             backend.grant_enqueue(self.web_role)
+            backend.grant_enqueue(imported)  # a mutable import of the same account
         GoatJobBackend(
             Stack(self.app, LONG_STACK),
             "Jobs",
@@ -96,7 +98,7 @@ def synth() -> Iterator[Synth]:
     yield Synth()
 
 
-def test_env_stacks_and_cross_stack_grantees_pass_cdk_nag(synth: Synth) -> None:
+def test_env_stacks_cross_stack_and_imported_grantees_pass_cdk_nag(synth: Synth) -> None:
     # The schedule-group wildcard is acknowledged with the literal region and account.
     assert nag_findings(synth.app) == []
 

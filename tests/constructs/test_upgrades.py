@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aws_cdk import App, CfnOutput, Stack
@@ -77,7 +77,7 @@ def _new(kind: Any, scope: Construct, code: JobCode, queues: Any, props: dict[st
     if consumer:
         # Another stack of the app uses the client configuration and a grant: CloudFormation
         # exports every queue URL and ARN they reference, and refuses to remove an import.
-        web = Stack(stack.node.scope, f"{stack.node.id}Web")
+        web = Stack(cast(Construct, stack.node.scope), f"{stack.node.id}Web")
         backend.grant_enqueue(iam.Role(web, "WebRole", assumed_by=iam.AccountRootPrincipal()))
         CfnOutput(web, "JobsConfig", value=backend.client_config)
 
