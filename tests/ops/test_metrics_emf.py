@@ -232,3 +232,33 @@ def test_close_writes_exactly_the_documents_as_json_lines(
         text = metrics.close(now_ms=1234)
     assert len(docs) >= 4
     assert text == "".join(json.dumps(doc, separators=(",", ":")) + "\n" for doc in docs)
+
+
+def test_the_backend_dimension_is_the_backends_own_name_when_the_construct_sets_it(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """Two backends of one account and region publish distinct dimension sets (issue 30.14)."""
+    line = {"outcome": "succeeded", "backend": "goat", "queue": "default", "duration_ms": 1.0}
+    docs = []
+    for name in ("Shop-Jobs-1A2B3C4D", "Billing-Jobs-5E6F7A8B"):
+        monkeypatch.setenv("LAMBDA_JOBS_METRICS_BACKEND", name)
+        metrics.begin()
+        try:
+            metrics.observe(line, None)
+            docs += metrics.documents(now_ms=1)
+        finally:
+            metrics.discard()
+    for doc in docs:
+        validate_emf(doc)
+    assert [(d["backend"], d["queue"]) for d in docs] == [
+        ("Shop-Jobs-1A2B3C4D", "default"),
+        ("Billing-Jobs-5E6F7A8B", "default"),
+    ]
+    monkeypatch.delenv("LAMBDA_JOBS_METRICS_BACKEND")
+    metrics.begin()
+    try:
+        metrics.observe(line, None)
+        (doc,) = metrics.documents(now_ms=1)
+    finally:
+        metrics.discard()
+    assert doc["backend"] == "goat"  # without it, LAMBDA_JOBS_BACKEND's value as before

@@ -20,7 +20,9 @@ Metrics, namespace ``LambdaJobs``:
   (``run_after`` if set, else ``enqueued_at``); first attempts only, so retry backoffs do not
   inflate it. It is the ``queue_latency_ms`` of the job's log line (computed there).
 
-Dimensions are low-cardinality by default: ``backend`` (``LAMBDA_JOBS_BACKEND``, else
+Dimensions are low-cardinality by default: ``backend`` (the backend's own name,
+``LAMBDA_JOBS_METRICS_BACKEND``, which the constructs set to the backend's unique name so that two
+backends of one account and region do not share metrics; else ``LAMBDA_JOBS_BACKEND``, else
 ``unknown``) and ``queue`` (the envelope's; ``unknown`` for a body that could not be decoded).
 ``LAMBDA_JOBS_METRICS_TASK_DIMENSION=1`` adds ``task`` — one custom metric per task and metric
 name, which CloudWatch bills ($0.30 per metric-month for the first 10,000): switch it on knowingly.
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
 NAMESPACE = "LambdaJobs"
 ENABLED_ENV = "LAMBDA_JOBS_METRICS"
 TASK_DIMENSION_ENV = "LAMBDA_JOBS_METRICS_TASK_DIMENSION"
+BACKEND_NAME_ENV = "LAMBDA_JOBS_METRICS_BACKEND"
 UNKNOWN = "unknown"
 
 COUNTERS = {
@@ -69,15 +72,17 @@ _FALSE = ("0", "false", "no", "off")
 # latencies, dimension values]; None when closed.
 _open: dict[tuple[str | None, ...], list[Any]] | None = None
 _task_dimension = False
+_backend_name: str | None = None
 
 
 def begin() -> None:
     """Start collecting for one invocation (a no-op when ``LAMBDA_JOBS_METRICS=0``)."""
-    global _open, _task_dimension
+    global _open, _task_dimension, _backend_name
     if os.environ.get(ENABLED_ENV, "1").strip().lower() in _FALSE:
         _open = None
         return
     _task_dimension = os.environ.get(TASK_DIMENSION_ENV, "").strip().lower() in ("1", "true", "yes")
+    _backend_name = os.environ.get(BACKEND_NAME_ENV, "").strip() or None
     _open = {}
 
 
@@ -113,6 +118,7 @@ def count(  # noqa: PLR0917 - positional: the hot path, one call per job
     collection = _open
     if collection is None or outcome not in COUNTERS:
         return
+    backend = _backend_name or backend
     key = (backend, queue, task) if _task_dimension else (backend, queue)
     entry = collection.get(key)
     if entry is None:
