@@ -232,3 +232,35 @@ def test_close_writes_exactly_the_documents_as_json_lines(
         text = metrics.close(now_ms=1234)
     assert len(docs) >= 4
     assert text == "".join(json.dumps(doc, separators=(",", ":")) + "\n" for doc in docs)
+
+
+def test_every_attempt_that_ran_has_a_duration_however_short(moto: MotoServer, tmp_path: Path):
+    """Issue 32: fast jobs (0.0 ms in the log) were left out of ``JobDuration``, so its count was
+    below the jobs run and its percentiles biased upwards. A record refused unrun has none."""
+    sqs = boto_client(moto, "sqs")
+    url, arn = ev.make_queue(sqs, "fast")
+    dlq_url, _ = ev.make_queue(sqs, "fast-dlq")
+    bodies = [ev.envelope(T + "give_back", "small").to_json() for _ in range(8)]
+    ev.send(sqs, url, *bodies, ev.envelope("tests.runtime.nobody_registered_this").to_json())
+    lines = run_handler(moto, [ev.sqs_event(sqs, url, arn, 9)], LAMBDA_JOBS_DLQ_URL=dlq_url)
+    [doc] = emf(lines)
+    validate_emf(doc)
+    jobs = [line for line in lines if line.get("type") == "lambda_jobs.job"]
+    ran = [line for line in jobs if line["outcome"] == "succeeded"]
+    assert len(ran) == 8 and doc["JobsDeadLettered"] == 1
+    assert sorted(doc["JobDuration"]) == sorted(line["duration_ms"] for line in ran)
+    assert len(doc["QueueLatency"]) == 8  # the refused record ran no attempt: no latency either
+
+
+def test_a_zero_duration_is_a_value_of_job_duration():
+    metrics.begin()
+    try:
+        for duration in (0.0, 0.0, 2.5):
+            metrics.count("succeeded", "goat", "q", None, duration, None)
+        metrics.count("dead_lettered", "goat", "q", None, None, None)  # refused: did not run
+        [doc] = metrics.documents(now_ms=1)
+    finally:
+        metrics.discard()
+    validate_emf(doc)
+    assert doc["JobDuration"] == [0.0, 0.0, 2.5]
+    assert (doc["JobsSucceeded"], doc["JobsDeadLettered"]) == (3, 1)

@@ -297,6 +297,7 @@ def _hand_back(records: list[_Record], *, fifo: bool, clock: FunctionClock) -> l
     copies = [r for r in records if not fifo and r.envelope is not None]
     refused = _send_copies(copies) if copies else set()
     remaining = clock.remaining_ms()
+    remaining = round(remaining, 1) if remaining is not None else None  # as duration_ms is
     for record in records:
         record.log("handed_back", 0.0, remaining_ms=remaining)
     return [r.message_id for r in listed] + [

@@ -428,3 +428,16 @@ def test_hand_back_copy_refused_by_sqs_is_listed_instead(goat: Goat, tmp_path: P
     result = dispatch(event, ev.Context(remaining_ms=6000), goat.runtime)
     assert ev.failed_ids(result) == goat.ids(event, 1)
     assert (tmp_path / "first").read_text() == "ran"
+
+
+def test_hand_back_line_rounds_remaining_ms_as_duration_ms(goat: Goat, tmp_path: Path, capsys):
+    goat.send(
+        ev.envelope(T + "write_file", str(tmp_path / "first"), "ran"),
+        ev.envelope(T + "long_timeout", str(tmp_path / "long")),  # needs 10 s: handed back
+    )
+    capsys.readouterr()
+    goat.run(2, ev.Context(remaining_ms=6000))
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    [line] = [line for line in logged if line["outcome"] == "handed_back"]
+    assert 0 < line["remaining_ms"] <= 6000
+    assert line["remaining_ms"] == round(line["remaining_ms"], 1)
