@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from lambda_jobs.config import SQS_MAX_DELAY_SECONDS
 from lambda_jobs.errors import (
@@ -52,8 +52,6 @@ if TYPE_CHECKING:
 #: A ``run_after`` up to this far in the past counts as "now": the caller's clock read and ours
 #: differ by a little (``datetime.now(UTC)`` computed before the call). Further back is a mistake.
 RUN_AFTER_TOLERANCE_SECONDS = 1.0
-
-T = TypeVar("T")
 
 
 def enqueue_one(prepared: PreparedJob, config: ClientConfig | None = None) -> Job:
@@ -118,7 +116,7 @@ def _send(outgoing: list[Outgoing], config: ClientConfig, *, single: bool) -> No
         lamb.send(outgoing, config)
 
 
-def _checked(
+def _checked[T](
     prepared: list[PreparedJob],
     check: Callable[[PreparedJob], T],
     config: ClientConfig,
