@@ -83,6 +83,9 @@ def _enqueue(
 
         config = config_module.load()
     now = datetime.now(UTC)
+    # The envelope carries milliseconds (:mod:`lambda_jobs.envelope`): the receipt's time is that
+    # one too, so ``Job.enqueued_at`` equals the ``JobContext.enqueued_at`` the task sees.
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
     if config.is_inline:
         return _run_inline(prepared, config, now, single=single)
     outgoing = _checked(prepared, lambda job: _outgoing(job, config, now), config, single=single)
