@@ -264,3 +264,28 @@ def test_a_zero_duration_is_a_value_of_job_duration():
     validate_emf(doc)
     assert doc["JobDuration"] == [0.0, 0.0, 2.5]
     assert (doc["JobsSucceeded"], doc["JobsDeadLettered"]) == (3, 1)
+
+
+def test_a_record_run_alone_is_logged_and_counted_once(moto: MotoServer, tmp_path: Path):
+    """A record that came back runs in a child process (:mod:`lambda_jobs.worker.isolation`): its
+    line and its metrics are written by the child, once; the batch's others by the handler."""
+    sqs = boto_client(moto, "sqs")
+    url, arn = ev.make_queue(sqs, "alone")
+    ev.send(sqs, url, ev.envelope(T + "write_file", str(tmp_path / "back"), "x").to_json())
+    [first] = ev.receive(sqs, url, 1)  # its invocation crashed: it comes back, receive count 2
+    sqs.change_message_visibility(
+        QueueUrl=url, ReceiptHandle=first["ReceiptHandle"], VisibilityTimeout=0
+    )
+    ev.send(sqs, url, ev.envelope(T + "write_file", str(tmp_path / "new"), "x").to_json())
+    event = ev.sqs_event(sqs, url, arn, 2)
+    counts = sorted(r["attributes"]["ApproximateReceiveCount"] for r in event["Records"])
+    assert counts == ["1", "2"]
+    lines = run_handler(moto, [event])
+    jobs = [line for line in lines if line.get("type") == "lambda_jobs.job"]
+    assert sorted(line["outcome"] for line in jobs) == ["succeeded", "succeeded"]
+    assert len({line["id"] for line in jobs}) == 2
+    docs = emf(lines)
+    for doc in docs:
+        validate_emf(doc)
+    assert sum(doc["JobsSucceeded"] for doc in docs) == 2
+    assert sum(len(doc["JobDuration"]) for doc in docs) == 2

@@ -235,6 +235,11 @@ def test_a_crash_never_dead_letters_its_neighbours_unrun(soak_backend: SoakBacke
         f"{len(dead_neighbours)} neighbours in the DLQ",
     )
     assert not dead_neighbours, "a neighbour of the crash was dead-lettered"
+    # The emulator's mapping says what happened to the crashed invocation's records.
+    emulator_log = backend.emulator_log.read_text(encoding="utf-8")
+    assert f"returned with the failed invocation  soak_tasks.crashing {crasher.id[:8]}" in (
+        emulator_log
+    )
     assert dead_letter_attribute(entry, "error_type") == "IncompleteAttempts"
     assert dead_letter_attribute(entry, "reason") == "exhausted"
     # With the store the claim stops it on its second delivery, unrun; without, it ran alone.
