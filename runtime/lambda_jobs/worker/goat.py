@@ -258,8 +258,12 @@ def _process_alone(record: _Record, clock: FunctionClock, worker_id: str) -> boo
             _log_internal_error(record.message_id, exc)
             return False
 
+    # The child keeps to its time limit itself; this is the backstop for one that does not:
+    # killed (an attempt that did not finish) before Lambda's deadline would end this process.
     remaining = clock.remaining_ms()
-    seconds = None if remaining is None else (remaining - clock.margin_ms / 2) / 1000
+    seconds = None
+    if remaining is not None:
+        seconds = (remaining - min(clock.margin_ms / 2, remaining / 5)) / 1000
     try:
         settled, how = run_alone(work, seconds)
     except OSError:  # no fork here: run it in this process, counted as before
