@@ -29,8 +29,11 @@ def test_a_child_that_ends_its_process_is_reported_with_its_exit_code():
 
 
 def test_a_child_killed_by_a_signal_is_reported_with_the_signal():
-    settled, how = run_alone(lambda: os.kill(os.getpid(), signal.SIGKILL) or True, 10)
-    assert (settled, how) == (None, "killed by signal 9 (SIGKILL)")
+    def killed() -> bool:
+        os.kill(os.getpid(), signal.SIGKILL)
+        return True
+
+    assert run_alone(killed, 10) == (None, "killed by signal 9 (SIGKILL)")
 
 
 def test_a_child_past_its_time_is_killed_at_it():
