@@ -112,8 +112,11 @@ class _Record(Arrival):
 
     @property
     def need_ms(self) -> float:
-        """Time this record needs to be worth starting (see :mod:`lambda_jobs.worker.deadline`)."""
-        if self.reason is not None or self.options is None:
+        """Time this record needs to be worth starting (see :mod:`lambda_jobs.worker.deadline`).
+
+        Nothing for a record refused unrun; one past its last attempt by the receive count may still
+        run (alone, or when its claim says so): it needs its time."""
+        if self.reason not in (None, "exhausted") or self.options is None:
             return 0.0
         return self.options.timeout * 1000 if self.options.timeout is not None else MIN_SLICE_MS
 
@@ -408,9 +411,12 @@ def _copy_entry(entry_id: str, record: _Record) -> dict[str, Any]:
     Lambda's recursive loop cutoff ("Use Lambda recursive loop detection").
     """
     assert record.envelope is not None
+    attempt = record.attempt
+    if record.options is not None:  # a count past the last attempt runs as the last one
+        attempt = min(attempt, record.options.max_attempts)  # (see "came back" above)
     entry: dict[str, Any] = {
         "Id": entry_id,
-        "MessageBody": record.envelope.with_attempt(record.attempt).to_json(),
+        "MessageBody": record.envelope.with_attempt(attempt).to_json(),
     }
     group = record.message_group_id
     if group is not None:

@@ -245,6 +245,29 @@ def test_a_crash_alone_with_attempts_left_is_retried_after_the_backoff(goat: Goa
     assert lines(tmp_path / "runs") == ["run"]
 
 
+def test_a_record_past_its_last_attempt_handed_back_is_copied_as_its_last_attempt(
+    goat: Goat, tmp_path: Path
+):
+    """A neighbour of a crash handed back at the deadline must not become a copy that the next
+    delivery dead-letters unrun (its copy has receive count 1: it would not run alone)."""
+    goat.send(
+        ev.envelope(T + "write_file", str(tmp_path / "first"), "ran"),
+        ev.envelope(T + "long_timeout", str(tmp_path / "long")),  # retries=0; needs 10 s
+    )
+    redeliver(goat, 2)
+    _, result = goat.run(2, ev.Context(remaining_ms=6000))
+    assert result == {"batchItemFailures": []}
+    [copy] = ev.receive(goat.sqs, goat.url, 1)
+    assert json.loads(copy["Body"])["attempt"] == 1
+    goat.sqs.change_message_visibility(
+        QueueUrl=goat.url, ReceiptHandle=copy["ReceiptHandle"], VisibilityTimeout=0
+    )
+    redeliver(goat)  # the copy comes back once more: it still runs, alone
+    goat.run(1)
+    assert lines(tmp_path / "long") == ["run"]
+    assert ev.queue_is_empty(goat.sqs, goat.dlq_url)
+
+
 def test_a_normal_failure_past_the_count_runs_alone_and_keeps_its_own_error(
     goat: Goat, tmp_path: Path
 ):
