@@ -169,6 +169,19 @@ def soak_goat_short_backend(
     )
 
 
+@pytest.fixture(scope="session")
+def soak_goat_short_store_backend(
+    soak_assembly: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SoakBackend]:
+    yield from _backend(
+        "goat-short-store",
+        soak_assembly,
+        tmp_path_factory,
+        "--env",
+        "LAMBDA_JOBS_DEADLINE_MARGIN_MS=800",
+    )
+
+
 def use(backend: SoakBackend, monkeypatch: pytest.MonkeyPatch) -> SoakBackend:
     """Point the client (``LAMBDA_JOBS_CONFIG``) at ``backend``."""
     monkeypatch.setenv("LAMBDA_JOBS_CONFIG", backend.config_value)

@@ -6,6 +6,7 @@
   and a batch of 10 jobs cannot finish inside one invocation, so the handler hands records back.
 - ``SoakLambStore``: a Lamb backend that always has a job store, for the duplicate deliveries of
   jobs waiting for a retry (``test_duplicates``).
+- ``SoakGoatShortStore``: ``SoakGoatShort`` with a job store, always (how a crash is counted with it).
 
 With ``SOAK_JOB_STORE=1`` every backend has a job store. Synthesize with
 ``cdk synth --app "python -m tests.soak.soak_app"`` from the repository root.
@@ -26,6 +27,7 @@ STACKS = {
     "lamb": "SoakLamb",
     "goat-short": "SoakGoatShort",
     "lamb-store": "SoakLambStore",
+    "goat-short-store": "SoakGoatShortStore",
 }
 CONCURRENCY = 4
 SHORT_TIMEOUT_S = 2
@@ -67,6 +69,14 @@ def build_app() -> App:
         "Jobs",
         code=_code(),
         timeout=Duration.seconds(30),
+        queues=[JobQueue("default", max_concurrency=CONCURRENCY)],
+        job_store=JobStore(),
+    )
+    GoatJobBackend(  # the same with a job store whatever SOAK_JOB_STORE says (crash counting)
+        Stack(app, STACKS["goat-short-store"]),
+        "Jobs",
+        code=_code(),
+        timeout=Duration.seconds(SHORT_TIMEOUT_S),
         queues=[JobQueue("default", max_concurrency=CONCURRENCY)],
         job_store=JobStore(),
     )

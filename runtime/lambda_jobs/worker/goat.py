@@ -4,6 +4,14 @@ For each record, in order:
 
 - **attempt** = the envelope's ``attempt`` + ``ApproximateReceiveCount`` - 1, so deliveries that
   never finished (a crash, the whole function timing out) count as attempts too.
+- **came back** (receive count above 1, no job store): a crash fails the whole invocation and
+  raises the receive count of every record of the batch, also of those that never started; the
+  count cannot tell the record that crashed from its neighbours. So such a record runs alone, in
+  a child process (:func:`_process_alone`, :mod:`lambda_jobs.worker.isolation`): it is never
+  dead-lettered unrun because of the count (one the count puts past its last attempt runs as its
+  last attempt), and a crash of its own is seen there and counted against it alone
+  (``IncompleteAttempts``: retried, or dead-lettered on the last attempt). With the job store the
+  claim counts attempts instead: a record that never started was never claimed.
 - **success**: not listed; the event-source mapping deletes it.
 - **failure with attempts left**: ``ChangeMessageVisibility`` to the backoff
   (:meth:`lambda_jobs.options.RetryPolicy.delay_after`), then listed in ``batchItemFailures``.
@@ -52,7 +60,7 @@ record needs an AWS call (failure, DLQ, hand-back).
 from __future__ import annotations
 
 from lambda_jobs.worker.deadline import MIN_SLICE_MS, FunctionClock
-from lambda_jobs.worker.triage import Arrival, dead_letter, decode_body
+from lambda_jobs.worker.triage import INCOMPLETE_ATTEMPTS, Arrival, dead_letter, decode_body
 
 TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
 if TYPE_CHECKING:
@@ -113,8 +121,11 @@ class _Record(Arrival):
 
     @property
     def need_ms(self) -> float:
-        """Time this record needs to be worth starting (see :mod:`lambda_jobs.worker.deadline`)."""
-        if self.reason is not None or self.options is None:
+        """Time this record needs to be worth starting (see :mod:`lambda_jobs.worker.deadline`).
+
+        Nothing for a record refused unrun; one past its last attempt by the receive count may still
+        run (alone, or when its claim says so): it needs its time."""
+        if self.reason not in (None, "exhausted") or self.options is None:
             return 0.0
         return self.options.timeout * 1000 if self.options.timeout is not None else MIN_SLICE_MS
 
@@ -171,7 +182,8 @@ def handle_batch(event: dict[str, Any], context: Any, runtime: Runtime) -> dict[
                 handed_back.append(record)
                 continue
             started += 1
-            if not _process(record, clock, worker_id):
+            alone = record.store is None and (record.receive_count or 1) > 1
+            if not (_process_alone if alone else _process)(record, clock, worker_id):
                 failures.append(record.message_id)
                 stopped = stopped or fifo  # FIFO: every later record stays behind this one
         except Exception as exc:  # a bug here must not cost the neighbours their results
@@ -230,6 +242,61 @@ def _process(record: _Record, clock: FunctionClock, worker_id: str) -> bool:
         error_message=outcome.error_message,
         error=outcome.error,
         duration_ms=outcome.duration_ms,
+    )
+
+
+def _process_alone(record: _Record, clock: FunctionClock, worker_id: str) -> bool:
+    """:func:`_process` of a record that came back, without the job store, in a child process
+    (:mod:`lambda_jobs.worker.isolation`: the module docstring says why).
+
+    The receive count still counts its deliveries as attempts, but never dead-letters it unrun: a
+    record the count puts past its last attempt runs as its last attempt. If it crashes alone, the
+    crash is its own: an attempt that did not finish (``IncompleteAttempts``), retried or, past
+    the last attempt, dead-lettered as such.
+    """
+    options = record.options
+    if options is None or record.reason not in (None, "exhausted"):
+        return _process(record, clock, worker_id)  # refused unrun: nothing that could crash
+    from lambda_jobs.worker.isolation import run_alone
+
+    counted = record.attempt
+    if record.reason == "exhausted":
+        record.reason, record.attempt = None, options.max_attempts
+
+    def work() -> bool:
+        try:
+            return _process(record, clock, worker_id)
+        except Exception as exc:  # as handle_batch does: list it, say why
+            _log_internal_error(record.message_id, exc)
+            return False
+
+    # The child keeps to its time limit itself; this is the backstop for one that does not:
+    # killed (an attempt that did not finish) before Lambda's deadline would end this process.
+    remaining = clock.remaining_ms()
+    seconds = None
+    if remaining is not None:
+        seconds = (remaining - min(clock.margin_ms / 2, remaining / 5)) / 1000
+    try:
+        settled, how = run_alone(work, seconds)
+    except OSError:  # no fork here: run it in this process, counted as before
+        return _process(record, clock, worker_id)
+    if settled is not None:
+        return settled
+    record.attempt = max(counted, record.attempt)
+    if record.attempt < options.max_attempts:
+        _retry_later(record, 0.0, INCOMPLETE_ATTEMPTS)
+        return False
+    return _dead_letter(
+        record,
+        reason="exhausted",
+        error_type=INCOMPLETE_ATTEMPTS,
+        error_message=(
+            f"attempt {record.attempt} crashed the function's process when run alone ({how}); "
+            f"max_attempts is {options.max_attempts} and previous attempts did not finish "
+            f"(ApproximateReceiveCount {record.receive_count})"
+        ),
+        error=None,
+        duration_ms=0.0,
     )
 
 
@@ -307,6 +374,7 @@ def _hand_back(records: list[_Record], *, fifo: bool, clock: FunctionClock) -> l
     refused = _send_copies(copies) if copies else set()
     not_released = _release(listed) if fifo else {}  # message id -> the AWS error
     remaining = clock.remaining_ms()
+    remaining = round(remaining, 1) if remaining is not None else None  # as duration_ms is
     for record in records:
         record.log(
             "handed_back",
@@ -396,9 +464,12 @@ def _copy_entry(entry_id: str, record: _Record) -> dict[str, Any]:
     Lambda's recursive loop cutoff ("Use Lambda recursive loop detection").
     """
     assert record.envelope is not None
+    attempt = record.attempt
+    if record.options is not None:  # a count past the last attempt runs as the last one
+        attempt = min(attempt, record.options.max_attempts)  # (see "came back" above)
     entry: dict[str, Any] = {
         "Id": entry_id,
-        "MessageBody": record.envelope.with_attempt(record.attempt).to_json(),
+        "MessageBody": record.envelope.with_attempt(attempt).to_json(),
     }
     group = record.message_group_id
     if group is not None:

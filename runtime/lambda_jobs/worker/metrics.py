@@ -15,7 +15,8 @@ Metrics, namespace ``LambdaJobs``:
 - ``JobsRetried`` (Count): failed attempts that will run again (``retrying``);
 - ``JobsDeadLettered`` (Count): jobs sent to the dead-letter queue;
 - ``JobsHandedBack`` (Count): jobs not started near the deadline (run in a later invocation);
-- ``JobDuration`` (Milliseconds): run time of each attempt that ran (one value per attempt);
+- ``JobDuration`` (Milliseconds): run time of each attempt that ran (one value per attempt, 0.0
+  included: a job faster than the log's 0.1 ms resolution is a duration too);
 - ``QueueLatency`` (Milliseconds): start of a first attempt minus when the job became due
   (``run_after`` if set, else ``enqueued_at``); first attempts only, so retry backoffs do not
   inflate it. It is the ``queue_latency_ms`` of the job's log line (computed there).
@@ -113,6 +114,9 @@ def count(  # noqa: PLR0917 - positional: the hot path, one call per job
 ) -> None:
     """Count one job's outcome (the fields of its log line) into the open collection.
 
+    ``duration_ms`` is None when no attempt ran (a refusal, a duplicate); every attempt that ran
+    is one ``JobDuration`` value, however short.
+
     The outcomes are kept as a list and tallied by :func:`documents` (once per invocation).
     """
     collection = _open
@@ -124,7 +128,7 @@ def count(  # noqa: PLR0917 - positional: the hot path, one call per job
     if entry is None:
         entry = collection[key] = [[], [], [], tuple(value or UNKNOWN for value in key)]
     entry[0].append(outcome)
-    if duration_ms and outcome != "handed_back":
+    if duration_ms is not None and outcome != "handed_back":  # 0.0 ms is a duration too
         entry[1].append(duration_ms)
     if latency_ms is not None:
         entry[2].append(latency_ms)

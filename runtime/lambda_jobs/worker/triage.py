@@ -281,9 +281,12 @@ class Arrival:
             job_id[:256] if isinstance(job_id, str) and job_id else None,
         )
 
-    def log(self, outcome: str, duration_ms: float = 0.0, **extra: Any) -> None:
+    def log(
+        self, outcome: str, duration_ms: float = 0.0, *, ran: bool | None = None, **extra: Any
+    ) -> None:
         """Write this job's log line (:func:`lambda_jobs.worker.joblog.log_job`); ``extra`` are
-        the outcome's own fields (``error_type``, ``retry_in_s``, ...)."""
+        the outcome's own fields (``error_type``, ``retry_in_s``, ...); ``ran`` whether an attempt
+        ran (None: the outcome says)."""
         env = self.envelope
         options = self.options
         if env is not None:
@@ -301,6 +304,7 @@ class Arrival:
                 self.message_id,
                 self.store_error,
                 extra or None,
+                ran,
             )
             return
         task, job_id = self.identity()
@@ -316,6 +320,7 @@ class Arrival:
             self.message_id,
             self.store_error,
             extra or None,
+            ran,
         )
 
 
@@ -360,6 +365,7 @@ def dead_letter(
         job.log(
             "dead_letter_failed",
             duration_ms,
+            ran=error is not None,
             error_type=error_type,
             reason=reason,
             aws_error=f"{type(exc).__name__}: {exc}",
@@ -367,5 +373,7 @@ def dead_letter(
         return exc
     # Only once the DLQ holds it: a job kept for a failed send must not look finished.
     job.settle("dead_lettered", error_type=error_type, error_message=error_message, error=error)
-    job.log("dead_lettered", duration_ms, error_type=error_type, reason=reason)
+    job.log(
+        "dead_lettered", duration_ms, ran=error is not None, error_type=error_type, reason=reason
+    )
     return None

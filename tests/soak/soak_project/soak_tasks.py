@@ -73,6 +73,15 @@ def lingering(context: JobContext, key: str, seconds: float) -> None:
     _record(context, key, "succeeded")
 
 
+@task(takes_context=True)
+def crashing(context: JobContext, key: str) -> None:
+    """Ends its process at once (``os._exit``, as a segfault or running out of memory would) on
+    every attempt; ``retries=0``. Its whole batch comes back; it must end in the dead-letter queue
+    as ``IncompleteAttempts`` and its neighbours must run."""
+    _record(context, key, "started")
+    os._exit(1)
+
+
 @task(takes_context=True, retries=2, retry_backoff=1, retry_jitter=False)
 def overrunning(context: JobContext, key: str, seconds: float) -> None:
     """Runs ``seconds`` on its first attempt (past the function's deadline), then succeeds at once.
