@@ -6,7 +6,7 @@
   and a batch of 10 jobs cannot finish inside one invocation, so the handler hands records back.
 - ``SoakLambStore``: a Lamb backend that always has a job store, for the duplicate deliveries of
   jobs waiting for a retry (``test_duplicates``).
-- ``SoakGoatShortStore``: ``SoakGoatShort`` with a job store, always (how a crash is counted with it).
+- ``SoakGoatShortStore``: ``SoakGoatShort`` with a job store, always (how a crash counts there).
 
 With ``SOAK_JOB_STORE=1`` every backend has a job store. Synthesize with
 ``cdk synth --app "python -m tests.soak.soak_app"`` from the repository root.
