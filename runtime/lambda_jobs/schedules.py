@@ -152,8 +152,9 @@ def queue_arn_of_url(queue_url: str, *, like_arn: str) -> str:
 
     An SQS queue URL's path is ``/<account id>/<queue name>`` (``GetQueueUrl``, SQS API
     Reference) and its ARN ``arn:<partition>:sqs:<region>:<account id>:<queue name>`` (the
-    pattern Scheduler's ``DeadLetterConfig.Arn`` takes, Scheduler API Reference); the Lamb handler names its dead-letter queue this way
-    from ``LAMBDA_JOBS_DLQ_URL`` and its own function ARN (same stack: same partition, region).
+    pattern Scheduler's ``DeadLetterConfig.Arn`` takes, Scheduler API Reference). The Lamb
+    handler names its dead-letter queue so, from ``LAMBDA_JOBS_DLQ_URL`` and its own function
+    ARN (one stack: the same partition and region).
     """
     from urllib.parse import urlsplit
 

@@ -40,7 +40,9 @@ def synth() -> tuple[App, dict[str, dict[str, Any]]]:
             code=demo_code(),
             job_store=JobStore(ttl=Duration.days(1)) if store else None,
         )
-        role = iam.Role(stack, "AppRole", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
+        role = iam.Role(
+            stack, "AppRole", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com")
+        )
         backend.grant_enqueue(role)
     assembly = app.synth()
     names = ("GoatStore", "LambStore", "GoatNoStore")
@@ -82,7 +84,9 @@ def test_grant_enqueue_with_a_job_store_allows_deleting_schedules_of_the_group_o
     synth: tuple[App, dict[str, dict[str, Any]]], stack: str
 ) -> None:
     template = synth[1][stack]
-    deletes = [s for s in _statements(template, "AppRole") if "scheduler:DeleteSchedule" in _actions(s)]
+    deletes = [
+        s for s in _statements(template, "AppRole") if "scheduler:DeleteSchedule" in _actions(s)
+    ]
     assert len(deletes) == 1
     group = next(iter(resources(template, "AWS::Scheduler::ScheduleGroup").values()))
     resource = deletes[0]["Resource"]
