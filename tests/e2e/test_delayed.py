@@ -42,9 +42,9 @@ def _queue(backend: Backend) -> str:
 def _client(backend: Backend, service: str) -> Any:
     import boto3
 
-    return boto3.client(
+    return boto3.client(  # type: ignore[call-overload]  # boto3-stubs want a literal name
         service,
-        endpoint_url=backend.config["endpoints"]["sqs" if service == "sqs" else service],
+        endpoint_url=backend.config["endpoints"][service],
         region_name=backend.config["region"],
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
