@@ -139,6 +139,7 @@ def parse_concurrency(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     from lambda_jobs.emulator.assembly import AssemblyError
     from lambda_jobs.emulator.local import LocalCloud, LocalOptions
+    from lambda_jobs.emulator.motoserver import MotoStartError
     from lambda_jobs.emulator.provision import ProvisionError
 
     try:
@@ -176,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     cloud = LocalCloud(options)
     try:
         cloud.start()
-    except (AssemblyError, ProvisionError) as exc:
+    except (AssemblyError, ProvisionError, MotoStartError) as exc:
         print(f"lambda-jobs local: {exc}", file=sys.stderr)
         _restore(previous)
         return 1

@@ -34,13 +34,18 @@ _RUNNING_ON = re.compile(r"Running on https?://[^\s:]+:(\d+)")
 STDERR_TAIL_LINES = 20
 
 
+class MotoStartError(RuntimeError):
+    """``moto_server`` did not start; the message ends with what it said on stderr."""
+
+
 class MotoServer:
     """A running ``moto_server``; use as a context manager or call :meth:`stop`.
 
     ``url`` is its endpoint (``http://127.0.0.1:<port>``); every AWS service moto knows answers
     there. The server binds the port itself (port 0: the kernel picks a free one) and says which
     on its stderr, so the endpoint is always this child's, never another server's that took a
-    port between a check and the bind. A server that fails to start raises ``RuntimeError`` with
+    port between a check and the bind. A server that fails to start raises
+    :class:`MotoStartError` with
     the end of its own stderr (an address in use, an import error). The process runs in its own
     process group so that stopping it stops its children too, and the group is killed if this
     process dies first (:mod:`~lambda_jobs.emulator.reaper`).
@@ -77,11 +82,11 @@ class MotoServer:
                     continue
             self._tail.append(line)
 
-    def _failure(self, what: str) -> RuntimeError:
+    def _failure(self, what: str) -> MotoStartError:
         """Stop the server (if it still runs) and describe why it failed, in its own words."""
         self.stop()
         said = "\n".join(line for line in self._tail if line) or "(nothing on its stderr)"
-        return RuntimeError(f"{what}; moto_server said:\n{said}")
+        return MotoStartError(f"{what}; moto_server said:\n{said}")
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
