@@ -281,7 +281,8 @@ def get_job(job_id: str, config: ClientConfig | None = None) -> Job:
     if item is None:
         raise UnknownJobError(
             f"no job {job_id!r} in the job store {store.table!r}: the id is wrong, or the job "
-            f"finished more than {store.ttl_seconds:,} s ago and its item expired"
+            f"finished more than {store.ttl_seconds:,} s ago (the store's ttl, counted from its "
+            "end, never before its run_after) and its item expired"
         )
     return to_job(item, config)
 
