@@ -127,9 +127,11 @@ def item_ttl(now: float, run_after: datetime | None, ttl_seconds: int) -> float:
     """
     if run_after is None or run_after.timestamp() <= now:
         return now + ttl_seconds
-    # Whole seconds, rounded up past the millisecond the item keeps of run_after: the same ttl
-    # from the envelope's run_after (enqueue) and from the item's (cancel).
-    return math.ceil(run_after.timestamp() + 0.001) + ttl_seconds
+    # From run_after cut to the milliseconds the item keeps of it, then past that millisecond and
+    # rounded up to a second: the same ttl from the envelope's run_after (enqueue) and from the
+    # item's (cancel), and never before the exact run_after.
+    kept = run_after.replace(microsecond=run_after.microsecond // 1000 * 1000)
+    return math.ceil(kept.timestamp() + 0.001) + ttl_seconds
 
 
 def iso(moment: datetime | None = None) -> str:

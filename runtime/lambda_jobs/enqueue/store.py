@@ -333,9 +333,33 @@ def cancel_job(job_id: str, config: ClientConfig | None = None) -> Job:
         ) from None
     item = jobstore.decode_item(response["Attributes"])
     jobstore.release_after_finish(client, store.table, item)
-    if before is not None and (run_after is not None or before.get("status") == jobstore.RETRYING):
+    if before is not None and _has_schedule(config, before, run_after):
         _delete_schedule(config, job_id, before)
     return to_job(item, config)
+
+
+def _has_schedule(config: ClientConfig, before: dict[str, Any], run_after: datetime | None) -> bool:
+    """Whether a one-time schedule may carry the job's next delivery (the client's own rule).
+
+    A Lamb retry, any Lamb delay, any delay on a FIFO lane and a Goat delay over 900 s are
+    schedules; a shorter Goat delay is SQS's, with no schedule to delete.
+    """
+    if config.scheduler is None:
+        return False
+    if before.get("status") == jobstore.RETRYING:
+        return config.backend == "lamb"  # Goat waits out a retry's backoff in SQS
+    if run_after is None:
+        return False
+    if config.backend == "lamb":
+        return True
+    queue = config.queues.get(str(before.get("queue", "")))
+    enqueued = _time(before.get("enqueued_at"))
+    if queue is None or enqueued is None:
+        return True  # not known: look
+    from lambda_jobs.config import SQS_MAX_DELAY_SECONDS
+
+    # The stored times keep milliseconds, the client rounded the delay up: near 900 s, look.
+    return queue.fifo or (run_after - enqueued).total_seconds() > SQS_MAX_DELAY_SECONDS - 1
 
 
 def _delete_schedule(config: ClientConfig, job_id: str, before: dict[str, Any]) -> None:
@@ -347,8 +371,7 @@ def _delete_schedule(config: ClientConfig, job_id: str, before: dict[str, Any]) 
     counts until it fires. So an AWS refusal (a grant from before ``DeleteSchedule`` was granted)
     is a warning, not an error.
     """
-    if config.scheduler is None:
-        return
+    assert config.scheduler is not None  # _has_schedule
     from lambda_jobs import aws, schedules
     from lambda_jobs.enqueue.outgoing import aws_errors
 
