@@ -13,9 +13,11 @@ Two formats arrive in the DLQ:
   (``errorType`` / ``errorMessage``).
 - **Scheduler dead-letter events**: a schedule's firing that EventBridge Scheduler could not
   deliver (its target gone, say), sent by Scheduler to the schedule's ``DeadLetterConfig``
-  queue: the body is the schedule's input (an envelope, a Lamb scheduler delivery holding one,
-  or a recurring schedule's delivery) and the error is in Scheduler's ``ERROR_CODE`` /
-  ``ERROR_MESSAGE`` / ``TARGET_ARN`` attributes.
+  queue: the error is in Scheduler's ``ERROR_CODE`` / ``ERROR_MESSAGE`` / ``TARGET_ARN``
+  attributes and the body is read as the schedule's input (an envelope, a Lamb scheduler delivery
+  holding one, or a recurring schedule's delivery), as the emulator writes it. AWS's page
+  describes the body only as "a JSON payload containing invocation details": one that is not an
+  input is listed with its error and without a job.
 
 :func:`peek` receives every entry with a short visibility timeout and makes each visible again
 (``ChangeMessageVisibility`` 0) before it returns, even if it fails half-way: looking never
