@@ -37,10 +37,10 @@ def _message(body: str) -> dict[str, Any]:
     }
 
 
-def noop_event(count: int) -> dict[str, Any]:
-    """An SQS batch of ``count`` records, each a fresh envelope of ``bench_tasks.noop``."""
+def noop_event(count: int, task_name: str = NOOP_NAME) -> dict[str, Any]:
+    """An SQS batch of ``count`` records, each a fresh envelope of ``task_name`` (the no-op)."""
     return {
         "Records": [
-            record(_message(envelope(NOOP_NAME).to_json()), QUEUE_ARN) for _ in range(count)
+            record(_message(envelope(task_name).to_json()), QUEUE_ARN) for _ in range(count)
         ]
     }

@@ -126,12 +126,9 @@ class Envelope:
         return data
 
     def to_json(self) -> str:
-        """Compact JSON text; raises TypeError/ValueError if an argument is not JSON."""
-        import json  # the enqueue side's path, not the handler's cold start
-
-        return json.dumps(
-            self.to_dict(), separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
+        """The wire form (:func:`lambda_jobs.jsoncodec.wire_json`: compact, UTF-8 unescaped);
+        raises TypeError/ValueError if an argument is not JSON."""
+        return jsoncodec.wire_json(self.to_dict())
 
     def with_attempt(self, attempt: int) -> Envelope:
         """A copy that starts at ``attempt``."""
@@ -164,6 +161,17 @@ def parse_json(text: str | bytes) -> Any:
         return jsoncodec.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise EnvelopeError(f"message body is not JSON: {exc}") from exc
+    except RecursionError:
+        # The C scanner stops at the interpreter's C recursion limit (about 1,500 levels on
+        # 3.12); the client refuses arguments nested deeper than 100: only a foreign message.
+        raise EnvelopeError(
+            "message body nests arrays or objects deeper than this runtime decodes "
+            "(the lambda-jobs client refuses arguments nested deeper than 100 levels)"
+        ) from None
+    except MemoryError:
+        raise EnvelopeError(
+            "message body is too large to decode in this function's memory"
+        ) from None
 
 
 def from_json(text: str | bytes) -> Envelope:

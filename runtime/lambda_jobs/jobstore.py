@@ -32,6 +32,8 @@ Item schema (partition key ``pk``, a string; no sort key)::
       failed_task           S   = task, only when status is failed: the sparse index's key
       unique_key, unique_release
                             S   the job's unique key and "executed" | "expired" (if any)
+      redrive_of            S   the DLQ message id of the ``dlq redrive`` that last set the job
+                                back to enqueued (its condition: ``enqueue.store.requeue``)
       ttl                   N   epoch seconds when DynamoDB may delete the item: the later of
                                 enqueue time and run_after, + ttl_seconds (:func:`item_ttl`: a
                                 delayed job's item outlives its delay, so a cancel lasts and a
@@ -60,6 +62,8 @@ Expressions.ConditionExpressions.html):
   id: AWS Knowledge Center, "lambda-function-duplicate-invocations");
 - finish: ``UpdateItem`` if ``attempt`` is still the claimed one (a later claim wins);
 - cancel: ``UpdateItem`` to cancelled if enqueued or retrying;
+- redrive: ``UpdateItem`` back to enqueued if missing, failed, running with ``lease_until < now``,
+  or enqueued and not by another DLQ entry's redrive (``redrive_of``);
 - unique key: ``PutItem`` if ``attribute_not_exists(pk) OR expires_at < now``.
 
 DynamoDB's TTL deletes expired items in the background, typically within a few days, and until

@@ -31,7 +31,9 @@ DELIVERY_SOURCE = "lambda_jobs.scheduler"
 #: Every one-time schedule's name starts with this; recurring schedules (``JobSchedule``) in the
 #: same group may not, so the two kinds are told apart by name.
 ONE_TIME_PREFIX = "lj-"
-#: EventBridge Scheduler's limit on a schedule target's ``Input`` (256 KB).
+#: EventBridge Scheduler's limit on a schedule target's ``Input`` (256 KB; "Quotas for Amazon
+#: EventBridge Scheduler"), counted in UTF-8 bytes of the text sent
+#: (:func:`lambda_jobs.jsoncodec.wire_size`).
 MAX_INPUT_BYTES = 256 * 1024
 
 
@@ -69,18 +71,26 @@ def is_lamb_delivery(event: Any) -> bool:
 
 
 def target_input(envelope: Envelope, *, lamb: bool) -> str:
-    """The exact ``Input`` text a schedule for ``envelope`` carries (the enqueue side sizes it)."""
-    import json  # here: not on the handler's cold start (dispatch imports this module)
+    """The exact ``Input`` text a schedule for ``envelope`` carries (the enqueue side sizes it).
 
-    return json.dumps(lamb_delivery(envelope)) if lamb else envelope.to_json()
+    Written as every AWS input is (:func:`lambda_jobs.jsoncodec.wire_json`): non-ASCII
+    characters unescaped, so Scheduler's limit counts the same bytes as the envelope's own size.
+    """
+    if not lamb:
+        return envelope.to_json()
+    from lambda_jobs import jsoncodec
+
+    return jsoncodec.wire_json(lamb_delivery(envelope))
 
 
 def checked_input(envelope: Envelope, *, lamb: bool, why: str = "") -> str:
     """:func:`target_input`, or :class:`~lambda_jobs.errors.InvalidJobError` naming its size and
     Scheduler's limit (:data:`MAX_INPUT_BYTES`) when it is over; ``why`` adds the caller's
     reason that a schedule carries the job and what to do."""
+    from lambda_jobs.jsoncodec import wire_size
+
     text = target_input(envelope, lamb=lamb)
-    size = len(text.encode())
+    size = wire_size(text)
     if size > MAX_INPUT_BYTES:
         from lambda_jobs.errors import InvalidJobError
 

@@ -4,6 +4,10 @@ A task is a plain function plus its job options. Decorating registers it by name
 (``module.qualname``); the decorated object stays callable in-process, and ``enqueue`` sends a job
 for it to the configured backend. Option ranges are checked when the decorator runs, so a bad
 declaration fails at import, not at 3 a.m. in the dead-letter queue.
+
+A task is a plain function or an ``async def`` one (the worker and inline mode await it to
+completion, :mod:`lambda_jobs.worker.coroutine`). Generator and async generator functions are
+refused: calling one only creates the generator, so a job would "succeed" without its body running.
 """
 
 from __future__ import annotations
@@ -61,12 +65,14 @@ class Task(_Generic[P, R]):
 
     Attributes (read-only by contract): ``func``, ``name``, ``queue_name``, ``priority``, ``retry``
     (a :class:`RetryPolicy`), ``timeout`` (seconds one attempt may run; None: until the Lambda
-    function's deadline), ``takes_context``, ``run_after``, ``message_group_id`` (FIFO lanes
-    only; None means the task name) and ``tenant`` (the SQS fair-queue tenant of the job on
-    standard Goat lanes; None: no tenant).
+    function's deadline less ``LAMBDA_JOBS_DEADLINE_MARGIN_MS``), ``takes_context``,
+    ``check_arguments`` (False: enqueue does not bind the arguments to the function's signature),
+    ``run_after``, ``message_group_id`` (FIFO lanes only; None means the task name) and
+    ``tenant`` (the SQS fair-queue tenant of the job on standard Goat lanes; None: no tenant).
     """
 
     __slots__ = (
+        "check_arguments",
         "func",
         "message_group_id",
         "name",
@@ -98,8 +104,10 @@ class Task(_Generic[P, R]):
         unique_key: str | None = None,
         unique_for: float | None = None,
         unique_until: str = "executed",
+        check_arguments: bool = True,
     ) -> None:
         self.func = func
+        self.check_arguments = check_arguments
         self.name = name
         self.queue_name = queue_name
         self.priority = priority
@@ -130,6 +138,7 @@ class Task(_Generic[P, R]):
                 job_id="in-process",
                 task_name=self.name,
                 queue_name=self.queue_name,
+                priority=self.priority,
                 attempt=1,
                 max_attempts=self.retry.max_attempts,
                 enqueued_at=datetime.now(UTC),
@@ -187,7 +196,11 @@ class Task(_Generic[P, R]):
         return self._replace(**changes)
 
     def prepare(self, *args: P.args, **kwargs: P.kwargs) -> PreparedJob:
-        """A job ready to send, for :func:`lambda_jobs.enqueue_many`; nothing is sent yet."""
+        """A job ready to send, for :func:`lambda_jobs.enqueue_many`; nothing is sent yet.
+
+        Arguments that do not fit the function's signature raise
+        :class:`~lambda_jobs.errors.InvalidJobError` here (unless ``check_arguments=False``).
+        """
         from lambda_jobs.job import prepare
 
         return prepare(self, args, kwargs)
@@ -216,6 +229,7 @@ def task(
     timeout: Seconds | None = None,
     takes_context: Literal[True],
     message_group_id: str | None = None,
+    check_arguments: bool = True,
 ) -> Callable[[Callable[Concatenate[JobContext, P], R]], Task[P, R]]: ...
 
 
@@ -232,6 +246,7 @@ def task(
     timeout: Seconds | None = None,
     takes_context: Literal[False] = False,
     message_group_id: str | None = None,
+    check_arguments: bool = True,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
@@ -249,6 +264,7 @@ def task(
     timeout: Seconds | None = None,
     takes_context: bool = False,
     message_group_id: str | None = None,
+    check_arguments: bool = True,
 ) -> Any:
     """Declare a job function: bare ``@task`` or ``@task(option=...)``.
 
@@ -265,6 +281,9 @@ def task(
     - ``takes_context`` [False]: pass a :class:`~lambda_jobs.context.JobContext` as first argument.
     - ``message_group_id`` [task name]: FIFO lanes only; jobs of one group run one at a time, in
       order.
+    - ``check_arguments`` [True]: at enqueue, bind the arguments to the function's signature and
+      refuse a call it cannot accept (``InvalidJobError``); False sends them unchecked, for a
+      function whose signature cannot be inspected or understates what it accepts.
     - ``name`` [module.qualname]: the name messages carry; change it only to keep old messages
       runnable after a rename.
     """
@@ -272,6 +291,7 @@ def task(
     def decorate(fn: Callable[..., Any]) -> Task[..., Any]:
         if not callable(fn):
             raise InvalidTaskError(f"@task decorates a function, got {fn!r}")
+        _refuse_generator(fn)
         if takes_context:
             params = getattr(getattr(fn, "__code__", None), "co_varnames", ())
             if not params or params[0] != "context":
@@ -302,6 +322,7 @@ def task(
             timeout=check_timeout(timeout),
             takes_context=takes_context,
             message_group_id=group,
+            check_arguments=bool(check_arguments),
         )
         registry.register(new)
         return new
@@ -309,3 +330,32 @@ def task(
     if func is not None:
         return decorate(func)
     return decorate
+
+
+#: ``co_flags`` bits of generator and async generator functions (``inspect.CO_GENERATOR``,
+#: ``inspect.CO_ASYNC_GENERATOR``), read without importing :mod:`inspect` (cold start).
+_CO_GENERATOR = 0x20
+_CO_ASYNC_GENERATOR = 0x200
+
+
+def _refuse_generator(fn: Callable[..., Any]) -> None:
+    """Raise :class:`InvalidTaskError` if ``fn`` (or the function of a partial or bound method it
+    is) is a generator or async generator function: its body would never run as a job."""
+    inner: Any = fn
+    for _ in range(32):  # partials of partials, bound methods
+        unwrapped = getattr(inner, "__func__", None)
+        if unwrapped is None and type(inner).__name__ == "partial":
+            unwrapped = getattr(inner, "func", None)
+        if unwrapped is None:
+            break
+        inner = unwrapped
+    flags = getattr(getattr(inner, "__code__", None), "co_flags", 0)
+    if not isinstance(flags, int) or not flags & (_CO_GENERATOR | _CO_ASYNC_GENERATOR):
+        return
+    kind = "an async generator" if flags & _CO_ASYNC_GENERATOR else "a generator"
+    name = getattr(fn, "__qualname__", None) or repr(fn)
+    raise InvalidTaskError(
+        f"@task cannot run {name}: it is {kind} function (it uses yield), so calling it only "
+        "creates a generator and its body would never run. Write a plain function or an "
+        "async def function that returns its result (for example collect the items in a list)"
+    )

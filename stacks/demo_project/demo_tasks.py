@@ -7,6 +7,7 @@ tasks only print.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -33,6 +34,15 @@ def hello(name: str = "world") -> str:
     greeting = f"Hello, {name}!"
     print(greeting)
     record("hello", "succeeded", greeting=greeting)
+    return greeting
+
+
+@task(timeout=5)
+async def hello_later(name: str = "world", delay: float = 0.05) -> str:
+    """An ``async def`` task: awaited to completion like any other, its return value the result."""
+    await asyncio.sleep(delay)
+    greeting = f"Hello later, {name}!"
+    record("hello_later", "succeeded", greeting=greeting)
     return greeting
 
 

@@ -106,6 +106,14 @@ def test_goat_demo_client_config_parses_with_the_runtime_parser(
     dlq_id = parsed.dead_letter_queue.url.removeprefix("ref:")
     assert parsed.dead_letter_queue.arn == f"arn:{dlq_id}"
     assert "FifoQueue" not in queues[dlq_id]["Properties"]
+    # The FIFO lanes' redrive target (the crash safety net) is published too, so the operations
+    # commands reach it: the queue the FIFO lane's RedrivePolicy names.
+    assert parsed.fifo_dead_letter_queue is not None
+    fifo_dlq_id = parsed.fifo_dead_letter_queue.url.removeprefix("ref:")
+    assert parsed.fifo_dead_letter_queue.arn == f"arn:{fifo_dlq_id}"
+    assert queues[fifo_dlq_id]["Properties"]["FifoQueue"] is True
+    redrive = queues[ordered.lanes[0].target.removeprefix("ref:")]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": [fifo_dlq_id, "Arn"]}
     assert parsed.scheduler is not None
     (group,) = resources(template, "AWS::Scheduler::ScheduleGroup").values()
     assert parsed.scheduler.group == group["Properties"]["Name"]
@@ -122,6 +130,7 @@ def test_lamb_demo_client_config_parses_with_the_runtime_parser(
     parsed = runtime_config.parse_text(text)
     functions = resources(template, "AWS::Lambda::Function")
     assert parsed.backend == "lamb"
+    assert parsed.fifo_dead_letter_queue is None  # Lamb has no FIFO queues
     assert list(parsed.queues) == ["default"]
     lanes = parsed.queues["default"].lanes
     assert [(lane.min_priority, lane.max_priority) for lane in lanes] == [(-100, 49), (50, 100)]

@@ -97,3 +97,25 @@ def test_inline_async_task_runs_to_completion(tmp_path: Path) -> None:
 
     assert target.read_text() == "awaited"
     assert result.status == TaskResultStatus.SUCCESSFUL
+
+
+def test_inline_cancelled_awaited_work_is_failed_as_with_the_immediate_backend(
+    tmp_path: Path, tasks_setting: Callable[[dict[str, Any]], None]
+) -> None:
+    from django.tasks import TaskResultStatus
+
+    from tests.django.djapp.cancelling import cancelled_async
+
+    tasks_setting(
+        {
+            "default": {"BACKEND": BACKEND, "OPTIONS": {"config": "inline"}},
+            "immediate": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"},
+        }
+    )
+    ours = cancelled_async.enqueue(str(tmp_path / "ours"))  # returns, does not raise
+    theirs = cancelled_async.using(backend="immediate").enqueue(str(tmp_path / "theirs"))
+    for result in (ours, theirs):
+        assert result.status == TaskResultStatus.FAILED
+        [error] = result.errors
+        assert error.exception_class_path == "asyncio.exceptions.CancelledError"
+    assert (tmp_path / "ours").read_text() == (tmp_path / "theirs").read_text() == "awaiting"

@@ -170,3 +170,11 @@ def test_unique_key_until_expired_holds_after_completion(backend: Backend) -> No
     first = finished(once.enqueue("once"))
     again = once.enqueue("again")
     assert again.existing and again.id == first.id and again.status == "succeeded"
+
+
+def test_an_async_task_runs_to_completion_and_its_result_is_stored(backend: Backend) -> None:
+    who = name()
+    job = finished(demo_tasks.hello_later.enqueue(who))
+    assert job.status == "succeeded", job.error
+    assert job.return_value == f"Hello later, {who}!"  # the awaited value, not a coroutine
+    assert len(backend.events(task="hello_later", greeting=f"Hello later, {who}!")) == 1

@@ -183,3 +183,39 @@ def test_task_prepare_fixes_the_job_id_and_sends_nothing() -> None:
 def test_task_prepare_of_a_configured_copy_keeps_its_options() -> None:
     prepared = configured.using(priority=90).prepare("bob")
     assert prepared.task.priority == 90 and prepared.task.queue_name == "emails"
+
+
+def test_task_refuses_generator_and_async_generator_functions() -> None:
+    def numbers() -> Any:
+        yield 1
+
+    async def stream() -> Any:
+        yield 1
+
+    class Holder:
+        def items(self) -> Any:
+            yield 1
+
+    import functools
+
+    for function, kind in (
+        (numbers, "a generator"),
+        (stream, "an async generator"),
+        (functools.partial(numbers), "a generator"),
+        (Holder().items, "a generator"),
+    ):
+        with pytest.raises(InvalidTaskError) as refused:
+            task(name="tests.runtime.test_task_api.generator")(function)
+        text = str(refused.value)
+        assert f"it is {kind} function (it uses yield)" in text, text
+        assert "its body would never run" in text
+        assert "Write a plain function or an async def function that returns its result" in text
+    assert "tests.runtime.test_task_api.generator" not in registry.names()
+
+
+def test_task_accepts_an_async_def_function() -> None:
+    async def later(x: int) -> int:
+        return x * 3
+
+    declared = task(name="tests.runtime.test_task_api.later")(later)
+    assert declared.func is later

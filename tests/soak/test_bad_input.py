@@ -13,7 +13,13 @@ The strategies for record bodies and envelope fields are the handler property te
   other event is answered with ``error`` and nothing is dead-lettered;
 - arguments and options at the client (JSON and non-JSON values at any depth, priorities and queue
   names in and out of range): ``enqueue`` either sends a message whose envelope holds the arguments
-  as JSON, or raises ``InvalidJobError`` naming the problem and sends nothing; nothing else.
+  as JSON, or raises ``InvalidJobError`` naming the problem and sends nothing; nothing else;
+- hostile bodies (JSON nested past the decoder's depth, bare or as an envelope's ``args``; a
+  5,000-digit integer; a BOM before the JSON; a duplicate version key; ``NaN``; a lone surrogate)
+  and jobs of tasks raising a ``BaseException`` (``KeyboardInterrupt``, ``SystemExit``,
+  ``GeneratorExit``, ``CancelledError``, a library's own; plain and ``async def``) in Goat batches:
+  each is dead-lettered exactly once with its body unchanged, none is listed, the handler never
+  raises.
 
 Each test reports how many cases it tried and that none raised or lost a record.
 """
@@ -22,12 +28,13 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from lambda_jobs import InvalidJobError, task
 from lambda_jobs.emulator.motoserver import MotoServer
@@ -37,6 +44,7 @@ from lambda_jobs.worker.dispatch import dispatch
 from tests.conftest import boto_client
 from tests.runtime import lambda_events as ev
 from tests.runtime.enqueue_backends import GoatBackend, goat
+from tests.runtime.runner_tasks import BASE_EXCEPTIONS
 from tests.runtime.test_handler_properties import bodies, envelope_fields, json_values, sqs_chars
 from tests.soak import report
 from tests.soak.sizes import EXAMPLES
@@ -293,4 +301,117 @@ def test_bad_input_client_arguments_are_sent_intact_or_refused_by_name(
         f"{counts['sent'] + counts['refused']} calls tried: {counts['sent']} sent with their "
         f"arguments intact, {counts['refused']} refused with InvalidJobError naming the problem, "
         "0 other exceptions, 0 refused jobs sent",
+    )
+
+
+def _envelope_text(**fields: Any) -> str:
+    """An envelope's JSON text with ``fields`` replaced (raw JSON text each)."""
+    values = {
+        "lambda_jobs": "1",
+        "id": json.dumps(str(uuid.uuid4())),
+        "task": '"tests.runtime.sample_tasks.write_file"',
+        "args": '["/nowhere", "x"]',
+        "kwargs": "{}",
+        "enqueued_at": '"2026-11-27T20:00:00.000+00:00"',
+        **fields,
+    }
+    return "{" + ",".join(f'"{name}":{value}' for name, value in values.items()) + "}"
+
+
+def _nested(depth: int, kind: str) -> str:
+    if kind == "array":
+        return "[" * depth + "]" * depth
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+#: Bodies no runtime can run, each with what it is (for the figures).
+hostile_bodies = st.one_of(
+    st.tuples(st.sampled_from([1_500, 5_000, 100_000]), st.sampled_from(["array", "object"])).map(
+        lambda case: ("deep nesting", _nested(*case))
+    ),
+    st.sampled_from([1_500, 100_000]).map(
+        lambda depth: ("deep nesting", _envelope_text(args=_nested(depth, "array")))
+    ),
+    st.just(("5,000-digit integer", _envelope_text(attempt="9" * 5_000))),
+    st.just(("5,000-digit integer", "9" * 5_000)),
+    st.just(("BOM", "\ufeff" + _envelope_text())),
+    st.just(
+        (
+            "duplicate keys",
+            _envelope_text().replace('"lambda_jobs":1', '"lambda_jobs":1,"lambda_jobs":2'),
+        )
+    ),
+    st.just(("NaN", _envelope_text(attempt="NaN"))),
+    st.just(("lone surrogate", _envelope_text(id='"\\ud800"', task='"tests.\\udfff"'))),
+)
+raising_jobs = st.tuples(
+    st.sampled_from(sorted(BASE_EXCEPTIONS)), st.sampled_from(["raise_base", "raise_base_async"])
+).map(
+    lambda case: (
+        case[0],
+        ev.envelope(f"tests.runtime.runner_tasks.{case[1]}", case[0]).to_json(),
+    )
+)
+
+
+def test_bad_input_hostile_bodies_and_base_exceptions_each_dead_lettered_once_none_listed(
+    moto: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sqs = boto_client(moto, "sqs")
+    url, arn = ev.make_queue(sqs, "soak-hostile")
+    dlq_url, _ = ev.make_queue(sqs, "soak-hostile-dlq")
+    monkeypatch.setenv("LAMBDA_JOBS_DLQ_URL", dlq_url)
+    runtime = cold_start(
+        {"LAMBDA_JOBS_TASKS": "tests.runtime.sample_tasks,tests.runtime.runner_tasks"}
+    )
+    kinds: dict[str, int] = {}
+    errors: dict[str, int] = {}
+
+    every_raise = [
+        ("job", kind, ev.envelope(f"tests.runtime.runner_tasks.{name}", kind).to_json())
+        for kind in sorted(BASE_EXCEPTIONS)
+        for name in ("raise_base", "raise_base_async")
+    ]
+
+    @SETTINGS
+    @example(every_raise)  # each kind, plain and async, in one batch of 10
+    @given(
+        st.lists(
+            st.one_of(
+                hostile_bodies.map(lambda c: ("body", *c)),
+                raising_jobs.map(lambda c: ("job", *c)),
+            ),
+            min_size=1,
+            max_size=4,
+        )
+    )
+    def check(batch: list[tuple[str, str, str]]) -> None:
+        ev.send(sqs, url, *(body for _, _, body in batch))
+        event = ev.sqs_event(sqs, url, arn, len(batch))
+        result: Any = dispatch(event, ev.Context(), runtime)  # must not raise
+        assert ev.failed_ids(result) == [], [what for _, what, _ in batch]
+        ev.settle(sqs, url, event, result)
+        dead = ev.dead_letters(sqs, dlq_url, len(batch))
+        assert sorted(entry["body"] for entry in dead) == sorted(body for _, _, body in batch)
+        for entry in dead:
+            if entry.get("task", "").startswith("tests.runtime.runner_tasks.raise_base"):
+                assert entry["reason"] == "exhausted", entry
+                assert entry["error_type"] in BASE_EXCEPTIONS, entry
+                errors[entry["error_type"]] = errors.get(entry["error_type"], 0) + 1
+            else:
+                assert entry["reason"] in {"undecodable", "unknown_task"}, entry
+        assert ev.queue_is_empty(sqs, url)
+        assert ev.queue_is_empty(sqs, dlq_url)
+        for _, what, _ in batch:
+            kinds[what] = kinds.get(what, 0) + 1
+
+    check()
+    hostile = {k: n for k, n in kinds.items() if k not in BASE_EXCEPTIONS}
+    report.add(
+        "bad-input[hostile bodies, BaseException tasks]",
+        f"{sum(kinds.values())} records tried: "
+        + ", ".join(f"{n} {k}" for k, n in sorted(hostile.items()))
+        + "; tasks raising "
+        + ", ".join(f"{n} {k}" for k, n in sorted(errors.items()))
+        + "; each dead-lettered once with its body unchanged, 0 listed, handler raised 0 times",
     )

@@ -1,7 +1,8 @@
 """Reliability under load: many jobs through each backend under ``lambda-jobs local``.
 
 Per backend, ``N`` jobs go out in one ``enqueue_many``: 10% ``flaky`` (fail once, then succeed on
-the retry), 2% ``doomed`` (fail on both attempts) and the rest ``steady``. The test waits until
+the retry), 2% ``doomed`` (fail on both attempts), 10% ``steady_async`` (an ``async def`` task)
+and the rest ``steady``. The test waits until
 every job has reached its end and checks, per job:
 
 - every ``steady`` and ``flaky`` job succeeded (a flaky one on attempt 2, after failing attempt 1);
@@ -34,15 +35,17 @@ from tests.soak.soak_jobs import soak_tasks
 pytestmark = pytest.mark.e2e
 
 #: Runs each kind needs: steady once, flaky twice (fail, succeed), doomed twice (both fail).
-RUNS_NEEDED = {"steady": 1, "flaky": 2, "doomed": 2}
+RUNS_NEEDED = {"steady": 1, "steady_async": 1, "flaky": 2, "doomed": 2}
 
 
 def kind_of(index: int) -> str:
-    """2% doomed, 10% flaky, the rest steady, spread through the batch."""
+    """2% doomed, 10% flaky, 10% steady_async, the rest steady, spread through the batch."""
     if index % 50 == 0:
         return "doomed"
     if index % 10 == 1:
         return "flaky"
+    if index % 10 == 3:
+        return "steady_async"
     return "steady"
 
 
@@ -85,6 +88,7 @@ def test_load_every_flaky_job_succeeds_every_failing_one_is_dead_lettered_none_l
     lost = sorted(key for key, kind in keys.items() if per_key[key] < RUNS_NEEDED[kind])
     duplicates = sum(max(0, per_key[key] - RUNS_NEEDED[kind]) for key, kind in keys.items())
     flaky = sum(1 for kind in keys.values() if kind == "flaky")
+    async_jobs = sum(1 for kind in keys.values() if kind == "steady_async")
     # moto's ReceiveMessage is not atomic: concurrent pollers of the emulator can both receive one
     # message, and both copies may carry a receive count past a no-retry task's last attempt. The
     # handler then dead-letters them as IncompleteAttempts (error in the DLQ, redrivable: not lost,
@@ -97,7 +101,7 @@ def test_load_every_flaky_job_succeeds_every_failing_one_is_dead_lettered_none_l
     lost = [key for key in lost if key not in incomplete_keys]
     report.add(
         f"load[{backend.name}]",
-        f"{size} jobs ({flaky} flaky, {len(doomed_keys)} failing), enqueued in "
+        f"{size} jobs ({flaky} flaky, {len(doomed_keys)} failing, {async_jobs} async), enqueued in "
         f"{enqueued_s:.1f} s, settled in {settled_s:.1f} s; {len(all_runs)} executions "
         f"(needed {sum(RUNS_NEEDED[kind] for kind in keys.values())}), {duplicates} duplicate "
         f"executions (at-least-once), {len(dead)} in the DLQ ({len(incomplete)} of them "

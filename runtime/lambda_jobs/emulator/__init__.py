@@ -2,7 +2,8 @@
 
 One module per part: ``assembly`` (reading ``cdk.out``), ``intrinsics`` (resolving template
 values), ``image`` (the image's ENV and CMD from its Dockerfile), ``provision`` (creating a stack's
-resources in moto; ``topology`` holds what it read), ``motoserver`` (SQS, SSM, Scheduler storage),
+resources in moto; ``topology`` holds what it read), ``motoserver`` (SQS, SSM, Scheduler storage;
+``fifo_receive`` puts moto's FIFO receive order right),
 ``runtime_api`` and ``environments`` (Lambda execution environments under awslambdaric), ``esm``
 (SQS event-source mapping pollers), ``async_queue`` and ``invoke_api`` (the Lambda Invoke API and
 its async retry policy), ``scheduler`` (firing one-time schedules), ``recursion`` (Lambda's

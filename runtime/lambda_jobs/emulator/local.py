@@ -17,11 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from lambda_jobs import aws
+from lambda_jobs.config import SQS_MAX_MESSAGE_BYTES
 from lambda_jobs.emulator.assembly import read_assembly
-from lambda_jobs.emulator.async_queue import AsyncInvoker
+from lambda_jobs.emulator.async_queue import AsyncInvoker, record_over_limit, record_text
 from lambda_jobs.emulator.environments import FunctionPool
 from lambda_jobs.emulator.esm import EventSourceMappingPoller
-from lambda_jobs.emulator.invoke_api import InvokeApi, InvokeTarget, function_name
+from lambda_jobs.emulator.invoke_api import (
+    MAX_ASYNC_PAYLOAD,
+    InvokeApi,
+    InvokeTarget,
+    function_name,
+)
 from lambda_jobs.emulator.joblog import JobLog
 from lambda_jobs.emulator.motoserver import MotoServer
 from lambda_jobs.emulator.provision import StackProvisioner, moto_config
@@ -272,8 +278,13 @@ class LocalCloud:
                 )
 
     def _send_to_destination(self, target: str, record: dict[str, Any]) -> None:
-        body = json.dumps(record)
+        body = record_text(record)
         queue = self.queues_by_arn.get(target)
+        limit = SQS_MAX_MESSAGE_BYTES if queue is not None else MAX_ASYNC_PAYLOAD
+        refused = record_over_limit(body, limit, "SQS" if queue is not None else "Lambda Invoke")
+        if refused is not None:
+            self.log("destinations", f"destination {target}: {refused}")
+            return
         if queue is not None:
             assert self.moto is not None
             region = target.split(":")[3]

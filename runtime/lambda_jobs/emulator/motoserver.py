@@ -1,6 +1,8 @@
 """A ``moto_server`` child process on a free loopback port, stopped by its pid.
 
 Used by the emulator and by the tests: both need real HTTP AWS endpoints without an AWS account.
+The process is moto's own server with SQS's FIFO receive order put right
+(:mod:`~lambda_jobs.emulator.fifo_receive`: moto 5.2.5 reorders FIFO groups).
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from collections import deque
 from types import TracebackType
 
 from lambda_jobs.emulator import reaper
+
+#: The module the server runs: ``moto.server`` with SQS's FIFO receive (see the docstring).
+FIFO_RECEIVE = "lambda_jobs.emulator.fifo_receive"
 
 
 def free_port() -> int:
@@ -54,7 +59,7 @@ class MotoServer:
     def __init__(self, port: int | None = None, *, start_timeout: float = 30.0) -> None:
         env = {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port or 0)],
+            [sys.executable, "-m", FIFO_RECEIVE, "-H", "127.0.0.1", "-p", str(port or 0)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,

@@ -6,7 +6,10 @@ time limit behave as in Lambda, with two differences made for tests and scripts:
 (no backoff wait) and ``run_after`` is not waited for. The arguments go through a JSON round trip
 first, so the task sees exactly what it would receive from a message (tuples become lists).
 
-What callers may rely on: the task's exception never escapes. The returned
+What callers may rely on: the task's exception never escapes (``asyncio.CancelledError`` and other
+``BaseException`` included), except ``KeyboardInterrupt``: as in Django's ``ImmediateBackend``, an
+interrupt in this process stops the caller too (in the Lambda handler it is the job's failure like
+any other exception). ``async def`` tasks are awaited to completion. The returned
 :class:`~lambda_jobs.job.Job` says ``SUCCEEDED`` (``return_value`` set) or ``FAILED`` (``error`` is
 ``"ErrorType: message"`` of the last attempt), and ``attempts`` how many attempts ran. The
 ``timeout`` is enforced when the caller is the main thread (see
@@ -45,6 +48,8 @@ def run_inline(task: Task[..., Any], envelope: Envelope) -> Job:
             else "",
         )
         runs += 1
+        if isinstance(outcome.error, KeyboardInterrupt):  # Ctrl-C stops the caller (see above)
+            raise outcome.error
         if outcome.ok or attempt >= max_attempts:
             break
         attempt += 1

@@ -231,6 +231,21 @@ def _time(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
+#: DynamoDB's longest partition key value, in bytes ("Constraints in Amazon DynamoDB",
+#: docs.aws.amazon.com/amazondynamodb/latest/developerguide/Constraints.html).
+MAX_KEY_BYTES = 2048
+
+
+def _possible_id(job_id: object) -> bool:
+    """False for what no job item can have as its key (DynamoDB would refuse the request)."""
+    return isinstance(job_id, str) and 0 < len(job_id.encode("utf-8", "replace")) <= MAX_KEY_BYTES
+
+
+def _recorded(value: Any) -> str | None:
+    """An ``error_*`` text, or None for the store's placeholder ``"-"`` (nothing recorded)."""
+    return value if isinstance(value, str) and value != "-" else None
+
+
 def to_job(item: dict[str, Any], config: ClientConfig) -> Job:
     """The :class:`~lambda_jobs.job.Job` a job item describes."""
     import json
@@ -255,7 +270,7 @@ def to_job(item: dict[str, Any], config: ClientConfig) -> Job:
         error=(f"{error_type}: {message}" if message else str(error_type)) if error_type else None,
         error_type=error_type if isinstance(error_type, str) else None,
         error_message=message if isinstance(message, str) else None,
-        error_traceback=item.get("error_traceback"),
+        error_traceback=_recorded(item.get("error_traceback")),
         started_at=_time(item.get("started_at")),
         finished_at=_time(item.get("finished_at")),
         unique_key=item.get("unique_key"),
@@ -277,6 +292,11 @@ def get_job(job_id: str, config: ClientConfig | None = None) -> Job:
     """The job ``job_id`` as the store has it now; an unknown id raises :class:`UnknownJobError`."""
     config = _config(config)
     store = store_of(config)
+    if not _possible_id(job_id):
+        raise UnknownJobError(
+            f"no job {job_id!r} in the job store {store.table!r}: a job id is a non-empty string "
+            f"of at most {MAX_KEY_BYTES:,} bytes"
+        )
     item = read(_client(config), store, job_id)
     if item is None:
         raise UnknownJobError(
@@ -397,17 +417,34 @@ def _delete_schedule(config: ClientConfig, job_id: str, before: dict[str, Any]) 
         )
 
 
-def requeue(envelope: Any, config: ClientConfig) -> None:
+#: When a redrive may set a job's item back to ``enqueued``: no delivery of the job can be live.
+REQUEUE_CONDITION = (
+    "attribute_not_exists(pk) OR #status = :failed "
+    "OR (#status = :running AND #lease_until < :now) "
+    "OR (#status = :enqueued AND (attribute_not_exists(#redrive_of) OR #redrive_of = :entry))"
+)
+
+
+def requeue(envelope: Any, config: ClientConfig, *, redrive_of: str) -> dict[str, Any] | None:
     """Before a redrive sends ``envelope`` again: mark its job ``enqueued`` at attempt 0.
 
-    Without it the worker would see the job ``failed`` and skip the copy as a duplicate. The last
-    error is kept (the history of why it was dead-lettered); the job leaves the failures index.
-    A missing item (expired) is written anew. Raises AWS errors: the caller then does not send.
+    Without it the worker would see the job ``failed`` and skip the copy as a duplicate. The write
+    is conditional (:data:`REQUEUE_CONDITION`): the item is missing (expired), ``failed``,
+    ``running`` with a lease that has run out (a crashed attempt: the crash safety net moved it),
+    or ``enqueued`` and not by an earlier redrive (a crash before the first claim), or by this same
+    DLQ entry ``redrive_of`` (a rerun after an interrupted redrive). A job that is running,
+    waiting to retry, already sent back by another entry's redrive, succeeded or cancelled raises
+    :class:`JobStateError` saying which: a copy of it is live or it ran, so the entry must not
+    run it again. The last error is kept; the job leaves the failures index.
+
+    Returns the item as it was (DynamoDB's attribute values; None if there was none), for
+    :func:`restore` when the send fails. Raises AWS errors: the caller then does not send.
     """
     store = store_of(config)
+    client = _client(config)
     update = (
         "SET #status = :enqueued, #attempt = :zero, #task = if_not_exists(#task, :task), "
-        "#queue = if_not_exists(#queue, :queue), #ttl = :ttl "
+        "#queue = if_not_exists(#queue, :queue), #ttl = :ttl, #redrive_of = :entry "
         "REMOVE #lease_until, #lease_owner, #failed_task, #finished_at, #workers"
     )
     names = {
@@ -423,28 +460,89 @@ def requeue(envelope: Any, config: ClientConfig) -> None:
             "failed_task",
             "finished_at",
             "workers",
+            "redrive_of",
         )
     }
-    _client(config).update_item(
-        TableName=store.table,
-        Key={"pk": s(envelope.id)},
-        UpdateExpression=update,
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues={
+    try:
+        response = client.update_item(
+            TableName=store.table,
+            Key={"pk": s(envelope.id)},
+            UpdateExpression=update,
+            ConditionExpression=REQUEUE_CONDITION,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={
+                ":enqueued": s(jobstore.ENQUEUED),
+                ":failed": s(jobstore.FAILED),
+                ":running": s(jobstore.RUNNING),
+                ":now": n(jobstore.now_epoch()),
+                ":entry": s(redrive_of),
+                ":zero": n(0),
+                ":task": s(envelope.task),
+                ":queue": s(envelope.queue),
+                ":ttl": n(jobstore.now_epoch() + store.ttl_seconds),
+            },
+            ReturnValues="ALL_OLD",
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        current = read(client, store, envelope.id) or {}
+        raise JobStateError(f"job {envelope.id} {_live_because(current)}") from None
+    old = response.get("Attributes")
+    return dict(old) if old else None
+
+
+def _live_because(item: dict[str, Any]) -> str:
+    """Why a redrive must not set the job ``item`` back to enqueued (see :func:`requeue`)."""
+    status = item.get("status")
+    if status == jobstore.RUNNING:
+        return f"is running (attempt {item.get('attempt')}, its lease has not run out)"
+    if status == jobstore.ENQUEUED:
+        return (
+            f"was already sent back by the redrive of DLQ entry {item.get('redrive_of')} and has "
+            "not run yet"
+        )
+    if status == jobstore.RETRYING:
+        return "is waiting for its next attempt (a retry of it is pending)"
+    if status == jobstore.SUCCEEDED:
+        return f"already succeeded (finished {item.get('finished_at')}) after this entry failed"
+    if status == jobstore.CANCELLED:
+        return "was cancelled"
+    return f"is {status}"
+
+
+def restore(
+    job_id: str, previous: dict[str, Any] | None, config: ClientConfig, *, redrive_of: str
+) -> None:
+    """Undo :func:`requeue` after its send failed: put back the item as it was (or delete the one
+    requeue created), if it is still ``enqueued`` by this redrive. Raises AWS errors."""
+    store = store_of(config)
+    client = _client(config)
+    condition = {
+        "ConditionExpression": "#status = :enqueued AND #redrive_of = :entry",
+        "ExpressionAttributeNames": {"#status": "status", "#redrive_of": "redrive_of"},
+        "ExpressionAttributeValues": {
             ":enqueued": s(jobstore.ENQUEUED),
-            ":zero": n(0),
-            ":task": s(envelope.task),
-            ":queue": s(envelope.queue),
-            ":ttl": n(jobstore.now_epoch() + store.ttl_seconds),
+            ":entry": s(redrive_of),
         },
-    )
+    }
+    with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
+        if previous is None:
+            client.delete_item(TableName=store.table, Key={"pk": s(job_id)}, **condition)
+        else:
+            client.put_item(TableName=store.table, Item=previous, **condition)
 
 
-def failures(task: str, config: ClientConfig, *, limit: int = 20) -> list[Job]:
+#: What the ``failures`` index projects (keys included): all that :func:`failures` returns.
+FAILURE_FIELDS = ("pk", "task", "queue", "status", "attempt", "finished_at")
+FAILURE_ERROR_FIELDS = ("error_type", "error_message")
+
+
+def failures(task: str, config: ClientConfig, *, limit: int = 20) -> list[dict[str, Any]]:
     """The latest ``limit`` failed jobs of ``task``, newest first (the sparse ``failures`` index).
 
-    Needs ``dynamodb:Query`` on the index (``grant_read_jobs``). The index is eventually
-    consistent: a job that failed a moment ago may not be listed yet.
+    Each is the index's projection, decoded (:data:`FAILURE_FIELDS` and the error): nothing the
+    index does not hold is filled in (``jobs show ID`` reads the whole item). Needs
+    ``dynamodb:Query`` on the index (``grant_read_jobs``). The index is eventually consistent: a
+    job that failed a moment ago may not be listed yet.
     """
     store = store_of(config)
     response = _client(config).query(
@@ -455,4 +553,4 @@ def failures(task: str, config: ClientConfig, *, limit: int = 20) -> list[Job]:
         ScanIndexForward=False,
         Limit=limit,
     )
-    return [to_job(jobstore.decode_item(item), config) for item in response.get("Items", [])]
+    return [jobstore.decode_item(item) for item in response.get("Items", [])]

@@ -65,6 +65,8 @@ class DeadLetter:
     failed_at: datetime | None
     source: str | None
     group_id: str | None
+    queue: str | None = None
+    """The name of the dead-letter queue the entry was read from."""
 
     @property
     def args_text(self) -> str:
@@ -98,8 +100,8 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def parse(message: dict[str, Any]) -> DeadLetter:
-    """Decode one SQS message (``ReceiveMessage`` with all attributes) of the DLQ."""
+def parse(message: dict[str, Any], queue: str | None = None) -> DeadLetter:
+    """Decode one SQS message (``ReceiveMessage`` with all attributes) of the DLQ ``queue``."""
     body = str(message.get("Body", ""))
     attrs = {
         key.removeprefix(PREFIX): value.get("StringValue")
@@ -139,6 +141,7 @@ def parse(message: dict[str, Any]) -> DeadLetter:
             receipt=receipt,
             body=body,
             group_id=group_id,
+            queue=queue,
             kind="lambda_destination",
             envelope=envelope,
             job_id=_str(envelope.get("id")) if envelope else None,
@@ -182,6 +185,7 @@ def parse(message: dict[str, Any]) -> DeadLetter:
         receipt=receipt,
         body=body,
         group_id=group_id,
+        queue=queue,
         kind="lambda_jobs" if attrs else "unknown",
         envelope=envelope,
         job_id=_str(attrs.get("job_id")) or (_str(envelope.get("id")) if envelope else None),
@@ -267,7 +271,7 @@ def peek(sqs: Any, url: str, limit: int = DEFAULT_LIMIT) -> list[DeadLetter]:
             received.extend(page)
     finally:
         release(sqs, url, [m["ReceiptHandle"] for m in received])
-    entries = [parse(m) for m in received]
+    entries = [parse(m, url.rsplit("/", 1)[-1]) for m in received]
     entries.sort(key=lambda e: e.failed_at or datetime.max.replace(tzinfo=UTC))
     return entries
 

@@ -3,9 +3,12 @@
 The Lambda handler (both backends) and inline mode use it alike, so a job behaves the same in a
 test as in Lambda: the arguments are the envelope's, ``takes_context`` gets a
 :class:`~lambda_jobs.context.JobContext`, the attempt is bounded by a :class:`TimeLimit`, and every
-exception the task raises (``SystemExit`` included) becomes a failed :class:`AttemptOutcome` instead
-of escaping. Nothing here talks to AWS or logs: deciding what a failure means (retry, dead-letter)
-is the caller's job.
+exception the task raises (any ``BaseException``: ``SystemExit``, ``KeyboardInterrupt``,
+``asyncio.CancelledError``...) becomes a failed :class:`AttemptOutcome` instead of escaping. An
+``async def`` task's coroutine is run to completion on its own event loop
+(:mod:`lambda_jobs.worker.coroutine`); a function that returns a generator fails the attempt (its
+body never ran). Nothing here talks to AWS or logs: deciding what a failure means (retry,
+dead-letter) is the caller's job.
 """
 
 from __future__ import annotations
@@ -23,6 +26,28 @@ if TYPE_CHECKING:
 
     from lambda_jobs.envelope import Envelope
     from lambda_jobs.tasks import Task
+
+
+async def _probe_coroutine() -> None:
+    """Only called to learn the coroutine type without importing :mod:`types` (cold start)."""
+
+
+def _probe_generator() -> Any:
+    yield
+
+
+async def _probe_async_generator() -> Any:
+    yield
+
+
+_probe = _probe_coroutine()
+#: What calling an ``async def`` function returns: :mod:`lambda_jobs.worker.coroutine` runs it.
+CoroutineType = type(_probe)
+_probe.close()
+del _probe
+#: What calling a generator or async generator function returns: the task's body never ran.
+GeneratorType = type(_probe_generator())
+AsyncGeneratorType = type(_probe_async_generator())
 
 
 class JobOptions:
@@ -128,6 +153,7 @@ def run_attempt(  # noqa: PLR0917 - positional from the worker: one call per job
                     job_id=envelope.id,
                     task_name=task.name,
                     queue_name=envelope.queue,
+                    priority=envelope.priority,
                     attempt=attempt,
                     max_attempts=max_attempts,
                     enqueued_at=envelope.enqueued_at,
@@ -140,7 +166,16 @@ def run_attempt(  # noqa: PLR0917 - positional from the worker: one call per job
                 value = task.func(context, *envelope.args, **envelope.kwargs)
             else:
                 value = task.func(*envelope.args, **envelope.kwargs)
-    except (Exception, SystemExit) as error:
+            kind = type(value)
+            if kind is CoroutineType:  # an async def task: run it to completion
+                from lambda_jobs.worker.coroutine import run_coroutine
+
+                value = run_coroutine(value, limit)
+            elif kind is GeneratorType or kind is AsyncGeneratorType:
+                from lambda_jobs.worker.coroutine import not_run
+
+                raise not_run(task.name, value)
+    except BaseException as error:  # anything the task raises is this job's failure
         limit.release()  # in case the alarm fired as the block was left, before ``__exit__``
         timed_out = limit.fired or isinstance(error, JobTimeoutError)
         return AttemptOutcome(

@@ -20,6 +20,10 @@ What callers may rely on:
   if that time has passed).
 - On exit the timer is disarmed (or given back) and the ``SIGALRM`` handler is the one that was
   installed before.
+- A limit with an :attr:`TimeLimit.interrupt` (an ``async def`` task's event loop sets one,
+  :mod:`lambda_jobs.worker.coroutine`) has it called at the first alarm instead of the raise: it
+  cancels the coroutine where it awaits. Every later alarm raises as usual, so a coroutine that
+  blocks or ignores the cancellation is still stopped.
 
 The cost per job (the handler's hot path): inside an :func:`AlarmSession` (one per Lambda
 invocation, :func:`lambda_jobs.handler.handle`) the ``SIGALRM`` handler is installed once, so a
@@ -76,6 +80,11 @@ def _on_alarm(signum: int, frame: FrameType | None) -> None:
             hook()
         except Exception:  # a hook never turns a timeout into another error
             pass
+    interrupt = limit.interrupt
+    if interrupt is not None:
+        limit.interrupt = None  # once: the next alarm raises
+        interrupt()
+        return
     raise JobTimeoutError(limit.message)
 
 
@@ -138,6 +147,7 @@ class TimeLimit:
         "_started",
         "enforced",
         "fired",
+        "interrupt",
         "message",
         "seconds",
     )
@@ -151,6 +161,8 @@ class TimeLimit:
         self.message = message
         self.enforced = False
         self.fired = False
+        #: Called (once) at the first alarm instead of raising; see the module docstring.
+        self.interrupt: Callable[[], object] | None = None
 
     def __enter__(self) -> TimeLimit:
         global _active

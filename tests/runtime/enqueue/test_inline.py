@@ -93,3 +93,81 @@ def test_inline_takes_context_sees_job_identity_and_attempt(tmp_path: Path):
     assert seen["attempt"] == 1
     assert seen["max_attempts"] == 5
     assert seen["remaining_seconds"] is None  # no timeout, no function deadline
+
+
+def test_inline_awaits_an_async_task_and_returns_its_value(tmp_path: Path):
+    from tests.runtime import runner_tasks
+
+    job = runner_tasks.write_later.enqueue(str(tmp_path / "out"), "awaited")
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.return_value == "awaited"
+    assert (tmp_path / "out").read_text() == "awaited"
+
+
+def test_inline_times_out_a_stuck_coroutine_in_any_thread(tmp_path: Path):
+    from tests.runtime import runner_tasks
+
+    jobs = []
+    started = time.monotonic()
+    jobs.append(runner_tasks.stuck.enqueue(str(tmp_path / "main")))
+    # Off the main thread no signal reaches the job: the job's event loop keeps the time itself.
+    worker = threading.Thread(
+        target=lambda: jobs.append(runner_tasks.stuck.enqueue(str(tmp_path / "thread")))
+    )
+    worker.start()
+    worker.join(10)
+    assert time.monotonic() - started < 3
+    for job, trace in zip(jobs, ("main", "thread"), strict=True):
+        assert job.status == JobStatus.FAILED
+        assert job.error == (
+            "lambda_jobs.errors.JobTimeoutError: task tests.runtime.runner_tasks.stuck ran past "
+            "its timeout of 0.3 s"
+        )
+        assert (tmp_path / trace).read_text() == "started\nfinally\n"  # cancelled where it awaited
+
+
+def test_inline_cancelled_awaited_work_is_a_failed_result_not_an_exception(tmp_path: Path):
+    from tests.runtime import runner_tasks
+
+    job = runner_tasks.cancelled_inside.enqueue(str(tmp_path / "trace"))  # does not raise
+    assert job.status == JobStatus.FAILED
+    assert job.error == "asyncio.exceptions.CancelledError"
+
+
+def test_inline_keyboard_interrupt_stops_the_caller_as_in_django(tmp_path: Path):
+    from tests.runtime import runner_tasks
+
+    with pytest.raises(KeyboardInterrupt, match="interrupted trace"):
+        runner_tasks.interrupt.enqueue(str(tmp_path / "trace"))
+    assert (tmp_path / "trace").read_text() == "run\n"  # not retried: the caller was stopped
+
+
+def test_inline_a_function_returning_a_generator_fails_its_job() -> None:
+    from lambda_jobs import task
+
+    def wrapper() -> object:  # not a generator function itself, so @task accepts it
+        return (n for n in range(3))
+
+    job = task(name="tests.runtime.enqueue.test_inline.returns_generator")(wrapper).enqueue()
+    assert job.status == JobStatus.FAILED
+    assert job.error == (
+        "TypeError: task tests.runtime.enqueue.test_inline.returns_generator returned a generator "
+        "object, so its body never ran: a task must be a plain function or an async def function "
+        "that returns its result"
+    )
+
+
+def test_inline_async_task_enqueued_from_a_running_event_loop(tmp_path: Path):
+    import asyncio
+
+    from lambda_jobs import Job
+
+    from tests.runtime import runner_tasks
+
+    async def caller() -> Job:  # a loop already runs in this thread: the job gets its own
+        return runner_tasks.write_later.enqueue(str(tmp_path / "out"), "nested")
+
+    job = asyncio.run(caller())
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.return_value == "nested"
+    assert (tmp_path / "out").read_text() == "nested"
