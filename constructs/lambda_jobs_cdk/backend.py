@@ -260,6 +260,13 @@ class JobBackend(Construct):
             self._check_queue(queue)
         config_queues = self._provision()
         self.scheduler_role.add_to_policy(self._lane_statement())
+        # Every schedule, one-time ones included, dead-letters to the (standard) DLQ: Scheduler
+        # sends with the schedule's role ("Configuring a schedule's dead-letter queue").
+        self.scheduler_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]
+            )
+        )
         self.schedule_resources = provision_schedules(self, self.schedules)
         self._publish(config_queues)
         self.monitoring = BackendMonitoring(
@@ -339,12 +346,20 @@ class JobBackend(Construct):
 
         The lane statement (Goat: ``sqs:SendMessage`` on every lane queue, which also covers
         ``SendMessageBatch``; Lamb: ``lambda:InvokeFunction`` on every lane function),
-        ``scheduler:CreateSchedule`` in this backend's schedule group (delayed jobs),
+        ``scheduler:CreateSchedule`` in this backend's schedule group (delayed jobs; with a job
+        store also ``scheduler:DeleteSchedule``: cancelling a delayed job deletes its schedule),
         ``iam:PassRole`` of the scheduler role to ``scheduler.amazonaws.com`` only, and
         ``ssm:GetParameter`` on the client-configuration parameter; with a job store also
         ``dynamodb:PutItem``, ``GetItem``, ``UpdateItem`` and ``DeleteItem`` on its table.
         """
-        grant = self._grant(grantee, [self._lane_statement(), *self._enqueue_statements()])
+        statements = [self._lane_statement(), *self._enqueue_statements()]
+        if self.job_table is not None:
+            statements.append(
+                iam.PolicyStatement(
+                    actions=["scheduler:DeleteSchedule"], resources=[self.schedules_arn]
+                )
+            )
+        grant = self._grant(grantee, statements)
         if self.job_table is not None:
             grant = grant.combine(self.job_table.grant(grantee, CLIENT_ACTIONS))
         return _granted("grant_enqueue", grantee, grant)

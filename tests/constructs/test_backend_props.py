@@ -269,12 +269,19 @@ def test_scheduler_group_and_role_trust_scheduler_for_this_account_and_group(
     }
 
 
-def test_goat_scheduler_role_may_only_send_to_the_lane_queues(synth: Synth) -> None:
+def test_goat_scheduler_role_may_only_send_to_the_lane_queues_and_the_dlq(synth: Synth) -> None:
     template = synth.json("GoatCustom")
-    (statement,) = _statements(template, "JobsSchedulerRole")
+    statement, dead_letters = _statements(template, "JobsSchedulerRole")
     assert _actions(statement) == ["sqs:SendMessage"]
     lane_ids = {k for k in resources(template, "AWS::SQS::Queue") if k.startswith("JobsQueue")}
     assert {r["Fn::GetAtt"][0] for r in statement["Resource"]} == lane_ids
+    _assert_dead_letter_send(dead_letters)
+
+
+def _assert_dead_letter_send(statement: dict[str, Any]) -> None:
+    """Scheduler's dead-letter events of every schedule (one-time ones too) go to the DLQ."""
+    assert _actions(statement) == ["sqs:SendMessage"]
+    assert statement["Resource"]["Fn::GetAtt"][0].startswith("JobsDeadLetterQueue")
 
 
 def test_goat_function_role_names_every_resource_and_has_no_scheduler_rights(
@@ -351,12 +358,15 @@ def test_lamb_function_role_may_schedule_retries_in_its_group_and_write_the_dlq(
     assert "lambda:InvokeFunction" not in by_action
 
 
-def test_lamb_scheduler_role_may_only_invoke_the_lane_functions(synth: Synth) -> None:
+def test_lamb_scheduler_role_may_only_invoke_the_lane_functions_and_send_to_the_dlq(
+    synth: Synth,
+) -> None:
     template = synth.json("LambCustom")
-    (statement,) = _statements(template, "JobsSchedulerRole")
+    statement, dead_letters = _statements(template, "JobsSchedulerRole")
     assert _actions(statement) == ["lambda:InvokeFunction"]
     functions = set(resources(template, "AWS::Lambda::Function"))
     assert {r["Fn::GetAtt"][0] for r in statement["Resource"]} == functions
+    _assert_dead_letter_send(dead_letters)
 
 
 # --- custom props ---------------------------------------------------------------------------

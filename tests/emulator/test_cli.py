@@ -49,3 +49,12 @@ def test_help_lists_the_local_command(capsys: pytest.CaptureFixture[str]) -> Non
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "local" in capsys.readouterr().out
+
+
+def test_help_states_each_option_s_range(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["local", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines anywhere
+    assert "by FACTOR, 0 to 10;" in text  # --async-retry-scale
+    assert "from the emulator's start, 1 to 3600;" in text  # --schedule-clock-scale
+    assert "reserves no concurrency, 1 to 64;" in text  # --concurrency

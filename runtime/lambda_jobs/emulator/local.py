@@ -5,7 +5,7 @@ and starts one :class:`~lambda_jobs.emulator.environments.FunctionPool` per func
 event-source mapping pollers, the async invoke queues behind the Invoke API, and the scheduler.
 :meth:`LocalCloud.client_configs` then gives each backend's ``LAMBDA_JOBS_CONFIG`` document with
 ``endpoints`` pointing here. :meth:`LocalCloud.stop` ends every thread and child process it started
-(moto, every execution environment).
+(moto, every execution environment, the SQS and Scheduler fronts).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from lambda_jobs.emulator.motoserver import MotoServer
 from lambda_jobs.emulator.provision import StackProvisioner, moto_config
 from lambda_jobs.emulator.runtime_api import InvocationResult
 from lambda_jobs.emulator.scheduler import SchedulePoller
+from lambda_jobs.emulator.scheduler_front import SchedulerFront
 from lambda_jobs.emulator.sqs_front import SqsFront
 from lambda_jobs.emulator.topology import AsyncInvokeSpec, FunctionSpec, QueueSpec, StackSpec
 
@@ -81,6 +82,8 @@ class LocalCloud:
         self.moto: MotoServer | None = None
         self.sqs_front: SqsFront | None = None
         """The functions' SQS endpoint (trace headers: :mod:`~lambda_jobs.emulator.sqs_front`)."""
+        self.scheduler_front: SchedulerFront | None = None
+        """Every client's Scheduler endpoint (AWS's error answers: ``scheduler_front``)."""
         self.stacks: list[StackSpec] = []
         self.pools: dict[str, FunctionPool] = {}
         """By function name."""
@@ -111,6 +114,7 @@ class LocalCloud:
             self.queues_by_arn.update({q.arn: q for q in spec.queues.values()})
         self.invoke_api = InvokeApi({})
         self.sqs_front = SqsFront(self.moto.url)
+        self.scheduler_front = SchedulerFront(self.moto.url)
         on_output = self.log.function_output if self.options.show_function_output else None
         for spec in self.stacks:
             base = {
@@ -119,6 +123,7 @@ class LocalCloud:
                 "AWS_ENDPOINT_URL": self.moto.url,
                 "AWS_ENDPOINT_URL_LAMBDA": self.invoke_api.url,
                 "AWS_ENDPOINT_URL_SQS": self.sqs_front.url,
+                "AWS_ENDPOINT_URL_SCHEDULER": self.scheduler_front.url,
             }
             for function in spec.functions.values():
                 concurrency = function.reserved_concurrency
@@ -205,6 +210,9 @@ class LocalCloud:
         if self.sqs_front is not None:
             self.sqs_front.close()
             self.sqs_front = None
+        if self.scheduler_front is not None:
+            self.scheduler_front.close()
+            self.scheduler_front = None
         for pool in self.pools.values():
             pool.stop()
         if self.moto is not None:
@@ -223,9 +231,10 @@ class LocalCloud:
     @property
     def endpoints(self) -> dict[str, str]:
         assert self.moto is not None and self.invoke_api is not None
+        assert self.scheduler_front is not None
         return {
             "sqs": self.moto.url,
-            "scheduler": self.moto.url,
+            "scheduler": self.scheduler_front.url,
             "ssm": self.moto.url,
             "dynamodb": self.moto.url,
             "lambda": self.invoke_api.url,

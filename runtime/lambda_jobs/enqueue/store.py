@@ -123,7 +123,7 @@ def _put_job(client: Any, store: JobStoreConfig, job: PreparedJob, item: Outgoin
         "status": s(jobstore.ENQUEUED),
         "attempt": n(0),
         "enqueued_at": s(jobstore.iso(envelope.enqueued_at)),
-        "ttl": n(now + store.ttl_seconds),
+        "ttl": n(jobstore.item_ttl(now, envelope.run_after, store.ttl_seconds)),
     }
     if envelope.run_after is not None:
         values["run_after"] = s(jobstore.iso(envelope.run_after))
@@ -301,7 +301,8 @@ def get_job(job_id: str, config: ClientConfig | None = None) -> Job:
     if item is None:
         raise UnknownJobError(
             f"no job {job_id!r} in the job store {store.table!r}: the id is wrong, or the job "
-            f"finished more than {store.ttl_seconds:,} s ago and its item expired"
+            f"finished more than {store.ttl_seconds:,} s ago (the store's ttl, counted from its "
+            "end, never before its run_after) and its item expired"
         )
     return to_job(item, config)
 
@@ -309,12 +310,20 @@ def get_job(job_id: str, config: ClientConfig | None = None) -> Job:
 def cancel_job(job_id: str, config: ClientConfig | None = None) -> Job:
     """Cancel ``job_id`` if it has not started (enqueued, or waiting for its next attempt).
 
-    The worker then acknowledges it without running it. A running or finished job raises
-    :class:`~lambda_jobs.errors.JobStateError` saying which; an unknown id ``UnknownJobError``.
+    The item becomes ``cancelled`` (its ``ttl`` no earlier than ``run_after`` plus the store's
+    ttl, so it outlives any delivery still on its way), then the job's pending one-time schedule,
+    if it has one (a delay carried by EventBridge Scheduler, a Lamb retry), is deleted
+    (``scheduler:DeleteSchedule``, granted by ``grant_enqueue``). A delivery that still arrives
+    (SQS's own delay, a schedule that fired meanwhile) is acknowledged by the worker without
+    running. A running or finished job raises :class:`~lambda_jobs.errors.JobStateError` saying
+    which; an unknown id ``UnknownJobError``.
     """
     config = _config(config)
     store = store_of(config)
     client = _client(config)
+    before = read(client, store, job_id)
+    now = jobstore.now_epoch()
+    run_after = _time(before.get("run_after")) if before is not None else None
     try:
         response = client.update_item(
             TableName=store.table,
@@ -327,7 +336,7 @@ def cancel_job(job_id: str, config: ClientConfig | None = None) -> Job:
                 ":enqueued": s(jobstore.ENQUEUED),
                 ":retrying": s(jobstore.RETRYING),
                 ":now": s(jobstore.iso()),
-                ":ttl": n(jobstore.now_epoch() + store.ttl_seconds),
+                ":ttl": n(jobstore.item_ttl(now, run_after, store.ttl_seconds)),
             },
             ReturnValues="ALL_NEW",
         )
@@ -344,7 +353,68 @@ def cancel_job(job_id: str, config: ClientConfig | None = None) -> Job:
         ) from None
     item = jobstore.decode_item(response["Attributes"])
     jobstore.release_after_finish(client, store.table, item)
+    if before is not None and _has_schedule(config, before, run_after):
+        _delete_schedule(config, job_id, before)
     return to_job(item, config)
+
+
+def _has_schedule(config: ClientConfig, before: dict[str, Any], run_after: datetime | None) -> bool:
+    """Whether a one-time schedule may carry the job's next delivery (the client's own rule).
+
+    A Lamb retry, any Lamb delay, any delay on a FIFO lane and a Goat delay over 900 s are
+    schedules; a shorter Goat delay is SQS's, with no schedule to delete.
+    """
+    if config.scheduler is None:
+        return False
+    if before.get("status") == jobstore.RETRYING:
+        return config.backend == "lamb"  # Goat waits out a retry's backoff in SQS
+    if run_after is None:
+        return False
+    if config.backend == "lamb":
+        return True
+    queue = config.queues.get(str(before.get("queue", "")))
+    enqueued = _time(before.get("enqueued_at"))
+    if queue is None or enqueued is None:
+        return True  # not known: look
+    from lambda_jobs.config import SQS_MAX_DELAY_SECONDS
+
+    # The stored times keep milliseconds, the client rounded the delay up: near 900 s, look.
+    return queue.fifo or (run_after - enqueued).total_seconds() > SQS_MAX_DELAY_SECONDS - 1
+
+
+def _delete_schedule(config: ClientConfig, job_id: str, before: dict[str, Any]) -> None:
+    """Delete the one-time schedule of the job's next attempt, if there is one.
+
+    Best effort: the job is cancelled already, and the worker acknowledges a delivery of a
+    cancelled job without running it (the item lives until then, see :func:`cancel_job`); what
+    failing to delete leaves is a firing that costs one invocation and a schedule that ``status``
+    counts until it fires. So an AWS refusal (a grant from before ``DeleteSchedule`` was granted)
+    is a warning, not an error.
+    """
+    assert config.scheduler is not None  # _has_schedule
+    from lambda_jobs import aws, schedules
+    from lambda_jobs.enqueue.outgoing import aws_errors
+
+    attempt = before.get("attempt", 0)
+    next_attempt = (int(attempt) if isinstance(attempt, (int, float)) else 0) + 1
+    try:
+        schedules.delete(
+            aws.client("scheduler", config),
+            job_id=job_id,
+            attempt=next_attempt,
+            group=config.scheduler.group,
+        )
+    except aws_errors() as exc:
+        import logging
+
+        logging.getLogger("lambda_jobs").warning(
+            "job %s is cancelled, but its schedule %s could not be deleted (%s: %s); the worker "
+            "will acknowledge its delivery without running it",
+            job_id,
+            schedules.schedule_name(job_id, next_attempt),
+            type(exc).__name__,
+            exc,
+        )
 
 
 #: When a redrive may set a job's item back to ``enqueued``: no delivery of the job can be live.

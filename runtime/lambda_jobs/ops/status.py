@@ -155,6 +155,8 @@ def scheduled_by_target(config: ClientConfig) -> dict[str, int] | None:
     """Pending one-time schedules of the backend's group, counted by target ARN.
 
     Recurring schedules (``lambda-jobs schedules``) share the group; they are not pending jobs.
+    Only live schedules count: a fired one deletes itself, a cancelled job's is deleted by the
+    cancel, and a ``DISABLED`` one never fires.
     """
     if config.scheduler is None:
         return None
@@ -168,6 +170,8 @@ def scheduled_by_target(config: ClientConfig) -> dict[str, int] | None:
         response = client.list_schedules(**kwargs)
         for schedule in response.get("Schedules", []):
             if not str(schedule.get("Name", "")).startswith(ONE_TIME_PREFIX):
+                continue
+            if schedule.get("State", "ENABLED") != "ENABLED":
                 continue
             arn = backend.unqualified_arn(str(schedule.get("Target", {}).get("Arn", "")))
             counts[arn] = counts.get(arn, 0) + 1

@@ -10,7 +10,8 @@ the envelope's ``attempt``.
 - **failure with attempts left**: a one-time EventBridge Scheduler schedule
   (``LAMBDA_JOBS_SCHEDULER_GROUP``, role ``LAMBDA_JOBS_SCHEDULER_ROLE_ARN``) re-delivers the
   envelope with ``attempt + 1`` to this function (``context.invoked_function_arn``) after the
-  backoff; returns normally.
+  backoff, with the backend's dead-letter queue (``LAMBDA_JOBS_DLQ_URL``) as its
+  ``DeadLetterConfig``; returns normally.
 - **exhausted / poison** (undecodable, unknown or not-allowed task, attempt past the last):
   sent to ``LAMBDA_JOBS_DLQ_URL`` with the ``lambda_jobs.*`` attributes, body = the envelope as it
   arrived (JSON); returns normally.
@@ -131,6 +132,10 @@ def _schedule_retry(arrived: Arrival, duration_ms: float, error_type: str) -> in
             )
         if not function_arn:
             raise ConfigurationError("the Lambda context has no invoked_function_arn to retry to")
+        from lambda_jobs.worker.deadletter import DLQ_URL_ENV
+
+        dlq_url = os.environ.get(DLQ_URL_ENV, "").strip()
+        dlq_arn = schedules.queue_arn_of_url(dlq_url, like_arn=function_arn) if dlq_url else None
         schedules.create(
             aws.client("scheduler", None),
             envelope=envelope.with_attempt(arrived.attempt + 1),
@@ -139,6 +144,7 @@ def _schedule_retry(arrived: Arrival, duration_ms: float, error_type: str) -> in
             role_arn=role_arn,
             target_arn=function_arn,
             lamb=True,
+            dead_letter_arn=dlq_arn,
         )
     except Exception as exc:
         arrived.log(

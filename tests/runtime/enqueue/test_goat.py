@@ -137,6 +137,8 @@ def test_goat_delay_over_900s_creates_a_schedule_targeting_the_queue(goat: GoatB
     target = schedule["Target"]
     assert target["Arn"] == goat.high_arn
     assert target["RoleArn"] == SCHEDULER_ROLE_ARN
+    # undeliverable (the lane is gone): to the backend's dead-letter queue, not dropped
+    assert target["DeadLetterConfig"] == {"Arn": goat.document()["dead_letter_queue"]["arn"]}
     body = envelope.from_json(target["Input"])
     assert (body.id, body.args, body.priority) == (job.id, [5], 60)
     assert job.run_after is not None

@@ -186,6 +186,9 @@ def test_lamb_delay_goes_through_a_schedule_that_invokes_the_function(
     assert schedule["Target"]["Arn"] == HIGH
     assert schedule["Target"]["RoleArn"] == SCHEDULER_ROLE_ARN
     assert schedule["ActionAfterCompletion"] == "DELETE"
+    # undeliverable: to the backend's (standard) dead-letter queue, not dropped
+    dead_letter_arn = lamb_document(None)["dead_letter_queue"]["arn"]
+    assert schedule["Target"]["DeadLetterConfig"] == {"Arn": dead_letter_arn}
     delivery = json.loads(schedule["Target"]["Input"])
     assert schedules.is_lamb_delivery(delivery)
     assert delivery["scheduled_time"] == "<aws.scheduler.scheduled-time>"
