@@ -3,7 +3,7 @@
 Pins: snapshot tests of both demo stacks (stable across machines: asset hashes
 normalised); zero unacknowledged cdk-nag AwsSolutions findings; zero cfn-lint errors on every
 synthesized template; the published client configuration parses with the runtime's own parser;
-``make synth`` (the real ``cdk synth``) produces both stacks; the README's architecture diagrams
+``make synth`` (the real ``cdk synth``) produces both stacks; the architecture page's diagrams
 draw what the templates hold.
 """
 
@@ -169,9 +169,10 @@ def test_make_synth_runs_the_real_cdk_cli_and_produces_both_stacks(tmp_path: Pat
 
 
 def _readme_diagram(title: str) -> str:
-    """The Mermaid block after ``**<title>**`` in the README's "What each backend deploys"."""
-    text = (REPO / "README.md").read_text()
-    section = text.index("### What each backend deploys")
+    """The Mermaid block after ``**<title>**`` in docs/internals/architecture.md's "What each
+    backend deploys"."""
+    text = (REPO / "docs" / "internals" / "architecture.md").read_text()
+    section = text.index("## What each backend deploys")
     begin = text.index("```mermaid\n", text.index(f"**{title}**", section))
     return text[begin : text.index("\n```\n", begin)]
 

@@ -480,8 +480,9 @@ def test_fifo_group_resumes_after_the_failed_job_s_backoff_in_order(
 def test_fifo_job_listed_behind_a_failure_keeps_its_attempt_with_the_job_store(
     moto, monkeypatch, tmp_path: Path
 ):
-    """The README's advice for ``retries=0`` tasks on FIFO lanes: the store counts attempts that
-    started, so a job listed unrun behind a failed one still runs as attempt 1."""
+    """The docs' advice for ``retries=0`` tasks on FIFO lanes (guide/backends.md): the store
+    counts attempts that started, so a job listed unrun behind a failed one still runs as
+    attempt 1."""
     from tests.runtime.job_table import TABLE, make_table
 
     make_table(moto)
