@@ -17,7 +17,7 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CDK := node_modules/.bin/cdk
 
-.PHONY: test lint typecheck pytest demo synth bench soak clean install
+.PHONY: test lint typecheck docs pytest demo synth bench soak clean install
 
 install: $(STAMP) $(CDK)
 
@@ -48,7 +48,12 @@ pytest: $(STAMP) $(CDK)
 	$(VENV)/bin/pytest -n 2 --dist loadfile --ignore tests/soak
 	$(VENV)/bin/pytest tests/soak
 
-test: lint typecheck pytest
+# The documentation site (mkdocs.yml, docs/): a broken link, anchor or nav entry fails the build.
+# Output goes to site/ (git-ignored, outside every JobCode project directory and the CDK output).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+test: lint typecheck docs pytest
 
 synth: $(STAMP) $(CDK)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CDK) synth --quiet
@@ -75,4 +80,4 @@ soak: $(STAMP) $(CDK)
 	  $(VENV)/bin/pytest tests/soak -q --timeout 1800
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules cdk.out site .mypy_cache .ruff_cache .pytest_cache

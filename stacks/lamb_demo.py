@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from lambda_jobs_cdk import JobStore, LambJobBackend
 
 from constructs import Construct
@@ -30,7 +30,9 @@ class LambDemoStack(Stack):
             "Jobs",
             code=demo_code(),
             timeout=DEMO_TIMEOUT,
-            job_store=JobStore(ttl=Duration.days(7)),
+            # A demo is torn down with `cdk destroy`: nothing of it is kept (apps keep RETAIN).
+            removal_policy=RemovalPolicy.DESTROY,
+            job_store=JobStore(ttl=Duration.days(7), removal_policy=RemovalPolicy.DESTROY),
             queues=[demo_default_queue()],
             schedules=[demo_schedule("lamb", rate="5 minutes")],
         )

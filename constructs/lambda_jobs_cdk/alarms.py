@@ -17,8 +17,10 @@ Every ``GoatJobBackend`` / ``LambJobBackend`` adds, unless its ``monitoring`` pr
   On Lamb a lane throttled by its reserved concurrency keeps its jobs in Lambda's async queue
   (retried up to ``max_event_age``), so sustained throttling means jobs may age out.
 - a **CloudWatch dashboard**: lane depth and oldest age (Goat), dead letters, the handler's
-  ``LambdaJobs`` metrics per queue (succeeded, failed, retried, dead-lettered; duration and queue
-  latency p50/p99), function errors, throttles and duration, and the alarms' states.
+  ``LambdaJobs`` metrics per queue of this backend (dimension ``backend`` = its unique name, so
+  two backends of one account and region do not mix; succeeded, failed, retried, dead-lettered;
+  duration and queue latency p50/p99), function errors, throttles and duration, and the alarms'
+  states.
 
 Every alarm treats missing data as not breaching and, with ``alarm_topic``, notifies that SNS
 topic on ALARM and on OK.

@@ -25,10 +25,22 @@ constructor creates, in this order:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
-from aws_cdk import Aws, CfnOutput, Duration, Names, Stack, Validations
+from aws_cdk import (
+    Annotations,
+    Aws,
+    CfnOutput,
+    CfnResource,
+    Duration,
+    Names,
+    RemovalPolicy,
+    Stack,
+    Token,
+    Validations,
+)
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -37,7 +49,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from lambda_jobs.config import DEFAULT_MAX_PAYLOAD, SQS_MAX_MESSAGE_BYTES
 
-from constructs import Construct
+from constructs import Construct, Node
 from lambda_jobs_cdk.alarms import BackendMonitoring, JobMonitoring, check_monitoring
 from lambda_jobs_cdk.job_code import JobCode
 from lambda_jobs_cdk.job_queue import JobQueue, PriorityLane, check_queue_names
@@ -49,12 +61,14 @@ from lambda_jobs_cdk.job_store import (
     check_job_store,
 )
 from lambda_jobs_cdk.recurring import JobSchedule, check_schedules, provision_schedules
+from lambda_jobs_cdk.upgrades import Stateful, register
 from lambda_jobs_cdk.validation import (
     JobBackendConfigError,
     check_environment,
     check_function_timeout,
     check_memory_size,
     check_recursive_loop,
+    is_token,
 )
 
 CONFIG_VERSION = 1
@@ -64,11 +78,13 @@ DEFAULT_RECURSIVE_LOOP = lambda_.RecursiveLoop.ALLOW
 loop detection")."""
 DEFAULT_MAX_DELAY_SECONDS = 365 * 24 * 60 * 60
 """Longest ``run_after`` the client accepts with a scheduler: one year (the runtime's default)."""
-STANDARD_TIER_MAX_LANES = 10
-"""Lanes whose client configuration surely fits a Standard SSM parameter (4 KB)."""
 DEFAULT_TIMEOUT = Duration.minutes(5)
 DEFAULT_MEMORY_MB = 512
 DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+DEFAULT_REMOVAL_POLICY = RemovalPolicy.RETAIN
+"""What CloudFormation does with a queue, dead-letter queue or schedule group that leaves the
+stack or is replaced: keep it with its jobs (aws-cdk-lib's own default is ``DESTROY`` for
+``sqs.Queue`` and ``RETAIN`` for ``dynamodb.Table``; a job queue holds data like a table does)."""
 
 
 class JobBackend(Construct):
@@ -88,7 +104,8 @@ class JobBackend(Construct):
         ``LAMBDA_JOBS_*`` ones the construct sets). Default: none.
     :param log_retention: retention of each function's log group. Default one month.
     :param parameter_name: name of the SSM parameter holding the client configuration. Default
-        ``/lambda-jobs/<unique construct name>/client-config``.
+        ``/lambda-jobs/<unique construct name>/client-config``. A token (a ``CfnParameter``'s
+        value) must resolve to a full path starting with ``/``.
     :param schedules: recurring jobs (``JobSchedule``: cron or rate), each one EventBridge
         Scheduler schedule; names unique, task modules among ``code``'s, queues of this backend.
         Default: none.
@@ -104,6 +121,11 @@ class JobBackend(Construct):
         execution, unique jobs, cancellation, Django ``get_result``); see ``JobStore`` and
         ``lambda_jobs_cdk.job_store``. Default None: no table, and the runtime makes no DynamoDB
         call.
+    :param removal_policy: CloudFormation's ``DeletionPolicy`` and ``UpdateReplacePolicy`` of
+        every lane queue, dead-letter queue and the schedule group (the job table has
+        ``JobStore.removal_policy``). Default ``RETAIN``: a queue that leaves the stack, or is
+        replaced, is kept with its jobs; ``DESTROY`` suits throwaway stacks (README, "Upgrading a
+        backend").
 
     Attributes callers may rely on: ``code``, ``queues`` (the ``JobQueue`` objects), ``timeout``,
     ``memory_size``, ``dead_letter_queue``, ``schedule_group_name``, ``scheduler_role``, ``role``
@@ -126,7 +148,7 @@ class JobBackend(Construct):
         code: JobCode,
         queues: Sequence[JobQueue] | None = None,
         timeout: Duration | None = None,
-        memory_size: int | None = None,
+        memory_size: int | float | None = None,  # float: a CfnParameter token
         environment: Mapping[str, str] | None = None,
         log_retention: logs.RetentionDays | None = None,
         parameter_name: str | None = None,
@@ -134,6 +156,7 @@ class JobBackend(Construct):
         schedules: Sequence[JobSchedule] | None = None,
         recursive_loop: lambda_.RecursiveLoop | None = None,
         job_store: JobStore | None = None,
+        removal_policy: RemovalPolicy | None = None,
     ) -> None:
         monitoring = check_monitoring(monitoring)
         job_store = check_job_store(job_store)
@@ -161,11 +184,22 @@ class JobBackend(Construct):
         self.log_retention = log_retention if log_retention is not None else DEFAULT_LOG_RETENTION
         self.recursive_loop = check_recursive_loop(recursive_loop, DEFAULT_RECURSIVE_LOOP)
         self.functions: list[lambda_.DockerImageFunction] = []
+        if removal_policy is not None and not isinstance(removal_policy, RemovalPolicy):
+            raise JobBackendConfigError(
+                f"removal_policy must be an aws_cdk.RemovalPolicy, got {removal_policy!r}"
+            )
+        self.removal_policy = (
+            removal_policy if removal_policy is not None else DEFAULT_REMOVAL_POLICY
+        )
 
+        warning = cdk_nag_warning(_installed("cdk-nag"))
+        if warning is not None:
+            Annotations.of(self).add_warning_v2("lambda-jobs:cdk-nag-2", warning)
         unique = Names.unique_resource_name(self, max_length=64, separator="-")
         self.dead_letter_queue = new_queue(
             self, "DeadLetterQueue", retention_period=DEAD_LETTER_RETENTION
         )
+        self.keep(self.dead_letter_queue, "dead-letter queue", "every dead-lettered job in it")
         Validations.of(self.dead_letter_queue).acknowledge(
             _ack(
                 "AwsSolutions-SQS3",
@@ -176,6 +210,12 @@ class JobBackend(Construct):
         )
         self.schedule_group_name = unique
         group = scheduler.CfnScheduleGroup(self, "ScheduleGroup", name=unique)
+        self.keep(
+            group,
+            "schedule group",
+            "every schedule in it (pending delayed jobs, retries waiting for their backoff)",
+            create_only={"Name": unique},
+        )
         self.schedule_group = group
         self.schedule_group_arn = group.attr_arn
         self.schedules_arn = Stack.of(self).format_arn(
@@ -204,6 +244,12 @@ class JobBackend(Construct):
         if job_store is not None:
             self.job_table = JobTable(self, "JobStore", props=job_store)
             self.job_table.grant(self.role, FUNCTION_ACTIONS)
+            table = self.job_table.table.node.default_child
+            assert isinstance(table, CfnResource)
+            register(
+                Stack.of(self),
+                Stateful(table, f"job table of {self.node.path}", "every job's status and result"),
+            )
         self.parameter_name = (
             parameter_name if parameter_name is not None else f"/lambda-jobs/{unique}/client-config"
         )
@@ -214,17 +260,44 @@ class JobBackend(Construct):
             self._check_queue(queue)
         config_queues = self._provision()
         self.scheduler_role.add_to_policy(self._lane_statement())
+        # Every schedule, one-time ones included, dead-letters to the (standard) DLQ: Scheduler
+        # sends with the schedule's role ("Configuring a schedule's dead-letter queue").
+        self.scheduler_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]
+            )
+        )
         self.schedule_resources = provision_schedules(self, self.schedules)
         self._publish(config_queues)
         self.monitoring = BackendMonitoring(
             self,
             "Monitoring",
             props=monitoring,
-            backend=self.backend,
+            backend=self.schedule_group_name,
             queue_names=[queue.name for queue in self.queues],
             dead_letter_queues=self._dead_letter_queues(),
             lane_queues=self._monitored_lane_queues(),
             functions=self.functions,
+        )
+
+    def keep(
+        self,
+        resource: Any,
+        what: str,
+        lost: str,
+        *,
+        create_only: Mapping[str, Any] | None = None,
+        policy: bool = True,
+    ) -> None:
+        """Give ``resource`` (an L2 or its ``CfnResource``) this backend's removal policy and
+        enter it in the stack's lock of stateful resources (:mod:`lambda_jobs_cdk.upgrades`)."""
+        cfn = resource if isinstance(resource, CfnResource) else resource.node.default_child
+        assert isinstance(cfn, CfnResource)
+        if policy:
+            cfn.apply_removal_policy(self.removal_policy)
+        register(
+            Stack.of(self),
+            Stateful(cfn, f"{what} of {self.node.path}", lost, dict(create_only or {})),
         )
 
     # What a backend defines: its lanes, the statement that reaches them, and its own checks.
@@ -273,15 +346,23 @@ class JobBackend(Construct):
 
         The lane statement (Goat: ``sqs:SendMessage`` on every lane queue, which also covers
         ``SendMessageBatch``; Lamb: ``lambda:InvokeFunction`` on every lane function),
-        ``scheduler:CreateSchedule`` in this backend's schedule group (delayed jobs),
+        ``scheduler:CreateSchedule`` in this backend's schedule group (delayed jobs; with a job
+        store also ``scheduler:DeleteSchedule``: cancelling a delayed job deletes its schedule),
         ``iam:PassRole`` of the scheduler role to ``scheduler.amazonaws.com`` only, and
         ``ssm:GetParameter`` on the client-configuration parameter; with a job store also
         ``dynamodb:PutItem``, ``GetItem``, ``UpdateItem`` and ``DeleteItem`` on its table.
         """
-        grant = self._grant(grantee, [self._lane_statement(), *self._enqueue_statements()])
+        statements = [self._lane_statement(), *self._enqueue_statements()]
+        if self.job_table is not None:
+            statements.append(
+                iam.PolicyStatement(
+                    actions=["scheduler:DeleteSchedule"], resources=[self.schedules_arn]
+                )
+            )
+        grant = self._grant(grantee, statements)
         if self.job_table is not None:
             grant = grant.combine(self.job_table.grant(grantee, CLIENT_ACTIONS))
-        return grant
+        return _granted("grant_enqueue", grantee, grant)
 
     def grant_read_jobs(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` (an operator's role) read jobs and list failures per task
@@ -289,7 +370,7 @@ class JobBackend(Construct):
         job table and its ``failures`` index. Needs a job store."""
         if self.job_table is None:
             raise JobBackendConfigError("grant_read_jobs needs job_store=JobStore(...)")
-        return self.job_table.grant_query_failures(grantee)
+        return _granted("grant_read_jobs", grantee, self.job_table.grant_query_failures(grantee))
 
     def grant_operate(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` (an operator's role) run every operations command, nothing more.
@@ -346,8 +427,8 @@ class JobBackend(Construct):
         *,
         description: str,
         timeout: Duration,
-        memory_size: int,
-        reserved_concurrency: int | None = None,
+        memory_size: int | float,
+        reserved_concurrency: int | float | None = None,
     ) -> lambda_.DockerImageFunction:
         """A function of this backend: the shared image, role and environment contract."""
         log_group = logs.LogGroup(self, f"{id}Logs", retention=self.log_retention)
@@ -359,6 +440,9 @@ class JobBackend(Construct):
             "LAMBDA_JOBS_SCHEDULER_GROUP": self.schedule_group_name,
             "LAMBDA_JOBS_SCHEDULER_ROLE_ARN": self.scheduler_role.role_arn,
             "LAMBDA_JOBS_BACKEND": self.backend,
+            # The metrics' backend dimension: this backend's own name (two backends of one
+            # account and region would otherwise mix their metrics, alarms and dashboards).
+            "LAMBDA_JOBS_METRICS_BACKEND": self.schedule_group_name,
         }
         if self.job_table is not None:
             environment["LAMBDA_JOBS_JOB_TABLE"] = self.job_table.table.table_name
@@ -401,6 +485,8 @@ class JobBackend(Construct):
             "max_payload_bytes": DEFAULT_MAX_PAYLOAD,
             "max_delay_seconds": DEFAULT_MAX_DELAY_SECONDS,
         }
+        for extra in self._dead_letter_queues()[1:]:  # Goat's FIFO crash-net DLQ (optional key)
+            document["fifo_dead_letter_queue"] = {"url": extra.queue_url, "arn": extra.queue_arn}
         if self.job_table is not None:
             document["job_store"] = {
                 "table": self.job_table.table.table_name,
@@ -411,9 +497,11 @@ class JobBackend(Construct):
             self,
             "ClientConfigParameter",
             parameter_name=self.parameter_name,
+            # aws-cdk-lib needs to be told a token name's form; ours is a full path.
+            simple_name=False if is_token(self.parameter_name) else None,
             string_value=self.client_config,
             description=f"lambda-jobs client configuration ({self.backend} backend)",
-            tier=parameter_tier(sum(len(q["lanes"]) for q in queues.values())),
+            tier=parameter_tier(document),
         )
         CfnOutput(
             self,
@@ -439,24 +527,25 @@ class JobBackend(Construct):
                 resources=[self.scheduler_role.role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
             ),
-            iam.PolicyStatement(
-                actions=["ssm:GetParameter"],
-                resources=[
-                    Stack.of(self).format_arn(
-                        service="ssm",
-                        resource="parameter",
-                        resource_name=self.parameter_name.lstrip("/"),
-                    )
-                ],
-            ),
+            iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[self._parameter_arn()]),
         ]
+
+    def _parameter_arn(self) -> str:
+        """The client-configuration parameter's ARN; a token name is a full path ("/a/b")."""
+        if is_token(self.parameter_name):
+            name = self.parameter_name
+            return f"arn:{Aws.PARTITION}:ssm:{Aws.REGION}:{Aws.ACCOUNT_ID}:parameter{name}"
+        return Stack.of(self).format_arn(
+            service="ssm", resource="parameter", resource_name=self.parameter_name.lstrip("/")
+        )
 
     def _grant(
         self, grantee: iam.IGrantable, statements: Sequence[iam.PolicyStatement]
     ) -> iam.Grant:
         principal = grantee.grant_principal
-        if isinstance(principal, Construct):
-            self._acknowledge_schedule_wildcard(principal)
+        scope = _construct(principal)
+        if scope is not None:
+            self._acknowledge_schedule_wildcard(scope)
         grant: iam.Grant | None = None
         for statement in statements:
             one = iam.Grant.add_to_principal(
@@ -470,29 +559,121 @@ class JobBackend(Construct):
         return grant
 
     def _acknowledge_schedule_wildcard(self, scope: Construct) -> None:
-        """``schedule/<group>/*`` is the narrowest ARN that can name a job's schedule."""
-        pattern = (
-            f"Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:"
-            f"schedule/{self.schedule_group_name}/*"
-        )
+        """``schedule/<group>/*`` is the narrowest ARN that can name a job's schedule.
+
+        cdk-nag names the finding after the resource as the template of ``scope``'s stack spells
+        it: pseudo parameters as ``<AWS::Region>`` in an environment-agnostic stack, the literal
+        region and account in a stack with an ``env``; the acknowledgment is built the same way.
+        """
+        resolved = Stack.of(scope).resolve(self.schedules_arn)
         Validations.of(scope).acknowledge(
             _ack(
-                f"AwsSolutions-IAM5[{pattern}]",
+                f"AwsSolutions-IAM5[Resource::{_nag_text(resolved)}]",
                 "One-time schedules are named after each job at run time, so only the "
                 "schedule group's ARN pattern can name them; the group holds nothing else.",
             )
         )
 
 
-def parameter_tier(lanes: int) -> ssm.ParameterTier:
-    """Standard (4 KB) up to ``STANDARD_TIER_MAX_LANES`` lanes, else Advanced (8 KB).
+_POLICY_HOLDERS = (iam.CfnRole, iam.CfnPolicy, iam.CfnUser, iam.CfnGroup, iam.CfnManagedPolicy)
 
-    The document's length is only known after deploy (it holds ARNs and URLs); a lane takes up to
-    about 330 characters of it, the rest about 600, so more lanes would not fit 4 KB.
+
+def _granted(method: str, grantee: iam.IGrantable, grant: iam.Grant) -> iam.Grant:
+    """``grant``, or raise when it put its statements nowhere.
+
+    The grants are identity policies (the queues, functions and table carry no resource policy
+    for the app). A principal without one (an account, a service) makes ``Grant.success``
+    false; an imported role CDK may not change (``Role.from_role_arn(..., mutable=False)``, or a
+    role of another account than its stack's, which CDK imports immutable) reports success and
+    keeps nothing, so the check is that the principal now holds an IAM resource of this app.
     """
+    principal = grantee.grant_principal
+    if not grant.success:
+        raise JobBackendConfigError(
+            f"{method}: {_describe(principal)} has no identity policy to add the statements to (an "
+            "account or service principal); grant to a role or user of the app's account"
+        )
+    scope = _construct(principal)
+    node = scope.node if scope is not None else None
+    if node is not None and not any(isinstance(c, _POLICY_HOLDERS) for c in node.find_all()):
+        arn = getattr(principal, "role_arn", None) or node.path
+        raise JobBackendConfigError(
+            f"{method}: {node.path} ({arn}) is an imported role that CDK does not "
+            "change (Role.from_role_arn with mutable=False, or a role of another account than "
+            "its stack's), so no policy would grant it anything; import it mutable in a stack "
+            "of its own account, or add the statements where the role is defined"
+        )
+    return grant
+
+
+def _construct(principal: iam.IPrincipal) -> Construct | None:
+    """``principal`` as a construct (a role, user or group of the app), else None (an account
+    or service principal). Imported roles come back from jsii as interface proxies, not
+    ``Construct`` instances, so this looks for a construct ``node``."""
+    node = getattr(principal, "node", None)
+    return cast(Construct, principal) if isinstance(node, Node) else None
+
+
+def _describe(principal: iam.IPrincipal) -> str:
+    """``AccountPrincipal(222222222222)`` and the like (jsii's ``toString``)."""
+    to_string = getattr(principal, "to_string", None)
+    return str(to_string()) if callable(to_string) else repr(principal)
+
+
+def _nag_text(value: Any) -> str:
+    """A resolved template value as cdk-nag writes it in a finding id (``Fn::Join`` joined,
+    ``{"Ref": X}`` as ``<X>``, ``Fn::GetAtt`` as ``<Id.Attr>``)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(_nag_text(part) for part in parts)
+    if isinstance(value, dict) and "Ref" in value:
+        return f"<{value['Ref']}>"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return f"<{'.'.join(value['Fn::GetAtt'])}>"
+    return json.dumps(value)
+
+
+STANDARD_TIER_MAX_CHARS = 4096
+"""Standard SSM parameters hold at most 4,096 characters (SSM's ``ValidationException``: "Standard
+tier parameters support a maximum parameter value of 4096 characters"; Advanced: 8 KB)."""
+_REGION, _ACCOUNT, _PARTITION, _DOMAIN = 16, 12, 10, len("amazonaws.com.cn")
+_QUEUE_URL = len("https://sqs..") + _REGION + _DOMAIN + 1 + _ACCOUNT + 1 + 80
+_QUEUE_ARN = len("arn::sqs:::") + _PARTITION + _REGION + _ACCOUNT + 80
+_FUNCTION_ARN = len("arn::lambda:::function:") + _PARTITION + _REGION + _ACCOUNT + 64
+_WORST_CASE = {
+    "target": max(_QUEUE_URL, _FUNCTION_ARN),
+    "arn": max(_QUEUE_ARN, _FUNCTION_ARN),
+    "url": _QUEUE_URL,
+    "role_arn": len("arn::iam:::role/") + _PARTITION + _ACCOUNT + 64,
+    "table": 255,
+    "region": _REGION,
+}
+"""Longest value CloudFormation can give each token of the document (keys of the README schema):
+the services' name limits (SQS queue 80, Lambda function 64, IAM role 64, DynamoDB table 255
+characters), a 16-character region, a 10-character partition and a ``.com.cn`` domain."""
+
+
+def worst_case_length(document: Any, key: str = "") -> int:
+    """Characters of ``document`` as JSON once deployed, with every unresolved token (an ARN,
+    URL, name or region) at its longest (``_WORST_CASE``, by the key that holds it)."""
+    if isinstance(document, Mapping):
+        items = [len(json.dumps(k)) + 1 + worst_case_length(v, k) for k, v in document.items()]
+        return 2 + sum(items) + max(len(items) - 1, 0)
+    if isinstance(document, list):
+        items = [worst_case_length(v, key) for v in document]
+        return 2 + sum(items) + max(len(items) - 1, 0)
+    if isinstance(document, str) and Token.is_unresolved(document):
+        return 2 + _WORST_CASE[key]
+    return len(json.dumps(document))
+
+
+def parameter_tier(document: Mapping[str, Any]) -> ssm.ParameterTier:
+    """Standard when the client configuration surely fits 4,096 characters, else Advanced."""
     return (
         ssm.ParameterTier.STANDARD
-        if lanes <= STANDARD_TIER_MAX_LANES
+        if worst_case_length(document) <= STANDARD_TIER_MAX_CHARS
         else ssm.ParameterTier.ADVANCED
     )
 
@@ -515,6 +696,22 @@ def new_queue(scope: Construct, id: str, *, fifo: bool = False, **props: Any) ->
     return sqs.Queue(scope, id, **settings)
 
 
+def lane_suffix(queue: JobQueue, index: int) -> str:
+    """The construct-id suffix of lane ``index`` of ``queue``: stable as lanes are added.
+
+    The lane that serves priority 0 (every job's default) keeps the queue's own id, the id a
+    one-lane queue has, so adding lanes keeps the existing queue (or Lamb function) as that lane.
+    The others count outwards from it: ``-Up1`` is the next band above, ``-Down1`` the next below.
+    Adding or splitting a lane adds an id at the far end; the existing ones keep theirs.
+    """
+    home = next(
+        i for i, lane in enumerate(queue.lanes) if lane.min_priority <= 0 <= lane.max_priority
+    )
+    if index == home:
+        return ""
+    return f"-Up{index - home}" if index > home else f"-Down{home - index}"
+
+
 def lane_entry(lane: PriorityLane, *, target: str, arn: str) -> dict[str, Any]:
     """One lane of the client configuration (README "Client configuration")."""
     return {
@@ -523,6 +720,30 @@ def lane_entry(lane: PriorityLane, *, target: str, arn: str) -> dict[str, Any]:
         "target": target,
         "arn": arn,
     }
+
+
+def _installed(distribution: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
+
+
+def cdk_nag_warning(version: str | None) -> str | None:
+    """The synth warning for an app with cdk-nag older than 3 (``version``), else None.
+
+    The constructs acknowledge their findings with ``Validations.of(...).acknowledge``, which
+    cdk-nag 3 reads; cdk-nag 2's ``NagSuppressions`` does not, so its app would report them.
+    """
+    if version is None or not version.split(".")[0].isdigit() or int(version.split(".")[0]) >= 3:
+        return None
+    return (
+        f"cdk-nag {version} does not read the acknowledgments of lambda-jobs-cdk (aws-cdk-lib "
+        "Validations, cdk-nag 3); its AwsSolutions checks will report the findings listed in "
+        "lambda-jobs-cdk's README. Upgrade to cdk-nag>=3.0.2 (pip install 'lambda-jobs-cdk[nag]')"
+    )
 
 
 def _ack(rule_id: str, reason: str) -> Any:

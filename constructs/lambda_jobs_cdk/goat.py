@@ -24,9 +24,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 
-from lambda_jobs_cdk.backend import JobBackend, lane_entry, new_queue
+from lambda_jobs_cdk.backend import JobBackend, lane_entry, lane_suffix, new_queue
 from lambda_jobs_cdk.job_queue import JobQueue
-from lambda_jobs_cdk.validation import JobBackendConfigError, check_range
+from lambda_jobs_cdk.validation import JobBackendConfigError, check_range, is_token
 
 MAX_RECEIVE_COUNT = 100
 """Crash safety net only: the handler dead-letters after at most 51 attempts (retries <= 50)."""
@@ -88,6 +88,12 @@ class GoatJobBackend(JobBackend):
             self.fifo_dead_letter_queue = new_queue(
                 self, "FifoDeadLetterQueue", fifo=True, retention_period=Duration.days(14)
             )
+            self.keep(
+                self.fifo_dead_letter_queue,
+                "FIFO dead-letter queue",
+                "every dead-lettered FIFO job in it",
+                create_only={"FifoQueue": True},
+            )
         self.lane_queues: dict[str, list[sqs.Queue]] = {}
         self.function_for: dict[str, lambda_.DockerImageFunction] = {}
         shared: lambda_.DockerImageFunction | None = None
@@ -148,6 +154,16 @@ class GoatJobBackend(JobBackend):
         return [(name, q) for name, lanes in self.lane_queues.items() for q in lanes]
 
     def _lanes(self, queue: JobQueue, function: lambda_.DockerImageFunction) -> list[sqs.Queue]:
+        for prop, value in (
+            ("timeout", queue.timeout or self.timeout),
+            ("max_batching_window", queue.max_batching_window),
+        ):
+            if is_token(value):
+                raise JobBackendConfigError(
+                    f"JobQueue {queue.name!r} {prop} must be known at synth on GoatJobBackend "
+                    "(not a token such as a CfnParameter's value): the lane queues' visibility "
+                    "timeout is computed from it (6 x timeout + max_batching_window)"
+                )
         timeout = function.timeout.to_seconds() if function.timeout else self.timeout.to_seconds()
         window = queue.max_batching_window.to_seconds() if queue.max_batching_window else 0
         visibility = VISIBILITY_FACTOR * timeout + window
@@ -161,7 +177,7 @@ class GoatJobBackend(JobBackend):
         assert dlq is not None
         lanes = []
         for index, lane in enumerate(queue.lanes):
-            suffix = "" if len(queue.lanes) == 1 else f"-Lane{index + 1}"
+            suffix = lane_suffix(queue, index)
             props: dict[str, Any] = {
                 "visibility_timeout": Duration.seconds(visibility),
                 "dead_letter_queue": sqs.DeadLetterQueue(
@@ -178,6 +194,12 @@ class GoatJobBackend(JobBackend):
                 # different jobs: it is equivalent to deduplicating by job id.
                 props["content_based_deduplication"] = True
             sqs_queue = new_queue(self, f"Queue-{queue.name}{suffix}", fifo=queue.fifo, **props)
+            self.keep(
+                sqs_queue,
+                f"queue {queue.name!r} lane {lane.min_priority}..{lane.max_priority}",
+                "every job waiting in it",
+                create_only={"FifoQueue": queue.fifo},
+            )
             minimum, maximum = queue.lane_pollers(lane)
             function.add_event_source(
                 event_sources.SqsEventSource(

@@ -149,6 +149,7 @@ def _check_tasks(tasks: Sequence[str], project: Path) -> tuple[str, ...]:
 
 def _walk(root: Path, exclude: tuple[str, ...]) -> Iterator[tuple[str, Path]]:
     """(relative posix path, file) for every file to stage, in sorted order."""
+    outdir = _cli_outdir()
     for current, dirnames, filenames in os.walk(root):
         base = Path(current)
         rel_dir = base.relative_to(root).as_posix()
@@ -156,6 +157,8 @@ def _walk(root: Path, exclude: tuple[str, ...]) -> Iterator[tuple[str, Path]]:
         for name in sorted(dirnames):
             rel = name if rel_dir == "." else f"{rel_dir}/{name}"
             if name in EXCLUDED_DIRECTORIES or _excluded(rel, name, exclude):
+                continue
+            if _is_cloud_assembly(base / name) or (base / name).resolve() == outdir:
                 continue
             kept.append(name)
         dirnames[:] = kept
@@ -166,6 +169,21 @@ def _walk(root: Path, exclude: tuple[str, ...]) -> Iterator[tuple[str, Path]]:
             if _excluded(rel, name, exclude):
                 continue
             yield rel, base / name
+
+
+def _is_cloud_assembly(directory: Path) -> bool:
+    """Whether ``directory`` is a CDK output directory, whatever its name (``cdk synth -o
+    build/cdk``): a cloud assembly holds ``manifest.json`` and the version marker file
+    ``cdk.out``. Staging one would put the previous synth (and its assets) into the image, so
+    the asset hash would change on every synth."""
+    return (directory / "manifest.json").is_file() and (directory / "cdk.out").is_file()
+
+
+def _cli_outdir() -> Path | None:
+    """The output directory the CDK CLI gives the app (``CDK_OUTDIR``), which may not hold an
+    assembly yet on the first synth."""
+    value = os.environ.get("CDK_OUTDIR")
+    return Path(value).resolve() if value else None
 
 
 def _excluded(rel: str, name: str, patterns: tuple[str, ...]) -> bool:

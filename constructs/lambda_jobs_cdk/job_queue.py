@@ -36,6 +36,7 @@ from lambda_jobs_cdk.validation import (
     JobBackendConfigError,
     check_function_timeout,
     check_range,
+    is_token,
 )
 
 __all__ = [
@@ -87,16 +88,19 @@ class PriorityLane:
         *,
         min_priority: int,
         max_priority: int,
-        max_concurrency: int | None = None,
+        max_concurrency: int | float | None = None,  # float: a CfnParameter token
         min_pollers: int | None = None,
         max_pollers: int | None = None,
     ) -> None:
-        check_range(
-            "PriorityLane min_priority", min_priority, MIN_PRIORITY, MAX_PRIORITY, required=True
-        )
-        check_range(
-            "PriorityLane max_priority", max_priority, MIN_PRIORITY, MAX_PRIORITY, required=True
-        )
+        for prop, value in (("min_priority", min_priority), ("max_priority", max_priority)):
+            check_range(
+                f"PriorityLane {prop}",
+                value,
+                MIN_PRIORITY,
+                MAX_PRIORITY,
+                required=True,
+                tokens=False,
+            )
         if min_priority > max_priority:
             raise JobBackendConfigError(
                 f"PriorityLane min_priority ({min_priority}) must not exceed max_priority "
@@ -162,9 +166,9 @@ class JobQueue:
         name: str = "default",
         *,
         lanes: Sequence[PriorityLane] | None = None,
-        max_concurrency: int | None = None,
+        max_concurrency: int | float | None = None,  # float: a CfnParameter token
         timeout: Duration | None = None,
-        memory_size: int | None = None,
+        memory_size: int | float | None = None,
         fifo: bool = False,
         delay: Duration | None = None,
         batch_size: int | None = None,
@@ -237,7 +241,7 @@ class JobQueue:
     def __repr__(self) -> str:
         return f"JobQueue({self.name!r}, fifo={self.fifo}, lanes={list(self.lanes)!r})"
 
-    def lane_concurrency(self, lane: PriorityLane) -> int | None:
+    def lane_concurrency(self, lane: PriorityLane) -> int | float | None:
         """The concurrency a lane runs with: its own, else the queue's, else None (no cap)."""
         return lane.max_concurrency if lane.max_concurrency is not None else self.max_concurrency
 
@@ -267,7 +271,13 @@ def check_pollers(
     why = " (provisioned mode of an SQS event-source mapping)"
     check_range(f"{where} min_pollers", min_pollers, MIN_POLLERS, MAX_MIN_POLLERS, why=why)
     check_range(f"{where} max_pollers", max_pollers, MIN_POLLERS, MAX_MAX_POLLERS, why=why)
-    if min_pollers is not None and max_pollers is not None and min_pollers > max_pollers:
+    if (
+        min_pollers is not None
+        and max_pollers is not None
+        and not is_token(min_pollers)
+        and not is_token(max_pollers)
+        and min_pollers > max_pollers
+    ):
         raise JobBackendConfigError(
             f"{where} min_pollers ({min_pollers}) must not exceed max_pollers ({max_pollers})"
         )

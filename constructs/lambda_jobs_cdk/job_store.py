@@ -26,7 +26,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
-from lambda_jobs_cdk.validation import JobBackendConfigError
+from lambda_jobs_cdk.validation import JobBackendConfigError, is_token
 
 FAILURES_INDEX = "failures"
 """Name of the sparse index of failed jobs (``lambda_jobs.jobstore.FAILURES_INDEX``)."""
@@ -52,13 +52,15 @@ class JobStore:
     :param point_in_time_recovery: keep 35 days of continuous backups (priced per GB-month).
         Default False: the items are short-lived observations of jobs whose source of truth is
         the queue, so a restore would bring back stale states.
-    :param removal_policy: what ``cdk destroy`` does with the table. Default ``DESTROY`` (the same
-        reason); use ``RETAIN`` to keep job history past the stack.
+    :param removal_policy: CloudFormation's ``DeletionPolicy`` and ``UpdateReplacePolicy`` of the
+        table. Default ``RETAIN`` (aws-cdk-lib's default for tables): ``job_store=None`` or
+        ``cdk destroy`` keeps the table with every job's status and result (unique-job keys,
+        run-once claims, workflow state); ``DESTROY`` suits throwaway stacks.
     """
 
     ttl: Duration = DEFAULT_TTL
     point_in_time_recovery: bool = False
-    removal_policy: RemovalPolicy = RemovalPolicy.DESTROY
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
 
 
 def check_job_store(job_store: object) -> JobStore | None:
@@ -71,6 +73,11 @@ def check_job_store(job_store: object) -> JobStore | None:
         )
     if not isinstance(job_store.ttl, Duration):
         raise JobBackendConfigError("job_store ttl must be a Duration, e.g. Duration.days(7)")
+    if is_token(job_store.ttl):
+        raise JobBackendConfigError(
+            "job_store ttl must be known at synth (not a token such as a CfnParameter's value): "
+            "the functions and the client configuration carry it in seconds"
+        )
     seconds = job_store.ttl.to_seconds()
     if not MIN_TTL_SECONDS <= seconds <= MAX_TTL_SECONDS:
         raise JobBackendConfigError(f"job_store ttl must be 1 hour..365 days, got {seconds:g} s")

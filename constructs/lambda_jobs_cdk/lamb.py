@@ -20,7 +20,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 
-from lambda_jobs_cdk.backend import JobBackend, lane_entry
+from lambda_jobs_cdk.backend import JobBackend, lane_entry, lane_suffix
 from lambda_jobs_cdk.job_queue import GOAT_ONLY_PROPS, JobQueue
 from lambda_jobs_cdk.validation import JobBackendConfigError
 
@@ -67,7 +67,7 @@ class LambJobBackend(JobBackend):
         for queue in self.queues:
             functions = []
             for index, lane in enumerate(queue.lanes):
-                suffix = "" if len(queue.lanes) == 1 else f"-Lane{index + 1}"
+                suffix = lane_suffix(queue, index)
                 function = self._new_function(
                     f"Function-{queue.name}{suffix}",
                     description=(
@@ -86,6 +86,16 @@ class LambJobBackend(JobBackend):
                     ),
                     max_event_age=queue.max_event_age or DEFAULT_MAX_EVENT_AGE,
                     on_failure=on_failure,
+                )
+                # Lambda's asynchronous queue of a function is the function's: replacing or
+                # deleting it loses the events waiting in it. A retained function would outlive
+                # its role and log group, so only the lock protects it (no removal policy).
+                self.keep(
+                    function,
+                    f"function of queue {queue.name!r} lane {lane.min_priority}.."
+                    f"{lane.max_priority}",
+                    "every job waiting in its asynchronous-invoke queue",
+                    policy=False,
                 )
                 functions.append(function)
             self.lane_functions[queue.name] = functions

@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from lambda_jobs import recurrence, recurring
@@ -263,6 +263,28 @@ def check_schedules(backend: JobBackend, schedules: Sequence[JobSchedule]) -> No
             raise JobBackendConfigError(
                 f"{where} queue_name {schedule.queue_name!r} is not a queue of this backend "
                 f"(queues: {', '.join(sorted(queues))})"
+            )
+    _check_names_in_stack(backend, seen)
+
+
+def _check_names_in_stack(backend: JobBackend, names: set[str]) -> None:
+    """Refuse a name another backend of the same stack already gives a schedule.
+
+    CloudFormation's schema of ``AWS::Scheduler::Schedule`` makes ``Name`` alone its primary
+    identifier (cfn-lint E3019 rejects two in a template), although Scheduler itself scopes
+    names by group: names must be unique in a stack, not only in a backend.
+    """
+    from lambda_jobs_cdk.backend import JobBackend
+
+    stack = Stack.of(backend)
+    for other in stack.node.find_all():
+        if other is backend or not isinstance(other, JobBackend) or Stack.of(other) is not stack:
+            continue
+        for name in sorted(names & {schedule.name for schedule in other.schedules}):
+            raise JobBackendConfigError(
+                f"JobSchedule {name!r}: backend {other.node.path} of the same stack has a "
+                "schedule of that name; CloudFormation identifies AWS::Scheduler::Schedule by "
+                "Name alone, so schedule names must be unique in a stack"
             )
 
 

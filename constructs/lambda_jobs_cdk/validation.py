@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Token
 from aws_cdk import aws_lambda as lambda_
 
 MIN_PRIORITY = -100
@@ -41,6 +41,7 @@ RESERVED_ENVIRONMENT = (
     "LAMBDA_JOBS_SCHEDULER_GROUP",
     "LAMBDA_JOBS_SCHEDULER_ROLE_ARN",
     "LAMBDA_JOBS_BACKEND",
+    "LAMBDA_JOBS_METRICS_BACKEND",
     "LAMBDA_JOBS_JOB_TABLE",
     "LAMBDA_JOBS_JOB_TTL_SECONDS",
 )
@@ -63,16 +64,26 @@ def check_range(
     required: bool = False,
     why: str = "",
     about: str = "",
+    tokens: bool = True,
 ) -> int | None:
     """``value`` as a whole number in ``low..high``, else raise naming ``prop`` and the range.
 
     With ``seconds`` the value must be a ``Duration`` and the range is in seconds; otherwise an
     integer (not a bool). ``None`` passes (an unset optional prop) unless ``required``. ``why``
     follows the range in the message (where the limit comes from), ``about`` follows the value
-    (which part of a prop it was).
+    (which part of a prop it was). An unresolved token (a ``CfnParameter``'s value, a
+    ``Duration`` of one) passes unchecked and gives None, as aws-cdk-lib's own range checks do;
+    with ``tokens=False`` (a value the construct must know at synth) it raises.
     """
     if value is None and not required:
         return None
+    if is_token(value):
+        if tokens:
+            return None
+        raise JobBackendConfigError(
+            f"{prop} must be known at synth (a number, not a token such as a CfnParameter's "
+            "value): the construct plans its resources from it"
+        )
     if seconds:
         if not isinstance(value, Duration):
             raise JobBackendConfigError(f"{prop} must be a Duration, got {value!r}")
@@ -89,9 +100,19 @@ def check_range(
     return value
 
 
-def check_function_timeout(prop: str, timeout: object) -> int:
-    """Whole seconds of a function timeout in 1..900 (Lambda's limit), else raise."""
-    seconds = check_range(
+def is_token(value: object) -> bool:
+    """Whether ``value`` is only known at deploy time (a token number, string or ``Duration``)."""
+    if isinstance(value, Duration):
+        return bool(value.is_unresolved())
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return False
+    return bool(Token.is_unresolved(value))
+
+
+def check_function_timeout(prop: str, timeout: object) -> int | None:
+    """Whole seconds of a function timeout in 1..900 (Lambda's limit), else raise; None for a
+    token (checked by Lambda at deploy)."""
+    return check_range(
         prop,
         timeout,
         1,
@@ -100,15 +121,11 @@ def check_function_timeout(prop: str, timeout: object) -> int:
         required=True,
         why=" (Lambda's limit)",
     )
-    assert seconds is not None
-    return seconds
 
 
-def check_memory_size(prop: str, memory_size: object) -> int:
-    """``memory_size`` if it is 128..10240 MiB, else raise naming ``prop``."""
-    checked = check_range(prop, memory_size, MIN_MEMORY_MB, MAX_MEMORY_MB, required=True)
-    assert checked is not None
-    return checked
+def check_memory_size(prop: str, memory_size: object) -> int | None:
+    """``memory_size`` if it is 128..10240 MiB, else raise naming ``prop``; None for a token."""
+    return check_range(prop, memory_size, MIN_MEMORY_MB, MAX_MEMORY_MB, required=True)
 
 
 def check_environment(environment: Mapping[str, str] | None) -> dict[str, str]:

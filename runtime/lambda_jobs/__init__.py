@@ -17,11 +17,13 @@ from __future__ import annotations
 from lambda_jobs.errors import (
     ConfigurationError,
     EnqueueError,
+    IncompleteAttempts,
     InvalidJobError,
     InvalidTaskError,
     JobStateError,
     JobTimeoutError,
     LambdaJobsError,
+    ResultNotStored,
     UnknownJobError,
 )
 from lambda_jobs.tasks import Task, task
@@ -92,6 +94,7 @@ def cancel_job(job_id: str) -> Job:
 __all__ = [
     "ConfigurationError",
     "EnqueueError",
+    "IncompleteAttempts",
     "InvalidJobError",
     "InvalidTaskError",
     "Job",
@@ -101,6 +104,7 @@ __all__ = [
     "JobTimeoutError",
     "LambdaJobsError",
     "PreparedJob",
+    "ResultNotStored",
     "Task",
     "UnknownJobError",
     "cancel_job",

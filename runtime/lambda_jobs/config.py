@@ -23,6 +23,7 @@ fallback. The schema (every key is documented in the README, "Client configurati
         }
       },
       "dead_letter_queue": {"url": "<SQS URL>", "arn": "<SQS ARN>"},
+      "fifo_dead_letter_queue": {"url": "<SQS URL>", "arn": "<SQS ARN>"},
       "scheduler": {"group": "<schedule group name>", "role_arn": "<IAM role ARN>"} | null,
       "max_payload_bytes": 1032192,
       "max_delay_seconds": 31536000,
@@ -34,6 +35,8 @@ Lanes of a queue must cover -100..100 without gaps or overlaps. ``endpoints`` is
 emulator only; when it is present, clients sign with placeholder credentials if none are set.
 ``job_store`` is optional (still schema version 1): absent or null means the backend has no job
 store (:mod:`lambda_jobs.jobstore`), and then no DynamoDB call is ever made.
+``fifo_dead_letter_queue`` is optional too (still version 1): a Goat backend with FIFO queues names
+the FIFO queue their redrive policy moves crashed messages to, so the operations commands reach it.
 """
 
 from __future__ import annotations
@@ -122,6 +125,8 @@ class ClientConfig:
     region: str | None = None
     queues: dict[str, QueueConfig] = field(default_factory=dict)
     dead_letter_queue: DeadLetterQueue | None = None
+    fifo_dead_letter_queue: DeadLetterQueue | None = None
+    """Goat with FIFO queues: their redrive policy's (crash safety net) DLQ; else None."""
     scheduler: SchedulerConfig | None = None
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD
     max_delay_seconds: int = SQS_MAX_DELAY_SECONDS
@@ -221,6 +226,15 @@ def parse(data: Any) -> ClientConfig:
         url=_require(dlq_raw, "url", str, "dead_letter_queue"),
         arn=_require(dlq_raw, "arn", str, "dead_letter_queue"),
     )
+    fifo_dlq = None
+    fifo_dlq_raw = data.get("fifo_dead_letter_queue")
+    if fifo_dlq_raw is not None:
+        if not isinstance(fifo_dlq_raw, dict):
+            raise ConfigurationError(f"{ENV_VAR}: fifo_dead_letter_queue must be an object or null")
+        fifo_dlq = DeadLetterQueue(
+            url=_require(fifo_dlq_raw, "url", str, "fifo_dead_letter_queue"),
+            arn=_require(fifo_dlq_raw, "arn", str, "fifo_dead_letter_queue"),
+        )
     scheduler = None
     sched_raw = data.get("scheduler")
     if sched_raw is not None:
@@ -256,6 +270,7 @@ def parse(data: Any) -> ClientConfig:
         region=region,
         queues=queues,
         dead_letter_queue=dlq,
+        fifo_dead_letter_queue=fifo_dlq,
         scheduler=scheduler,
         max_payload_bytes=max_payload,
         max_delay_seconds=max_delay,

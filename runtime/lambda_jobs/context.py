@@ -2,8 +2,10 @@
 
 Follows Django's convention: the task's first parameter is named ``context`` and receives a
 :class:`JobContext`. ``remaining_seconds()`` is the time left before the job is stopped — the
-smaller of the task's ``timeout`` and the Lambda function's own deadline — so a task can checkpoint
-or split its work before it is cut off.
+smaller of the task's ``timeout`` and the Lambda function's deadline less the handler's margin
+(``LAMBDA_JOBS_DEADLINE_MARGIN_MS``, default 2 s, kept for the work after the job:
+:mod:`lambda_jobs.worker.deadline`) — so a task can checkpoint or split its work before it is cut
+off.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class JobContext:
         "enqueued_at",
         "job_id",
         "max_attempts",
+        "priority",
         "queue_name",
         "schedule_name",
         "scheduled_time",
@@ -48,6 +51,7 @@ class JobContext:
         deadline: float | None = None,
         schedule_name: str | None = None,
         scheduled_time: datetime | None = None,
+        priority: int = 0,
     ) -> None:
         self.job_id = job_id
         self.task_name = task_name
@@ -58,12 +62,14 @@ class JobContext:
         self.deadline = deadline
         self.schedule_name = schedule_name
         self.scheduled_time = scheduled_time
+        self.priority = priority
 
     def __repr__(self) -> str:
         return f"<JobContext {self.task_name} id={self.job_id} attempt={self.attempt}>"
 
     def remaining_seconds(self) -> float | None:
-        """Seconds left before this attempt is stopped, or None when nothing limits it."""
+        """Seconds left before this attempt is stopped (its timeout, or the function's deadline
+        less ``LAMBDA_JOBS_DEADLINE_MARGIN_MS``), or None when nothing limits it (in-process)."""
         if self.deadline is None:
             return None
         return max(0.0, self.deadline - time.monotonic())

@@ -126,12 +126,9 @@ class Envelope:
         return data
 
     def to_json(self) -> str:
-        """Compact JSON text; raises TypeError/ValueError if an argument is not JSON."""
-        import json  # the enqueue side's path, not the handler's cold start
-
-        return json.dumps(
-            self.to_dict(), separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
+        """The wire form (:func:`lambda_jobs.jsoncodec.wire_json`: compact, UTF-8 unescaped);
+        raises TypeError/ValueError if an argument is not JSON."""
+        return jsoncodec.wire_json(self.to_dict())
 
     def with_attempt(self, attempt: int) -> Envelope:
         """A copy that starts at ``attempt``."""

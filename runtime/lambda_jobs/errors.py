@@ -20,12 +20,54 @@ class ConfigurationError(LambdaJobsError):
     """``LAMBDA_JOBS_CONFIG`` is missing, unreadable or does not match the schema."""
 
 
+class RefusedJob:
+    """One job of a call that :class:`InvalidJobError` refused.
+
+    ``position`` is its index in the call (0 for ``Task.enqueue``; in ``enqueue_many``, the
+    order the jobs were given in, counting from 0), ``job_id`` its id, ``task`` its task's name
+    and ``message`` why it cannot work. (A plain class: ``typing`` is not on the cold-start path.)
+    """
+
+    __slots__ = ("job_id", "message", "position", "task")
+
+    def __init__(self, position: int, job_id: str, task: str, message: str) -> None:
+        self.position = position
+        self.job_id = job_id
+        self.task = task
+        self.message = message
+
+    def __repr__(self) -> str:
+        return (
+            f"RefusedJob(position={self.position}, job_id={self.job_id!r}, task={self.task!r}, "
+            f"message={self.message!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RefusedJob):
+            return NotImplemented
+        return (self.position, self.job_id, self.task, self.message) == (
+            other.position,
+            other.job_id,
+            other.task,
+            other.message,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 class InvalidJobError(LambdaJobsError, ValueError):
     """A job that cannot work was rejected before anything was sent.
 
     Raised for arguments that are not JSON, payloads over the backend's limit, delays in the past or
-    over the maximum, unknown queues and priorities out of range. Nothing was sent.
+    over the maximum, unknown queues and priorities out of range. Nothing was sent. ``refused``
+    lists every refused job of the call (:class:`RefusedJob`: position, id, task, message), and
+    the message of an ``enqueue_many`` call names each of them; empty when the error is not about
+    one job of a call (a task's options, a schedule).
     """
+
+    def __init__(self, message: str, *, refused: Sequence[RefusedJob] = ()) -> None:
+        super().__init__(message)
+        self.refused: tuple[RefusedJob, ...] = tuple(refused)
 
 
 class InvalidTaskError(LambdaJobsError, ValueError):
@@ -73,3 +115,16 @@ class UnknownJobError(LambdaJobsError, LookupError):
 
 class JobStateError(LambdaJobsError):
     """The job is in a state that does not allow this (cancelling a running or finished job)."""
+
+
+class IncompleteAttempts(LambdaJobsError):
+    """Error type of a job dead-lettered because its deliveries kept ending without an outcome
+    (the function crashed or timed out mid-attempt). The worker records it by name
+    (``IncompleteAttempts``); the class exists so that readers such as Django's
+    ``TaskError.exception_class`` can resolve it."""
+
+
+class ResultNotStored(LambdaJobsError):
+    """Error type recorded when a job succeeded but its return value could not be stored (not
+    JSON, or over the job store's limit); the message says which (``lambda_jobs.ResultNotStored``
+    in the job store)."""

@@ -8,16 +8,8 @@ names, done there too. So import this module only where it is the Lambda entry
 point; tests build their own :class:`~lambda_jobs.worker.coldstart.Runtime` with ``cold_start()``
 and call :func:`lambda_jobs.worker.dispatch.dispatch` with it, which is all :func:`handle` does.
 
-:func:`handle` tells its input apart by shape (:mod:`lambda_jobs.worker.dispatch`):
-
-- an SQS batch (``Records`` with ``eventSource: aws:sqs``) → :mod:`lambda_jobs.worker.goat` (Goat),
-  returns ``{"batchItemFailures": [...]}``;
-- an envelope (a JSON object with the ``lambda_jobs`` version key) → :mod:`lambda_jobs.worker.lamb`
-  (Lamb async invoke);
-- a scheduler delivery (``{"source": "lambda_jobs.scheduler", "job": ...}``) → the same, with
-  ``event["job"]``;
-- anything else is logged (its type and top-level keys, never its content) and answered with
-  ``{"error": ...}``; the process keeps running.
+:func:`handle` tells its input apart by shape: :mod:`lambda_jobs.worker.dispatch` holds the
+list of shapes and what each becomes (docs: reference/handler.md, "Event shapes").
 """
 
 from __future__ import annotations

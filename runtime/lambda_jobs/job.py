@@ -32,7 +32,15 @@ class PreparedJob:
 
 
 def prepare(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> PreparedJob:
-    return PreparedJob(task=task, args=tuple(args), kwargs=dict(kwargs))
+    """The job of ``task(*args, **kwargs)``; arguments that do not fit its function's signature
+    raise :class:`~lambda_jobs.errors.InvalidJobError` (unless the task has ``check_arguments``
+    off)."""
+    args, kwargs = tuple(args), dict(kwargs)
+    if task.check_arguments:
+        from lambda_jobs.enqueue.signature import check_signature
+
+        check_signature(task.name, task.func, task.takes_context, args, kwargs)
+    return PreparedJob(task=task, args=args, kwargs=kwargs)
 
 
 class JobStatus(StrEnum):

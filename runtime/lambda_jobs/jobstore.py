@@ -32,8 +32,13 @@ Item schema (partition key ``pk``, a string; no sort key)::
       failed_task           S   = task, only when status is failed: the sparse index's key
       unique_key, unique_release
                             S   the job's unique key and "executed" | "expired" (if any)
-      ttl                   N   epoch seconds when DynamoDB may delete the item: enqueue time +
-                                ttl_seconds, moved to finish time + ttl_seconds when it ends
+      redrive_of            S   the DLQ message id of the ``dlq redrive`` that last set the job
+                                back to enqueued (its condition: ``enqueue.store.requeue``)
+      ttl                   N   epoch seconds when DynamoDB may delete the item: the later of
+                                enqueue time and run_after, + ttl_seconds (:func:`item_ttl`: a
+                                delayed job's item outlives its delay, so a cancel lasts and a
+                                lookup finds it); moved to finish time + ttl_seconds when it
+                                ends (a cancel: never before run_after + ttl_seconds)
 
     unique-key item pk = "unique#" + <key>
       job_id                S   the job holding the key
@@ -57,6 +62,8 @@ Expressions.ConditionExpressions.html):
   id: AWS Knowledge Center, "lambda-function-duplicate-invocations");
 - finish: ``UpdateItem`` if ``attempt`` is still the claimed one (a later claim wins);
 - cancel: ``UpdateItem`` to cancelled if enqueued or retrying;
+- redrive: ``UpdateItem`` back to enqueued if missing, failed, running with ``lease_until < now``,
+  or enqueued and not by another DLQ entry's redrive (``redrive_of``);
 - unique key: ``PutItem`` if ``attribute_not_exists(pk) OR expires_at < now``.
 
 DynamoDB's TTL deletes expired items in the background, typically within a few days, and until
@@ -74,6 +81,7 @@ says so (``lambda_jobs.ResultNotStored``) while the job still counts as succeede
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
 
@@ -113,6 +121,21 @@ LEASE_GRACE_SECONDS = 5.0
 
 def now_epoch() -> float:
     return time.time()
+
+
+def item_ttl(now: float, run_after: datetime | None, ttl_seconds: int) -> float:
+    """An item's ``ttl``: ``ttl_seconds`` after ``now`` or after ``run_after``, whichever is later.
+
+    A job delayed past the store's ttl would otherwise lose its item before it runs: a lookup
+    would call it unknown, and a cancelled job's item could expire before its delivery arrives.
+    """
+    if run_after is None or run_after.timestamp() <= now:
+        return now + ttl_seconds
+    # From run_after cut to the milliseconds the item keeps of it, then past that millisecond and
+    # rounded up to a second: the same ttl from the envelope's run_after (enqueue) and from the
+    # item's (cancel), and never before the exact run_after.
+    kept = run_after.replace(microsecond=run_after.microsecond // 1000 * 1000)
+    return math.ceil(kept.timestamp() + 0.001) + ttl_seconds
 
 
 def iso(moment: datetime | None = None) -> str:

@@ -14,6 +14,9 @@ What callers may rely on:
 - :func:`encoder` returns a function giving the text ``json.dumps`` gives with the same options
   and ``check_circular=False`` (the values encoded here are flat and built by the runtime).
 - :func:`quote` is a string as ``json.dumps(text, ensure_ascii=False)`` writes it.
+- :func:`wire_json` is the text lambda-jobs sends to AWS (an SQS body, a Lambda ``Event`` payload,
+  a Scheduler target ``Input``, the emulator's destination records) and :func:`wire_size` its size
+  as AWS counts it against a limit: the one measure every size check uses.
 - Without ``_json`` (another interpreter) both use :mod:`json`.
 """
 
@@ -111,3 +114,23 @@ def encoder(
         return "".join(make(value, 0))
 
     return encode
+
+
+def wire_json(value: Any) -> str:
+    """``value`` as lambda-jobs sends it to AWS: compact JSON, non-ASCII characters as themselves
+    (UTF-8 on the wire, not ``\\u`` escapes that would triple their size), no NaN or infinity;
+    raises TypeError/ValueError for what is not JSON."""
+    import json  # the enqueue side's and the follow-up calls' path, not the handler's cold start
+
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def wire_size(text: str) -> int:
+    """Bytes AWS counts for ``text`` against its limits: its UTF-8 encoding as sent.
+
+    SQS counts a message's body and attributes in bytes ("Amazon SQS message quotas"), Lambda the
+    ``Invoke`` request body, EventBridge Scheduler the target's ``Input``; all of them are the
+    UTF-8 bytes of the text on the wire (:func:`wire_json` writes non-ASCII unescaped, so one
+    ``"é"`` is 2 bytes, not the 6 of ``"\\u00e9"``).
+    """
+    return len(text.encode("utf-8"))

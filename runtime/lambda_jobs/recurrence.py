@@ -17,9 +17,12 @@ https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-patte
   schedule's start date, or its creation when it has none.
 - ``cron(minutes hours day-of-month month day-of-week year)``: six fields; minutes 0-59, hours
   0-23, day-of-month 1-31, month 1-12 or JAN-DEC, day-of-week 1-7 or SUN-SAT (1 = Sunday), year
-  1970-2199. Every field takes ``,`` ``-`` ``*`` ``/``; one of day-of-month and day-of-week must be
-  ``?`` (not both); day-of-month also takes ``L`` (last day), ``nW`` (the weekday nearest day n,
-  within the month) and ``LW``; day-of-week takes ``L`` (Saturday, the last day of the week),
+  1970-2199. The wildcards each field takes are the reference's table, field by field
+  (:data:`CRON_WILDCARDS`, checked first): ``, - * /`` in minutes, hours, month and year;
+  ``, - * ? / L W`` in day-of-month; ``, - * ? L #`` in day-of-week (no ``/`` there:
+  ``cron(0 9 ? * 1/2 *)`` and ``MON/2`` are refused). One of day-of-month and day-of-week must be
+  ``?`` (not both); day-of-month's ``L`` is the last day, ``nW`` the weekday nearest day n
+  (within the month) and ``LW``; day-of-week takes ``L`` (Saturday, the last day of the week),
   ``nL`` (the last such day of the month) and ``n#k`` (the k-th such day of the month, alone in
   its field). A range whose start is past its end wraps (``20-2`` in hours is 20..23 and 0..2).
 - Cron is evaluated on the wall clock of the schedule's time zone. When daylight-saving time
@@ -42,6 +45,17 @@ RATE_UNITS = {"minute": 60, "hour": 3600, "day": 86400}
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 CRON_FIELDS = ("minutes", "hours", "day-of-month", "month", "day-of-week", "year")
+#: The wildcards (non-alphanumeric characters) each cron field accepts, as the "Cron expressions
+#: reference" (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cron-expressions.html)
+#: lists them. The letters ``L``, ``W`` and the month/day names are checked by the field parsers.
+CRON_WILDCARDS = {
+    "minutes": ",-*/",
+    "hours": ",-*/",
+    "day-of-month": ",-*?/LW",
+    "month": ",-*/",
+    "day-of-week": ",-*?L#",
+    "year": ",-*/",
+}
 CRON_HELP = (
     "cron(minutes hours day-of-month month day-of-week year), e.g. cron(0 3 * * ? *) for 03:00 "
     "every day"
@@ -103,6 +117,15 @@ class Cron:
 
     def __init__(self, expression: str, fields: list[str]) -> None:
         self.expression = expression
+        for name, text in zip(CRON_FIELDS, fields, strict=True):
+            allowed = CRON_WILDCARDS[name]
+            wrong = sorted({c for c in text if not c.isalnum() and c not in allowed})
+            if wrong:
+                raise RecurrenceError(
+                    f"{expression}: {name} {text!r} uses {', '.join(repr(c) for c in wrong)}; the "
+                    f"EventBridge cron reference allows only the wildcards {' '.join(allowed)} in "
+                    f"{name}"
+                )
         minutes, hours, dom, month, dow, year = fields
         self.minutes = sorted(_values(minutes, 0, 59, "minutes"))
         self.hours = sorted(_values(hours, 0, 23, "hours"))

@@ -65,12 +65,14 @@ class Task(_Generic[P, R]):
 
     Attributes (read-only by contract): ``func``, ``name``, ``queue_name``, ``priority``, ``retry``
     (a :class:`RetryPolicy`), ``timeout`` (seconds one attempt may run; None: until the Lambda
-    function's deadline), ``takes_context``, ``run_after``, ``message_group_id`` (FIFO lanes
-    only; None means the task name) and ``tenant`` (the SQS fair-queue tenant of the job on
-    standard Goat lanes; None: no tenant).
+    function's deadline less ``LAMBDA_JOBS_DEADLINE_MARGIN_MS``), ``takes_context``,
+    ``check_arguments`` (False: enqueue does not bind the arguments to the function's signature),
+    ``run_after``, ``message_group_id`` (FIFO lanes only; None means the task name) and
+    ``tenant`` (the SQS fair-queue tenant of the job on standard Goat lanes; None: no tenant).
     """
 
     __slots__ = (
+        "check_arguments",
         "func",
         "message_group_id",
         "name",
@@ -102,8 +104,10 @@ class Task(_Generic[P, R]):
         unique_key: str | None = None,
         unique_for: float | None = None,
         unique_until: str = "executed",
+        check_arguments: bool = True,
     ) -> None:
         self.func = func
+        self.check_arguments = check_arguments
         self.name = name
         self.queue_name = queue_name
         self.priority = priority
@@ -134,6 +138,7 @@ class Task(_Generic[P, R]):
                 job_id="in-process",
                 task_name=self.name,
                 queue_name=self.queue_name,
+                priority=self.priority,
                 attempt=1,
                 max_attempts=self.retry.max_attempts,
                 enqueued_at=datetime.now(UTC),
@@ -191,7 +196,11 @@ class Task(_Generic[P, R]):
         return self._replace(**changes)
 
     def prepare(self, *args: P.args, **kwargs: P.kwargs) -> PreparedJob:
-        """A job ready to send, for :func:`lambda_jobs.enqueue_many`; nothing is sent yet."""
+        """A job ready to send, for :func:`lambda_jobs.enqueue_many`; nothing is sent yet.
+
+        Arguments that do not fit the function's signature raise
+        :class:`~lambda_jobs.errors.InvalidJobError` here (unless ``check_arguments=False``).
+        """
         from lambda_jobs.job import prepare
 
         return prepare(self, args, kwargs)
@@ -220,6 +229,7 @@ def task(
     timeout: Seconds | None = None,
     takes_context: Literal[True],
     message_group_id: str | None = None,
+    check_arguments: bool = True,
 ) -> Callable[[Callable[Concatenate[JobContext, P], R]], Task[P, R]]: ...
 
 
@@ -236,6 +246,7 @@ def task(
     timeout: Seconds | None = None,
     takes_context: Literal[False] = False,
     message_group_id: str | None = None,
+    check_arguments: bool = True,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
@@ -253,6 +264,7 @@ def task(
     timeout: Seconds | None = None,
     takes_context: bool = False,
     message_group_id: str | None = None,
+    check_arguments: bool = True,
 ) -> Any:
     """Declare a job function: bare ``@task`` or ``@task(option=...)``.
 
@@ -269,6 +281,9 @@ def task(
     - ``takes_context`` [False]: pass a :class:`~lambda_jobs.context.JobContext` as first argument.
     - ``message_group_id`` [task name]: FIFO lanes only; jobs of one group run one at a time, in
       order.
+    - ``check_arguments`` [True]: at enqueue, bind the arguments to the function's signature and
+      refuse a call it cannot accept (``InvalidJobError``); False sends them unchecked, for a
+      function whose signature cannot be inspected or understates what it accepts.
     - ``name`` [module.qualname]: the name messages carry; change it only to keep old messages
       runnable after a rename.
     """
@@ -307,6 +322,7 @@ def task(
             timeout=check_timeout(timeout),
             takes_context=takes_context,
             message_group_id=group,
+            check_arguments=bool(check_arguments),
         )
         registry.register(new)
         return new

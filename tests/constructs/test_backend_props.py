@@ -146,6 +146,8 @@ def test_goat_default_is_one_default_queue_one_function_arm64_5_min_512_mb(synth
                     "LAMBDA_JOBS_BACKEND": "goat",
                     "LAMBDA_JOBS_DLQ_URL": {"Ref": Match.string_like_regexp("JobsDeadLetterQueue")},
                     "LAMBDA_JOBS_SCHEDULER_GROUP": Match.string_like_regexp("^GoatDefaults-Jobs-"),
+                    # The metrics' backend dimension: this backend's own (unique) name.
+                    "LAMBDA_JOBS_METRICS_BACKEND": Match.string_like_regexp("^GoatDefaults-Jobs-"),
                     "LAMBDA_JOBS_SCHEDULER_ROLE_ARN": {
                         "Fn::GetAtt": [Match.string_like_regexp("JobsSchedulerRole"), "Arn"]
                     },
@@ -267,12 +269,19 @@ def test_scheduler_group_and_role_trust_scheduler_for_this_account_and_group(
     }
 
 
-def test_goat_scheduler_role_may_only_send_to_the_lane_queues(synth: Synth) -> None:
+def test_goat_scheduler_role_may_only_send_to_the_lane_queues_and_the_dlq(synth: Synth) -> None:
     template = synth.json("GoatCustom")
-    (statement,) = _statements(template, "JobsSchedulerRole")
+    statement, dead_letters = _statements(template, "JobsSchedulerRole")
     assert _actions(statement) == ["sqs:SendMessage"]
     lane_ids = {k for k in resources(template, "AWS::SQS::Queue") if k.startswith("JobsQueue")}
     assert {r["Fn::GetAtt"][0] for r in statement["Resource"]} == lane_ids
+    _assert_dead_letter_send(dead_letters)
+
+
+def _assert_dead_letter_send(statement: dict[str, Any]) -> None:
+    """Scheduler's dead-letter events of every schedule (one-time ones too) go to the DLQ."""
+    assert _actions(statement) == ["sqs:SendMessage"]
+    assert statement["Resource"]["Fn::GetAtt"][0].startswith("JobsDeadLetterQueue")
 
 
 def test_goat_function_role_names_every_resource_and_has_no_scheduler_rights(
@@ -349,12 +358,15 @@ def test_lamb_function_role_may_schedule_retries_in_its_group_and_write_the_dlq(
     assert "lambda:InvokeFunction" not in by_action
 
 
-def test_lamb_scheduler_role_may_only_invoke_the_lane_functions(synth: Synth) -> None:
+def test_lamb_scheduler_role_may_only_invoke_the_lane_functions_and_send_to_the_dlq(
+    synth: Synth,
+) -> None:
     template = synth.json("LambCustom")
-    (statement,) = _statements(template, "JobsSchedulerRole")
+    statement, dead_letters = _statements(template, "JobsSchedulerRole")
     assert _actions(statement) == ["lambda:InvokeFunction"]
     functions = set(resources(template, "AWS::Lambda::Function"))
     assert {r["Fn::GetAtt"][0] for r in statement["Resource"]} == functions
+    _assert_dead_letter_send(dead_letters)
 
 
 # --- custom props ---------------------------------------------------------------------------
@@ -548,12 +560,8 @@ def test_cfn_lint_reports_no_error_on_the_custom_backend_templates(synth: Synth)
         assert lint_errors(synth.json(name)) == [], name
 
 
-def test_ssm_parameter_is_standard_tier_up_to_10_lanes_then_advanced(synth: Synth) -> None:
-    from aws_cdk import aws_ssm as ssm
-    from lambda_jobs_cdk.backend import parameter_tier
-
+def test_ssm_parameter_is_standard_tier_when_the_document_surely_fits(synth: Synth) -> None:
+    # The worst case (longest physical names) decides; test_ordinary_apps has one that does not.
     synth.templates["GoatCustom"].has_resource_properties(
         "AWS::SSM::Parameter", {"Tier": "Standard"}
     )
-    assert parameter_tier(10) == ssm.ParameterTier.STANDARD
-    assert parameter_tier(11) == ssm.ParameterTier.ADVANCED

@@ -3,7 +3,7 @@
 Pins: snapshot tests of both demo stacks (stable across machines: asset hashes
 normalised); zero unacknowledged cdk-nag AwsSolutions findings; zero cfn-lint errors on every
 synthesized template; the published client configuration parses with the runtime's own parser;
-``make synth`` (the real ``cdk synth``) produces both stacks; the README's architecture diagrams
+``make synth`` (the real ``cdk synth``) produces both stacks; the architecture page's diagrams
 draw what the templates hold.
 """
 
@@ -106,6 +106,14 @@ def test_goat_demo_client_config_parses_with_the_runtime_parser(
     dlq_id = parsed.dead_letter_queue.url.removeprefix("ref:")
     assert parsed.dead_letter_queue.arn == f"arn:{dlq_id}"
     assert "FifoQueue" not in queues[dlq_id]["Properties"]
+    # The FIFO lanes' redrive target (the crash safety net) is published too, so the operations
+    # commands reach it: the queue the FIFO lane's RedrivePolicy names.
+    assert parsed.fifo_dead_letter_queue is not None
+    fifo_dlq_id = parsed.fifo_dead_letter_queue.url.removeprefix("ref:")
+    assert parsed.fifo_dead_letter_queue.arn == f"arn:{fifo_dlq_id}"
+    assert queues[fifo_dlq_id]["Properties"]["FifoQueue"] is True
+    redrive = queues[ordered.lanes[0].target.removeprefix("ref:")]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": [fifo_dlq_id, "Arn"]}
     assert parsed.scheduler is not None
     (group,) = resources(template, "AWS::Scheduler::ScheduleGroup").values()
     assert parsed.scheduler.group == group["Properties"]["Name"]
@@ -122,6 +130,7 @@ def test_lamb_demo_client_config_parses_with_the_runtime_parser(
     parsed = runtime_config.parse_text(text)
     functions = resources(template, "AWS::Lambda::Function")
     assert parsed.backend == "lamb"
+    assert parsed.fifo_dead_letter_queue is None  # Lamb has no FIFO queues
     assert list(parsed.queues) == ["default"]
     lanes = parsed.queues["default"].lanes
     assert [(lane.min_priority, lane.max_priority) for lane in lanes] == [(-100, 49), (50, 100)]
@@ -160,9 +169,10 @@ def test_make_synth_runs_the_real_cdk_cli_and_produces_both_stacks(tmp_path: Pat
 
 
 def _readme_diagram(title: str) -> str:
-    """The Mermaid block after ``**<title>**`` in the README's "What each backend deploys"."""
-    text = (REPO / "README.md").read_text()
-    section = text.index("### What each backend deploys")
+    """The Mermaid block after ``**<title>**`` in docs/internals/architecture.md's "What each
+    backend deploys"."""
+    text = (REPO / "docs" / "internals" / "architecture.md").read_text()
+    section = text.index("## What each backend deploys")
     begin = text.index("```mermaid\n", text.index(f"**{title}**", section))
     return text[begin : text.index("\n```\n", begin)]
 

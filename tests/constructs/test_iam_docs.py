@@ -1,4 +1,4 @@
-"""The README's table of what each principal is granted is what the templates grant."""
+"""The IAM reference page's table of what each principal is granted is what the templates grant."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from tests.constructs.conftest import DemoAssembly
 
 REPO = Path(__file__).resolve().parents[2]
 
-#: README row -> the demo role that holds it (stacks/demo_code.py gives AppRole grant_enqueue
+#: table row -> the demo role that holds it (stacks/demo_code.py gives AppRole grant_enqueue
 #: and OperatorRole grant_operate).
 ROLES = {
     "function role": "JobsFunctionRole",
@@ -22,7 +22,7 @@ STACKS = {"Goat": "GoatDemo", "Lamb": "LambDemo"}
 
 
 def _documented() -> dict[tuple[str, str], set[str]]:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+    text = (REPO / "docs" / "reference" / "iam.md").read_text(encoding="utf-8")
     table = text[text.index("<!-- iam-principals -->") : text.index("<!-- /iam-principals -->")]
     rows: dict[tuple[str, str], set[str]] = {}
     for line in table.splitlines():

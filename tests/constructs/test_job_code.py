@@ -107,6 +107,29 @@ def test_git_venv_node_modules_cdk_out_caches_and_pyc_are_never_staged(tmp_path:
     assert staged == {"demo_tasks.py", "pkg/__init__.py"}
 
 
+def test_a_cdk_output_directory_inside_the_project_is_never_staged_whatever_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``JobCode.from_directory(".")`` with ``cdk synth -o build/cdk``: the image hash must not
+    follow the previous synth's output (issue 30.13)."""
+    project = copy_project(tmp_path / "project", mtime=1_000_000_000)
+    monkeypatch.delenv("CDK_OUTDIR", raising=False)
+    before = JobCode.from_directory(project, tasks=["demo_tasks"]).directory
+    assembly = project / "build" / "cdk"
+    for synth in range(2):  # two synths leave two different assemblies
+        (assembly / f"asset.{synth}").mkdir(parents=True, exist_ok=True)
+        (assembly / f"asset.{synth}" / "Dockerfile").write_text(f"FROM x{synth}")
+        (assembly / "manifest.json").write_text(f'{{"synth": {synth}}}')
+        (assembly / "cdk.out").write_text('{"version":"48.0.0"}')
+        assert JobCode.from_directory(project, tasks=["demo_tasks"]).directory == before
+    # Under the CDK CLI, its output directory is left out even before it holds an assembly.
+    fresh = project / "out" / "next"
+    fresh.mkdir(parents=True)
+    (fresh / "partial.json").write_text("{}")
+    monkeypatch.setenv("CDK_OUTDIR", str(fresh))
+    assert JobCode.from_directory(project, tasks=["demo_tasks"]).directory == before
+
+
 def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
     hadolint = Path(sys.executable).parent / "hadolint"
     result = subprocess.run(

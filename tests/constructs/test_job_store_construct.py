@@ -103,7 +103,8 @@ def test_table_is_on_demand_with_ttl_and_a_sparse_failures_index(synth: Synth) -
     assert "ProvisionedThroughput" not in index
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": False}
     assert props["SSESpecification"] == {"SSEEnabled": False}  # AWS owned key, DynamoDB's default
-    assert table["DeletionPolicy"] == "Delete"
+    # aws-cdk-lib's default for tables: job_store=None or cdk destroy keeps the job records.
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
     (lamb_table,) = resources(synth.templates["LambStore"], TABLE).values()
     assert lamb_table["Properties"]["PointInTimeRecoverySpecification"] == {
         "PointInTimeRecoveryEnabled": True

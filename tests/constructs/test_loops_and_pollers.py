@@ -165,8 +165,13 @@ def test_queue_pollers_and_event_count_metrics_on_its_mapping(synth: Synth) -> N
 
 def test_lane_pollers_apply_to_that_lane_only(synth: Synth) -> None:
     mappings = _mappings(synth.json("GoatTuned"))
-    low = next(p for k, p in mappings.items() if k.startswith("JobsQueuebandsLane1"))
-    high = next(p for k, p in mappings.items() if k.startswith("JobsQueuebandsLane2"))
+    # The lane serving priority 0 keeps the queue's own id; the band above it is "Up1".
+    high = next(p for k, p in mappings.items() if k.startswith("JobsQueuebandsUp1"))
+    low = next(
+        p
+        for k, p in mappings.items()
+        if k.startswith("JobsQueuebands") and not k.startswith("JobsQueuebandsUp1")
+    )
     assert low["ScalingConfig"] == {"MaximumConcurrency": 5}
     assert "ProvisionedPollerConfig" not in low
     assert high["ProvisionedPollerConfig"] == {"MaximumPollers": 10}

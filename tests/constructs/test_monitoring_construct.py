@@ -45,7 +45,7 @@ class Synth:
             enforce_ssl=True,
             master_key=kms.Alias.from_alias_name(topic_stack, "SnsKey", "alias/aws/sns"),
         )
-        GoatJobBackend(
+        self.topic_backend = GoatJobBackend(
             topic_stack,
             "Jobs",
             code=code,
@@ -164,7 +164,11 @@ def test_dashboard_graphs_the_handler_emf_metrics_per_queue_and_the_alarms(synth
     ):
         assert name in text
     assert '\\"LambdaJobs\\"' in text
-    assert '\\"backend\\",\\"goat\\",\\"queue\\",\\"ordered\\"' in text
+    # The backend dimension names this backend (its unique name), not only its kind: two
+    # backends of one account and region keep their metrics apart.
+    name = synth.topic_backend.schedule_group_name
+    assert name.startswith("GoatTopic-Jobs-")
+    assert f'\\"backend\\",\\"{name}\\",\\"queue\\",\\"ordered\\"' in text
     assert "ApproximateAgeOfOldestMessage" in text
     assert "alarms" in text  # the alarm status widget
 

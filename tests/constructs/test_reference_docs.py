@@ -1,5 +1,5 @@
-"""The construct reference (constructs/README.md) lists every prop the code takes, and is the
-only place that does: the root README links to it instead of keeping a copy of its tables."""
+"""The construct reference (docs/reference/constructs.md) lists every prop the code takes, and is
+the only place that does: no other page, nor the READMEs, keeps a copy of its rows."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from lambda_jobs_cdk import JobBackend, JobCode, JobMonitoring, JobQueue, JobSchedule
 
 REPO = Path(__file__).resolve().parents[2]
-REFERENCE = (REPO / "constructs" / "README.md").read_text()
-ROOT_README = (REPO / "README.md").read_text()
+REFERENCE_PAGE = REPO / "docs" / "reference" / "constructs.md"
+REFERENCE = REFERENCE_PAGE.read_text()
 
 
 def _props(function: Callable[..., Any]) -> list[str]:
@@ -48,9 +48,22 @@ def test_priority_lane_signature_is_in_the_construct_reference() -> None:
     assert f"`PriorityLane(*, {spelled})`" in " ".join(REFERENCE.split())
 
 
-def test_the_root_readme_links_to_the_reference_and_copies_none_of_its_tables() -> None:
-    assert "(constructs/README.md)" in ROOT_README
+def _other_pages() -> dict[str, str]:
+    pages = {str(p.relative_to(REPO)): p.read_text() for p in (REPO / "docs").rglob("*.md")}
+    del pages[str(REFERENCE_PAGE.relative_to(REPO))]
+    for readme in ("README.md", "constructs/README.md", "runtime/README.md"):
+        if (REPO / readme).exists():
+            pages[readme] = (REPO / readme).read_text()
+    return pages
+
+
+def test_the_readmes_link_to_the_reference() -> None:
+    assert "(docs/reference/constructs.md)" in (REPO / "README.md").read_text()
+    assert "(../docs/reference/constructs.md)" in (REPO / "constructs" / "README.md").read_text()
+
+
+def test_no_other_page_copies_a_row_of_the_reference() -> None:
     rows = [line for line in REFERENCE.splitlines() if line.startswith("| `")]
     assert rows
-    copied = [row for row in rows if row in ROOT_README]
-    assert copied == []
+    copied = {name: [r for r in rows if r in text] for name, text in _other_pages().items()}
+    assert {name: found for name, found in copied.items() if found} == {}

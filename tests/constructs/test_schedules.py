@@ -7,6 +7,7 @@ build constructs and never synthesize (errors are raised while a construct is bu
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -149,8 +150,9 @@ def test_goat_targets_the_lane_queue_of_queue_and_priority(
     nightly = _schedule(template, "nightly-report")
     urgent = _schedule(template, "urgent")
     sync = _schedule(template, "sync")
-    assert _ref(nightly["Target"]["Arn"]).startswith("JobsQueuedefaultLane1")
-    assert _ref(urgent["Target"]["Arn"]).startswith("JobsQueuedefaultLane2")
+    # The lane serving priority 0 keeps the queue's own id; the band above it is "Up1".
+    assert re.fullmatch(r"JobsQueuedefault[0-9A-F]{8}", _ref(nightly["Target"]["Arn"]))
+    assert _ref(urgent["Target"]["Arn"]).startswith("JobsQueuedefaultUp1")
     # FIFO: firings of one schedule are one message group.
     assert queues[_ref(sync["Target"]["Arn"])]["Properties"]["FifoQueue"] is True
     assert sync["Target"]["SqsParameters"] == {"MessageGroupId": "sync"}
@@ -192,7 +194,7 @@ def test_lamb_targets_the_lane_function(templates: dict[str, dict[str, Any]]) ->
     template = templates["LambSchedules"]
     schedule = _schedule(template, "every-minute")
     function = _ref(schedule["Target"]["Arn"])
-    assert function.startswith("JobsFunctiondefaultLane2")
+    assert function.startswith("JobsFunctiondefaultUp1")
     assert resources(template, "AWS::Lambda::Function")[function]
     assert "SqsParameters" not in schedule["Target"]
     assert schedule["ScheduleExpression"] == "rate(1 minute)"
@@ -276,6 +278,8 @@ SCHEDULE_ERRORS: list[tuple[Callable[[], JobSchedule], str]] = [
     (lambda: JobSchedule("s", task=H, cron="0 3 ? * 3#6 *"), r"k is 1-5"),
     (lambda: JobSchedule("s", task=H, cron="0 3 32W * ? *"), r"nW: n is 1-31"),
     (lambda: JobSchedule("s", task=H, cron="0/0 3 * * ? *"), r"step of"),
+    (lambda: JobSchedule("s", task=H, cron="0 9 ? * 1/2 *"), r"day-of-week '1/2' uses '/'"),
+    (lambda: JobSchedule("s", task=H, cron="0 9 ? * MON/2 *"), r"day-of-week 'MON/2' uses '/'"),
     (
         lambda: JobSchedule("s", task=H, rate="0 minutes"),
         r"rate: .* the value must be a whole number >= 1",

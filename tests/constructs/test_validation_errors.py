@@ -249,6 +249,7 @@ def test_both_backends_take_the_props_of_the_base_and_no_others() -> None:
         "schedules",
         "recursive_loop",
         "job_store",
+        "removal_policy",
     ]
     for backend in BOTH:
         assert backend.__init__ is JobBackend.__init__, backend.__name__

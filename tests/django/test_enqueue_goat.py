@@ -56,7 +56,9 @@ def test_enqueue_sends_envelope_with_module_path_and_returns_ready_result(
     assert result.backend == "default"
     assert result.task is write_text
     assert (result.args, result.kwargs) == (["/tmp/x"], {"text": "hello"})
-    assert result.enqueued_at is not None and before <= result.enqueued_at <= datetime.now(UTC)
+    # The envelope's time to the millisecond (the one the job sees): up to 1 ms before ``before``.
+    assert result.enqueued_at is not None
+    assert before - timedelta(milliseconds=1) < result.enqueued_at <= datetime.now(UTC)
     assert (result.started_at, result.finished_at, result.worker_ids) == (None, None, [])
     assert receivers.read(str(signal_log)) == [
         {

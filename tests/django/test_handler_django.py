@@ -188,6 +188,51 @@ def test_handler_closes_database_connections_a_django_task_opened(
     assert connections["files"].connection is None
 
 
+def test_task_result_inside_the_function_is_the_task_as_enqueued_and_the_request_id(
+    goat: GoatBackend, runtime: Any, tmp_path: Path
+) -> None:
+    from lambda_jobs.worker.dispatch import dispatch
+
+    from tests.django.djapp.tasks import describe_task
+
+    seen = tmp_path / "seen.json"
+    describe_task.using(priority=75).enqueue(str(seen))  # the high lane: 50..100
+    event = lambda_events.sqs_event(goat.sqs, goat.high_url, goat.high_arn, 1)
+
+    invocation = lambda_events.Context()
+
+    answer = dispatch(event, invocation, runtime)
+
+    assert answer == {"batchItemFailures": []}
+    assert json.loads(seen.read_text()) == {
+        "priority": 75,
+        "queue_name": "default",
+        "backend": "default",
+        "worker_ids": [invocation.aws_request_id],  # what the job store records per attempt
+    }
+
+
+def test_cold_start_warns_about_a_task_whose_backend_is_not_lambda_jobs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from lambda_jobs.django import worker
+
+    worker.register_tasks([TASKS_MODULE])
+
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    (warning,) = [x for x in lines if x.get("type") == "lambda_jobs.coldstart"]
+    assert warning["level"] == "WARNING"
+    assert warning["task"] == f"{TASKS_MODULE}.on_immediate_backend"
+    assert warning["setting"] == "TASKS['immediate']['BACKEND']"
+    assert warning["message"] == (
+        f"Django task {TASKS_MODULE}.on_immediate_backend is not registered: in this function's "
+        "settings its backend TASKS['immediate']['BACKEND'] is "
+        "django.tasks.backends.immediate.ImmediateBackend, not "
+        "lambda_jobs.django.LambdaJobsBackend, so its jobs are dead-lettered as unknown_task; "
+        "make the settings choose LambdaJobsBackend in the function too"
+    )
+
+
 def test_register_tasks_takes_only_lambda_jobs_tasks_defined_in_the_given_modules() -> None:
     import importlib
 
@@ -199,6 +244,9 @@ def test_register_tasks_takes_only_lambda_jobs_tasks_defined_in_the_given_module
     names = worker.register_tasks([module, "tests.django.djapp.receivers"])
 
     assert sorted(names) == [
+        f"{TASKS_MODULE}.add_two",
+        f"{TASKS_MODULE}.add_two_unchecked",
+        f"{TASKS_MODULE}.describe_task",
         f"{TASKS_MODULE}.flaky",
         f"{TASKS_MODULE}.query_files_database",
         f"{TASKS_MODULE}.record_order",

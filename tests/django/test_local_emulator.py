@@ -163,3 +163,44 @@ def test_django_get_result_round_trip_through_the_job_store(local_backend: Local
     assert out["enqueued"] and out["ordered"]
     assert out["task"] == "local_app.tasks.greet"
     assert "no job 'no-such-job'" in out["unknown"]
+
+
+TRUTH_SCRIPT = """
+import json, time, django
+django.setup()
+from django.tasks import task_backends
+from local_app.tasks import big_result, greet
+
+def finished(result):
+    deadline = time.monotonic() + 45
+    while not result.is_finished and time.monotonic() < deadline:
+        time.sleep(0.2)
+        result.refresh()
+    return result
+
+out = {}
+lane = finished(greet.using(priority=50).enqueue("dora"))
+fetched = greet.get_result(lane.id)
+out["priority"] = [lane.task.priority, fetched.task.priority, fetched.task.queue_name]
+fast = finished(greet.using(backend="fast").enqueue("eve"))
+out["backend"] = [fast.task.backend, task_backends["fast"].get_result(fast.id).task.backend]
+big = finished(big_result.enqueue(71000))
+(error,) = big.errors
+out["big"] = [str(big.status), error.exception_class.__name__, error.traceback]
+print(json.dumps(out))
+"""
+
+
+def test_django_results_tell_the_truth_about_the_task_and_runtime_errors(
+    local_backend: LocalBackend,
+) -> None:
+    stdout = run_django(local_backend.config, TRUTH_SCRIPT, timeout=120)
+    out = json.loads(stdout.strip().splitlines()[-1])
+
+    assert out["priority"] == [50, 50, "default"]  # the task as enqueued, not as declared
+    (inside,) = local_backend.wait_for(1, 30, task="greet", name="dora")
+    assert inside["priority"] == 50  # TaskResult.task inside the function, too
+    assert out["backend"] == ["fast", "fast"]
+    status, exception_class, traceback = out["big"]
+    assert (status, exception_class) == ("SUCCESSFUL", "ResultNotStored")
+    assert "over the job store's limit" in traceback

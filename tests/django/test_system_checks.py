@@ -104,6 +104,17 @@ def test_check_e004_invalid_option_values(run_checks: Any, options: Any, text: s
     assert message.msg.startswith(f"TASKS['jobs']: {text}")
 
 
+def test_check_e004_reports_every_bad_option_value_not_only_the_first(run_checks: Any) -> None:
+    messages = run_checks({"OPTIONS": {"config": "inline", "retries": -1, "timeout": 5000}})
+
+    texts = [m.msg for m in messages if m.id == "lambda_jobs.E004"]
+    assert texts == [
+        "TASKS['jobs']: OPTIONS: retries must be in 0..50 (attempts after the first), got -1",
+        "TASKS['jobs']: OPTIONS: timeout must be more than 0 and at most 900 s (Lambda's limit), "
+        "got 5000",
+    ]
+
+
 def test_check_e004_options_not_a_dict(run_checks: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     use_config_env(monkeypatch, "inline")
     (message,) = run_checks({"OPTIONS": ["config"]})

@@ -44,6 +44,18 @@ def finished(job: lambda_jobs.Job, timeout: float = 30) -> lambda_jobs.Job:
     return job
 
 
+def scheduler_client(backend: Backend) -> Any:
+    import boto3
+
+    return boto3.client(
+        "scheduler",
+        endpoint_url=backend.config["endpoints"]["scheduler"],
+        region_name=backend.config["region"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
 def name() -> str:
     return f"store-{uuid.uuid4().hex[:8]}"
 
@@ -106,12 +118,17 @@ def test_cancel_a_job_that_has_not_started(backend: Backend) -> None:
     job = demo_tasks.hello.using(run_after=timedelta(seconds=2)).enqueue(who)
     cancelled = lambda_jobs.cancel_job(job.id)
     assert cancelled.status == "cancelled" and cancelled.finished_at is not None
-    poll(
-        lambda: [x for x in job_lines(backend, job.id) if x["outcome"] == "cancelled"],
-        timeout=20,
-        what="the worker to acknowledge the cancelled job",
-    )
-    assert not backend.events(task="hello", greeting=f"Hello, {who}!")  # never ran
+    if backend.name == "goat":  # SQS holds the delayed message: the worker acknowledges it
+        poll(
+            lambda: [x for x in job_lines(backend, job.id) if x["outcome"] == "cancelled"],
+            timeout=20,
+            what="the worker to acknowledge the cancelled job",
+        )
+        assert not backend.events(task="hello", greeting=f"Hello, {who}!")  # never ran
+    else:  # the schedule carrying it is deleted by the cancel (tests/e2e/test_delayed.py)
+        group = backend.config["scheduler"]["group"]
+        listed = scheduler_client(backend).list_schedules(GroupName=group)["Schedules"]
+        assert f"lj-{job.id}-a1" not in {s["Name"] for s in listed}
     with pytest.raises(lambda_jobs.JobStateError, match="is already cancelled"):
         lambda_jobs.cancel_job(job.id)
 

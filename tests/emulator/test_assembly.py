@@ -49,3 +49,24 @@ def test_assembly_without_stacks_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text('{"artifacts": {}}')
     with pytest.raises(AssemblyError, match="holds no CloudFormation stacks"):
         read_assembly(tmp_path)
+
+
+def test_missing_image_asset_folder_is_named(tmp_path: Path) -> None:
+    import shutil
+
+    app = write_assembly(tmp_path / "cdk.out")
+    shutil.rmtree(app / f"asset.{ASSET_HASH}")  # the templates were copied, not the assets
+    with pytest.raises(AssemblyError) as refused:
+        read_assembly(app)
+    assert str(refused.value) == (
+        f"{app.resolve()} is incomplete: stack {STACK}'s image asset folder(s) "
+        f"asset.{ASSET_HASH} (the functions' code) are missing; run `cdk synth` again (or copy "
+        "the whole directory, not only the templates)"
+    )
+
+
+def test_missing_asset_manifest_is_named(tmp_path: Path) -> None:
+    app = write_assembly(tmp_path / "cdk.out")
+    (app / f"{STACK}.assets.json").unlink()
+    with pytest.raises(AssemblyError, match=rf"is incomplete: stack {STACK}'s asset manifest"):
+        read_assembly(app)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from lambda_jobs.emulator.async_queue import AsyncInvoker
+from lambda_jobs.emulator.async_queue import (
+    AsyncEvent,
+    AsyncInvoker,
+    invocation_record,
+    record_over_limit,
+    record_text,
+)
 from lambda_jobs.emulator.environments import FunctionPool
 from lambda_jobs.emulator.joblog import JobLog
 from lambda_jobs.emulator.topology import AsyncInvokeSpec, FunctionSpec
@@ -87,3 +94,18 @@ def test_successful_event_goes_to_the_on_success_destination_once(pool: Function
     assert target == "arn:ok"
     assert record["requestContext"]["condition"] == "Success"
     assert record["requestContext"]["approximateInvokeCount"] == 1
+
+
+def test_destination_records_are_sent_utf8_and_one_over_the_limit_is_not_delivered() -> None:
+    """A record is written as AWS sends it (compact, non-ASCII unescaped), so a 400,000-byte
+    argument stays 400,000 bytes in it; one over the destination's limit is refused with why."""
+    payload = json.dumps({"args": ["é" * 200_000]}, ensure_ascii=False).encode()
+    record = invocation_record(
+        AsyncEvent(payload), function_arn="arn:f", condition="RetriesExhausted", timeout_seconds=3
+    )
+    text = record_text(record)
+    assert "é" * 200_000 in text and "\\u00e9" not in text
+    assert len(text.encode()) < len(payload) + 1024
+    assert record_over_limit(text, 1024 * 1024, "SQS") is None
+    why = record_over_limit(text, 300_000, "SQS")
+    assert why is not None and "over SQS's limit of 300,000 bytes: not delivered" in why

@@ -58,3 +58,12 @@ def test_unknown_caller_role_is_named_with_the_stacks_roles(
     assert main(["local", "--app", str(app), "--caller-role", "Nope"]) == 1
     err = capsys.readouterr().err
     assert "--caller-role: no role 'Nope' in the emulated stacks; their roles: " in err
+
+
+def test_help_states_each_option_s_range(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["local", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines anywhere
+    assert "by FACTOR, 0 to 10;" in text  # --async-retry-scale
+    assert "from the emulator's start, 1 to 3600;" in text  # --schedule-clock-scale
+    assert "reserves no concurrency, 1 to 64;" in text  # --concurrency

@@ -17,10 +17,11 @@ def test_client_config_points_at_the_emulator_and_ssm_copy_is_rewritten(tmp_path
     app = write_assembly(tmp_path / "cdk.out")
     with LocalCloud(LocalOptions(app=app, iam=False), log=JobLog(quiet=True)) as cloud:
         assert cloud.moto is not None and cloud.invoke_api is not None
+        assert cloud.scheduler_front is not None  # moto, with AWS's error answers
         (document,) = cloud.client_configs()
         assert document["endpoints"] == {
             "sqs": cloud.moto.url,
-            "scheduler": cloud.moto.url,
+            "scheduler": cloud.scheduler_front.url,
             "ssm": cloud.moto.url,
             "dynamodb": cloud.moto.url,
             "lambda": cloud.invoke_api.url,

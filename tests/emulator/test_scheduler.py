@@ -241,3 +241,58 @@ def test_a_firing_its_role_may_not_send_goes_to_the_dead_letter_queue_if_it_may_
         f"assumed-role/dlq-only/dlq-only is not authorized to perform: sqs:SendMessage on "
         f"resource: {arn}" in attributes["ERROR_MESSAGE"]["StringValue"]
     )
+
+
+def _rate_schedule(scheduler: Any, arn: str, expression: str, state: str) -> None:
+    """Create (or ``UpdateSchedule``, which replaces every field) the recurring schedule "tick"."""
+    request = {
+        "Name": "tick",
+        "GroupName": "g",
+        "ScheduleExpression": expression,
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "State": state,
+        "Target": {
+            "Arn": arn,
+            "RoleArn": "arn:aws:iam::123456789012:role/r",
+            "Input": "<aws.scheduler.scheduled-time>",
+        },
+    }
+    names = [s["Name"] for s in scheduler.list_schedules(GroupName="g")["Schedules"]]
+    (scheduler.update_schedule if "tick" in names else scheduler.create_schedule)(**request)
+
+
+def test_firings_missed_while_disabled_are_not_made_up_when_enabled_again(
+    moto: MotoServer,
+) -> None:
+    # AWS: a disabled schedule does not fire; enabling it again resumes at its next time
+    # ("Changing the schedule state in EventBridge Scheduler").
+    poller, sqs, scheduler, url, _dlq, arn = _recurring_poller(moto, clock_scale=600)
+    _rate_schedule(scheduler, arn, "rate(1 minute)", "ENABLED")
+    assert poller.poll("g") == 1
+    _rate_schedule(scheduler, arn, "rate(1 minute)", "DISABLED")
+    assert poller.poll("g") == 0
+    time.sleep(1.0)  # ten emulated minutes: ten firings would have been due
+    assert poller.poll("g") == 0
+    enabled_at = poller.clock.now()
+    _rate_schedule(scheduler, arn, "rate(1 minute)", "ENABLED")
+    fired = poller.poll("g")
+    assert fired <= 1, f"{fired} firings made up for the disabled time"
+    bodies = _bodies(sqs, url)[1:]  # the first is the firing before the schedule was disabled
+    assert all(datetime.fromisoformat(b) > enabled_at for b in bodies), bodies
+
+
+def test_an_updated_expression_takes_effect_at_the_next_firing(moto: MotoServer) -> None:
+    poller, sqs, scheduler, url, _dlq, arn = _recurring_poller(moto, clock_scale=600)
+    _rate_schedule(scheduler, arn, "rate(1 minute)", "ENABLED")
+    assert poller.poll("g") == 1
+    _rate_schedule(scheduler, arn, "cron(0 0 1 1 ? 2199)", "ENABLED")  # next: 2199
+    time.sleep(0.6)  # six emulated minutes: rate(1 minute) would fire six times
+    assert poller.poll("g") == 0
+    _bodies(sqs, url)
+    _rate_schedule(scheduler, arn, "rate(1 minute)", "ENABLED")
+    poller.poll("g")
+    deadline = time.monotonic() + 10
+    while not (fired := _bodies(sqs, url)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        poller.poll("g")
+    assert fired, "the schedule did not fire again after its update back to rate(1 minute)"

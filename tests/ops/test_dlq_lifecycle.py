@@ -205,7 +205,7 @@ def test_purge_asks_first_and_deletes_with_yes(
     goat.run(goat.low_url, 1)
     status, _, err = cli_run(capsys, "dlq", "purge")  # stdin is not a terminal: no consent
     assert status == 2
-    assert "not confirmed; nothing was deleted" in err and "--yes" in err
+    assert "cannot ask: pass --yes" in err and "nothing was deleted" in err
     assert goat.depth(goat.dlq_url) == 1
     status, _, err = cli_run(capsys, "dlq", "purge", "--yes")
     assert status == 0 and "1 failed job(s) deleted" in err

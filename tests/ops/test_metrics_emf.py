@@ -232,3 +232,90 @@ def test_close_writes_exactly_the_documents_as_json_lines(
         text = metrics.close(now_ms=1234)
     assert len(docs) >= 4
     assert text == "".join(json.dumps(doc, separators=(",", ":")) + "\n" for doc in docs)
+
+
+def test_the_backend_dimension_is_the_backends_own_name_when_the_construct_sets_it(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """Two backends of one account and region publish distinct dimension sets (issue 30.14)."""
+    line = {"outcome": "succeeded", "backend": "goat", "queue": "default", "duration_ms": 1.0}
+    docs = []
+    for name in ("Shop-Jobs-1A2B3C4D", "Billing-Jobs-5E6F7A8B"):
+        monkeypatch.setenv("LAMBDA_JOBS_METRICS_BACKEND", name)
+        metrics.begin()
+        try:
+            metrics.observe(line, None)
+            docs += metrics.documents(now_ms=1)
+        finally:
+            metrics.discard()
+    for doc in docs:
+        validate_emf(doc)
+    assert [(d["backend"], d["queue"]) for d in docs] == [
+        ("Shop-Jobs-1A2B3C4D", "default"),
+        ("Billing-Jobs-5E6F7A8B", "default"),
+    ]
+    monkeypatch.delenv("LAMBDA_JOBS_METRICS_BACKEND")
+    metrics.begin()
+    try:
+        metrics.observe(line, None)
+        (doc,) = metrics.documents(now_ms=1)
+    finally:
+        metrics.discard()
+    assert doc["backend"] == "goat"  # without it, LAMBDA_JOBS_BACKEND's value as before
+
+
+def test_every_attempt_that_ran_has_a_duration_however_short(moto: MotoServer, tmp_path: Path):
+    """Issue 32: fast jobs (0.0 ms in the log) were left out of ``JobDuration``, so its count was
+    below the jobs run and its percentiles biased upwards. A record refused unrun has none."""
+    sqs = boto_client(moto, "sqs")
+    url, arn = ev.make_queue(sqs, "fast")
+    dlq_url, _ = ev.make_queue(sqs, "fast-dlq")
+    bodies = [ev.envelope(T + "give_back", "small").to_json() for _ in range(8)]
+    ev.send(sqs, url, *bodies, ev.envelope("tests.runtime.nobody_registered_this").to_json())
+    lines = run_handler(moto, [ev.sqs_event(sqs, url, arn, 9)], LAMBDA_JOBS_DLQ_URL=dlq_url)
+    [doc] = emf(lines)
+    validate_emf(doc)
+    jobs = [line for line in lines if line.get("type") == "lambda_jobs.job"]
+    ran = [line for line in jobs if line["outcome"] == "succeeded"]
+    assert len(ran) == 8 and doc["JobsDeadLettered"] == 1
+    assert sorted(doc["JobDuration"]) == sorted(line["duration_ms"] for line in ran)
+    assert len(doc["QueueLatency"]) == 8  # the refused record ran no attempt: no latency either
+
+
+def test_a_zero_duration_is_a_value_of_job_duration():
+    metrics.begin()
+    try:
+        for duration in (0.0, 0.0, 2.5):
+            metrics.count("succeeded", "goat", "q", None, duration, None)
+        metrics.count("dead_lettered", "goat", "q", None, None, None)  # refused: did not run
+        [doc] = metrics.documents(now_ms=1)
+    finally:
+        metrics.discard()
+    validate_emf(doc)
+    assert doc["JobDuration"] == [0.0, 0.0, 2.5]
+    assert (doc["JobsSucceeded"], doc["JobsDeadLettered"]) == (3, 1)
+
+
+def test_a_record_run_alone_is_logged_and_counted_once(moto: MotoServer, tmp_path: Path):
+    """A record that came back runs in a child process (:mod:`lambda_jobs.worker.isolation`): its
+    line and its metrics are written by the child, once; the batch's others by the handler."""
+    sqs = boto_client(moto, "sqs")
+    url, arn = ev.make_queue(sqs, "alone")
+    ev.send(sqs, url, ev.envelope(T + "write_file", str(tmp_path / "back"), "x").to_json())
+    [first] = ev.receive(sqs, url, 1)  # its invocation crashed: it comes back, receive count 2
+    sqs.change_message_visibility(
+        QueueUrl=url, ReceiptHandle=first["ReceiptHandle"], VisibilityTimeout=0
+    )
+    ev.send(sqs, url, ev.envelope(T + "write_file", str(tmp_path / "new"), "x").to_json())
+    event = ev.sqs_event(sqs, url, arn, 2)
+    counts = sorted(r["attributes"]["ApproximateReceiveCount"] for r in event["Records"])
+    assert counts == ["1", "2"]
+    lines = run_handler(moto, [event])
+    jobs = [line for line in lines if line.get("type") == "lambda_jobs.job"]
+    assert sorted(line["outcome"] for line in jobs) == ["succeeded", "succeeded"]
+    assert len({line["id"] for line in jobs}) == 2
+    docs = emf(lines)
+    for doc in docs:
+        validate_emf(doc)
+    assert sum(doc["JobsSucceeded"] for doc in docs) == 2
+    assert sum(len(doc["JobDuration"]) for doc in docs) == 2

@@ -83,7 +83,8 @@ def test_redrive_killed_between_copy_and_delete_then_resumed_leaves_one_copy_eac
     assert resumed.returncode == 0, err
     report = json.loads(out)
     assert report["resumed"] == 1 and len(report["redriven"]) == JOBS - 2
-    assert "resuming" in err
+    assert "resuming: 3 copies of an interrupted redrive are recorded" in err
+    assert "copie(s)" not in err
 
     copies = Counter(json.loads(m["Body"])["id"] for m in goat.drain(goat.low_url))
     assert copies == Counter({job_id: 1 for job_id in ids})
@@ -102,3 +103,57 @@ def test_copy_refused_keeps_the_entry_and_reports_it(
     assert status == 1
     assert "copy refused" in err and "0 redriven" in err and f"{JOBS} failed" in err
     goat.wait_visible(goat.dlq_url, JOBS, timeout=5)
+
+
+def test_duplicate_entries_across_a_killed_and_resumed_redrive_give_one_copy_per_job(
+    goat: OpsBackend, tmp_path: Path
+):
+    """Each job has two DLQ entries (as a duplicate delivery leaves them); the first run is killed
+    at its 3rd delete; the rerun acknowledges the second entries of the jobs the journal shows
+    copied instead of copying them again: one copy per job in all."""
+    ids = fill_dlq(goat, tmp_path)
+    for message in goat.drain(goat.dlq_url):  # every entry twice
+        attributes = {
+            name: {"DataType": value["DataType"], "StringValue": value["StringValue"]}
+            for name, value in message["MessageAttributes"].items()
+        }
+        for _ in range(2):
+            goat.sqs.send_message(
+                QueueUrl=goat.dlq_url, MessageBody=message["Body"], MessageAttributes=attributes
+            )
+    assert goat.depth(goat.dlq_url) == 2 * JOBS
+    journal = tmp_path / "journal.jsonl"
+    proxy = KillingProxy(goat.server.url, "DeleteMessage", n=3)
+    try:
+        crashing = cli_process(
+            "dlq",
+            "redrive",
+            "--journal",
+            str(journal),
+            "--visibility-timeout",
+            str(VISIBILITY),
+            env={"LAMBDA_JOBS_CONFIG": json.dumps(goat.config_document(proxy.url))},
+        )
+        proxy.victim_pid = crashing.pid
+        crashing.communicate(timeout=60)
+    finally:
+        proxy.close()
+    assert proxy.killed.is_set() and crashing.returncode == -9
+
+    goat.wait_visible(goat.dlq_url, goat.depth(goat.dlq_url), timeout=15)
+    resumed = cli_process(
+        "dlq",
+        "redrive",
+        "--journal",
+        str(journal),
+        "--json",
+        env={"LAMBDA_JOBS_CONFIG": goat.config},
+    )
+    out, err = resumed.communicate(timeout=60)
+    assert resumed.returncode == 0, err
+    report = json.loads(out)
+    assert report["failed"] == [] and report["skipped"] == []
+
+    copies = Counter(json.loads(m["Body"])["id"] for m in goat.drain(goat.low_url))
+    assert copies == Counter({job_id: 1 for job_id in ids})
+    assert goat.depth(goat.dlq_url) == 0

@@ -73,3 +73,24 @@ def test_lamb_status_shows_pending_schedules_per_function_and_na_for_queues(
     )
     status, table, _ = cli_run(capsys, "status")
     assert "jobs-default" in table and "n/a" in table
+
+
+def test_status_counts_only_live_one_time_schedules(
+    goat: OpsBackend, capsys: pytest.CaptureFixture[str], tmp_path: Path
+):
+    from tests.conftest import boto_client
+
+    args = json.dumps([str(tmp_path / "x")])
+    status, _, err = cli_run(capsys, "enqueue", f"{TASKS}.flaky", "--args", args, "--delay", "2h")
+    assert status == 0, err
+    # A disabled one-time schedule never fires: not a pending job.
+    boto_client(goat.server, "scheduler").create_schedule(
+        Name="lj-disabled-a1",
+        GroupName="jobs",
+        ScheduleExpression="at(2030-01-01T00:00:00)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        State="DISABLED",
+        Target={"Arn": goat.low_arn, "RoleArn": "arn:aws:iam::123456789012:role/jobs"},
+    )
+    rows = {(r["queue"], r["lane"]): r for r in cli_json(capsys, "status")}
+    assert rows[("default", "-100..0")]["scheduled"] == 1

@@ -1,8 +1,8 @@
 """Goat and Lamb backends stood up by hand in the moto server, with their LAMBDA_JOBS_CONFIG.
 
 The enqueue tests build the resources a construct would deploy (queues, DLQ, schedule group), write
-the client configuration document per the README schema, point ``LAMBDA_JOBS_CONFIG`` at it and
-then look at what arrived in moto.
+the client configuration document per its schema (docs/reference/wire-formats.md), point
+``LAMBDA_JOBS_CONFIG`` at it and then look at what arrived in moto.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def config_document(
     scheduler: bool = True,
     **extra: Any,
 ) -> dict[str, Any]:
-    """A version-1 client configuration (README, "Client configuration")."""
+    """A version-1 client configuration (docs/reference/wire-formats.md)."""
     return {
         "version": 1,
         "backend": backend,

@@ -109,6 +109,16 @@ def exit_process(path: str) -> None:
 
 
 @task
+def kill_process(path: str) -> None:
+    """Ends the whole process at once (``os._exit``), as a segfault or running out of memory do:
+    no exception, nothing runs after it."""
+    import os
+
+    _append(path, "run")
+    os._exit(1)
+
+
+@task
 def fail_loudly(size: int) -> None:
     """Raises with a message of about ``size`` characters: "<start", x..., "end>"."""
     raise ValueError("<start" + "x" * size + "end>")

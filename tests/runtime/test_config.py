@@ -132,6 +132,16 @@ BROKEN: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("dlq missing", _delete("dead_letter_queue"), "the document is missing 'dead_letter_queue'"),
     ("dlq url missing", _delete("dead_letter_queue.url"), "dead_letter_queue is missing 'url'"),
     ("dlq arn not str", _set("dead_letter_queue.arn", None), "dead_letter_queue.arn must be str"),
+    (
+        "fifo dlq not object",
+        _set("fifo_dead_letter_queue", "q"),
+        "fifo_dead_letter_queue must be an object or null",
+    ),
+    (
+        "fifo dlq url missing",
+        _set("fifo_dead_letter_queue", {"arn": "arn:q"}),
+        "fifo_dead_letter_queue is missing 'url'",
+    ),
     ("scheduler not object", _set("scheduler", "on"), "scheduler must be an object or null"),
     ("scheduler role missing", _delete("scheduler.role_arn"), "scheduler is missing 'role_arn'"),
     ("payload too small", _set("max_payload_bytes", 10), "max_payload_bytes must be an integer"),
@@ -196,6 +206,10 @@ def test_config_valid_document_parses_with_documented_defaults() -> None:
     assert [lane.target for lane in parsed.queue("default").lanes] == [URL, URL + "-hi"]
     assert parsed.queue("default").lane_for(1).target == URL + "-hi"
     assert parsed.queue("default").lane_for(0).target == URL
+    assert parsed.fifo_dead_letter_queue is None  # optional (still version 1)
+    fifo = {"url": URL + "-dlq.fifo", "arn": "arn:aws:sqs:eu-west-1:1:dlq.fifo"}
+    with_fifo = config.parse({**valid(), "fifo_dead_letter_queue": fifo})
+    assert with_fifo.fifo_dead_letter_queue == config.DeadLetterQueue(**fifo)
 
 
 def test_config_lamb_defaults_without_scheduler_allow_no_delay() -> None:

@@ -212,6 +212,19 @@ BAD = [
     ("cron(0 0 ? * 9L *)", r"nL: n is 1-7"),
     ("cron(0 0 0W * ? *)", r"nW: n is 1-31"),
     ("cron(*/0 * * * ? *)", r"step of"),
+    # The reference's wildcard table, field by field: no '/' in day-of-week.
+    (
+        "cron(0 9 ? * 1/2 *)",
+        r"day-of-week '1/2' uses '/'; the EventBridge cron reference allows only the wildcards "
+        r", - \* \? L # in day-of-week",
+    ),
+    ("cron(0 9 ? * MON/2 *)", r"day-of-week 'MON/2' uses '/'"),
+    ("cron(0 9 ? * */2 *)", r"day-of-week '\*/2' uses '/'"),
+    ("cron(? 9 * * ? *)", r"minutes '\?' uses '\?'.* , - \* / in minutes"),
+    ("cron(0 ? * * ? *)", r"hours '\?' uses '\?'"),
+    ("cron(0 9 1#2 * ? *)", r"day-of-month '1#2' uses '#'"),
+    ("cron(0 9 * JAN#1 ? *)", r"month 'JAN#1' uses '#'"),
+    ("cron(0 9 * * ? 2030#1)", r"year '2030#1' uses '#'"),
     ("rate(1 minutes)", r"write rate\(1 minute\)"),
     ("rate(2 hour)", r"write rate\(2 hours\)"),
     ("rate(0 days)", r"the value must be a whole number >= 1"),

@@ -35,7 +35,7 @@ class SoakBackend:
         self.emulator = emulator
         self.log = log
         self.emulator_log = emulator_log
-        backend = "lamb" if name == "lamb" else "goat"
+        backend = "lamb" if name.startswith("lamb") else "goat"
         self.config_value = emulator.configs[backend]
         self.config: dict[str, Any] = json.loads(self.config_value)
 
@@ -151,6 +151,14 @@ def soak_lamb_backend(
 
 
 @pytest.fixture(scope="session")
+def soak_lamb_store_backend(
+    soak_assembly: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SoakBackend]:
+    # Functions' output stays in the log: the duplicate test counts the handler's skipped copies.
+    yield from _backend("lamb-store", soak_assembly, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
 def soak_goat_short_backend(
     soak_assembly: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SoakBackend]:
@@ -158,6 +166,19 @@ def soak_goat_short_backend(
     # A 0.8 s deadline margin leaves a 2 s function a 1.2 s budget: three 0.6 s-timeout jobs.
     yield from _backend(
         "goat-short", soak_assembly, tmp_path_factory, "--env", "LAMBDA_JOBS_DEADLINE_MARGIN_MS=800"
+    )
+
+
+@pytest.fixture(scope="session")
+def soak_goat_short_store_backend(
+    soak_assembly: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SoakBackend]:
+    yield from _backend(
+        "goat-short-store",
+        soak_assembly,
+        tmp_path_factory,
+        "--env",
+        "LAMBDA_JOBS_DEADLINE_MARGIN_MS=800",
     )
 
 

@@ -23,6 +23,10 @@ KILLS = {"goat": 12, "lamb": 10} if FULL else {"goat": 4, "lamb": 3}
 DEADLINE_JOBS = 200 if FULL else 40
 #: Jobs per round in the enqueue-fault test (the last 10 enqueued one by one).
 FAULT_JOBS = 400 if FULL else 40
+#: Lamb jobs (with the job store) that wait for a retry while copies of their first delivery
+#: arrive, and the copies each gets.
+DUPLICATE_JOBS = 60 if FULL else 12
+DUPLICATE_COPIES = 2
 #: Hypothesis examples per bad-input property (full: 400, which keeps ``make soak`` near 6 minutes
 #: here; 1,000 took about 3 minutes of the run on their own).
 EXAMPLES = 400 if FULL else 60

@@ -4,6 +4,9 @@
 - ``SoakGoatShort``: a Goat queue with a 2 s function timeout, for the fault tests. A batch lost
   with a killed environment comes back after the 6 x 2 s = 12 s visibility timeout (not 180 s),
   and a batch of 10 jobs cannot finish inside one invocation, so the handler hands records back.
+- ``SoakLambStore``: a Lamb backend that always has a job store, for the duplicate deliveries of
+  jobs waiting for a retry (``test_duplicates``).
+- ``SoakGoatShortStore``: ``SoakGoatShort`` with a job store, always (how a crash counts there).
 
 With ``SOAK_JOB_STORE=1`` every backend has a job store. Synthesize with
 ``cdk synth --app "python -m tests.soak.soak_app"`` from the repository root.
@@ -19,7 +22,13 @@ from lambda_jobs_cdk import GoatJobBackend, JobCode, JobQueue, JobStore, LambJob
 from tests.soak.sizes import JOB_STORE
 
 SOAK_PROJECT = Path(__file__).resolve().parent / "soak_project"
-STACKS = {"goat": "SoakGoat", "lamb": "SoakLamb", "goat-short": "SoakGoatShort"}
+STACKS = {
+    "goat": "SoakGoat",
+    "lamb": "SoakLamb",
+    "goat-short": "SoakGoatShort",
+    "lamb-store": "SoakLambStore",
+    "goat-short-store": "SoakGoatShortStore",
+}
 CONCURRENCY = 4
 SHORT_TIMEOUT_S = 2
 
@@ -54,6 +63,22 @@ def build_app() -> App:
         timeout=Duration.seconds(SHORT_TIMEOUT_S),
         queues=[JobQueue("default", max_concurrency=CONCURRENCY)],
         job_store=store,
+    )
+    LambJobBackend(
+        Stack(app, STACKS["lamb-store"]),
+        "Jobs",
+        code=_code(),
+        timeout=Duration.seconds(30),
+        queues=[JobQueue("default", max_concurrency=CONCURRENCY)],
+        job_store=JobStore(),
+    )
+    GoatJobBackend(  # the same with a job store whatever SOAK_JOB_STORE says (crash counting)
+        Stack(app, STACKS["goat-short-store"]),
+        "Jobs",
+        code=_code(),
+        timeout=Duration.seconds(SHORT_TIMEOUT_S),
+        queues=[JobQueue("default", max_concurrency=CONCURRENCY)],
+        job_store=JobStore(),
     )
     return app
 

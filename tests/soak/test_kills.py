@@ -29,10 +29,10 @@ from typing import Any, NamedTuple
 import pytest
 from lambda_jobs import enqueue_many
 
-from tests.soak import report
+from tests.soak import report, sizes
 from tests.soak.conftest import SoakBackend, dead_letter_attribute, destination_job_id
 from tests.soak.sizes import KILL_JOBS, KILLS
-from tests.soak.soak_jobs import soak_tasks, succeeded_keys
+from tests.soak.soak_jobs import soak_tasks, succeeded_keys, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -134,6 +134,8 @@ def test_faults_environments_killed_mid_job_and_mid_batch_lose_no_job(
                 if pid not in killed_pids
                 and run["key"] not in killed_keys
                 and (mid_batch or not want_mid_batch)
+                # A record that came back runs alone in a child of its environment: not a target.
+                and environment_of(pid, backend.emulator.pid)
             ]
             if candidates:
                 run, mid_batch = rng.choice(candidates)
@@ -182,3 +184,63 @@ def test_faults_environments_killed_mid_job_and_mid_batch_lose_no_job(
         if lane == "goat":
             # A crash counts as a failed attempt on Goat (receive count).
             assert max(run["attempt"] for run in after) >= 2, kill
+
+
+#: Jobs that share a batch with the one that crashes (the ESM's batch is 10).
+NEIGHBOURS = 9
+
+
+@pytest.mark.parametrize("soak_backend", ["goat-short", "goat-short-store"], indirect=True)
+def test_a_crash_never_dead_letters_its_neighbours_unrun(soak_backend: SoakBackend) -> None:
+    """Issue 32: a job that ends its process fails its whole invocation, and all its batch comes
+    back with a higher receive count; ``retries=0`` neighbours were dead-lettered as
+    ``IncompleteAttempts`` without ever having run. Without the job store a record that came back
+    runs alone (in a child process), where the crash is the crasher's own; with the store the
+    claim counts attempts, and a record that never started was never claimed."""
+    backend = soak_backend
+    store = backend.name.endswith("store") or sizes.JOB_STORE
+    prefix = f"crash-{backend.name}-"
+    keys = [f"{prefix}n{index}" for index in range(NEIGHBOURS)]
+    crasher_key = f"{prefix}crasher"
+    crasher = soak_tasks.crashing.prepare(crasher_key)
+    neighbours = [soak_tasks.steady.prepare(key) for key in keys]  # retries=0
+    enqueued = time.time()
+    enqueue_many([crasher, *neighbours])  # one SendMessageBatch of 10: one batch, as a rule
+    dead: dict[str, dict[str, Any]] = {}
+
+    def crasher_dead() -> bool:
+        backend.take_dead_letters(dead)
+        return any(dead_letter_attribute(m, "job_id") == crasher.id for m in dead.values())
+
+    # The batch comes back after its 12 s visibility timeout (6 x the 2 s function timeout).
+    assert wait_for(
+        lambda: crasher_dead() and succeeded_keys(backend, prefix) >= set(keys), timeout=60
+    ), f"neighbours that never succeeded: {sorted(set(keys) - succeeded_keys(backend, prefix))}"
+    runs = backend.runs(prefix)
+    crashes = [run for run in runs if run["key"] == crasher_key]
+    first_run = {key: min(r["at"] for r in runs if r["key"] == key) for key in keys}
+    came_back = [key for key in keys if first_run[key] - enqueued > 10]
+    twice = [key for key in keys if sum(r["key"] == key for r in runs) > 1]
+    # The crasher shared its batch with neighbours: they came back with it (a neighbour that
+    # finished before the crash ran again: at-least-once, as without the fix).
+    assert came_back or twice, "no neighbour shared the crasher's batch: nothing was tested"
+    ids = {job.id for job in neighbours}
+    dead_neighbours = [m for m in dead.values() if dead_letter_attribute(m, "job_id") in ids]
+    [entry] = [m for m in dead.values() if dead_letter_attribute(m, "job_id") == crasher.id]
+    report.add(
+        f"crash[{'goat+store' if store else 'goat'}]",
+        f"1 job ending its process (retries=0) in one batch with {NEIGHBOURS} retries=0 "
+        f"neighbours: {len(came_back)} came back unrun, {len(twice)} ran twice; crasher ran "
+        f"{len(crashes)} times, dead-lettered as {dead_letter_attribute(entry, 'error_type')}; "
+        f"{len(dead_neighbours)} neighbours in the DLQ",
+    )
+    assert not dead_neighbours, "a neighbour of the crash was dead-lettered"
+    # The emulator's mapping says what happened to the crashed invocation's records.
+    emulator_log = backend.emulator_log.read_text(encoding="utf-8")
+    assert f"returned with the failed invocation  soak_tasks.crashing {crasher.id[:8]}" in (
+        emulator_log
+    )
+    assert dead_letter_attribute(entry, "error_type") == "IncompleteAttempts"
+    assert dead_letter_attribute(entry, "reason") == "exhausted"
+    # With the store the claim stops it on its second delivery, unrun; without, it ran alone.
+    assert len(crashes) == (1 if store else 2), crashes

@@ -9,7 +9,7 @@ setting. ``import lambda_jobs`` never imports Django: this subpackage is loaded 
 above and, in Lambda, by the handler when ``DJANGO_SETTINGS_MODULE`` is set.
 """
 
-from lambda_jobs.django.backend import LambdaJobsBackend
+from lambda_jobs.django.backend import InvalidTaskArguments, LambdaJobsBackend
 from lambda_jobs.django.task import LambdaJobsTask
 
-__all__ = ["LambdaJobsBackend", "LambdaJobsTask"]
+__all__ = ["InvalidTaskArguments", "LambdaJobsBackend", "LambdaJobsTask"]

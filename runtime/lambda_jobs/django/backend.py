@@ -10,9 +10,10 @@ A Django project switches by settings alone::
         }
     }
 
-``enqueue`` validates the task against the backend's client configuration, sends one job through
-:func:`lambda_jobs.enqueue.client.enqueue_one` (the envelope's ``task`` is the Django task's
-``module_path``, its ``overrides`` carry the resolved retries, backoff and timeout), sends
+``enqueue`` validates the task against the backend's client configuration, refuses arguments that
+are not JSON or do not fit the function's signature (:class:`InvalidTaskArguments`), sends one job
+through :func:`lambda_jobs.enqueue.client.enqueue_one` (the envelope's ``task`` is the Django
+task's ``module_path``, its ``overrides`` carry the resolved retries, backoff and timeout), sends
 ``task_enqueued`` and returns a ``TaskResult`` whose ``id`` is the job id and whose status is READY.
 With the ``inline`` configuration the job runs in this process before ``enqueue`` returns, and the
 result carries its outcome.
@@ -22,7 +23,9 @@ client configuration) ``supports_get_result`` is True and :meth:`LambdaJobsBacke
 (so ``TaskResult.refresh()``) reads the job's item: status (enqueued and retrying are READY,
 running RUNNING, succeeded SUCCESSFUL, failed and cancelled FAILED), return value, last error
 (``errors`` holds it, with its traceback), times and one worker id per attempt (the Lambda request
-ids). ``args``/``kwargs`` of such a result are empty: the store never records arguments. Without a
+ids). ``args``/``kwargs`` of such a result are empty: the store never records arguments; ``task``
+is the task as enqueued (queue, priority, ``run_after``, this backend's alias); every error's
+``exception_class`` resolves. An id no job can have raises ``TaskResultDoesNotExist``. Without a
 store it is False and ``get_result`` raises ``NotImplementedError`` as Django's contract says.
 Enqueue after a database commit with ``transaction.on_commit(lambda: my_task.enqueue(...))``.
 """
@@ -46,12 +49,21 @@ from django.utils.json import normalize_json
 from lambda_jobs import config as client_config
 from lambda_jobs.config import ClientConfig
 from lambda_jobs.django.options import BackendOptions, JobDefaults, job_defaults, parse_options
-from lambda_jobs.django.task import LambdaJobsTask, task_job_options
+from lambda_jobs.django.task import LambdaJobsTask, checks_arguments, task_job_options
 from lambda_jobs.errors import ConfigurationError, InvalidJobError, InvalidTaskError
 from lambda_jobs.options import check_queue_name
 
 #: Where the client configuration of a backend comes from.
 ConfigSource = Literal["options", "environment"]
+
+
+class InvalidTaskArguments(InvalidTask, TypeError):
+    """Arguments ``enqueue`` refuses: not JSON, or not fitting the task function's signature.
+
+    Both of Django's contracts hold: it is an ``InvalidTask`` (the backend refuses the call) and a
+    ``TypeError``, what Django's own backends raise for an argument that is not JSON ("Unsupported
+    type", from ``normalize_json``) and what Python raises for a call the function cannot take.
+    """
 
 
 class LambdaJobsBackend(BaseTaskBackend):
@@ -220,6 +232,8 @@ class LambdaJobsBackend(BaseTaskBackend):
         config = self.client_config()
         self.check_task(task, config)
         options = self.job_options(task)
+        if checks_arguments(task):
+            bind_arguments(task, tuple(args), dict(kwargs))
         json_args, json_kwargs = json_arguments(task, args, kwargs)
         result: TaskResult[P, R] = TaskResult(
             task=task,
@@ -297,9 +311,10 @@ class LambdaJobsBackend(BaseTaskBackend):
             errors.append(
                 TaskError(
                     exception_class_path=_class_path(job.error_type),
-                    traceback=job.error_traceback or f"{job.error_type}: {job.error_message}",
+                    traceback=job.error_traceback or _error_line(job.error_type, job.error_message),
                 )
             )
+        task = self._as_enqueued(task, job)
         result: TaskResult[..., Any] = TaskResult(
             task=task,
             id=job.id,
@@ -316,6 +331,26 @@ class LambdaJobsBackend(BaseTaskBackend):
         )
         object.__setattr__(result, "_return_value", job.return_value)
         return result
+
+    def _as_enqueued(self, task: Task[..., Any], job: Any) -> Task[..., Any]:
+        """``task`` as the job was enqueued: its queue, priority and ``run_after``, and this
+        backend (Django: ``TaskResult.task`` is "the Task the result was enqueued for")."""
+        changes: dict[str, Any] = {}
+        if job.queue_name and job.queue_name != task.queue_name:
+            changes["queue_name"] = job.queue_name
+        if job.priority != task.priority:
+            changes["priority"] = job.priority
+        if job.run_after is not None and job.run_after != task.run_after:
+            changes["run_after"] = job.run_after
+        if self.alias != task.backend:
+            changes["backend"] = self.alias
+        if not changes:
+            return task
+        try:
+            return task.using(**changes)
+        except (InvalidTask, InvalidTaskBackend):
+            # The settings changed since the job was enqueued: the declared task is what is left.
+            return task
 
     # System checks --------------------------------------------------------------------------------
 
@@ -337,8 +372,27 @@ _STATUSES = {
 
 
 def _class_path(error_type: str) -> str:
-    """A lambda-jobs error type as Django's importable ``exception_class_path``."""
-    return error_type if "." in error_type else f"builtins.{error_type}"
+    """A lambda-jobs error type as Django's importable ``exception_class_path``.
+
+    The job store records built-in exceptions by bare name (``ValueError``) and the runtime's own
+    outcomes by the names its logs use (``IncompleteAttempts``); both resolve to a class here.
+    """
+    import builtins
+
+    import lambda_jobs.errors
+
+    if "." in error_type:
+        return error_type
+    if isinstance(getattr(builtins, error_type, None), type):
+        return f"builtins.{error_type}"
+    if isinstance(getattr(lambda_jobs.errors, error_type, None), type):
+        return f"lambda_jobs.errors.{error_type}"
+    return "lambda_jobs.errors.LambdaJobsError"
+
+
+def _error_line(error_type: str, message: str | None) -> str:
+    """The error as a traceback's last line, when no traceback was recorded."""
+    return f"{error_type}: {message}" if message and message != "-" else error_type
 
 
 def _pending_run_after(run_after: datetime | None) -> datetime | None:
@@ -348,10 +402,25 @@ def _pending_run_after(run_after: datetime | None) -> datetime | None:
     return run_after
 
 
+def bind_arguments(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Raise :class:`InvalidTaskArguments` unless the arguments fit ``task.func``'s signature.
+
+    As for a lambda-jobs task (:mod:`lambda_jobs.enqueue.signature`): a ``takes_context`` task is
+    bound without its ``context``; ``@task(check_arguments=False)`` skips this.
+    """
+    from lambda_jobs.enqueue.signature import check_signature
+
+    try:
+        check_signature(task.module_path, task.func, task.takes_context, args, kwargs)
+    except InvalidJobError as exc:
+        raise InvalidTaskArguments(f"Task {exc}") from None
+
+
 def json_arguments(
     task: Task[..., Any], args: Sequence[Any], kwargs: dict[str, Any]
 ) -> tuple[list[Any], dict[str, Any]]:
-    """``args``/``kwargs`` in Django's JSON form; a value that is not JSON raises ``InvalidTask``.
+    """``args``/``kwargs`` in Django's JSON form; a value that is not JSON raises
+    :class:`InvalidTaskArguments` (an ``InvalidTask`` and a ``TypeError``).
 
     The message names the argument (position or keyword), never its value: arguments are not
     logged.
@@ -369,7 +438,7 @@ def _json_value(task: Task[..., Any], value: Any, where: str) -> Any:
     try:
         return normalize_json(value)
     except (TypeError, ValueError) as exc:
-        raise InvalidTask(
+        raise InvalidTaskArguments(
             f"Task {task.module_path}: {where} is not JSON ({exc}); task arguments travel as JSON, "
             "so pass ids or plain values instead of objects."
         ) from exc

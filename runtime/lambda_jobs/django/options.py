@@ -116,10 +116,17 @@ def parse_options(options: Any) -> BackendOptions:
         )
         config = None
     raw = {key: options[key] for key in JOB_OPTION_KEYS if key in options}
+    # Each option alone first, so that every bad value is reported, not only the first one.
+    for key, value in raw.items():
+        try:
+            job_defaults({key: value})
+        except InvalidTaskError as exc:
+            problems.append(f"OPTIONS: {exc}")
     try:
         defaults = job_defaults(raw)
     except InvalidTaskError as exc:
-        problems.append(f"OPTIONS: {exc}")
+        if len(problems) == 0:  # a combination (e.g. backoff over its cap) that no key alone is
+            problems.append(f"OPTIONS: {exc}")
         raw = {}
         defaults = job_defaults({})
     return BackendOptions(

@@ -43,9 +43,15 @@ UNKNOWN_WORKER = "unknown"
 
 
 def worker_id() -> str:
-    """This process as a Django worker id: the Lambda log stream (or host and pid locally)."""
-    stream = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
-    return stream or f"{socket.gethostname()}:{os.getpid()}"
+    """The worker id of this attempt: the Lambda request id of the invocation running it.
+
+    The same value the job store records per attempt, so ``TaskResult.worker_ids`` means one
+    thing inside the function and in ``get_result``. Outside an invocation (``inline``): this
+    host and process.
+    """
+    from lambda_jobs.worker.dispatch import current
+
+    return current.request_id or f"{socket.gethostname()}:{os.getpid()}"
 
 
 class DjangoTaskRunner:
@@ -130,7 +136,7 @@ class DjangoTaskRunner:
         workers = [*earlier, worker_id()]
         if self.result is None:
             return TaskResult(
-                task=self.django_task,
+                task=self._as_enqueued(context),
                 id=context.job_id,
                 status=TaskResultStatus.RUNNING,
                 enqueued_at=context.enqueued_at,
@@ -152,6 +158,26 @@ class DjangoTaskRunner:
         object.__setattr__(result, "finished_at", None)
         result.worker_ids[:] = workers
         return result
+
+    def _as_enqueued(self, context: JobContext) -> Task[..., Any]:
+        """The Django task with the queue and priority this job was enqueued with (``using``).
+
+        The backend alias stays the declared one: the message does not carry Django's alias.
+        """
+        from django.tasks.exceptions import InvalidTask, InvalidTaskBackend
+
+        task = self.django_task
+        changes: dict[str, Any] = {}
+        if context.queue_name != task.queue_name:
+            changes["queue_name"] = context.queue_name
+        if context.priority != task.priority:
+            changes["priority"] = context.priority
+        if not changes:
+            return task
+        try:
+            return task.using(**changes)
+        except (InvalidTask, InvalidTaskBackend):
+            return task
 
     def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         func = self.django_task.func

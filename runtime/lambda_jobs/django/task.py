@@ -44,6 +44,13 @@ class LambdaJobsTask(_TaskBase):
     """Draw each wait from the upper half of its nominal value."""
     timeout: float | int | timedelta | None = None
     """Seconds one attempt may run, at most 900 (None: the backend default, else the function's)."""
+    check_arguments: bool = True
+    """False: ``enqueue`` does not bind the arguments to the function's signature."""
+
+
+def checks_arguments(task: Task[..., Any]) -> bool:
+    """Whether ``enqueue`` binds ``task``'s arguments to its signature (plain Django tasks do)."""
+    return not isinstance(task, LambdaJobsTask) or task.check_arguments is not False
 
 
 def task_job_options(task: Task[..., Any]) -> dict[str, Any]:

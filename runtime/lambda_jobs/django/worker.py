@@ -58,8 +58,9 @@ def register_tasks(modules: Iterable[ModuleType | str]) -> list[str]:
         for value in list(vars(module).values()):
             if not isinstance(value, Task) or value.func.__module__ != module.__name__:
                 continue
-            backend = value.get_backend()
+            backend = _backend_of(value)
             if not isinstance(backend, LambdaJobsBackend):
+                _warn_not_registered(value, backend)
                 continue
             name = value.module_path
             existing = registry.get(name)
@@ -72,6 +73,42 @@ def register_tasks(modules: Iterable[ModuleType | str]) -> list[str]:
             if name not in names:
                 names.append(name)
     return names
+
+
+def _backend_of(task: Any) -> Any:
+    """The task's backend, or the exception that loading it raised."""
+    from django.tasks.exceptions import InvalidTaskBackend
+
+    try:
+        return task.get_backend()
+    except InvalidTaskBackend as exc:
+        return exc
+
+
+def _warn_not_registered(task: Any, backend: Any) -> None:
+    """One WARNING line: ``task`` is defined in a tasks module but will not run here."""
+    import json
+
+    setting = f"TASKS[{task.backend!r}]['BACKEND']"
+    if isinstance(backend, Exception):
+        found = f"cannot be loaded ({backend})"
+    else:
+        kind = type(backend)
+        found = f"is {kind.__module__}.{kind.__qualname__}"
+    line = {
+        "type": "lambda_jobs.coldstart",
+        "level": "WARNING",
+        "task": task.module_path,
+        "setting": setting,
+        "message": (
+            f"Django task {task.module_path} is not registered: in this function's settings its "
+            f"backend {setting} {found}, not lambda_jobs.django.LambdaJobsBackend, so its jobs "
+            "are dead-lettered as unknown_task; make the settings choose LambdaJobsBackend in "
+            "the function too"
+        ),
+    }
+    sys.stdout.write(json.dumps(line) + "\n")
+    sys.stdout.flush()
 
 
 def _module(entry: Any) -> ModuleType:

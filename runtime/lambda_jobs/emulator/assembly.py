@@ -81,6 +81,32 @@ def _image_assets(root: Path, manifest_file: Path) -> dict[str, ImageAsset]:
     return assets
 
 
+RESYNTH = "run `cdk synth` again (or copy the whole directory, not only the templates)"
+
+
+def _check_staged(root: Path, stack: str, image_assets: dict[str, ImageAsset]) -> None:
+    """Refuse an assembly whose image build contexts are not all there (the functions' code).
+
+    Without them every job would fail in a function that cannot start; better to say so now.
+    """
+    missing = sorted(
+        {
+            str(
+                asset.directory.relative_to(root)
+                if asset.directory.is_relative_to(root)
+                else asset.directory
+            )
+            for asset in image_assets.values()
+            if not asset.directory.is_dir()
+        }
+    )
+    if missing:
+        raise AssemblyError(
+            f"{root} is incomplete: stack {stack}'s image asset folder(s) {', '.join(missing)} "
+            f"(the functions' code) are missing; {RESYNTH}"
+        )
+
+
 def read_assembly(app: Path, stacks: list[str] | None = None) -> list[StackArtifact]:
     """The stacks of the assembly in ``app`` (all, or those named in ``stacks``, in that order).
 
@@ -107,7 +133,13 @@ def read_assembly(app: Path, stacks: list[str] | None = None) -> list[StackArtif
             if dep.get("type") == ASSET_MANIFEST_ARTIFACT:
                 file = (dep.get("properties") or {}).get("file")
                 if isinstance(file, str):
+                    if not (root / file).is_file():
+                        raise AssemblyError(
+                            f"{root} is incomplete: stack {artifact_id}'s asset manifest {file} "
+                            f"is missing; {RESYNTH}"
+                        )
                     image_assets.update(_image_assets(root, root / file))
+        _check_staged(root, str(properties.get("stackName") or artifact_id), image_assets)
         found.append(
             StackArtifact(
                 name=str(properties.get("stackName") or artifact_id),

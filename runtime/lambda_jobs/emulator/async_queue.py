@@ -16,7 +16,15 @@ A discarded event goes to the ``OnFailure`` destination as AWS's invocation reco
      "functionError"}, "responsePayload": <the error document>}
 
 ``condition`` is ``RetriesExhausted`` or ``EventAgeExceeded``. SQS queues and functions of the
-emulated stacks are supported destinations.
+emulated stacks are supported destinations. A record is sent as compact JSON with non-ASCII
+characters as themselves (:func:`record_text`, the measure of every AWS input), so its size is the
+event's own plus Lambda's fields and the error. AWS does not deliver a record over the
+destination's limit: "Delivery errors can also occur due to permissions errors and size limits"
+and are counted in the ``DestinationDeliveryFailures`` metric ("Capturing records of Lambda
+asynchronous invocations"); for SNS "Lambda will drop the payload" ("OnFailure", Lambda API
+reference). The emulator does likewise: such a record is not sent, and its log says so
+(:func:`record_over_limit`). The Lamb client's payload limit keeps a crashed job's record inside
+SQS's 1 MiB (``lambda_jobs.config.DEAD_LETTER_RESERVE_BYTES``).
 
 An event sent from inside an invocation carries that invocation's trace header: when it would be
 the function's 17th invocation in one chain of requests and the function's ``RecursiveLoop`` is
@@ -122,6 +130,26 @@ def invocation_record(
             record["responsePayload"] = error_payload(result, timeout_seconds)
         record["responseContext"] = response_context
     return record
+
+
+def record_text(record: dict[str, Any]) -> str:
+    """The text of a destination record as sent: :func:`lambda_jobs.jsoncodec.wire_json`."""
+    from lambda_jobs.jsoncodec import wire_json
+
+    return wire_json(record)
+
+
+def record_over_limit(text: str, limit: int, destination: str) -> str | None:
+    """None if ``text`` fits ``limit`` bytes (the destination's), else why it is not delivered."""
+    from lambda_jobs.jsoncodec import wire_size
+
+    size = wire_size(text)
+    if size <= limit:
+        return None
+    return (
+        f"record of {size:,} bytes is over {destination}'s limit of {limit:,} bytes: not "
+        "delivered (AWS counts it in DestinationDeliveryFailures)"
+    )
 
 
 class AsyncInvoker:

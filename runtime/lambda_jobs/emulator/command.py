@@ -3,7 +3,9 @@
 Importing this module is cheap (argparse only); the emulator itself is imported when the command
 runs. Output contract: once every backend is ready, stdout gets one line per backend, exactly
 ``LAMBDA_JOBS_CONFIG=<json>``; everything else (the job log, function output, errors) goes to
-stderr. SIGINT and SIGTERM stop every child process and exit 0.
+stderr. SIGINT, SIGTERM and SIGHUP (the terminal closed) stop every child process and exit 0; if
+the emulator is killed, its children still end (:mod:`~lambda_jobs.emulator.reaper`). An assembly
+with no lambda-jobs backend (or ``--stack`` naming none) is refused: there would be nothing to run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_APP = "cdk.out"
+#: The ranges of the factor and count options (``--help`` and the README state them).
+ASYNC_RETRY_SCALE_RANGE = (0.0, 10.0)
+SCHEDULE_CLOCK_SCALE_RANGE = (1.0, 3600.0)
+CONCURRENCY_RANGE = (1, 64)
+#: The signals that stop the emulator cleanly.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 class UsageError(ValueError):
@@ -54,7 +62,8 @@ def add_parser(subparsers: Any) -> None:
         default="1.0",
         metavar="FACTOR",
         help=(
-            "multiply Lambda's async retry waits (about 60 s, then 120 s) by FACTOR; "
+            "multiply Lambda's async retry waits (about 60 s, then 120 s) by FACTOR, "
+            f"{ASYNC_RETRY_SCALE_RANGE[0]:g} to {ASYNC_RETRY_SCALE_RANGE[1]:g}; "
             "0.05 makes them 3 s and 6 s (default: %(default)s, AWS's timing)"
         ),
     )
@@ -64,7 +73,8 @@ def add_parser(subparsers: Any) -> None:
         metavar="FACTOR",
         help=(
             "run recurring (rate/cron) schedules on a clock FACTOR times faster than real time "
-            "from the emulator's start; 60 makes rate(1 minute) fire every second "
+            f"from the emulator's start, {SCHEDULE_CLOCK_SCALE_RANGE[0]:g} to "
+            f"{SCHEDULE_CLOCK_SCALE_RANGE[1]:g}; 60 makes rate(1 minute) fire every second "
             "(default: %(default)s, real time; one-time schedules always keep real time)"
         ),
     )
@@ -73,8 +83,9 @@ def add_parser(subparsers: Any) -> None:
         default="4",
         metavar="N",
         help=(
-            "execution environments per function when the template reserves no concurrency; "
-            "never fewer than its SQS mappings' MaximumConcurrency together (default: %(default)s)"
+            "execution environments per function when the template reserves no concurrency, "
+            f"{CONCURRENCY_RANGE[0]} to {CONCURRENCY_RANGE[1]}; never fewer than its SQS "
+            "mappings' MaximumConcurrency together (default: %(default)s)"
         ),
     )
     parser.add_argument(
@@ -141,8 +152,9 @@ def parse_concurrency(text: str) -> int:
         value = int(text)
     except ValueError:
         raise UsageError(f"--concurrency {text!r}: expected a whole number such as 4") from None
-    if not 1 <= value <= 64:
-        raise UsageError(f"--concurrency {text!r}: must be between 1 and 64")
+    low, high = CONCURRENCY_RANGE
+    if not low <= value <= high:
+        raise UsageError(f"--concurrency {text!r}: must be between {low} and {high}")
     return value
 
 
@@ -150,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
     from lambda_jobs.emulator.assembly import AssemblyError
     from lambda_jobs.emulator.iam.evaluator import EvaluatorUnavailable
     from lambda_jobs.emulator.local import LocalCloud, LocalOptions
+    from lambda_jobs.emulator.motoserver import MotoStartError
     from lambda_jobs.emulator.provision import ProvisionError
 
     try:
@@ -158,10 +171,18 @@ def run(args: argparse.Namespace) -> int:
             stacks=list(args.stack),
             region=args.region,
             async_retry_scale=parse_scale(
-                "--async-retry-scale", args.async_retry_scale, low=0, high=10, example="0.05"
+                "--async-retry-scale",
+                args.async_retry_scale,
+                low=ASYNC_RETRY_SCALE_RANGE[0],
+                high=ASYNC_RETRY_SCALE_RANGE[1],
+                example="0.05",
             ),
             schedule_clock_scale=parse_scale(
-                "--schedule-clock-scale", args.schedule_clock_scale, low=1, high=3600, example="60"
+                "--schedule-clock-scale",
+                args.schedule_clock_scale,
+                low=SCHEDULE_CLOCK_SCALE_RANGE[0],
+                high=SCHEDULE_CLOCK_SCALE_RANGE[1],
+                example="60",
             ),
             default_concurrency=parse_concurrency(args.concurrency),
             function_environment=parse_env(args.env),
@@ -178,22 +199,26 @@ def run(args: argparse.Namespace) -> int:
     def on_signal(signum: int, _frame: Any) -> None:
         stopping.set()
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
     cloud = LocalCloud(options)
     try:
         cloud.start()
-    except (AssemblyError, ProvisionError, EvaluatorUnavailable) as exc:
+    except (AssemblyError, ProvisionError, EvaluatorUnavailable, MotoStartError) as exc:
         print(f"lambda-jobs local: {exc}", file=sys.stderr)
         _restore(previous)
         return 1
     try:
         configs = cloud.client_configs()
         if not configs:
+            names = ", ".join(spec.name for spec in cloud.stacks)
             print(
-                "lambda-jobs local: warning: no stack publishes a lambda-jobs client configuration "
-                "(no LambJobBackend or GoatJobBackend found)",
+                f"lambda-jobs local: no lambda-jobs backend in stack(s) {names}: none publishes a "
+                "client configuration (no LambJobBackend or GoatJobBackend); name a stack that "
+                "has one with --stack, or synthesize the app that defines it",
                 file=sys.stderr,
             )
+            return 1
+        _warn_if_stale(options.app, cloud)
         for document in configs:
             print(f"LAMBDA_JOBS_CONFIG={json.dumps(document, separators=(',', ':'))}", flush=True)
         print(
@@ -208,6 +233,20 @@ def run(args: argparse.Namespace) -> int:
         cloud.stop()
         _restore(previous)
     return 0
+
+
+def _warn_if_stale(app: Path, cloud: Any) -> None:
+    """Say which task modules changed after the synthesis (their jobs run the old copy)."""
+    from lambda_jobs.emulator.staleness import stale_task_modules
+
+    roots = [Path.cwd(), app.resolve().parent]
+    for path in stale_task_modules(app, cloud.functions.values(), roots):
+        print(
+            f"lambda-jobs local: warning: {path} changed after {app} was synthesized; the "
+            "functions run the synthesized copy (a task added since is dead-lettered as "
+            "unknown_task): run `cdk synth` again",
+            file=sys.stderr,
+        )
 
 
 def _restore(handlers: dict[signal.Signals, Any]) -> None:

@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from lambda_jobs.emulator import reaper
 from lambda_jobs.emulator.runtime_api import InvocationResult, RuntimeApi
 from lambda_jobs.emulator.topology import FunctionSpec
 
@@ -113,6 +114,8 @@ class ExecutionEnvironment:
             start_new_session=True,
         )
         self.pid = self.process.pid
+        self._stopped = False
+        reaper.watch(self.pid)  # its group (with a task's subprocesses) dies with the emulator
         threading.Thread(
             target=self._watch, args=(on_output,), name=f"env-{self.id}", daemon=True
         ).start()
@@ -164,6 +167,12 @@ class ExecutionEnvironment:
                 os.killpg(self.process.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=5)
+        elif not self._stopped:
+            with contextlib.suppress(OSError):
+                os.killpg(self.process.pid, signal.SIGKILL)  # a task's subprocess outliving it
+        if not self._stopped:
+            self._stopped = True
+            reaper.forget(self.pid)
         self.api.close()
 
 

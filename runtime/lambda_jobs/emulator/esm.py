@@ -1,7 +1,7 @@
 """SQS event-source mapping pollers, with Lambda's semantics (which moto's own ESM lacks).
 
 For each mapping, up to ``MaximumConcurrency`` pollers (never more than the function's
-concurrency) each loop: long-poll the queue, gather up to ``BatchSize`` messages within the
+concurrency) each loop: wait for a message, gather up to ``BatchSize`` messages within the
 ``MaximumBatchingWindowInSeconds``, invoke the function with the SQS event, then:
 
 - the function returned: delete every record not listed in ``batchItemFailures`` (when the mapping
@@ -10,6 +10,22 @@ concurrency) each loop: long-poll the queue, gather up to ``BatchSize`` messages
 - the function failed, crashed or timed out: delete nothing. The messages come back after their
   visibility timeout, and the queue's redrive policy moves them to its DLQ after
   ``maxReceiveCount`` receives.
+
+**Batching window.** AWS defines the window as a maximum: "A batching window is the maximum amount
+of time to gather records before invoking the function" ("How Lambda processes records from stream
+and queue-based event sources", Batching behavior; the API reference's
+``MaximumBatchingWindowInSeconds``: "the maximum amount of time, in seconds, that Lambda spends
+gathering records before invoking the function"). Here it starts at the batch's first message: the
+batch is invoked once ``BatchSize`` is reached or the window has passed, whichever is first, and
+never waits for another poller to finish its receive.
+
+**Receives.** moto's ``ReceiveMessage`` is not atomic (see ``_receive_locks``), so the pollers of a
+queue take turns, one short (``WaitTimeSeconds=0``) receive at a time; none holds the turn while
+it waits. An idle queue is polled about every :data:`IDLE_POLL_SECONDS` in all (each poller waits
+that times the number of pollers, at most :data:`MAX_IDLE_PAUSE_SECONDS`). moto's long poll only
+wakes up for new messages, so a message whose delay or visibility timeout (a retry's backoff)
+ended during one was delivered up to a second late; short receives deliver it on time, as SQS's
+long poll does.
 
 Recursive loop detection (:mod:`~lambda_jobs.emulator.recursion`): each message's
 ``AWSTraceHeader`` places it in a chain of requests. A message whose invocation would be the
@@ -41,8 +57,13 @@ from lambda_jobs.emulator.joblog import JobLog, describe_job
 from lambda_jobs.emulator.runtime_api import InvocationResult
 from lambda_jobs.emulator.topology import EventSourceMappingSpec
 
-#: Seconds one receive call waits for messages; short enough that stopping is prompt.
+#: Seconds :meth:`EventSourceMappingPoller.receive_batch` waits for a first message before it
+#: returns an empty batch (the poller's loop then calls it again).
 LONG_POLL_SECONDS = 2
+#: An idle queue is received from about this often (all its pollers together).
+IDLE_POLL_SECONDS = 0.1
+#: ... but each poller waits at most this long between two receives of an idle queue.
+MAX_IDLE_PAUSE_SECONDS = 0.3
 SQS_MAX_RECEIVE = 10
 
 # moto's ReceiveMessage checks visibility and marks a message received without a lock, so two
@@ -166,32 +187,47 @@ class EventSourceMappingPoller:
                 self.log(self.source, f"poller error: {type(exc).__name__}: {exc}")
                 self.stop.wait(1.0)
 
-    def _receive(self, count: int, wait: int) -> list[dict[str, Any]]:
-        with _receive_lock(self.spec.queue.url):
+    def _receive(self, count: int, until: float) -> list[dict[str, Any]]:
+        """One short receive in this queue's turn; nothing if the turn does not come by ``until``
+        (``time.monotonic()``)."""
+        lock = _receive_lock(self.spec.queue.url)
+        if not lock.acquire(timeout=max(0.0, until - time.monotonic())):
+            return []
+        try:
             if self.stop.is_set():
                 return []
             response = self.sqs.receive_message(
                 QueueUrl=self.spec.queue.url,
                 MaxNumberOfMessages=min(count, SQS_MAX_RECEIVE),
-                WaitTimeSeconds=wait,
+                WaitTimeSeconds=0,
                 MessageSystemAttributeNames=["All"],
                 MessageAttributeNames=["All"],
             )
+        finally:
+            lock.release()
         return list(response.get("Messages") or [])
 
+    def _poll(self, count: int, until: float, pause: float) -> list[dict[str, Any]]:
+        """Receive every ``pause`` seconds until messages come or ``until`` has passed."""
+        while True:
+            messages = self._receive(count, until)
+            left = until - time.monotonic()
+            if messages or left <= 0 or self.stop.is_set():
+                return messages
+            self.stop.wait(min(pause, left))
+
     def receive_batch(self) -> list[dict[str, Any]]:
-        """One batch: a long poll, then more receives until BatchSize or the window ends."""
-        batch = self._receive(self.spec.batch_size, LONG_POLL_SECONDS)
+        """One batch: wait up to :data:`LONG_POLL_SECONDS` for a first message, then gather more
+        until BatchSize or the end of the batching window, a maximum (module docstring)."""
+        idle = min(IDLE_POLL_SECONDS * max(self.concurrency, 1), MAX_IDLE_PAUSE_SECONDS)
+        size = self.spec.batch_size
+        batch = self._poll(size, time.monotonic() + LONG_POLL_SECONDS, idle)
         window = self.spec.batching_window_seconds
         if not batch or window <= 0:
             return batch
         deadline = time.monotonic() + window
-        while len(batch) < self.spec.batch_size and not self.stop.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            wait = max(0, min(LONG_POLL_SECONDS, int(left)))
-            batch += self._receive(self.spec.batch_size - len(batch), wait)
+        while len(batch) < size and not self.stop.is_set() and time.monotonic() < deadline:
+            batch += self._poll(size - len(batch), deadline, IDLE_POLL_SECONDS)
         return batch
 
     def _stop_loops(
@@ -303,5 +339,10 @@ class EventSourceMappingPoller:
                 "to the queue after their visibility timeout",
             )
         for message in messages:
-            outcome = "handed back (retry)" if message["MessageId"] in failed else "acknowledged"
+            if message["MessageId"] not in failed:
+                outcome = "acknowledged"
+            elif result.ok:
+                outcome = "listed in batchItemFailures (comes back)"
+            else:  # not the handler's hand-back: the invocation failed, nothing was deleted
+                outcome = "returned with the failed invocation"
             self.log(self.source, f"{outcome}  {describe_job(message['Body'])}")

@@ -7,7 +7,7 @@ unless ``iam`` is off, every SDK call goes through the IAM gateway that judges i
 template's principal first (:mod:`~lambda_jobs.emulator.iam`).
 :meth:`LocalCloud.client_configs` then gives each backend's ``LAMBDA_JOBS_CONFIG`` document with
 ``endpoints`` pointing here. :meth:`LocalCloud.stop` ends every thread and child process it started
-(moto, every execution environment).
+(moto, every execution environment, the SQS and Scheduler fronts).
 """
 
 from __future__ import annotations
@@ -19,17 +19,24 @@ from pathlib import Path
 from typing import Any
 
 from lambda_jobs import aws
+from lambda_jobs.config import SQS_MAX_MESSAGE_BYTES
 from lambda_jobs.emulator.assembly import read_assembly
-from lambda_jobs.emulator.async_queue import AsyncInvoker
+from lambda_jobs.emulator.async_queue import AsyncInvoker, record_over_limit, record_text
 from lambda_jobs.emulator.environments import FunctionPool
 from lambda_jobs.emulator.esm import EventSourceMappingPoller
 from lambda_jobs.emulator.iam.local_iam import IamChecks
-from lambda_jobs.emulator.invoke_api import InvokeApi, InvokeTarget, function_name
+from lambda_jobs.emulator.invoke_api import (
+    MAX_ASYNC_PAYLOAD,
+    InvokeApi,
+    InvokeTarget,
+    function_name,
+)
 from lambda_jobs.emulator.joblog import JobLog
 from lambda_jobs.emulator.motoserver import MotoServer
 from lambda_jobs.emulator.provision import StackProvisioner, moto_config
 from lambda_jobs.emulator.runtime_api import InvocationResult
 from lambda_jobs.emulator.scheduler import SchedulePoller
+from lambda_jobs.emulator.scheduler_front import SchedulerFront
 from lambda_jobs.emulator.sqs_front import SqsFront
 from lambda_jobs.emulator.topology import AsyncInvokeSpec, FunctionSpec, QueueSpec, StackSpec
 
@@ -84,6 +91,8 @@ class LocalCloud:
         self.moto: MotoServer | None = None
         self.sqs_front: SqsFront | None = None
         """The functions' SQS endpoint (trace headers: :mod:`~lambda_jobs.emulator.sqs_front`)."""
+        self.scheduler_front: SchedulerFront | None = None
+        """Every client's Scheduler endpoint (AWS's error answers: ``scheduler_front``)."""
         self.stacks: list[StackSpec] = []
         self.pools: dict[str, FunctionPool] = {}
         """By function name."""
@@ -115,6 +124,7 @@ class LocalCloud:
             self.queues_by_arn.update({q.arn: q for q in spec.queues.values()})
         self.invoke_api = InvokeApi({})
         self.sqs_front = SqsFront(self.moto.url)
+        self.scheduler_front = SchedulerFront(self.moto.url)
         if self.options.iam:
             self.iam = IamChecks(
                 self.stacks,
@@ -122,6 +132,7 @@ class LocalCloud:
                 moto_url=self.moto.url,
                 sqs_url=self.sqs_front.url,
                 lambda_url=self.invoke_api.url,
+                scheduler_url=self.scheduler_front.url,
                 caller_role=self.options.caller_role,
                 on_denied=lambda message: self.log("iam", f"denied: {message}"),
             )
@@ -134,9 +145,15 @@ class LocalCloud:
                 "AWS_ENDPOINT_URL": self.moto.url,
                 "AWS_ENDPOINT_URL_LAMBDA": self.invoke_api.url,
                 "AWS_ENDPOINT_URL_SQS": self.sqs_front.url,
+                "AWS_ENDPOINT_URL_SCHEDULER": self.scheduler_front.url,
             }
             if self.iam is not None:
-                urls = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL_SQS")
+                urls = (
+                    "AWS_ENDPOINT_URL",
+                    "AWS_ENDPOINT_URL_LAMBDA",
+                    "AWS_ENDPOINT_URL_SQS",
+                    "AWS_ENDPOINT_URL_SCHEDULER",
+                )
                 base = {**base, **dict.fromkeys(urls, self.iam.url)}
             for function in spec.functions.values():
                 concurrency = function.reserved_concurrency
@@ -230,6 +247,9 @@ class LocalCloud:
         if self.sqs_front is not None:
             self.sqs_front.close()
             self.sqs_front = None
+        if self.scheduler_front is not None:
+            self.scheduler_front.close()
+            self.scheduler_front = None
         for pool in self.pools.values():
             pool.stop()
         if self.moto is not None:
@@ -248,11 +268,12 @@ class LocalCloud:
     @property
     def endpoints(self) -> dict[str, str]:
         assert self.moto is not None and self.invoke_api is not None
+        assert self.scheduler_front is not None
         if self.iam is not None:
             return dict.fromkeys(("sqs", "scheduler", "ssm", "dynamodb", "lambda"), self.iam.url)
         return {
             "sqs": self.moto.url,
-            "scheduler": self.moto.url,
+            "scheduler": self.scheduler_front.url,
             "ssm": self.moto.url,
             "dynamodb": self.moto.url,
             "lambda": self.invoke_api.url,
@@ -296,7 +317,7 @@ class LocalCloud:
                 )
 
     def _send_to_destination(self, target: str, record: dict[str, Any]) -> None:
-        body = json.dumps(record)
+        body = record_text(record)
         if self.iam is not None:
             # Lambda sends the record as the function's execution role.
             function = str((record.get("requestContext") or {}).get("functionArn", ""))
@@ -305,6 +326,11 @@ class LocalCloud:
             if self.iam.authorize(role, action, target) is not None:
                 return  # denied: Lambda drops the record (logged by the denial)
         queue = self.queues_by_arn.get(target)
+        limit = SQS_MAX_MESSAGE_BYTES if queue is not None else MAX_ASYNC_PAYLOAD
+        refused = record_over_limit(body, limit, "SQS" if queue is not None else "Lambda Invoke")
+        if refused is not None:
+            self.log("destinations", f"destination {target}: {refused}")
+            return
         if queue is not None:
             assert self.moto is not None
             region = target.split(":")[3]

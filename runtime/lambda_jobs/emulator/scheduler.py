@@ -17,7 +17,11 @@ Which times:
 - ``rate(...)`` / ``cron(...)``: every firing :mod:`lambda_jobs.recurrence` computes (the same
   evaluator the constructs validate with), in the schedule's time zone, between its ``StartDate``
   and ``EndDate``; a rate counts from its start, else from when the poller first saw it (the
-  emulator's start: on AWS, the deploy). A ``DISABLED`` schedule does not fire. With
+  emulator's start: on AWS, the deploy). A ``DISABLED`` schedule does not fire, and firings due
+  while it was disabled are not made up when it is enabled again: it fires next at its first
+  time after that. An ``UpdateSchedule`` (a new expression, time zone, dates or input; seen by
+  its ``LastModificationDate``) takes effect from the next firing after it ("Changing the
+  schedule state in EventBridge Scheduler", "UpdateSchedule", EventBridge Scheduler guides). With
   ``clock_scale`` F, recurring schedules run on a clock that goes F times faster than real time
   from the emulator's start (``--schedule-clock-scale 60`` makes ``rate(1 minute)`` fire every
   second), so a test sees many firings in seconds; one-time schedules keep real time.
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import re
 import threading
 import time
@@ -64,6 +69,11 @@ def fill_placeholders(text: str, *, schedule_arn: str, scheduled_time: datetime)
     )
 
 
+#: The SSM parameter (in the emulator's moto, the stack's region) where the poller publishes its
+#: recurring schedules' clock, ``{"origin": ISO 8601, "scale": F}``, so that
+#: ``lambda-jobs schedules`` shows the next firings on the clock they fire by.
+CLOCK_PARAMETER = "/lambda-jobs/local/schedule-clock"
+
 #: Most firings of one recurring schedule delivered in one poll (a scaled clock may owe many).
 MAX_FIRINGS_PER_POLL = 20
 
@@ -82,20 +92,45 @@ class ScaledClock:
         elapsed = (time.monotonic() - self._started) * self.scale
         return self.origin + timedelta(seconds=elapsed)
 
+    def to_json(self) -> str:
+        return json.dumps({"origin": self.origin.isoformat(), "scale": self.scale})
+
+
+def clock_now(published: str, real_now: datetime) -> tuple[datetime, float]:
+    """(now on a published :class:`ScaledClock`, its scale), from its :data:`CLOCK_PARAMETER`."""
+    data = json.loads(published)
+    origin, scale = datetime.fromisoformat(data["origin"]), float(data["scale"])
+    return origin + (real_now - origin) * scale, scale
+
 
 class _Recurring:
     """What the poller keeps about one recurring schedule: its detail and its next firing."""
 
-    __slots__ = ("created", "detail", "next")
+    __slots__ = ("created", "detail", "disabled", "modified", "next")
 
-    def __init__(self, detail: dict[str, Any], now: datetime) -> None:
+    def __init__(self, detail: dict[str, Any], now: datetime, modified: Any = None) -> None:
         self.detail = detail
         self.created = now
+        self.modified = modified
+        """The ``LastModificationDate`` this detail is from: a new one means an update."""
+        self.disabled = detail.get("State") == "DISABLED"
         self.next = self._after(now - timedelta(microseconds=1))
 
     def advance(self) -> None:
         assert self.next is not None
         self.next = self._after(self.next)
+
+    def update(self, detail: dict[str, Any], now: datetime, modified: Any) -> None:
+        """An ``UpdateSchedule``: the new detail, from the first firing after ``now``."""
+        self.detail = detail
+        self.modified = modified
+        self.next = self._after(now)
+
+    def set_state(self, disabled: bool, now: datetime) -> None:
+        """Seen ``DISABLED`` (or enabled again): no firing is owed for the disabled time."""
+        if self.disabled and not disabled:
+            self.next = self._after(now)
+        self.disabled = disabled
 
     def _after(self, after: datetime) -> datetime | None:
         found = recurrence.next_firings(
@@ -133,6 +168,7 @@ class SchedulePoller:
         """By queue ARN."""
         self.invoke_async = invoke_async
         """(function ARN, payload) -> False when no such function is emulated."""
+        self.moto = moto
         self.scheduler = aws.client("scheduler", moto)
         self.sqs = aws.client("sqs", moto)
         self.log = log
@@ -145,6 +181,9 @@ class SchedulePoller:
         self._fired: set[str] = set()
 
     def start(self) -> threading.Thread:
+        aws.client("ssm", self.moto).put_parameter(
+            Name=CLOCK_PARAMETER, Value=self.clock.to_json(), Type="String", Overwrite=True
+        )
         thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
         thread.start()
         return thread
@@ -167,15 +206,14 @@ class SchedulePoller:
             if arn in self._fired:
                 continue
             if arn in self._recurring:
-                if summary.get("State") != "DISABLED":
-                    fired += self._fire_recurring(self._recurring[arn])
+                fired += self._poll_recurring(group, summary, self._recurring[arn])
                 continue
             if arn not in self._known:
                 detail = self.scheduler.get_schedule(GroupName=group, Name=summary["Name"])
                 expression = str(detail.get("ScheduleExpression", ""))
                 if expression.startswith(("rate(", "cron(")):
-                    self._recurring[arn] = recurring = self._track(detail)
-                    if summary.get("State") != "DISABLED":
+                    self._recurring[arn] = recurring = self._track(detail, summary)
+                    if not recurring.disabled:
                         fired += self._fire_recurring(recurring)
                     continue
                 when = due_time(expression, detail.get("ScheduleExpressionTimezone"))
@@ -189,8 +227,24 @@ class SchedulePoller:
             fired += 1
         return fired
 
-    def _track(self, detail: dict[str, Any]) -> _Recurring:
-        tracked = _Recurring(detail, self.clock.now())
+    def _poll_recurring(self, group: str, summary: dict[str, Any], tracked: _Recurring) -> int:
+        """Follow an update or a state change of a tracked recurring schedule, then fire it."""
+        now = self.clock.now()
+        modified = summary.get("LastModificationDate")
+        if modified != tracked.modified:
+            detail = self.scheduler.get_schedule(GroupName=group, Name=summary["Name"])
+            tracked.update(detail, now, modified)
+            when = tracked.next.isoformat() if tracked.next else "never"
+            self.log(
+                "scheduler",
+                f"{detail['Name']}: updated to {detail['ScheduleExpression']}"
+                f" ({detail.get('State') or 'ENABLED'}), next at {when}",
+            )
+        tracked.set_state(summary.get("State") == "DISABLED", now)
+        return 0 if tracked.disabled else self._fire_recurring(tracked)
+
+    def _track(self, detail: dict[str, Any], summary: dict[str, Any]) -> _Recurring:
+        tracked = _Recurring(detail, self.clock.now(), summary.get("LastModificationDate"))
         when = tracked.next.isoformat() if tracked.next else "never"
         self.log("scheduler", f"{detail['Name']}: {detail['ScheduleExpression']} first at {when}")
         return tracked

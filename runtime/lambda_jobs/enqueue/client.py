@@ -14,6 +14,9 @@ problem (and nothing of the call is sent):
 - a queue the configuration does not have (the known ones are listed), a priority out of
   -100..100, the same job id twice in one call.
 
+Every job of the call is checked: the error's ``refused`` lists each refused job (position in the
+call, id, task, message) and an ``enqueue_many`` message names them all.
+
 With the job store configured, the job items are written (and unique keys taken) before the send
 (:mod:`lambda_jobs.enqueue.store`); a job whose unique key a pending job holds is not sent, and its
 receipt is that job (``existing``). A unique key without a job store is an ``InvalidJobError``.
@@ -30,9 +33,17 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from lambda_jobs.config import SQS_MAX_DELAY_SECONDS
-from lambda_jobs.errors import ConfigurationError, EnqueueError, InvalidJobError, InvalidTaskError
+from lambda_jobs.errors import (
+    ConfigurationError,
+    EnqueueError,
+    InvalidJobError,
+    InvalidTaskError,
+    RefusedJob,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from lambda_jobs.config import ClientConfig, QueueConfig
     from lambda_jobs.enqueue.outgoing import Outgoing
     from lambda_jobs.envelope import Envelope
@@ -72,18 +83,12 @@ def _enqueue(
 
         config = config_module.load()
     now = datetime.now(UTC)
-    seen: set[str] = set()
-    for job in prepared:
-        if job.id in seen:
-            raise InvalidJobError(
-                f"job id {job.id} appears twice in one enqueue; prepare each job separately"
-            )
-        seen.add(job.id)
-    if config.job_store is None:
-        _check_no_unique(prepared, config)
+    # The envelope carries milliseconds (:mod:`lambda_jobs.envelope`): the receipt's time is that
+    # one too, so ``Job.enqueued_at`` equals the ``JobContext.enqueued_at`` the task sees.
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
     if config.is_inline:
-        return _run_inline(prepared, config, now)
-    outgoing = [_outgoing(job, config, now) for job in prepared]
+        return _run_inline(prepared, config, now, single=single)
+    outgoing = _checked(prepared, lambda job: _outgoing(job, config, now), config, single=single)
     existing: dict[str, Job] = {}
     if config.job_store is not None:
         from lambda_jobs.enqueue import store
@@ -114,26 +119,69 @@ def _send(outgoing: list[Outgoing], config: ClientConfig, *, single: bool) -> No
         lamb.send(outgoing, config)
 
 
-def _check_no_unique(prepared: list[PreparedJob], config: ClientConfig) -> None:
-    for job in prepared:
-        if job.task.unique_key is not None:
-            where = "inline mode" if config.is_inline else f"this {config.backend} backend"
-            raise InvalidJobError(
-                f"{job.task.name}: unique_key needs the job store, and {where} has none "
-                "(deploy the backend with job_store=JobStore(...))"
-            )
+def _checked[T](
+    prepared: list[PreparedJob],
+    check: Callable[[PreparedJob], T],
+    config: ClientConfig,
+    *,
+    single: bool,
+) -> list[T]:
+    """``check`` of every job, in order; :class:`InvalidJobError` naming every refused job.
+
+    Every job is checked even after one is refused, so one error lists them all (``refused``);
+    a single ``enqueue`` keeps its one job's message as it is.
+    """
+    results: list[T] = []
+    refused: list[RefusedJob] = []
+    seen: set[str] = set()
+    for position, job in enumerate(prepared):
+        try:
+            if job.id in seen:
+                raise InvalidJobError(
+                    f"job id {job.id} appears twice in one enqueue; prepare each job separately"
+                )
+            seen.add(job.id)
+            if config.job_store is None:
+                _check_no_unique(job, config)
+            results.append(check(job))
+        except InvalidJobError as exc:
+            refused.append(RefusedJob(position, job.id, job.task.name, str(exc)))
+    if not refused:
+        return results
+    if single:
+        raise InvalidJobError(refused[0].message, refused=refused)
+    lines = "".join(
+        f"\n  job {r.position} (id {r.job_id}, task {r.task}): {r.message}" for r in refused
+    )
+    raise InvalidJobError(
+        f"{len(refused)} of {len(prepared)} jobs refused, nothing was sent "
+        f"(position in the call, from 0):{lines}",
+        refused=refused,
+    )
 
 
-def _run_inline(prepared: list[PreparedJob], config: ClientConfig, now: datetime) -> list[Job]:
+def _check_no_unique(job: PreparedJob, config: ClientConfig) -> None:
+    if job.task.unique_key is not None:
+        where = "inline mode" if config.is_inline else f"this {config.backend} backend"
+        raise InvalidJobError(
+            f"{job.task.name}: unique_key needs the job store, and {where} has none "
+            "(deploy the backend with job_store=JobStore(...))"
+        )
+
+
+def _run_inline(
+    prepared: list[PreparedJob], config: ClientConfig, now: datetime, *, single: bool
+) -> list[Job]:
     """Validate every job as a real backend would, then run each here, in order."""
     from lambda_jobs.enqueue.inline import run_inline
 
-    checked = []
-    for job in prepared:
+    def check(job: PreparedJob) -> Envelope:
         envelope, _body, delay = _envelope_and_delay(job, config, now)
         _check_max_delay(job, config, delay)
-        checked.append((job, envelope))
-    return [run_inline(job.task, envelope) for job, envelope in checked]
+        return envelope
+
+    checked = _checked(prepared, check, config, single=single)
+    return [run_inline(job.task, envelope) for job, envelope in zip(prepared, checked, strict=True)]
 
 
 def _outgoing(job: PreparedJob, config: ClientConfig, now: datetime) -> Outgoing:
@@ -208,8 +256,10 @@ def _envelope_and_delay(
         attempt=1,
         overrides=dict(job.overrides),
     )
+    from lambda_jobs.jsoncodec import wire_size
+
     body = envelope.to_json()
-    size = len(body.encode())
+    size = wire_size(body)
     if size > config.max_payload_bytes:
         raise InvalidJobError(
             f"{task.name}: job {job.id} is {size:,} bytes as JSON, over the {config.backend} "

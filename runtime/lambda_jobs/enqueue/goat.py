@@ -37,6 +37,7 @@ from lambda_jobs.enqueue.outgoing import (
     run_requests,
     schedule_requests,
 )
+from lambda_jobs.jsoncodec import wire_size
 
 if TYPE_CHECKING:
     from lambda_jobs.config import ClientConfig
@@ -120,7 +121,7 @@ def batches(items: list[Outgoing]) -> list[list[Outgoing]]:
     chunk: list[Outgoing] = []
     size = 0
     for item in items:
-        body_bytes = len(item.body.encode())
+        body_bytes = wire_size(item.body)
         if chunk and (len(chunk) == BATCH_SIZE or size + body_bytes > BATCH_MAX_BYTES):
             result.append(chunk)
             chunk, size = [], 0

@@ -125,6 +125,7 @@ def _schedule(scheduler: Any, item: Outgoing, config: ClientConfig) -> SendOutco
         role_arn=config.scheduler.role_arn,
         target_arn=item.lane.arn,
         lamb=config.backend == "lamb",
+        dead_letter_arn=config.dead_letter_queue.arn if config.dead_letter_queue else None,
         # Scheduler's SqsParameters.MessageGroupId is the FIFO group: a scheduled job on a
         # standard lane arrives without its tenant (README, "Tenants").
         message_group_id=item.message_group_id if item.fifo else None,

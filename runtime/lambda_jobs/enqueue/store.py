@@ -123,7 +123,7 @@ def _put_job(client: Any, store: JobStoreConfig, job: PreparedJob, item: Outgoin
         "status": s(jobstore.ENQUEUED),
         "attempt": n(0),
         "enqueued_at": s(jobstore.iso(envelope.enqueued_at)),
-        "ttl": n(now + store.ttl_seconds),
+        "ttl": n(jobstore.item_ttl(now, envelope.run_after, store.ttl_seconds)),
     }
     if envelope.run_after is not None:
         values["run_after"] = s(jobstore.iso(envelope.run_after))
@@ -231,6 +231,21 @@ def _time(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
+#: DynamoDB's longest partition key value, in bytes ("Constraints in Amazon DynamoDB",
+#: docs.aws.amazon.com/amazondynamodb/latest/developerguide/Constraints.html).
+MAX_KEY_BYTES = 2048
+
+
+def _possible_id(job_id: object) -> bool:
+    """False for what no job item can have as its key (DynamoDB would refuse the request)."""
+    return isinstance(job_id, str) and 0 < len(job_id.encode("utf-8", "replace")) <= MAX_KEY_BYTES
+
+
+def _recorded(value: Any) -> str | None:
+    """An ``error_*`` text, or None for the store's placeholder ``"-"`` (nothing recorded)."""
+    return value if isinstance(value, str) and value != "-" else None
+
+
 def to_job(item: dict[str, Any], config: ClientConfig) -> Job:
     """The :class:`~lambda_jobs.job.Job` a job item describes."""
     import json
@@ -255,7 +270,7 @@ def to_job(item: dict[str, Any], config: ClientConfig) -> Job:
         error=(f"{error_type}: {message}" if message else str(error_type)) if error_type else None,
         error_type=error_type if isinstance(error_type, str) else None,
         error_message=message if isinstance(message, str) else None,
-        error_traceback=item.get("error_traceback"),
+        error_traceback=_recorded(item.get("error_traceback")),
         started_at=_time(item.get("started_at")),
         finished_at=_time(item.get("finished_at")),
         unique_key=item.get("unique_key"),
@@ -277,11 +292,17 @@ def get_job(job_id: str, config: ClientConfig | None = None) -> Job:
     """The job ``job_id`` as the store has it now; an unknown id raises :class:`UnknownJobError`."""
     config = _config(config)
     store = store_of(config)
+    if not _possible_id(job_id):
+        raise UnknownJobError(
+            f"no job {job_id!r} in the job store {store.table!r}: a job id is a non-empty string "
+            f"of at most {MAX_KEY_BYTES:,} bytes"
+        )
     item = read(_client(config), store, job_id)
     if item is None:
         raise UnknownJobError(
             f"no job {job_id!r} in the job store {store.table!r}: the id is wrong, or the job "
-            f"finished more than {store.ttl_seconds:,} s ago and its item expired"
+            f"finished more than {store.ttl_seconds:,} s ago (the store's ttl, counted from its "
+            "end, never before its run_after) and its item expired"
         )
     return to_job(item, config)
 
@@ -289,12 +310,20 @@ def get_job(job_id: str, config: ClientConfig | None = None) -> Job:
 def cancel_job(job_id: str, config: ClientConfig | None = None) -> Job:
     """Cancel ``job_id`` if it has not started (enqueued, or waiting for its next attempt).
 
-    The worker then acknowledges it without running it. A running or finished job raises
-    :class:`~lambda_jobs.errors.JobStateError` saying which; an unknown id ``UnknownJobError``.
+    The item becomes ``cancelled`` (its ``ttl`` no earlier than ``run_after`` plus the store's
+    ttl, so it outlives any delivery still on its way), then the job's pending one-time schedule,
+    if it has one (a delay carried by EventBridge Scheduler, a Lamb retry), is deleted
+    (``scheduler:DeleteSchedule``, granted by ``grant_enqueue``). A delivery that still arrives
+    (SQS's own delay, a schedule that fired meanwhile) is acknowledged by the worker without
+    running. A running or finished job raises :class:`~lambda_jobs.errors.JobStateError` saying
+    which; an unknown id ``UnknownJobError``.
     """
     config = _config(config)
     store = store_of(config)
     client = _client(config)
+    before = read(client, store, job_id)
+    now = jobstore.now_epoch()
+    run_after = _time(before.get("run_after")) if before is not None else None
     try:
         response = client.update_item(
             TableName=store.table,
@@ -307,7 +336,7 @@ def cancel_job(job_id: str, config: ClientConfig | None = None) -> Job:
                 ":enqueued": s(jobstore.ENQUEUED),
                 ":retrying": s(jobstore.RETRYING),
                 ":now": s(jobstore.iso()),
-                ":ttl": n(jobstore.now_epoch() + store.ttl_seconds),
+                ":ttl": n(jobstore.item_ttl(now, run_after, store.ttl_seconds)),
             },
             ReturnValues="ALL_NEW",
         )
@@ -324,20 +353,98 @@ def cancel_job(job_id: str, config: ClientConfig | None = None) -> Job:
         ) from None
     item = jobstore.decode_item(response["Attributes"])
     jobstore.release_after_finish(client, store.table, item)
+    if before is not None and _has_schedule(config, before, run_after):
+        _delete_schedule(config, job_id, before)
     return to_job(item, config)
 
 
-def requeue(envelope: Any, config: ClientConfig) -> None:
+def _has_schedule(config: ClientConfig, before: dict[str, Any], run_after: datetime | None) -> bool:
+    """Whether a one-time schedule may carry the job's next delivery (the client's own rule).
+
+    A Lamb retry, any Lamb delay, any delay on a FIFO lane and a Goat delay over 900 s are
+    schedules; a shorter Goat delay is SQS's, with no schedule to delete.
+    """
+    if config.scheduler is None:
+        return False
+    if before.get("status") == jobstore.RETRYING:
+        return config.backend == "lamb"  # Goat waits out a retry's backoff in SQS
+    if run_after is None:
+        return False
+    if config.backend == "lamb":
+        return True
+    queue = config.queues.get(str(before.get("queue", "")))
+    enqueued = _time(before.get("enqueued_at"))
+    if queue is None or enqueued is None:
+        return True  # not known: look
+    from lambda_jobs.config import SQS_MAX_DELAY_SECONDS
+
+    # The stored times keep milliseconds, the client rounded the delay up: near 900 s, look.
+    return queue.fifo or (run_after - enqueued).total_seconds() > SQS_MAX_DELAY_SECONDS - 1
+
+
+def _delete_schedule(config: ClientConfig, job_id: str, before: dict[str, Any]) -> None:
+    """Delete the one-time schedule of the job's next attempt, if there is one.
+
+    Best effort: the job is cancelled already, and the worker acknowledges a delivery of a
+    cancelled job without running it (the item lives until then, see :func:`cancel_job`); what
+    failing to delete leaves is a firing that costs one invocation and a schedule that ``status``
+    counts until it fires. So an AWS refusal (a grant from before ``DeleteSchedule`` was granted)
+    is a warning, not an error.
+    """
+    assert config.scheduler is not None  # _has_schedule
+    from lambda_jobs import aws, schedules
+    from lambda_jobs.enqueue.outgoing import aws_errors
+
+    attempt = before.get("attempt", 0)
+    next_attempt = (int(attempt) if isinstance(attempt, (int, float)) else 0) + 1
+    try:
+        schedules.delete(
+            aws.client("scheduler", config),
+            job_id=job_id,
+            attempt=next_attempt,
+            group=config.scheduler.group,
+        )
+    except aws_errors() as exc:
+        import logging
+
+        logging.getLogger("lambda_jobs").warning(
+            "job %s is cancelled, but its schedule %s could not be deleted (%s: %s); the worker "
+            "will acknowledge its delivery without running it",
+            job_id,
+            schedules.schedule_name(job_id, next_attempt),
+            type(exc).__name__,
+            exc,
+        )
+
+
+#: When a redrive may set a job's item back to ``enqueued``: no delivery of the job can be live.
+REQUEUE_CONDITION = (
+    "attribute_not_exists(pk) OR #status = :failed "
+    "OR (#status = :running AND #lease_until < :now) "
+    "OR (#status = :enqueued AND (attribute_not_exists(#redrive_of) OR #redrive_of = :entry))"
+)
+
+
+def requeue(envelope: Any, config: ClientConfig, *, redrive_of: str) -> dict[str, Any] | None:
     """Before a redrive sends ``envelope`` again: mark its job ``enqueued`` at attempt 0.
 
-    Without it the worker would see the job ``failed`` and skip the copy as a duplicate. The last
-    error is kept (the history of why it was dead-lettered); the job leaves the failures index.
-    A missing item (expired) is written anew. Raises AWS errors: the caller then does not send.
+    Without it the worker would see the job ``failed`` and skip the copy as a duplicate. The write
+    is conditional (:data:`REQUEUE_CONDITION`): the item is missing (expired), ``failed``,
+    ``running`` with a lease that has run out (a crashed attempt: the crash safety net moved it),
+    or ``enqueued`` and not by an earlier redrive (a crash before the first claim), or by this same
+    DLQ entry ``redrive_of`` (a rerun after an interrupted redrive). A job that is running,
+    waiting to retry, already sent back by another entry's redrive, succeeded or cancelled raises
+    :class:`JobStateError` saying which: a copy of it is live or it ran, so the entry must not
+    run it again. The last error is kept; the job leaves the failures index.
+
+    Returns the item as it was (DynamoDB's attribute values; None if there was none), for
+    :func:`restore` when the send fails. Raises AWS errors: the caller then does not send.
     """
     store = store_of(config)
+    client = _client(config)
     update = (
         "SET #status = :enqueued, #attempt = :zero, #task = if_not_exists(#task, :task), "
-        "#queue = if_not_exists(#queue, :queue), #ttl = :ttl "
+        "#queue = if_not_exists(#queue, :queue), #ttl = :ttl, #redrive_of = :entry "
         "REMOVE #lease_until, #lease_owner, #failed_task, #finished_at, #workers"
     )
     names = {
@@ -353,28 +460,89 @@ def requeue(envelope: Any, config: ClientConfig) -> None:
             "failed_task",
             "finished_at",
             "workers",
+            "redrive_of",
         )
     }
-    _client(config).update_item(
-        TableName=store.table,
-        Key={"pk": s(envelope.id)},
-        UpdateExpression=update,
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues={
+    try:
+        response = client.update_item(
+            TableName=store.table,
+            Key={"pk": s(envelope.id)},
+            UpdateExpression=update,
+            ConditionExpression=REQUEUE_CONDITION,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={
+                ":enqueued": s(jobstore.ENQUEUED),
+                ":failed": s(jobstore.FAILED),
+                ":running": s(jobstore.RUNNING),
+                ":now": n(jobstore.now_epoch()),
+                ":entry": s(redrive_of),
+                ":zero": n(0),
+                ":task": s(envelope.task),
+                ":queue": s(envelope.queue),
+                ":ttl": n(jobstore.now_epoch() + store.ttl_seconds),
+            },
+            ReturnValues="ALL_OLD",
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        current = read(client, store, envelope.id) or {}
+        raise JobStateError(f"job {envelope.id} {_live_because(current)}") from None
+    old = response.get("Attributes")
+    return dict(old) if old else None
+
+
+def _live_because(item: dict[str, Any]) -> str:
+    """Why a redrive must not set the job ``item`` back to enqueued (see :func:`requeue`)."""
+    status = item.get("status")
+    if status == jobstore.RUNNING:
+        return f"is running (attempt {item.get('attempt')}, its lease has not run out)"
+    if status == jobstore.ENQUEUED:
+        return (
+            f"was already sent back by the redrive of DLQ entry {item.get('redrive_of')} and has "
+            "not run yet"
+        )
+    if status == jobstore.RETRYING:
+        return "is waiting for its next attempt (a retry of it is pending)"
+    if status == jobstore.SUCCEEDED:
+        return f"already succeeded (finished {item.get('finished_at')}) after this entry failed"
+    if status == jobstore.CANCELLED:
+        return "was cancelled"
+    return f"is {status}"
+
+
+def restore(
+    job_id: str, previous: dict[str, Any] | None, config: ClientConfig, *, redrive_of: str
+) -> None:
+    """Undo :func:`requeue` after its send failed: put back the item as it was (or delete the one
+    requeue created), if it is still ``enqueued`` by this redrive. Raises AWS errors."""
+    store = store_of(config)
+    client = _client(config)
+    condition = {
+        "ConditionExpression": "#status = :enqueued AND #redrive_of = :entry",
+        "ExpressionAttributeNames": {"#status": "status", "#redrive_of": "redrive_of"},
+        "ExpressionAttributeValues": {
             ":enqueued": s(jobstore.ENQUEUED),
-            ":zero": n(0),
-            ":task": s(envelope.task),
-            ":queue": s(envelope.queue),
-            ":ttl": n(jobstore.now_epoch() + store.ttl_seconds),
+            ":entry": s(redrive_of),
         },
-    )
+    }
+    with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
+        if previous is None:
+            client.delete_item(TableName=store.table, Key={"pk": s(job_id)}, **condition)
+        else:
+            client.put_item(TableName=store.table, Item=previous, **condition)
 
 
-def failures(task: str, config: ClientConfig, *, limit: int = 20) -> list[Job]:
+#: What the ``failures`` index projects (keys included): all that :func:`failures` returns.
+FAILURE_FIELDS = ("pk", "task", "queue", "status", "attempt", "finished_at")
+FAILURE_ERROR_FIELDS = ("error_type", "error_message")
+
+
+def failures(task: str, config: ClientConfig, *, limit: int = 20) -> list[dict[str, Any]]:
     """The latest ``limit`` failed jobs of ``task``, newest first (the sparse ``failures`` index).
 
-    Needs ``dynamodb:Query`` on the index (``grant_read_jobs``). The index is eventually
-    consistent: a job that failed a moment ago may not be listed yet.
+    Each is the index's projection, decoded (:data:`FAILURE_FIELDS` and the error): nothing the
+    index does not hold is filled in (``jobs show ID`` reads the whole item). Needs
+    ``dynamodb:Query`` on the index (``grant_read_jobs``). The index is eventually consistent: a
+    job that failed a moment ago may not be listed yet.
     """
     store = store_of(config)
     response = _client(config).query(
@@ -385,4 +553,4 @@ def failures(task: str, config: ClientConfig, *, limit: int = 20) -> list[Job]:
         ScanIndexForward=False,
         Limit=limit,
     )
-    return [to_job(jobstore.decode_item(item), config) for item in response.get("Items", [])]
+    return [jobstore.decode_item(item) for item in response.get("Items", [])]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from lambda_jobs.errors import LambdaJobsError
 
 if TYPE_CHECKING:
-    from lambda_jobs.config import ClientConfig, Lane
+    from lambda_jobs.config import ClientConfig, DeadLetterQueue, Lane
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
@@ -41,27 +41,75 @@ def add_config_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def load_config(value: str | None) -> ClientConfig:
-    """The configuration named by ``--config`` (or ``LAMBDA_JOBS_CONFIG``); never ``inline``."""
-    from lambda_jobs import config
+    """The configuration named by ``--config`` (or ``LAMBDA_JOBS_CONFIG``); never ``inline``.
 
+    Every error names where the configuration came from (``--config``, its file, or the variable)
+    and what is accepted there: an operations command never runs ``inline``.
+    """
+    import os
+
+    from lambda_jobs import config
+    from lambda_jobs.errors import ConfigurationError
+
+    source = "--config"
     if value is None:
-        loaded = config.load()
+        if not os.environ.get(config.ENV_VAR, "").strip():
+            raise OpsError(
+                f"no client configuration: pass --config (the JSON document your backend "
+                f"publishes, 'ssm:<parameter name>' or a file holding the JSON) or set "
+                f"{config.ENV_VAR} to one of those; `lambda-jobs local` prints one per backend"
+            )
+        source = config.ENV_VAR
+        text = os.environ[config.ENV_VAR]
     else:
         text = value.strip()
-        if text and not text.startswith("{") and not text.startswith("ssm:") and text != "inline":
+        if not text:
+            raise OpsError(
+                "--config '': expected the JSON document, 'ssm:<parameter name>' or a file"
+            )
+        if not text.startswith("{") and not text.startswith("ssm:") and text != "inline":
             path = Path(text)
             if not path.is_file():
                 raise OpsError(
                     f"--config {value!r}: not a JSON document, 'ssm:<name>' or an existing file"
                 )
+            source = f"--config {value!r}"
             text = path.read_text(encoding="utf-8")
-        loaded = config.resolve(text)
+    try:
+        loaded = config.resolve(text) if value is not None else config.load()
+    except ConfigurationError as exc:
+        message = str(exc)
+        if source != config.ENV_VAR and message.startswith(config.ENV_VAR):
+            message = source + message[len(config.ENV_VAR) :]
+        raise OpsError(message) from None
     if loaded.is_inline:
         raise OpsError(
-            "the configuration is 'inline': operations commands need a deployed backend or "
-            "`lambda-jobs local` (use the LAMBDA_JOBS_CONFIG it prints)"
+            f"{source} is 'inline': operations commands need a deployed backend's configuration "
+            "or the one `lambda-jobs local` prints"
         )
     return loaded
+
+
+def dead_letter_queues(config: ClientConfig) -> list[DeadLetterQueue]:
+    """Every queue a failed job can end up in: the DLQ, then Goat's FIFO crash-net DLQ if any."""
+    found = [config.dead_letter_queue, config.fifo_dead_letter_queue]
+    return [dlq for dlq in found if dlq is not None]
+
+
+def queue_name(url: str) -> str:
+    """The queue name at the end of an SQS queue URL."""
+    return url.rsplit("/", 1)[-1]
+
+
+def job_id_argument(text: str, name: str = "ID") -> str:
+    """A job id typed on the command line: not empty, no blanks, at most 2,048 bytes (DynamoDB's
+    partition key limit); anything else is refused before a request is made."""
+    if not text or any(c.isspace() for c in text) or len(text.encode()) > 2048:
+        raise OpsError(
+            f"{name} {text[:80]!r} is not a job id: expected the id `enqueue` printed, such as "
+            "1b4e28ba-2fa1-11d2-883f-0016d3cca427 (not empty, no blanks, at most 2048 bytes)"
+        )
+    return text
 
 
 def is_local(config: ClientConfig) -> bool:

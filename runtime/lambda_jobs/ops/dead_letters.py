@@ -11,6 +11,13 @@ Two formats arrive in the DLQ:
   ``requestPayload`` (the envelope, a scheduler delivery holding it, or a recurring schedule's
   delivery, read as its firing's envelope) and ``responsePayload``
   (``errorType`` / ``errorMessage``).
+- **Scheduler dead-letter events**: a schedule's firing that EventBridge Scheduler could not
+  deliver (its target gone, say), sent by Scheduler to the schedule's ``DeadLetterConfig``
+  queue: the error is in Scheduler's ``ERROR_CODE`` / ``ERROR_MESSAGE`` / ``TARGET_ARN``
+  attributes and the body is read as the schedule's input (an envelope, a Lamb scheduler delivery
+  holding one, or a recurring schedule's delivery), as the emulator writes it. AWS's page
+  describes the body only as "a JSON payload containing invocation details": one that is not an
+  input is listed with its error and without a job.
 
 :func:`peek` receives every entry with a short visibility timeout and makes each visible again
 (``ChangeMessageVisibility`` 0) before it returns, even if it fails half-way: looking never
@@ -26,11 +33,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from lambda_jobs import recurring
+from lambda_jobs import recurring, schedules
 from lambda_jobs.errors import EnvelopeError
 from lambda_jobs.ops.backend import unqualified_arn
 
 PREFIX = "lambda_jobs."
+#: The attributes of a Scheduler dead-letter event ("Configuring a schedule's dead-letter queue in
+#: EventBridge Scheduler", Scheduler User Guide); the body is the schedule's input.
+SCHEDULER_ATTRIBUTES = ("ERROR_CODE", "ERROR_MESSAGE", "SCHEDULE_ARN", "TARGET_ARN")
 PEEK_VISIBILITY_SECONDS = 30
 #: Entries read at most by one command (SQS has no cheaper way to list a queue).
 DEFAULT_LIMIT = 10_000
@@ -43,7 +53,7 @@ class DeadLetter:
     message_id: str
     receipt: str
     body: str
-    kind: str  # "lambda_jobs", "lambda_destination" or "unknown"
+    kind: str  # "lambda_jobs", "lambda_destination", "scheduler" or "unknown"
     envelope: dict[str, Any] | None
     job_id: str | None
     task: str | None
@@ -55,6 +65,8 @@ class DeadLetter:
     failed_at: datetime | None
     source: str | None
     group_id: str | None
+    queue: str | None = None
+    """The name of the dead-letter queue the entry was read from."""
 
     @property
     def args_text(self) -> str:
@@ -88,8 +100,8 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def parse(message: dict[str, Any]) -> DeadLetter:
-    """Decode one SQS message (``ReceiveMessage`` with all attributes) of the DLQ."""
+def parse(message: dict[str, Any], queue: str | None = None) -> DeadLetter:
+    """Decode one SQS message (``ReceiveMessage`` with all attributes) of the DLQ ``queue``."""
     body = str(message.get("Body", ""))
     attrs = {
         key.removeprefix(PREFIX): value.get("StringValue")
@@ -129,6 +141,7 @@ def parse(message: dict[str, Any]) -> DeadLetter:
             receipt=receipt,
             body=body,
             group_id=group_id,
+            queue=queue,
             kind="lambda_destination",
             envelope=envelope,
             job_id=_str(envelope.get("id")) if envelope else None,
@@ -142,11 +155,37 @@ def parse(message: dict[str, Any]) -> DeadLetter:
             source=unqualified_arn(function) if function else None,
         )
     envelope = _envelope(data)
+    if not attrs:
+        scheduler = {
+            key: value.get("StringValue")
+            for key, value in (message.get("MessageAttributes") or {}).items()
+            if key in SCHEDULER_ATTRIBUTES
+        }
+        if "ERROR_CODE" in scheduler and "SCHEDULE_ARN" in scheduler:
+            target = _str(scheduler.get("TARGET_ARN"))
+            return DeadLetter(
+                message_id=message_id,
+                receipt=receipt,
+                body=body,
+                group_id=group_id,
+                kind="scheduler",
+                envelope=envelope,
+                job_id=_str(envelope.get("id")) if envelope else None,
+                task=_str(envelope.get("task")) if envelope else None,
+                reason=_str(scheduler.get("ERROR_CODE")),
+                error_type=_str(scheduler.get("ERROR_CODE")),
+                error_message=_str(scheduler.get("ERROR_MESSAGE")),
+                error_traceback=None,
+                attempts=_int(envelope.get("attempt")) if envelope else None,
+                failed_at=sent,
+                source=unqualified_arn(target) if target else None,
+            )
     return DeadLetter(
         message_id=message_id,
         receipt=receipt,
         body=body,
         group_id=group_id,
+        queue=queue,
         kind="lambda_jobs" if attrs else "unknown",
         envelope=envelope,
         job_id=_str(attrs.get("job_id")) or (_str(envelope.get("id")) if envelope else None),
@@ -232,15 +271,18 @@ def peek(sqs: Any, url: str, limit: int = DEFAULT_LIMIT) -> list[DeadLetter]:
             received.extend(page)
     finally:
         release(sqs, url, [m["ReceiptHandle"] for m in received])
-    entries = [parse(m) for m in received]
+    entries = [parse(m, url.rsplit("/", 1)[-1]) for m in received]
     entries.sort(key=lambda e: e.failed_at or datetime.max.replace(tzinfo=UTC))
     return entries
 
 
 def _envelope(data: Any) -> dict[str, Any] | None:
-    """The envelope dict a DLQ body holds: an envelope, or a recurring firing's (decoded)."""
+    """The envelope dict a DLQ body holds: an envelope, a Lamb scheduler delivery's, or a
+    recurring firing's (decoded)."""
     if isinstance(data, dict) and "lambda_jobs" in data:
         return data
+    if schedules.is_lamb_delivery(data) and isinstance(data["job"], dict):
+        return dict(data["job"])
     if recurring.is_delivery(data):
         try:
             return recurring.envelope_of(data).to_dict()

@@ -3,12 +3,14 @@
 ``list`` and ``show`` never consume an entry (see :mod:`lambda_jobs.ops.dead_letters`); job
 arguments are printed only with ``--show-args`` (they may hold personal data). ``redrive`` is
 described in :mod:`lambda_jobs.ops.redrive`; ``purge`` deletes every entry after a confirmation.
+Each command covers every dead-letter queue of the configuration: the DLQ and, on a Goat backend
+with FIFO queues, the FIFO crash-net DLQ (``fifo_dead_letter_queue``).
 """
 
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from lambda_jobs.ops import backend
@@ -87,10 +89,26 @@ def add_parser(subparsers: Any) -> None:
     purge.set_defaults(run=run_purge)
 
 
-def _dlq_url(config: ClientConfig) -> str:
-    if config.dead_letter_queue is None:
+def _dlq_urls(config: ClientConfig) -> list[str]:
+    """The URLs of every dead-letter queue of the configuration (the DLQ first)."""
+    urls = [dlq.url for dlq in backend.dead_letter_queues(config)]
+    if not urls:
         raise OpsError("the configuration names no dead_letter_queue")
-    return config.dead_letter_queue.url
+    return urls
+
+
+def _peek_all(config: ClientConfig) -> list[DeadLetter]:
+    """Every entry of every DLQ, oldest failure first, none consumed."""
+    from lambda_jobs.ops import dead_letters
+
+    sqs = backend.sqs(config)
+    entries = [e for url in _dlq_urls(config) for e in dead_letters.peek(sqs, url)]
+    entries.sort(key=lambda e: e.failed_at or datetime.max.replace(tzinfo=UTC))
+    return entries
+
+
+def _names(config: ClientConfig) -> str:
+    return ", ".join(backend.queue_name(url) for url in _dlq_urls(config))
 
 
 def _when(value: datetime | None) -> str:
@@ -124,6 +142,7 @@ def job_summary(group: list[DeadLetter], show_args: bool) -> dict[str, Any]:
         "last_failed_at": _when(max(times)) if times else None,
         "entries": len(group),
         "message_ids": [e.message_id for e in group],
+        "dead_letter_queue": last.queue,
     }
     if show_args:
         row["arguments"] = last.args_text
@@ -132,10 +151,8 @@ def job_summary(group: list[DeadLetter], show_args: bool) -> dict[str, Any]:
 
 @backend.command("dlq list")
 def run_list(args: argparse.Namespace) -> int:
-    from lambda_jobs.ops import dead_letters
-
     config = backend.load_config(args.config)
-    entries = dead_letters.peek(backend.sqs(config), _dlq_url(config))
+    entries = _peek_all(config)
     if args.task:
         entries = [e for e in entries if e.task == args.task]
     groups = group_by_job(entries)
@@ -147,6 +164,7 @@ def run_list(args: argparse.Namespace) -> int:
     from lambda_jobs.ops.tables import print_table
 
     columns = ["job id", "task", "reason", "attempts", "error", "first failure", "last failure"]
+    columns.append("entries")
     if args.show_args:
         columns.append("arguments")
     rows = []
@@ -160,23 +178,27 @@ def run_list(args: argparse.Namespace) -> int:
             _error(group[-1]),
             str(summary["first_failed_at"] or "n/a"),
             str(summary["last_failed_at"] or "n/a"),
+            str(summary["entries"]),
         ]
         if args.show_args:
             row.append(summary["arguments"])
         rows.append(row)
+    count = sum(len(g) for g in groups)
     print_table(
-        f"{len(groups)} failed job(s) in {_dlq_url(config).rsplit('/', 1)[-1]}", columns, rows
+        f"{len(groups)} failed job(s), {count} entr{'y' if count == 1 else 'ies'}, in "
+        f"{_names(config)}",
+        columns,
+        rows,
     )
     return backend.EXIT_OK
 
 
 @backend.command("dlq show")
 def run_show(args: argparse.Namespace) -> int:
-    from lambda_jobs.ops import dead_letters
-
+    wanted = backend.job_id_argument(args.id)
     config = backend.load_config(args.config)
-    entries = dead_letters.peek(backend.sqs(config), _dlq_url(config))
-    found = [e for e in entries if args.id in (e.job_id, e.message_id)]
+    entries = _peek_all(config)
+    found = [e for e in entries if wanted in (e.job_id, e.message_id)]
     if not found:
         raise OpsError(
             f"no dead-lettered job with id {args.id!r} ({len(entries)} entries looked at; "
@@ -214,17 +236,23 @@ def run_show(args: argparse.Namespace) -> int:
         ("last failure", "last_failed_at"),
         ("source", "source"),
         ("DLQ entries", "message_ids"),
+        ("dead-letter queue", "dead_letter_queue"),
         ("format", "format"),
         ("traceback", "error_traceback"),
     ]
     if args.show_args:
         labels.append(("arguments", "arguments"))
     fields = [
-        (label, ", ".join(v) if isinstance(v := summary.get(key), list) else str(v or "n/a"))
+        (label, ", ".join(v) if isinstance(v := summary.get(key), list) else _field(v))
         for label, key in labels
     ]
     print_fields(f"dead-lettered job {args.id}", fields)
     return backend.EXIT_OK
+
+
+def _field(value: Any) -> str:
+    """A value of ``dlq show``: n/a only when it is unknown (priority 0 is 0)."""
+    return "n/a" if value is None or value == "" else str(value)
 
 
 def _visibility(text: str) -> int:
@@ -250,7 +278,7 @@ def run_redrive(args: argparse.Namespace) -> int:
     older = parse_duration(args.older_than, "--older-than") if args.older_than is not None else None
     visibility = _visibility(args.visibility_timeout)
     config = backend.load_config(args.config)
-    _dlq_url(config)
+    _dlq_urls(config)
     selection = redrive.Selection(task=args.task, older_than=older)
     if args.move_task:
         handle = redrive.start_move_task(config, selection)
@@ -259,9 +287,12 @@ def run_redrive(args: argparse.Namespace) -> int:
     journal_path = Path(args.journal) if args.journal else redrive.default_journal_path(config)
     journal = redrive.Journal(journal_path)
     if journal.copied:
+        count = len(journal.copied)
         message(
-            f"resuming: {len(journal.copied)} copie(s) of an interrupted redrive are recorded in "
-            f"{journal_path}; those entries are deleted without a second copy"
+            f"resuming: {count} cop{'y' if count == 1 else 'ies'} of an interrupted redrive "
+            f"{'is' if count == 1 else 'are'} recorded in {journal_path}; "
+            f"{'that entry is' if count == 1 else 'those entries are'} deleted without a second "
+            "copy"
         )
     if args.json:
         report = redrive.redrive(
@@ -271,7 +302,8 @@ def run_redrive(args: argparse.Namespace) -> int:
         from lambda_jobs.ops import dead_letters
         from lambda_jobs.ops.tables import progress
 
-        total = dead_letters.visible_count(backend.sqs(config), _dlq_url(config))
+        sqs = backend.sqs(config)
+        total = sum(dead_letters.visible_count(sqs, url) for url in _dlq_urls(config))
         verb = "checking" if args.dry_run else "redriving"
         with progress(f"{verb} dead letters", total) as advance:
             report = redrive.redrive(
@@ -295,6 +327,7 @@ def _print_report(report: Report, args: argparse.Namespace) -> int:
                 "examined": report.examined,
                 "redriven": [{"job_id": j, "task": t, "target": g} for j, t, g in report.redriven],
                 "resumed": report.resumed,
+                "acknowledged": [{"job_id": j, "message_id": m} for j, m in report.acknowledged],
                 "skipped": [{"id": i, "why": w} for i, w in report.skipped],
                 "failed": [{"id": i, "why": w} for i, w in report.failed],
                 "not_selected": report.not_selected,
@@ -312,8 +345,13 @@ def _print_report(report: Report, args: argparse.Namespace) -> int:
             message(f"skipped {name}: {why}")
         for name, why in report.failed:
             message(f"failed {name}: {why}")
+        for name, message_id in report.acknowledged:
+            verb = "would acknowledge" if args.dry_run else "acknowledged"
+            message(f"{verb} {message_id}: another entry of job {name} (one copy per job)")
         message(
             f"{len(report.redriven)} {title} ({report.resumed} finished from an interrupted run), "
+            f"{len(report.acknowledged)} duplicate entries "
+            f"{'to acknowledge' if args.dry_run else 'acknowledged'}, "
             f"{len(report.skipped)} skipped, {len(report.failed)} failed, "
             f"{report.not_selected} not selected; {report.examined} examined"
         )
@@ -322,21 +360,29 @@ def _print_report(report: Report, args: argparse.Namespace) -> int:
 
 @backend.command("dlq purge")
 def run_purge(args: argparse.Namespace) -> int:
+    import sys
+
     from lambda_jobs.ops import dead_letters
     from lambda_jobs.ops.tables import confirm, message
 
     config = backend.load_config(args.config)
-    url = _dlq_url(config)
+    urls = _dlq_urls(config)
     sqs = backend.sqs(config)
-    count = dead_letters.visible_count(sqs, url)
-    name = url.rsplit("/", 1)[-1]
-    if not args.yes and not confirm(
-        f"Delete all {count} failed job(s) in {name}? They cannot be redriven afterwards."
-    ):
-        raise OpsError(
-            f"purge of {name} not confirmed; nothing was deleted (answer y at the prompt, or pass "
-            "--yes)"
-        )
-    sqs.purge_queue(QueueUrl=url)
-    message(f"purged {name}: {count} failed job(s) deleted")
+    counts = {backend.queue_name(url): dead_letters.visible_count(sqs, url) for url in urls}
+    total = sum(counts.values())
+    names = ", ".join(f"{name} ({count})" for name, count in counts.items())
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise OpsError(
+                f"dlq purge would delete {total} failed job(s) in {names}, and stdin is not a "
+                "terminal, so it cannot ask: pass --yes to purge without asking; nothing was "
+                "deleted"
+            )
+        if not confirm(
+            f"Delete all {total} failed job(s) in {names}? They cannot be redriven afterwards."
+        ):
+            raise OpsError(f"purge of {names} not confirmed (answer y); nothing was deleted")
+    for url in urls:
+        sqs.purge_queue(QueueUrl=url)
+    message(f"purged {names}: {total} failed job(s) deleted")
     return backend.EXIT_OK

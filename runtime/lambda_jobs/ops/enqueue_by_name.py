@@ -56,7 +56,7 @@ def _json(text: str, option: str, kind: type) -> Any:
     except ValueError as exc:
         raise OpsError(f"{option} is not valid JSON ({exc}): {text[:80]!r}") from None
     if not isinstance(value, kind):
-        expected = "an array, e.g. '[1, \"a\"]'" if kind is list else "an object, e.g. '{\"a\": 1}'"
+        expected = "array, e.g. '[1, \"a\"]'" if kind is list else "object, e.g. '{\"a\": 1}'"
         raise OpsError(f"{option} must be a JSON {expected}; got {type(value).__name__}")
     return value
 

@@ -3,8 +3,10 @@
 Needs a backend deployed with ``job_store=JobStore(...)`` (its client configuration then carries
 ``job_store``). ``show`` and ``cancel`` read and update the job's item (``dynamodb:GetItem`` /
 ``UpdateItem``, which ``grant_enqueue`` gives); ``failures`` queries the sparse ``failures``
-index (``dynamodb:Query``, which ``grant_read_jobs`` gives). Return values and errors are shown;
-arguments are never stored, so never shown.
+index (``dynamodb:Query``, which ``grant_read_jobs`` gives) and shows only what the index holds:
+id, task, queue, status, attempts, finish time and error (``jobs show ID`` has the rest: times,
+traceback, workers). Return values and errors are shown; arguments are never stored, so never
+shown.
 """
 
 from __future__ import annotations
@@ -89,7 +91,8 @@ def run_show(args: argparse.Namespace) -> int:
     from lambda_jobs.enqueue.store import get_job
     from lambda_jobs.ops import tables
 
-    job = get_job(args.id, backend.load_config(args.config))
+    job_id = backend.job_id_argument(args.id)
+    job = get_job(job_id, backend.load_config(args.config))
     data = as_dict(job)
     if args.json:
         tables.print_json(data)
@@ -103,25 +106,54 @@ def run_failures(args: argparse.Namespace) -> int:
     from lambda_jobs.enqueue.store import failures
     from lambda_jobs.ops import tables
 
+    task = args.task
+    if not task or any(c.isspace() for c in task):
+        raise backend.OpsError(
+            f"TASK {task!r} is not a task name: expected its dotted name (module.function)"
+        )
     try:
         limit = int(args.limit)
     except ValueError:
         limit = 0
     if not 1 <= limit <= MAX_LIMIT:
         raise backend.OpsError(f"--limit must be a whole number 1..{MAX_LIMIT}, got {args.limit!r}")
-    found = failures(args.task, backend.load_config(args.config), limit=limit)
+    found = [
+        failure_dict(item) for item in failures(task, backend.load_config(args.config), limit=limit)
+    ]
     if args.json:
-        tables.print_json([as_dict(job) for job in found])
+        tables.print_json(found)
         return backend.EXIT_OK
     if not found:
-        tables.message(f"no failed jobs of {args.task} in the job store")
+        tables.message(f"no failed jobs of {task} in the job store")
         return backend.EXIT_OK
     tables.print_table(
-        f"latest failures of {args.task}",
+        f"latest failures of {task}",
         ["finished", "job id", "attempts", "error"],
-        [[_text(job.finished_at), job.id, str(job.attempts), _text(job.error)] for job in found],
+        [
+            [
+                _text(job["finished_at"]),
+                job["id"],
+                _text(job["attempts"]),
+                _text(": ".join(x for x in (job["error_type"], job["error_message"]) if x) or None),
+            ]
+            for job in found
+        ],
     )
     return backend.EXIT_OK
+
+
+def failure_dict(item: dict[str, Any]) -> dict[str, Any]:
+    """What ``jobs failures --json`` prints of one index entry: only what the index holds."""
+    return {
+        "id": item.get("pk"),
+        "task": item.get("task"),
+        "queue": item.get("queue"),
+        "status": item.get("status"),
+        "attempts": item.get("attempt"),
+        "finished_at": item.get("finished_at"),
+        "error_type": item.get("error_type"),
+        "error_message": item.get("error_message"),
+    }
 
 
 @backend.command("jobs cancel")
@@ -129,6 +161,7 @@ def run_cancel(args: argparse.Namespace) -> int:
     from lambda_jobs.enqueue.store import cancel_job
     from lambda_jobs.ops import tables
 
-    job = cancel_job(args.id, backend.load_config(args.config))
+    job_id = backend.job_id_argument(args.id)
+    job = cancel_job(job_id, backend.load_config(args.config))
     tables.message(f"job {job.id} ({job.task_name}) is cancelled: it will not run")
     return backend.EXIT_OK

@@ -29,10 +29,25 @@ days, SQS's longest retention); the file is removed when empty or when a run lea
 empty. Every copy also carries the message attribute ``lambda_jobs.redrive_of`` (the DLQ message
 id), for tracing. Two redrives of one DLQ at the same time are not coordinated: run one.
 
+**Once per job.** Entries of one job id (a duplicate delivery, or a job dead-lettered by two
+copies, leaves several) are redriven as one copy: the first entry of a job in a run is copied,
+the later ones are only deleted (reported as ``acknowledged``). A rerun after an interruption
+does the same for a job the journal shows copied, for its entries that failed before that copy
+was sent (a later failure is the copy's own, and goes back).
+
 **Job store.** With one, each job's item is set back to ``enqueued`` at attempt 0 (and leaves the
 failures index) *before* its copy is sent, so the worker runs the copy instead of skipping it as
-a finished duplicate; if that update fails, the copy is not sent and the entry is reported failed.
-``--move-task`` does not update the store, so with a store it is refused.
+a finished duplicate. That write is conditional (:func:`lambda_jobs.enqueue.store.requeue`): only
+a job with no live delivery goes back — ``failed``, expired (no item), ``running`` whose lease ran
+out (a crashed attempt), or ``enqueued`` but never sent back by another entry. A job that is
+running, waiting to retry, already sent back, succeeded or cancelled keeps its item, and its entry
+stays in the DLQ, reported skipped with the job's status. If the send then fails, the item is put
+back as it was (:func:`~lambda_jobs.enqueue.store.restore`) and the entry stays: ``jobs show``,
+``jobs failures`` and ``jobs cancel`` keep telling the truth. ``--move-task`` does not update the
+store, so with a store it is refused.
+
+**Every DLQ.** The backend's DLQ, and on a Goat backend with FIFO queues the FIFO crash-net DLQ
+(``fifo_dead_letter_queue`` of the configuration), are redriven in one run with one journal.
 
 ``StartMessageMoveTask`` (``--move-task``) moves the entries inside SQS instead, but only where
 that is the same operation: a Goat backend with a single lane (the move task has one destination),
@@ -68,21 +83,33 @@ REDRIVE_OF = "lambda_jobs.redrive_of"
 
 
 class Journal:
-    """Message ids of DLQ entries whose copy was sent but whose deletion may not have happened."""
+    """Message ids of DLQ entries whose copy was sent but whose deletion may not have happened,
+    and when each job's copy was sent."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.copied: set[str] = set()
+        self.jobs: dict[str, datetime] = {}
         if path.exists():
             oldest = datetime.now(UTC) - MAX_RETENTION
             for line in path.read_text(encoding="utf-8").splitlines():
                 try:
                     item = json.loads(line)
-                    if datetime.fromisoformat(item["at"]) < oldest:
+                    at = datetime.fromisoformat(item["at"])
+                    if at < oldest:
                         continue  # SQS keeps a message 14 days at most: that entry is gone
                     self.copied.add(str(item["copied"]))
+                    if item.get("job_id"):
+                        job = str(item["job_id"])
+                        self.jobs[job] = max(at, self.jobs.get(job, at))
                 except (ValueError, KeyError, TypeError):
                     continue  # a line torn by a crash mid-write: its copy was not recorded
+
+    def covers(self, entry: DeadLetter) -> bool:
+        """True if ``entry`` is another entry of a job whose copy an earlier run sent, and it
+        failed before that copy was sent (so it is not the copy's own failure)."""
+        sent = self.jobs.get(entry.job_id or "")
+        return sent is not None and entry.failed_at is not None and entry.failed_at <= sent
 
     def record(self, message_id: str, job_id: str | None) -> None:
         """Durably note that ``message_id``'s copy was sent (flushed and fsync'd)."""
@@ -95,10 +122,13 @@ class Journal:
             handle.flush()
             os.fsync(handle.fileno())
         self.copied.add(message_id)
+        if job_id:
+            self.jobs[job_id] = datetime.now(UTC)
 
     def clear(self) -> None:
         """Forget everything (the DLQ holds no entry at all, so no journaled id can come back)."""
         self.copied.clear()
+        self.jobs.clear()
         self.path.unlink(missing_ok=True)
 
     def forget(self, deleted: set[str]) -> None:
@@ -149,6 +179,7 @@ class Report:
     examined: int = 0
     redriven: list[tuple[str, str, str]] = field(default_factory=list)  # job id, task, target
     resumed: int = 0  # of redriven: the copy had been sent by an interrupted run
+    acknowledged: list[tuple[str, str]] = field(default_factory=list)  # job id, message id
     skipped: list[tuple[str, str]] = field(default_factory=list)  # job id or message id, why
     failed: list[tuple[str, str]] = field(default_factory=list)
     not_selected: int = 0
@@ -205,69 +236,168 @@ def redrive(
     visibility: int = DEFAULT_VISIBILITY_SECONDS,
     on_progress: Callable[[], None] = lambda: None,
 ) -> Report:
-    """Redrive the selected entries (see the module docstring for the guarantees)."""
-    dlq = config.dead_letter_queue
-    if dlq is None:
+    """Redrive the selected entries of every DLQ (see the module docstring for the guarantees)."""
+    queues = backend.dead_letter_queues(config)
+    if not queues:
         raise OpsError("the configuration names no dead_letter_queue")
-    sqs = backend.sqs(config)
-    report = Report()
-    held: list[str] = []  # receipts of entries left in the DLQ, released at the end
-    deleted: set[str] = set()
-    now = datetime.now(UTC)
-    try:
-        for page in dead_letters.pages(sqs, dlq.url, visibility=visibility):
-            for message in page:
-                entry = dead_letters.parse(message)
-                report.examined += 1
-                on_progress()
-                if not selection.matches(entry, now):
-                    report.not_selected += 1
-                    held.append(entry.receipt)
-                    continue
-                where = destination(config, entry)
-                name = entry.job_id or entry.message_id
-                if isinstance(where, str):
-                    report.skipped.append((name, where))
-                    held.append(entry.receipt)
-                    continue
-                lane, envelope = where
-                target = lane.target.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
-                if dry_run:
-                    report.redriven.append((name, envelope.task, target))
-                    held.append(entry.receipt)
-                    continue
-                resumed = entry.message_id in journal.copied
-                if not resumed:
-                    try:
-                        if config.job_store is not None:
-                            from lambda_jobs.enqueue.store import requeue
+    run = _Run(config, selection, journal, dry_run)
+    for dlq in queues:
+        run.drain(dlq.url, visibility, on_progress)
+    if not dry_run and not run.report.failed:
+        sqs = backend.sqs(config)
+        if all(dead_letters.total_count(sqs, dlq.url) == 0 for dlq in queues):
+            journal.clear()  # ids an interrupted run deleted but never crossed off
+    return run.report
 
-                            requeue(envelope, config)
-                        send_copy(config, lane, entry, envelope)
-                    except Exception as exc:
-                        report.failed.append((name, f"copy refused: {type(exc).__name__}: {exc}"))
-                        held.append(entry.receipt)
-                        continue
-                    journal.record(entry.message_id, entry.job_id)
-                try:
-                    sqs.delete_message(QueueUrl=dlq.url, ReceiptHandle=entry.receipt)
-                except Exception as exc:
-                    # The journal has it: a rerun deletes it without a second copy.
-                    report.failed.append(
-                        (name, f"copied, but the DLQ delete failed (rerun finishes it): {exc}")
-                    )
-                    continue
-                deleted.add(entry.message_id)
-                report.redriven.append((name, envelope.task, target))
-                report.resumed += resumed
-    finally:
+
+class _Run:
+    """One redrive: the report, the jobs copied so far (each job once) and what is held."""
+
+    def __init__(
+        self, config: ClientConfig, selection: Selection, journal: Journal, dry_run: bool
+    ) -> None:
+        self.config = config
+        self.selection = selection
+        self.journal = journal
+        self.dry_run = dry_run
+        self.report = Report()
+        self.done: set[str] = set()  # job ids copied (or found copied) in this run
+        self.sqs = backend.sqs(config)
+        self.now = datetime.now(UTC)
+
+    def drain(self, url: str, visibility: int, on_progress: Callable[[], None]) -> None:
+        """Go through the entries of the DLQ at ``url``; release what stays."""
+        held: list[str] = []  # receipts of entries left in the DLQ, released at the end
+        deleted: set[str] = set()
+        refused: list[tuple[DeadLetter, str]] = []  # the store said the job is live: why
         try:
-            dead_letters.release(sqs, dlq.url, held)
+            for page in dead_letters.pages(self.sqs, url, visibility=visibility):
+                for message in page:
+                    entry = dead_letters.parse(message, backend.queue_name(url))
+                    self.report.examined += 1
+                    on_progress()
+                    why = self.one(url, entry, deleted)
+                    if why is not None:
+                        refused.append((entry, why))
+                    elif entry.message_id not in deleted:
+                        held.append(entry.receipt)
+            for entry, why in refused:
+                # Another entry of the same job was copied later in this run: this one is done.
+                if entry.job_id in self.done and self.acknowledge(url, entry, deleted):
+                    continue
+                self.report.skipped.append((entry.job_id or entry.message_id, why))
         finally:
-            journal.forget(deleted)
-    if not dry_run and not report.failed and dead_letters.total_count(sqs, dlq.url) == 0:
-        journal.clear()  # ids an interrupted run deleted but never crossed off
-    return report
+            # Refused entries not dealt with (an error cut the run short) are released too.
+            held += [e.receipt for e, _ in refused if e.message_id not in deleted]
+            try:
+                dead_letters.release(self.sqs, url, list(dict.fromkeys(held)))
+            finally:
+                self.journal.forget(deleted)
+
+    def one(self, url: str, entry: DeadLetter, deleted: set[str]) -> str | None:
+        """Redrive, acknowledge or hold ``entry``; returns why the job store refused it, if so."""
+        report = self.report
+        if not self.selection.matches(entry, self.now):
+            report.not_selected += 1
+            return None
+        where = destination(self.config, entry)
+        name = entry.job_id or entry.message_id
+        if isinstance(where, str):
+            report.skipped.append((name, where))
+            return None
+        lane, envelope = where
+        target = lane.target.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+        resumed = entry.message_id in self.journal.copied
+        duplicate = entry.job_id is not None and (
+            entry.job_id in self.done or (not resumed and self.journal.covers(entry))
+        )
+        if self.dry_run:
+            if duplicate:
+                report.acknowledged.append((name, entry.message_id))
+            else:
+                report.redriven.append((name, envelope.task, target))
+                if entry.job_id:
+                    self.done.add(entry.job_id)
+            return None
+        if duplicate:
+            self.acknowledge(url, entry, deleted)
+            return None
+        if not resumed:
+            sent, refused = self.send(lane, entry, envelope)
+            if not sent:
+                return refused
+            self.journal.record(entry.message_id, entry.job_id)
+        if entry.job_id:
+            self.done.add(entry.job_id)
+        try:
+            self.sqs.delete_message(QueueUrl=url, ReceiptHandle=entry.receipt)
+        except Exception as exc:
+            # The journal has it: a rerun deletes it without a second copy.
+            report.failed.append(
+                (name, f"copied, but the DLQ delete failed (rerun finishes it): {exc}")
+            )
+            return None
+        deleted.add(entry.message_id)
+        report.redriven.append((name, envelope.task, target))
+        report.resumed += resumed
+        return None
+
+    def send(self, lane: Lane, entry: DeadLetter, envelope: Envelope) -> tuple[bool, str | None]:
+        """Requeue the job in the store (if any) and send the copy: (sent, why the store refused).
+
+        A failed send is reported (the item restored) and leaves the entry in the DLQ."""
+        from lambda_jobs.errors import JobStateError
+
+        name = entry.job_id or entry.message_id
+        previous: dict[str, Any] | None = None
+        store = self.config.job_store is not None
+        try:
+            if store:
+                from lambda_jobs.enqueue.store import requeue
+
+                previous = requeue(envelope, self.config, redrive_of=entry.message_id)
+        except JobStateError as exc:
+            return False, f"{exc}; the entry is left in the DLQ"
+        except Exception as exc:
+            self.report.failed.append(
+                (name, f"job store update refused: {type(exc).__name__}: {exc}")
+            )
+            return False, None
+        try:
+            send_copy(self.config, lane, entry, envelope)
+        except Exception as exc:
+            why = f"copy refused: {type(exc).__name__}: {exc}"
+            if store:
+                why += self.restore(envelope, previous, entry)
+            self.report.failed.append((name, why))
+            return False, None
+        return True, None
+
+    def restore(
+        self, envelope: Envelope, previous: dict[str, Any] | None, entry: DeadLetter
+    ) -> str:
+        from lambda_jobs.enqueue.store import restore
+
+        try:
+            restore(envelope.id, previous, self.config, redrive_of=entry.message_id)
+        except Exception as exc:
+            return (
+                f"; the job store could not be set back ({type(exc).__name__}: {exc}): "
+                "`jobs show` says enqueued until a redrive succeeds"
+            )
+        return "; the job store is as it was"
+
+    def acknowledge(self, url: str, entry: DeadLetter, deleted: set[str]) -> bool:
+        """Delete an extra entry of a job already copied; False (and reported) if that fails."""
+        name = entry.job_id or entry.message_id
+        try:
+            self.sqs.delete_message(QueueUrl=url, ReceiptHandle=entry.receipt)
+        except Exception as exc:
+            self.report.failed.append((name, f"duplicate entry not deleted: {exc}"))
+            return False
+        deleted.add(entry.message_id)
+        self.report.acknowledged.append((name, entry.message_id))
+        return True
 
 
 def start_move_task(config: ClientConfig, selection: Selection) -> str:

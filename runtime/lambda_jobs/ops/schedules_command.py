@@ -11,6 +11,10 @@ are left out: ``lambda-jobs status`` counts those.
 and priority, through the ordinary client (the same checks as ``enqueue()``): a one-off job with a
 fresh id, not a firing (its context has no ``schedule_name``). It prints the job id.
 
+Against ``lambda-jobs local`` started with ``--schedule-clock-scale F``, the next firings are
+computed on the emulator's scaled clock (it publishes it in its moto, SSM parameter
+``/lambda-jobs/local/schedule-clock``), the clock it fires them by; the command says so.
+
 Works against ``lambda-jobs local`` (its moto server holds the stacks' schedules) and, unverified
 here, against AWS (``scheduler:ListSchedules`` and ``scheduler:GetSchedule`` on the group).
 """
@@ -55,7 +59,12 @@ def run(args: argparse.Namespace) -> int:
     config = backend.load_config(args.config)
     if getattr(args, "action", None) == "run":
         return run_now(config, args.name)
-    rows = collect(config, now=datetime.now(UTC))
+    now, note = schedule_clock(config)
+    rows = collect(config, now=now)
+    if note:
+        from lambda_jobs.ops.tables import message
+
+        message(note)
     if args.json:
         from lambda_jobs.ops.tables import print_json
 
@@ -83,6 +92,32 @@ def run(args: argparse.Namespace) -> int:
         ],
     )
     return backend.EXIT_OK
+
+
+def schedule_clock(config: ClientConfig) -> tuple[datetime, str | None]:
+    """Now on the clock the schedules fire by, and a note when it is not real time.
+
+    On AWS that is real time. ``lambda-jobs local --schedule-clock-scale F`` publishes its scaled
+    clock (:data:`lambda_jobs.emulator.scheduler.CLOCK_PARAMETER`); without it, real time.
+    """
+    real = datetime.now(UTC)
+    if not backend.is_local(config):
+        return real, None
+    from lambda_jobs import aws
+    from lambda_jobs.emulator.scheduler import CLOCK_PARAMETER, clock_now
+
+    try:
+        published = aws.client("ssm", config).get_parameter(Name=CLOCK_PARAMETER)
+        now, scale = clock_now(str(published["Parameter"]["Value"]), real)
+    except Exception:
+        return real, None  # an emulator without a scheduler (or an older one): real time
+    if scale == 1.0:
+        return real, None
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return now, (
+        f"next firings are on lambda-jobs local's schedule clock ({scale:g} x real time, now "
+        f"{stamp} on it): the clock the emulator fires them by"
+    )
 
 
 def _group(config: ClientConfig) -> str:

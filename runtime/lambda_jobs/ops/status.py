@@ -6,8 +6,10 @@ message, and the one-time schedules pending for it. The oldest age comes from Cl
 ``ApproximateAgeOfOldestMessage`` (maximum over the last 5 minutes); SQS has no API that gives it
 without receiving (and so disturbing) messages, and ``lambda-jobs local`` has no CloudWatch, so
 there it shows ``n/a``. Per Lamb lane (a function) only the pending schedules (delayed jobs and
-retries waiting for their backoff) can be known: Lambda's internal async queue has no API. The DLQ
-row gives its depth (visible + in flight).
+retries waiting for their backoff) can be known: Lambda's internal async queue has no API. A
+``(dead letters)`` row gives each dead-letter queue's depth: the DLQ, and on a Goat backend with
+FIFO queues the FIFO crash-net DLQ their redrive policy moves crashed messages to (lane
+``fifo crash net``).
 """
 
 from __future__ import annotations
@@ -94,16 +96,16 @@ def collect(config: ClientConfig) -> list[dict[str, Any]]:
             row.update(_queue_counts(sqs, lane.target))
             row["oldest_age_s"] = _oldest_age(config, row["target"])
         rows.append(row)
-    dlq = config.dead_letter_queue
-    if dlq is not None:
+    for dlq in backend.dead_letter_queues(config):
         counts = _queue_counts(sqs, dlq.url)
+        name = backend.queue_name(dlq.url)
         rows.append(
             {
                 "queue": "(dead letters)",
-                "lane": "",
-                "target": dlq.url.rsplit("/", 1)[-1],
+                "lane": "fifo crash net" if dlq == config.fifo_dead_letter_queue else "",
+                "target": name,
                 **counts,
-                "oldest_age_s": _oldest_age(config, dlq.url.rsplit("/", 1)[-1]),
+                "oldest_age_s": _oldest_age(config, name),
                 "scheduled": None,
             }
         )
@@ -153,6 +155,8 @@ def scheduled_by_target(config: ClientConfig) -> dict[str, int] | None:
     """Pending one-time schedules of the backend's group, counted by target ARN.
 
     Recurring schedules (``lambda-jobs schedules``) share the group; they are not pending jobs.
+    Only live schedules count: a fired one deletes itself, a cancelled job's is deleted by the
+    cancel, and a ``DISABLED`` one never fires.
     """
     if config.scheduler is None:
         return None
@@ -166,6 +170,8 @@ def scheduled_by_target(config: ClientConfig) -> dict[str, int] | None:
         response = client.list_schedules(**kwargs)
         for schedule in response.get("Schedules", []):
             if not str(schedule.get("Name", "")).startswith(ONE_TIME_PREFIX):
+                continue
+            if schedule.get("State", "ENABLED") != "ENABLED":
                 continue
             arn = backend.unqualified_arn(str(schedule.get("Target", {}).get("Arn", "")))
             counts[arn] = counts.get(arn, 0) + 1

@@ -12,11 +12,28 @@ and no DynamoDB client is ever created. The item schema and the conditions are d
   use one up, an attempt whose lease ran out does);
 - ``finished`` / ``cancelled``: the job already succeeded or failed / was cancelled; acknowledge it
   without running (log outcome ``skipped_duplicate`` / ``cancelled``);
+- ``waiting``: the job waits for a scheduled retry and this delivery is not that retry (Lamb only,
+  see *Which delivery is the retry* below); acknowledge it without running
+  (``skipped_duplicate``): the retry's schedule brings the job back after its backoff;
 - ``busy``: another attempt is running under a live lease (``lease_remaining`` seconds) held by
   another request id; do not start it twice (Goat lists it to come back after the lease, Lamb
   acknowledges it: the holder's own retries cover its crash);
 - ``unavailable``: the store could not be reached (``error`` says why). The job runs anyway, as it
   would without the store: the queue, not the store, decides delivery.
+
+**Which delivery is the retry** (Lamb: ``delivered_attempt`` given). Lambda's async queue may
+hand one event over more than once ("How Lambda handles errors and retries with asynchronous
+invocation"), so while a job is ``retrying`` a copy of an earlier delivery can arrive before the
+retry's schedule fires. The two are told apart by the attempt the delivery carries against the
+store's: the Lamb handler schedules a retry with the envelope's ``attempt`` set to the store's
+attempt + 1, so only a delivery whose attempt is past the store's is the scheduled retry; a copy
+of an earlier delivery carries the store's attempt or less and gets ``waiting``. One exception:
+Lambda's own retry of the invocation that recorded ``retrying`` (it carries the same request id,
+the item's ``lease_owner``) may claim it, because that invocation raised after recording it, when
+its retry schedule could not be created, and no schedule will bring the job back. So a duplicate
+never uses an attempt up and never starts a second retry chain. Goat passes no
+``delivered_attempt``: its retry is the same SQS message coming back after its visibility
+timeout, and any delivery may claim a ``retrying`` job.
 
 :func:`finish` records the outcome on condition that the item still carries the claimed attempt
 (a later claim, after this lease ran out, owns the item then); its failure is logged by the caller
@@ -25,13 +42,13 @@ and never changes what happens to the message.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from lambda_jobs import jobstore
 from lambda_jobs.jobstore import n, s
+from lambda_jobs.jsoncodec import wire_json, wire_size
 from lambda_jobs.worker.coldstart import JOB_TABLE_ENV, JOB_TTL_ENV
 
 if TYPE_CHECKING:
@@ -119,6 +136,14 @@ _CLAIM_CONDITION = (
     "attribute_not_exists(#pk) OR #status IN (:enqueued, :retrying) "
     "OR (#status = :running AND (#lease_until < :now OR #lease_owner = :owner))"
 )
+#: With ``delivered_attempt`` (Lamb): a ``retrying`` job is claimed only by its scheduled retry,
+#: or by Lambda's retry of the invocation that recorded ``retrying`` (module docstring).
+_RETRY_CLAIM_CONDITION = (
+    "attribute_not_exists(#pk) OR #status = :enqueued "
+    "OR (#status = :retrying AND (attribute_not_exists(#attempt) OR #attempt < :delivered "
+    "OR #lease_owner = :owner)) "
+    "OR (#status = :running AND (#lease_until < :now OR #lease_owner = :owner))"
+)
 
 
 def claim(
@@ -128,18 +153,23 @@ def claim(
     max_attempts: int,
     lease_seconds: float,
     worker_id: str,
+    delivered_attempt: int | None = None,
 ) -> Claim:
     """Claim ``envelope``'s job for one attempt of at most ``lease_seconds``; never raises.
 
     ``worker_id`` is the Lambda request id. Lambda retries a failed async event (a crash, a
     function timeout) with the same request id, so a claim by the same id takes over its own
-    crashed attempt at once instead of waiting for the lease.
+    crashed attempt at once instead of waiting for the lease. ``delivered_attempt`` (Lamb: the
+    attempt the delivery carries) lets only the scheduled retry claim a ``retrying`` job; any
+    other delivery then gets ``waiting`` (module docstring).
     """
     now = jobstore.now_epoch()
     if not worker_id:
         import uuid
 
         worker_id = f"local-{uuid.uuid4()}"
+    condition = _CLAIM_CONDITION if delivered_attempt is None else _RETRY_CLAIM_CONDITION
+    extra = {} if delivered_attempt is None else {":delivered": n(delivered_attempt)}
     try:
         client = store.client
         try:
@@ -147,9 +177,10 @@ def claim(
                 TableName=store.table,
                 Key={"pk": s(envelope.id)},
                 UpdateExpression=_CLAIM_UPDATE,
-                ConditionExpression=_CLAIM_CONDITION,
-                ExpressionAttributeNames=_names(_CLAIM_UPDATE, _CLAIM_CONDITION),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=_names(_CLAIM_UPDATE, condition),
                 ExpressionAttributeValues={
+                    **extra,
                     ":running": s(jobstore.RUNNING),
                     ":enqueued": s(jobstore.ENQUEUED),
                     ":retrying": s(jobstore.RETRYING),
@@ -189,6 +220,8 @@ def _refused(item: dict[str, Any], now: float) -> Claim:
     attempt = int(attempt) if isinstance(attempt, (int, float)) else None
     if status == jobstore.CANCELLED:
         return Claim("cancelled", attempt=attempt)
+    if status == jobstore.RETRYING:  # only refused to a delivery that is not its retry
+        return Claim("waiting", attempt=attempt)
     if status == jobstore.RUNNING:
         lease = item.get("lease_until")
         remaining = float(lease) - now if isinstance(lease, (int, float)) else 0.0
@@ -275,13 +308,13 @@ def encode_result(value: Any) -> tuple[str | None, str | None]:
     """``(JSON text, None)`` if ``value`` is JSON within :data:`RESULT_MAX_BYTES`, else
     ``(None, why)``; never raises."""
     try:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = wire_json(value)
     except (TypeError, ValueError) as exc:
         return None, (
             f"the task returned a {type(value).__name__}, which is not JSON ({exc}); its return "
             "value was not stored"
         )
-    size = len(text.encode())
+    size = wire_size(text)
     if size > jobstore.RESULT_MAX_BYTES:
         return None, (
             f"the task's return value is {size:,} bytes as JSON, over the job store's limit of "

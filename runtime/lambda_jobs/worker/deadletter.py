@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from lambda_jobs import aws
 from lambda_jobs.config import SQS_MAX_MESSAGE_BYTES
 from lambda_jobs.errors import ConfigurationError
+from lambda_jobs.jsoncodec import wire_size
 
 DLQ_URL_ENV = "LAMBDA_JOBS_DLQ_URL"
 
@@ -102,10 +103,10 @@ def attributes(
 
 def message_size(body: str, message_attributes: dict[str, dict[str, str]]) -> int:
     """Bytes SQS counts for a message: the body plus each attribute's name, type and value."""
-    size = len(body.encode("utf-8"))
+    size = wire_size(body)
     for name, value in message_attributes.items():
-        size += len(name.encode()) + len(value["DataType"].encode())
-        size += len(value.get("StringValue", "").encode("utf-8"))
+        size += wire_size(name) + wire_size(value["DataType"])
+        size += wire_size(value.get("StringValue", ""))
     return size
 
 
@@ -125,13 +126,13 @@ def fit(body: str, message_attributes: dict[str, dict[str, str]]) -> dict[str, d
         if value is None or over <= 0:
             continue
         text = value["StringValue"]
-        keep = len(text.encode("utf-8")) - over
+        keep = wire_size(text) - over
         if keep > 0:
             fitted[key] = {**value, "StringValue": cut(text, keep)}
-            over -= len(text.encode("utf-8")) - len(fitted[key]["StringValue"].encode("utf-8"))
+            over -= wire_size(text) - wire_size(fitted[key]["StringValue"])
         else:
             del fitted[key]
-            over -= len(key.encode()) + len(value["DataType"].encode()) + len(text.encode("utf-8"))
+            over -= wire_size(key) + wire_size(value["DataType"]) + wire_size(text)
     return fitted
 
 

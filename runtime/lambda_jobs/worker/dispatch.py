@@ -28,8 +28,30 @@ if TYPE_CHECKING:
     from lambda_jobs.worker.coldstart import Runtime
 
 
+class _Invocation:
+    """The invocation being handled; ``request_id`` is "" outside one."""
+
+    __slots__ = ("request_id",)
+
+    def __init__(self) -> None:
+        self.request_id = ""
+
+
+#: What a job may ask about the invocation running it: the Django backend's worker id is
+#: ``current.request_id``, the Lambda request id the job store records per attempt too.
+current = _Invocation()
+
+
 def dispatch(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
     """Route ``event`` to the backend that understands its shape (see the module docstring)."""
+    current.request_id = str(getattr(context, "aws_request_id", "") or "")
+    try:
+        return _route(event, context, runtime)
+    finally:
+        current.request_id = ""
+
+
+def _route(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
     if isinstance(event, dict):
         if "Records" in event:  # the key of every event-source batch; Goat checks it is SQS's
             from lambda_jobs.worker import goat

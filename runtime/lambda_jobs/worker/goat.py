@@ -4,6 +4,14 @@ For each record, in order:
 
 - **attempt** = the envelope's ``attempt`` + ``ApproximateReceiveCount`` - 1, so deliveries that
   never finished (a crash, the whole function timing out) count as attempts too.
+- **came back** (receive count above 1, no job store): a crash fails the whole invocation and
+  raises the receive count of every record of the batch, also of those that never started; the
+  count cannot tell the record that crashed from its neighbours. So such a record runs alone, in
+  a child process (:func:`_process_alone`, :mod:`lambda_jobs.worker.isolation`): it is never
+  dead-lettered unrun because of the count (one the count puts past its last attempt runs as its
+  last attempt), and a crash of its own is seen there and counted against it alone
+  (``IncompleteAttempts``: retried, or dead-lettered on the last attempt). With the job store the
+  claim counts attempts instead: a record that never started was never claimed.
 - **success**: not listed; the event-source mapping deletes it.
 - **failure with attempts left**: ``ChangeMessageVisibility`` to the backoff
   (:meth:`lambda_jobs.options.RetryPolicy.delay_after`), then listed in ``batchItemFailures``.
@@ -26,7 +34,16 @@ For each record, in order:
   ``.fifo``) the records are listed, which keeps their order; there a hand-back does count as a
   delivery (the receive count grows), so it uses up an attempt.
 - **FIFO order**: on a FIFO queue, once a record is listed, every later record of the batch is
-  listed without running (as AWS requires for partial batch responses on FIFO queues).
+  listed without running ("Handling errors for an SQS event source in Lambda": stop at the first
+  failure and report it and every unprocessed record). Those later records, and a hand-back's,
+  are made visible again at once (``ChangeMessageVisibilityBatch`` to 0, :func:`_release`)
+  instead of staying in flight for the queue's whole visibility timeout (6 x the function
+  timeout), during which SQS would deliver nothing after them in their message groups. SQS keeps
+  them in order by itself: it returns no message of a group after an in-flight one ("FIFO queue
+  delivery logic in Amazon SQS"), and the records before them are in flight until the mapping
+  deletes them, the failed one until its backoff ends. So a group resumes right after the failed
+  job's backoff (or at once after a hand-back), in order; the effective retry delay of a FIFO
+  job is its backoff, and every later job of its group waits that long too.
 
 **Job store** (``LAMBDA_JOBS_JOB_TABLE`` set; :mod:`lambda_jobs.worker.claims`): each started
 record is claimed first, and the attempt is the store's count instead of the receive count. A job
@@ -43,7 +60,7 @@ record needs an AWS call (failure, DLQ, hand-back).
 from __future__ import annotations
 
 from lambda_jobs.worker.deadline import MIN_SLICE_MS, FunctionClock
-from lambda_jobs.worker.triage import Arrival, dead_letter, decode_body
+from lambda_jobs.worker.triage import INCOMPLETE_ATTEMPTS, Arrival, dead_letter, decode_body
 
 TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
 if TYPE_CHECKING:
@@ -104,8 +121,11 @@ class _Record(Arrival):
 
     @property
     def need_ms(self) -> float:
-        """Time this record needs to be worth starting (see :mod:`lambda_jobs.worker.deadline`)."""
-        if self.reason is not None or self.options is None:
+        """Time this record needs to be worth starting (see :mod:`lambda_jobs.worker.deadline`).
+
+        Nothing for a record refused unrun; one past its last attempt by the receive count may still
+        run (alone, or when its claim says so): it needs its time."""
+        if self.reason not in (None, "exhausted") or self.options is None:
             return 0.0
         return self.options.timeout * 1000 if self.options.timeout is not None else MIN_SLICE_MS
 
@@ -162,7 +182,8 @@ def handle_batch(event: dict[str, Any], context: Any, runtime: Runtime) -> dict[
                 handed_back.append(record)
                 continue
             started += 1
-            if not _process(record, clock, worker_id):
+            alone = record.store is None and (record.receive_count or 1) > 1
+            if not (_process_alone if alone else _process)(record, clock, worker_id):
                 failures.append(record.message_id)
                 stopped = stopped or fifo  # FIFO: every later record stays behind this one
         except Exception as exc:  # a bug here must not cost the neighbours their results
@@ -221,6 +242,61 @@ def _process(record: _Record, clock: FunctionClock, worker_id: str) -> bool:
         error_message=outcome.error_message,
         error=outcome.error,
         duration_ms=outcome.duration_ms,
+    )
+
+
+def _process_alone(record: _Record, clock: FunctionClock, worker_id: str) -> bool:
+    """:func:`_process` of a record that came back, without the job store, in a child process
+    (:mod:`lambda_jobs.worker.isolation`: the module docstring says why).
+
+    The receive count still counts its deliveries as attempts, but never dead-letters it unrun: a
+    record the count puts past its last attempt runs as its last attempt. If it crashes alone, the
+    crash is its own: an attempt that did not finish (``IncompleteAttempts``), retried or, past
+    the last attempt, dead-lettered as such.
+    """
+    options = record.options
+    if options is None or record.reason not in (None, "exhausted"):
+        return _process(record, clock, worker_id)  # refused unrun: nothing that could crash
+    from lambda_jobs.worker.isolation import run_alone
+
+    counted = record.attempt
+    if record.reason == "exhausted":
+        record.reason, record.attempt = None, options.max_attempts
+
+    def work() -> bool:
+        try:
+            return _process(record, clock, worker_id)
+        except Exception as exc:  # as handle_batch does: list it, say why
+            _log_internal_error(record.message_id, exc)
+            return False
+
+    # The child keeps to its time limit itself; this is the backstop for one that does not:
+    # killed (an attempt that did not finish) before Lambda's deadline would end this process.
+    remaining = clock.remaining_ms()
+    seconds = None
+    if remaining is not None:
+        seconds = (remaining - min(clock.margin_ms / 2, remaining / 5)) / 1000
+    try:
+        settled, how = run_alone(work, seconds)
+    except OSError:  # no fork here: run it in this process, counted as before
+        return _process(record, clock, worker_id)
+    if settled is not None:
+        return settled
+    record.attempt = max(counted, record.attempt)
+    if record.attempt < options.max_attempts:
+        _retry_later(record, 0.0, INCOMPLETE_ATTEMPTS)
+        return False
+    return _dead_letter(
+        record,
+        reason="exhausted",
+        error_type=INCOMPLETE_ATTEMPTS,
+        error_message=(
+            f"attempt {record.attempt} crashed the function's process when run alone ({how}); "
+            f"max_attempts is {options.max_attempts} and previous attempts did not finish "
+            f"(ApproximateReceiveCount {record.receive_count})"
+        ),
+        error=None,
+        duration_ms=0.0,
     )
 
 
@@ -296,12 +372,57 @@ def _hand_back(records: list[_Record], *, fifo: bool, clock: FunctionClock) -> l
     listed = [r for r in records if fifo or r.envelope is None]
     copies = [r for r in records if not fifo and r.envelope is not None]
     refused = _send_copies(copies) if copies else set()
+    not_released = _release(listed) if fifo else {}  # message id -> the AWS error
     remaining = clock.remaining_ms()
+    remaining = round(remaining, 1) if remaining is not None else None  # as duration_ms is
     for record in records:
-        record.log("handed_back", 0.0, remaining_ms=remaining)
+        record.log(
+            "handed_back",
+            0.0,
+            remaining_ms=remaining,
+            aws_error=not_released.get(record.message_id),
+        )
     return [r.message_id for r in listed] + [
         r.message_id for r in copies if r.message_id in refused
     ]
+
+
+def _release(records: list[_Record]) -> dict[str, str]:
+    """Make FIFO records visible again at once; returns ``{message id: AWS error}`` of failures.
+
+    For the records listed behind a failed one, or handed back: SQS's FIFO rule keeps each
+    behind the first in-flight message of its group (see the module docstring), so none
+    overtakes the failed one. A record whose change failed stays in flight until the queue's
+    visibility timeout ends (it comes back then, as it did before this release existed). The
+    batch call needs no grant beyond ``sqs:ChangeMessageVisibility``, which retries already use
+    (IAM has no separate batch action: "Actions, resources, and condition keys for Amazon SQS").
+    """
+    prefix = "ChangeMessageVisibilityBatch failed"
+    failed: dict[str, str] = {}
+    by_queue: dict[str, list[_Record]] = {}
+    for record in records:
+        by_queue.setdefault(record.source, []).append(record)
+    for source_arn, group in by_queue.items():
+        for start in range(0, len(group), 10):
+            chunk = group[start : start + 10]
+            try:
+                from lambda_jobs import aws
+
+                response = aws.client("sqs", None).change_message_visibility_batch(
+                    QueueUrl=queue_url(source_arn),
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": r.receipt, "VisibilityTimeout": 0}
+                        for i, r in enumerate(chunk)
+                    ],
+                )
+            except Exception as exc:
+                error = f"{prefix}: {type(exc).__name__}: {exc}"
+                failed.update((r.message_id, error) for r in chunk)
+                continue
+            for entry in response.get("Failed", []):
+                error = f"{prefix}: {entry.get('Code')}: {entry.get('Message')}"
+                failed[chunk[int(entry["Id"])].message_id] = error
+    return failed
 
 
 def _send_copies(records: list[_Record]) -> set[str]:
@@ -343,9 +464,12 @@ def _copy_entry(entry_id: str, record: _Record) -> dict[str, Any]:
     Lambda's recursive loop cutoff ("Use Lambda recursive loop detection").
     """
     assert record.envelope is not None
+    attempt = record.attempt
+    if record.options is not None:  # a count past the last attempt runs as the last one
+        attempt = min(attempt, record.options.max_attempts)  # (see "came back" above)
     entry: dict[str, Any] = {
         "Id": entry_id,
-        "MessageBody": record.envelope.with_attempt(record.attempt).to_json(),
+        "MessageBody": record.envelope.with_attempt(attempt).to_json(),
     }
     group = record.message_group_id
     if group is not None:

@@ -14,7 +14,8 @@ its success path). The line::
 near the deadline; runs in a later invocation) or ``dead_letter_failed`` (the DLQ send failed, so
 the message was kept: it comes back and is dead-lettered then). With the job store on
 (:mod:`lambda_jobs.worker.claims`) three more: ``skipped_duplicate`` (the job already finished,
-or — Lamb — runs under a live lease in another invocation: acknowledged without running),
+or — Lamb — runs under a live lease in another invocation, or waits for its scheduled retry, which
+this delivery is not: ``retry_pending`` true; acknowledged without running),
 ``cancelled`` (cancelled before it started: acknowledged without running) and ``deferred`` (Goat:
 another attempt runs under a live lease; hidden for ``retry_in_s`` and listed, so it comes back
 then). A store write that failed adds ``store_error`` (the job went on as without the store).
@@ -85,6 +86,9 @@ _LEVELS = {
     "dead_lettered": "ERROR",
 }
 BACKEND_ENV = "LAMBDA_JOBS_BACKEND"
+#: The outcomes that always follow an attempt that ran; ``dead_lettered`` and
+#: ``dead_letter_failed`` follow one only when the job ran (its caller says so).
+RAN_OUTCOMES = ("succeeded", "retrying")
 
 #: Inside an invocation (:func:`begin` .. :func:`end`): ``LAMBDA_JOBS_BACKEND`` as read at
 #: :func:`begin` ("" when unset), else None (read on every line).
@@ -175,8 +179,13 @@ def log_job(  # noqa: PLR0917 - positional: the hot path, one call per job
     message_id: str | None = None,
     store_error: str | None = None,
     extra: dict[str, Any] | None = None,
+    ran: bool | None = None,
 ) -> None:
     """Write one job's line and count it into the metrics; see :func:`job_line` for its fields.
+
+    ``ran`` says whether an attempt ran (None: the outcome tells, :data:`RAN_OUTCOMES`); only an
+    attempt that ran has a duration in ``JobDuration`` and a ``queue_latency_ms``, however short
+    it was (0.0 ms included).
 
     ``due_at`` is when the job became due (its envelope's ``run_after`` or ``enqueued_at``); it
     gives ``queue_latency_ms`` on the line of a first attempt that ran. After ``duration_ms`` the
@@ -189,8 +198,10 @@ def log_job(  # noqa: PLR0917 - positional: the hot path, one call per job
     number in ``extra``) takes the dict and the encoder instead. The tests pin the two to the same
     text.
     """
+    if ran is None:
+        ran = outcome in RAN_OUTCOMES
     latency = None
-    if due_at is not None and attempt == 1 and duration_ms and outcome != "handed_back":
+    if due_at is not None and attempt == 1 and ran:
         # From when the job became due to the start of the attempt that just ran.
         waited = (_time() - duration_ms / 1000 - due_at.timestamp()) * 1000
         latency = round(waited, 1) if waited > 0 else 0.0
@@ -245,7 +256,7 @@ def log_job(  # noqa: PLR0917 - positional: the hot path, one call per job
         text = _encode(line) + "\n"
         rounded = line["duration_ms"]
     _emit(text)
-    metrics.count(outcome, backend, queue, task, rounded, latency)
+    metrics.count(outcome, backend, queue, task, rounded if ran else None, latency)
 
 
 def begin() -> None:

@@ -10,7 +10,8 @@ the envelope's ``attempt``.
 - **failure with attempts left**: a one-time EventBridge Scheduler schedule
   (``LAMBDA_JOBS_SCHEDULER_GROUP``, role ``LAMBDA_JOBS_SCHEDULER_ROLE_ARN``) re-delivers the
   envelope with ``attempt + 1`` to this function (``context.invoked_function_arn``) after the
-  backoff; returns normally.
+  backoff, with the backend's dead-letter queue (``LAMBDA_JOBS_DLQ_URL``) as its
+  ``DeadLetterConfig``; returns normally.
 - **exhausted / poison** (undecodable, unknown or not-allowed task, attempt past the last):
   sent to ``LAMBDA_JOBS_DLQ_URL`` with the ``lambda_jobs.*`` attributes, body = the envelope as it
   arrived (JSON); returns normally.
@@ -20,7 +21,13 @@ before it runs and the attempt is the store's count. A job that already finished
 under a live lease in another invocation (Lambda's async delivery can hand one event over twice),
 is acknowledged without running and logged ``skipped_duplicate``: the running invocation owns the
 job, and if it crashes Lambda's own async retries of *that* event bring it back (with its request
-id, which takes the lease over at once). A cancelled job is
+id, which takes the lease over at once). A job that waits for its scheduled retry (``retrying``)
+is claimed only by that retry: the retry's schedule carries ``attempt`` = the store's attempt + 1,
+so a delivery carrying the store's attempt or less is a copy of an earlier delivery, acknowledged
+without running and without using an attempt (``skipped_duplicate`` with ``retry_pending``); the
+one exception is Lambda's own retry of the invocation that recorded ``retrying`` and then failed
+to create the schedule (same request id). So duplicates never start a second retry chain
+(:mod:`lambda_jobs.worker.claims`, "Which delivery is the retry"). A cancelled job is
 acknowledged and logged ``cancelled``.
 
 Returning normally in all those cases leaves Lambda's own async retries (and the function's
@@ -63,11 +70,14 @@ def handle_job(job: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
     )
     clock = FunctionClock(context, runtime.deadline_margin_ms)
     limit, message = arrived.time_limit(clock)
-    action = arrived.claim(limit, str(getattr(context, "aws_request_id", "") or ""))
-    if action in ("finished", "busy", "cancelled"):
+    delivered = arrived.envelope.attempt if arrived.envelope is not None else None
+    action = arrived.claim(limit, str(getattr(context, "aws_request_id", "") or ""), delivered)
+    if action in ("finished", "busy", "cancelled", "waiting"):
         outcome_name = "cancelled" if action == "cancelled" else "skipped_duplicate"
         running = arrived.claimed.lease_remaining if arrived.claimed and action == "busy" else None
-        arrived.log(outcome_name, 0.0, lease_remaining_s=running)
+        # ``waiting``: the job waits for its scheduled retry, which this delivery is not.
+        retry_pending = True if action == "waiting" else None
+        arrived.log(outcome_name, 0.0, lease_remaining_s=running, retry_pending=retry_pending)
         return {"job_id": arrived.identity()[1], "outcome": outcome_name}
     if arrived.reason is not None:
         error_type, error_message = arrived.refusal()
@@ -122,6 +132,10 @@ def _schedule_retry(arrived: Arrival, duration_ms: float, error_type: str) -> in
             )
         if not function_arn:
             raise ConfigurationError("the Lambda context has no invoked_function_arn to retry to")
+        from lambda_jobs.worker.deadletter import DLQ_URL_ENV
+
+        dlq_url = os.environ.get(DLQ_URL_ENV, "").strip()
+        dlq_arn = schedules.queue_arn_of_url(dlq_url, like_arn=function_arn) if dlq_url else None
         schedules.create(
             aws.client("scheduler", None),
             envelope=envelope.with_attempt(arrived.attempt + 1),
@@ -130,6 +144,7 @@ def _schedule_retry(arrived: Arrival, duration_ms: float, error_type: str) -> in
             role_arn=role_arn,
             target_arn=function_arn,
             lamb=True,
+            dead_letter_arn=dlq_arn,
         )
     except Exception as exc:
         arrived.log(

@@ -15,12 +15,15 @@ Metrics, namespace ``LambdaJobs``:
 - ``JobsRetried`` (Count): failed attempts that will run again (``retrying``);
 - ``JobsDeadLettered`` (Count): jobs sent to the dead-letter queue;
 - ``JobsHandedBack`` (Count): jobs not started near the deadline (run in a later invocation);
-- ``JobDuration`` (Milliseconds): run time of each attempt that ran (one value per attempt);
+- ``JobDuration`` (Milliseconds): run time of each attempt that ran (one value per attempt, 0.0
+  included: a job faster than the log's 0.1 ms resolution is a duration too);
 - ``QueueLatency`` (Milliseconds): start of a first attempt minus when the job became due
   (``run_after`` if set, else ``enqueued_at``); first attempts only, so retry backoffs do not
   inflate it. It is the ``queue_latency_ms`` of the job's log line (computed there).
 
-Dimensions are low-cardinality by default: ``backend`` (``LAMBDA_JOBS_BACKEND``, else
+Dimensions are low-cardinality by default: ``backend`` (the backend's own name,
+``LAMBDA_JOBS_METRICS_BACKEND``, which the constructs set to the backend's unique name so that two
+backends of one account and region do not share metrics; else ``LAMBDA_JOBS_BACKEND``, else
 ``unknown``) and ``queue`` (the envelope's; ``unknown`` for a body that could not be decoded).
 ``LAMBDA_JOBS_METRICS_TASK_DIMENSION=1`` adds ``task`` — one custom metric per task and metric
 name, which CloudWatch bills ($0.30 per metric-month for the first 10,000): switch it on knowingly.
@@ -47,6 +50,7 @@ if TYPE_CHECKING:
 NAMESPACE = "LambdaJobs"
 ENABLED_ENV = "LAMBDA_JOBS_METRICS"
 TASK_DIMENSION_ENV = "LAMBDA_JOBS_METRICS_TASK_DIMENSION"
+BACKEND_NAME_ENV = "LAMBDA_JOBS_METRICS_BACKEND"
 UNKNOWN = "unknown"
 
 COUNTERS = {
@@ -69,15 +73,17 @@ _FALSE = ("0", "false", "no", "off")
 # latencies, dimension values]; None when closed.
 _open: dict[tuple[str | None, ...], list[Any]] | None = None
 _task_dimension = False
+_backend_name: str | None = None
 
 
 def begin() -> None:
     """Start collecting for one invocation (a no-op when ``LAMBDA_JOBS_METRICS=0``)."""
-    global _open, _task_dimension
+    global _open, _task_dimension, _backend_name
     if os.environ.get(ENABLED_ENV, "1").strip().lower() in _FALSE:
         _open = None
         return
     _task_dimension = os.environ.get(TASK_DIMENSION_ENV, "").strip().lower() in ("1", "true", "yes")
+    _backend_name = os.environ.get(BACKEND_NAME_ENV, "").strip() or None
     _open = {}
 
 
@@ -108,17 +114,21 @@ def count(  # noqa: PLR0917 - positional: the hot path, one call per job
 ) -> None:
     """Count one job's outcome (the fields of its log line) into the open collection.
 
+    ``duration_ms`` is None when no attempt ran (a refusal, a duplicate); every attempt that ran
+    is one ``JobDuration`` value, however short.
+
     The outcomes are kept as a list and tallied by :func:`documents` (once per invocation).
     """
     collection = _open
     if collection is None or outcome not in COUNTERS:
         return
+    backend = _backend_name or backend
     key = (backend, queue, task) if _task_dimension else (backend, queue)
     entry = collection.get(key)
     if entry is None:
         entry = collection[key] = [[], [], [], tuple(value or UNKNOWN for value in key)]
     entry[0].append(outcome)
-    if duration_ms and outcome != "handed_back":
+    if duration_ms is not None and outcome != "handed_back":  # 0.0 ms is a duration too
         entry[1].append(duration_ms)
     if latency_ms is not None:
         entry[2].append(latency_ms)

@@ -153,6 +153,7 @@ def run_attempt(  # noqa: PLR0917 - positional from the worker: one call per job
                     job_id=envelope.id,
                     task_name=task.name,
                     queue_name=envelope.queue,
+                    priority=envelope.priority,
                     attempt=attempt,
                     max_attempts=max_attempts,
                     enqueued_at=envelope.enqueued_at,

@@ -161,8 +161,13 @@ class Arrival:
             limit, message = self.time_limit(clock)
         return run_attempt(task, envelope, self.attempt, options.max_attempts, limit, message)
 
-    def claim(self, time_limit: float | None, worker_id: str) -> str:
+    def claim(
+        self, time_limit: float | None, worker_id: str, delivered_attempt: int | None = None
+    ) -> str:
         """Claim the job in the store; returns the action (see :class:`.claims.Claim`).
+
+        ``delivered_attempt`` (Lamb) is the attempt the delivery carries: it tells the scheduled
+        retry of a ``retrying`` job from a copy of an earlier delivery (``waiting``).
 
         ``run`` also when the store is off, unreachable (``store_error`` is set) or the job cannot
         be claimed (no envelope). On ``run`` with a store, ``attempt`` is the store's and
@@ -181,6 +186,7 @@ class Arrival:
             max_attempts=self.options.max_attempts,
             lease_seconds=lease,
             worker_id=worker_id,
+            delivered_attempt=delivered_attempt,
         )
         if found.action == "unavailable":
             self.store_error = f"claim failed, ran without it: {found.error}"
@@ -275,9 +281,12 @@ class Arrival:
             job_id[:256] if isinstance(job_id, str) and job_id else None,
         )
 
-    def log(self, outcome: str, duration_ms: float = 0.0, **extra: Any) -> None:
+    def log(
+        self, outcome: str, duration_ms: float = 0.0, *, ran: bool | None = None, **extra: Any
+    ) -> None:
         """Write this job's log line (:func:`lambda_jobs.worker.joblog.log_job`); ``extra`` are
-        the outcome's own fields (``error_type``, ``retry_in_s``, ...)."""
+        the outcome's own fields (``error_type``, ``retry_in_s``, ...); ``ran`` whether an attempt
+        ran (None: the outcome says)."""
         env = self.envelope
         options = self.options
         if env is not None:
@@ -295,6 +304,7 @@ class Arrival:
                 self.message_id,
                 self.store_error,
                 extra or None,
+                ran,
             )
             return
         task, job_id = self.identity()
@@ -310,6 +320,7 @@ class Arrival:
             self.message_id,
             self.store_error,
             extra or None,
+            ran,
         )
 
 
@@ -354,6 +365,7 @@ def dead_letter(
         job.log(
             "dead_letter_failed",
             duration_ms,
+            ran=error is not None,
             error_type=error_type,
             reason=reason,
             aws_error=f"{type(exc).__name__}: {exc}",
@@ -361,5 +373,7 @@ def dead_letter(
         return exc
     # Only once the DLQ holds it: a job kept for a failed send must not look finished.
     job.settle("dead_lettered", error_type=error_type, error_message=error_message, error=error)
-    job.log("dead_lettered", duration_ms, error_type=error_type, reason=reason)
+    job.log(
+        "dead_lettered", duration_ms, ran=error is not None, error_type=error_type, reason=reason
+    )
     return None

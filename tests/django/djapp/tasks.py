@@ -60,3 +60,31 @@ def query_files_database() -> int:
     with connections["files"].cursor() as cursor:
         cursor.execute("SELECT 1")
         return int(cursor.fetchone()[0])
+
+
+@task(takes_context=True)
+def describe_task(context: TaskContext[Any, Any], path: str) -> None:
+    """Write what ``TaskResult.task`` says inside the function: the task as it was enqueued."""
+    seen = context.task_result.task
+    Path(path).write_text(
+        json.dumps(
+            {
+                "priority": seen.priority,
+                "queue_name": seen.queue_name,
+                "backend": seen.backend,
+                "worker_ids": context.task_result.worker_ids,
+            }
+        ),
+        encoding="utf-8",
+    )
+
+
+@task
+def add_two(a: int, b: int) -> int:
+    return a + b
+
+
+@task(check_arguments=False)  # type: ignore[call-overload, untyped-decorator]
+def add_two_unchecked(a: int, b: int) -> int:
+    """The opt-out: arguments are sent as given, without binding them to the signature."""
+    return a + b

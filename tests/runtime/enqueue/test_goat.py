@@ -79,6 +79,16 @@ def test_goat_enqueue_message_body_is_the_envelope(goat: GoatBackend) -> None:
     assert json.loads(message["Body"])["lambda_jobs"] == 1
 
 
+def test_the_receipt_enqueued_at_is_the_one_the_job_sees(goat: GoatBackend) -> None:
+    """Issue 32: the envelope (so ``JobContext.enqueued_at``) carried milliseconds while the
+    receipt's ``Job.enqueued_at`` kept microseconds; both are now the envelope's time."""
+    for _ in range(5):  # a clock on an exact millisecond would hide the difference once
+        job = add.enqueue(1)
+        (message,) = goat.receive(goat.low_url, 1)
+        assert job.enqueued_at == decoded(message).enqueued_at
+        assert job.enqueued_at.microsecond % 1000 == 0
+
+
 def test_goat_priority_picks_the_lane_whose_band_holds_it(goat: GoatBackend) -> None:
     high = add.using(priority=50).enqueue(1)
     low = add.using(priority=49).enqueue(2)
@@ -127,6 +137,8 @@ def test_goat_delay_over_900s_creates_a_schedule_targeting_the_queue(goat: GoatB
     target = schedule["Target"]
     assert target["Arn"] == goat.high_arn
     assert target["RoleArn"] == SCHEDULER_ROLE_ARN
+    # undeliverable (the lane is gone): to the backend's dead-letter queue, not dropped
+    assert target["DeadLetterConfig"] == {"Arn": goat.document()["dead_letter_queue"]["arn"]}
     body = envelope.from_json(target["Input"])
     assert (body.id, body.args, body.priority) == (job.id, [5], 60)
     assert job.run_after is not None

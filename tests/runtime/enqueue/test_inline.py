@@ -1,6 +1,6 @@
 """``LAMBDA_JOBS_CONFIG=inline`` through the public API: ``task.enqueue(...)`` runs the job here.
 
-Pinned behaviour: the README's inline mode (a task defined, configured ``inline``, enqueued and
+Pinned behaviour: the documented inline mode (a task defined, configured ``inline``, enqueued and
 run): success with the return value, retries run at once until success, exhausted → FAILED with
 the error and the attempt count (the task's error never escapes), per-task timeout enforced,
 takes_context gets the attempt.

@@ -186,6 +186,9 @@ def test_lamb_delay_goes_through_a_schedule_that_invokes_the_function(
     assert schedule["Target"]["Arn"] == HIGH
     assert schedule["Target"]["RoleArn"] == SCHEDULER_ROLE_ARN
     assert schedule["ActionAfterCompletion"] == "DELETE"
+    # undeliverable: to the backend's (standard) dead-letter queue, not dropped
+    dead_letter_arn = lamb_document(None)["dead_letter_queue"]["arn"]
+    assert schedule["Target"]["DeadLetterConfig"] == {"Arn": dead_letter_arn}
     delivery = json.loads(schedule["Target"]["Input"])
     assert schedules.is_lamb_delivery(delivery)
     assert delivery["scheduled_time"] == "<aws.scheduler.scheduled-time>"
@@ -194,6 +197,27 @@ def test_lamb_delay_goes_through_a_schedule_that_invokes_the_function(
     assert (
         timedelta(seconds=29) < when.replace(tzinfo=UTC) - job.enqueued_at <= timedelta(seconds=31)
     )
+
+
+def test_lamb_schedule_input_is_utf8_and_measured_like_the_envelope(
+    recorder: LambdaRecorder, moto: MotoServer
+) -> None:
+    """Scheduler counts its input's UTF-8 bytes: non-ASCII arguments are sent unescaped and count
+    2 bytes per "é", as in the envelope (issue 29: they counted 6, escaped)."""
+    fits = greet.using(run_after=timedelta(seconds=30)).enqueue("é" * 100_000)  # 200,000 bytes
+    scheduler = boto_client(moto, "scheduler")
+    (listed,) = scheduler.list_schedules(GroupName=SCHEDULE_GROUP)["Schedules"]
+    text = scheduler.get_schedule(Name=listed["Name"], GroupName=SCHEDULE_GROUP)["Target"]["Input"]
+    assert "é" * 100_000 in text and "\\u00e9" not in text
+    delivery = json.loads(text)
+    job_text = envelope.from_dict(delivery["job"]).to_json()
+    assert envelope.from_dict(delivery["job"]).id == fits.id
+    assert len(text.encode()) - len(job_text.encode()) < 200  # the delivery's own fields
+    over = "é" * (schedules.MAX_INPUT_BYTES // 2)
+    with pytest.raises(
+        lambda_jobs.InvalidJobError, match=r"is 262,\d{3} bytes as a schedule input"
+    ):
+        greet.using(run_after=timedelta(seconds=30)).enqueue(over)
 
 
 def test_lamb_bulk_invokes_every_job_in_parallel(recorder: LambdaRecorder) -> None:

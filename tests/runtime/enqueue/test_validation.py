@@ -309,6 +309,40 @@ def test_one_invalid_job_in_a_bulk_sends_nothing(goat: GoatBackend) -> None:
     assert goat.visible_now(goat.low_url) == []
 
 
+def test_a_bulk_error_names_every_refused_job_by_position_and_id(goat: GoatBackend) -> None:
+    """Issue 32: the error named neither the job nor its position, and only the first bad one."""
+    jobs = [job.prepare(0), lost_job.prepare(), job.prepare(2), job.prepare(datetime.now(UTC))]
+
+    with pytest.raises(InvalidJobError) as caught:
+        lambda_jobs.enqueue_many(jobs)
+
+    refused = caught.value.refused
+    assert [(r.position, r.job_id, r.task) for r in refused] == [
+        (1, jobs[1].id, lost_job.name),
+        (3, jobs[3].id, job.name),
+    ]
+    assert "unknown queue 'nowhere'" in refused[0].message
+    assert "positional argument 0 is not JSON" in refused[1].message
+    message = str(caught.value)
+    assert message.startswith("2 of 4 jobs refused, nothing was sent")
+    assert f"job 1 (id {jobs[1].id}, task {lost_job.name}): {refused[0].message}" in message
+    assert f"job 3 (id {jobs[3].id}, task {job.name}): {refused[1].message}" in message
+    assert goat.visible_now(goat.low_url) == []
+
+
+@pytest.mark.usefixtures("goat_config")
+def test_a_single_enqueue_keeps_its_message_and_lists_the_job() -> None:
+    prepared = lost_job.prepare()
+    with pytest.raises(InvalidJobError) as caught:
+        lambda_jobs.enqueue_many([prepared])  # one job: a bulk of one still says which
+    assert caught.value.refused[0].job_id == prepared.id
+    with pytest.raises(InvalidJobError) as caught:
+        lost_job.enqueue()
+    assert str(caught.value).startswith(f"{lost_job.name}: unknown queue 'nowhere'")
+    [(position, task_name)] = [(r.position, r.task) for r in caught.value.refused]
+    assert (position, task_name) == (0, lost_job.name)
+
+
 @pytest.mark.usefixtures("goat_config")
 def test_the_same_job_twice_in_one_bulk_is_refused() -> None:
     prepared = job.prepare(1)

@@ -172,3 +172,49 @@ def test_a_store_outage_mid_batch_runs_every_record_as_without_the_store(
     (dead,) = ev.dead_letters(goat.sqs, goat.dlq_url, 1)
     assert dead["job_id"] == jobs[3].id
     assert ev.queue_is_empty(goat.sqs, goat.url)
+
+
+def test_only_the_scheduled_retry_claims_a_lamb_job_that_waits_for_it(moto: MotoServer) -> None:
+    """Lamb passes the attempt a delivery carries: against a ``retrying`` item, a copy of an
+    earlier delivery (attempt <= the store's) is ``waiting``; the retry (the store's + 1), Lambda's
+    retry of the invocation that recorded ``retrying`` (same request id) and a delivery of an item
+    that has no attempt yet all claim it."""
+    from lambda_jobs.worker.claims import WorkerStore, claim, finish
+
+    dynamodb = make_table(moto)
+    store = WorkerStore(TABLE, 3600)
+    job = ev.envelope(T + "fail_until", "unused", 3)
+
+    def take(delivered: int, worker: str) -> tuple[str, int | None]:
+        found = claim(
+            store,
+            job,
+            max_attempts=3,
+            lease_seconds=10,
+            worker_id=worker,
+            delivered_attempt=delivered,
+        )
+        return found.action, found.attempt
+
+    assert take(1, "req-1") == ("run", 1)
+    assert finish(store, job.id, attempt=1, status=jobstore.RETRYING) is None
+    assert take(1, "req-copy") == ("waiting", 1)  # a copy of the first delivery
+    assert item(dynamodb, job.id)["attempt"] == 1  # it used up no attempt
+    assert take(1, "req-1") == ("run", 2)  # Lambda's retry of req-1: its schedule was not created
+    assert finish(store, job.id, attempt=2, status=jobstore.RETRYING) is None
+    assert take(2, "req-copy-2") == ("waiting", 2)
+    assert take(3, "req-scheduled") == ("run", 3)  # the scheduled retry
+    # Goat passes no delivered attempt: its retry is the same message coming back.
+    other = ev.envelope(T + "fail_until", "unused", 3)
+    assert claim(store, other, max_attempts=3, lease_seconds=10, worker_id="m").action == "run"
+    assert finish(store, other.id, attempt=1, status=jobstore.RETRYING) is None
+    assert claim(store, other, max_attempts=3, lease_seconds=10, worker_id="n").attempt == 2
+    # A retrying item written without a claim (the store was down at claim time) has no attempt.
+    bare = ev.envelope(T + "fail_until", "unused", 3)
+    assert finish(store, bare.id, attempt=None, status=jobstore.RETRYING) is None
+    assert (
+        claim(
+            store, bare, max_attempts=3, lease_seconds=10, worker_id="x", delivered_attempt=2
+        ).action
+        == "run"
+    )

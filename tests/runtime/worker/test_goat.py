@@ -3,8 +3,9 @@
 Pinned behaviour: runs each record and returns exactly the failed
 ones in ``batchItemFailures``; a failure with attempts left changes the record's visibility to the
 backoff; exhausted or poison messages reach the DLQ with the error attributes, then are
-acknowledged; nothing that failed is deleted; attempt = ApproximateReceiveCount (crash loops are
-caught); per-task timeout; near the deadline, unstarted records go back.
+acknowledged; nothing that failed is deleted; attempt = ApproximateReceiveCount, and a record
+that came back runs alone in a child process (never dead-lettered unrun; a crash of its own is
+caught there); per-task timeout; near the deadline, unstarted records go back.
 """
 
 from __future__ import annotations
@@ -193,22 +194,92 @@ def test_task_registered_after_cold_start_is_not_allowed(goat: Goat, tmp_path: P
     assert not (tmp_path / "late").exists()
 
 
-def test_receive_count_past_max_attempts_is_a_crash_loop_sent_to_dlq(goat: Goat, tmp_path: Path):
-    goat.send(ev.envelope(T + "always_fail", str(tmp_path / "runs")))  # retries=0
-    first = ev.receive(goat.sqs, goat.url, 1)[0]
-    # The function died while running it: the message comes back with receive count 2.
-    goat.sqs.change_message_visibility(
-        QueueUrl=goat.url, ReceiptHandle=first["ReceiptHandle"], VisibilityTimeout=0
-    )
+def redeliver(goat: Goat, count: int = 1) -> None:
+    """Receive ``count`` messages and make them visible again: each comes back with its receive
+    count one higher, as after an invocation that crashed (its own job's crash or another's)."""
+    for message in ev.receive(goat.sqs, goat.url, count):
+        goat.sqs.change_message_visibility(
+            QueueUrl=goat.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+
+
+def test_a_record_the_receive_count_puts_past_its_last_attempt_still_runs(
+    goat: Goat, tmp_path: Path
+):
+    """Issue 32: a neighbour of a job that crashed the invocation came back with receive count 2
+    and was dead-lettered as IncompleteAttempts (retries=0) without ever having run."""
+    goat.send(ev.envelope(T + "write_file", str(tmp_path / "neighbour"), "ran"))  # retries=0
+    redeliver(goat)
     event, result = goat.run(1)
     assert event["Records"][0]["attributes"]["ApproximateReceiveCount"] == "2"
+    assert result == {"batchItemFailures": []}
+    assert (tmp_path / "neighbour").read_text() == "ran"
+    assert ev.queue_is_empty(goat.sqs, goat.url)
+    assert ev.queue_is_empty(goat.sqs, goat.dlq_url)
+
+
+def test_a_record_that_crashes_alone_is_dead_lettered_as_incomplete_attempts(
+    goat: Goat, tmp_path: Path
+):
+    goat.send(ev.envelope(T + "kill_process", str(tmp_path / "runs")))  # retries=0
+    redeliver(goat)  # its first delivery crashed the invocation (with whatever shared its batch)
+    _, result = goat.run(1)  # this process survives: the record ran in a child
     assert result == {"batchItemFailures": []}
     [entry] = ev.dead_letters(goat.sqs, goat.dlq_url, 1)
     assert entry["reason"] == "exhausted"
     assert entry["error_type"] == "IncompleteAttempts"
+    assert "crashed the function's process when run alone (exit code 1)" in entry["error_message"]
     assert "previous attempts did not finish" in entry["error_message"]
     assert entry["attempts"] == "2"
-    assert not (tmp_path / "runs").exists()  # not run a third time
+    assert lines(tmp_path / "runs") == ["run"]  # run once alone (the first crash is not here)
+
+
+def test_a_crash_alone_with_attempts_left_is_retried_after_the_backoff(goat: Goat, tmp_path: Path):
+    goat.send(ev.envelope(T + "kill_process", str(tmp_path / "runs"), retries=2, retry_backoff=60))
+    redeliver(goat)
+    event, result = goat.run(1)
+    assert ev.failed_ids(result) == goat.ids(event, 0)
+    assert ev.queue_is_empty(goat.sqs, goat.dlq_url)
+    attributes = goat.sqs.get_queue_attributes(QueueUrl=goat.url, AttributeNames=["All"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"  # backoff
+    assert lines(tmp_path / "runs") == ["run"]
+
+
+def test_a_record_past_its_last_attempt_handed_back_is_copied_as_its_last_attempt(
+    goat: Goat, tmp_path: Path
+):
+    """A neighbour of a crash handed back at the deadline must not become a copy that the next
+    delivery dead-letters unrun (its copy has receive count 1: it would not run alone)."""
+    goat.send(
+        ev.envelope(T + "write_file", str(tmp_path / "first"), "ran"),
+        ev.envelope(T + "long_timeout", str(tmp_path / "long")),  # retries=0; needs 10 s
+    )
+    redeliver(goat, 2)
+    _, result = goat.run(2, ev.Context(remaining_ms=6000))
+    assert result == {"batchItemFailures": []}
+    [copy] = ev.receive(goat.sqs, goat.url, 1)
+    assert json.loads(copy["Body"])["attempt"] == 1
+    goat.sqs.change_message_visibility(
+        QueueUrl=goat.url, ReceiptHandle=copy["ReceiptHandle"], VisibilityTimeout=0
+    )
+    redeliver(goat)  # the copy comes back once more: it still runs, alone
+    goat.run(1)
+    assert lines(tmp_path / "long") == ["run"]
+    assert ev.queue_is_empty(goat.sqs, goat.dlq_url)
+
+
+def test_a_normal_failure_past_the_count_runs_alone_and_keeps_its_own_error(
+    goat: Goat, tmp_path: Path
+):
+    goat.send(ev.envelope(T + "always_fail", str(tmp_path / "runs")))  # retries=0
+    redeliver(goat)
+    goat.run(1)
+    [entry] = ev.dead_letters(goat.sqs, goat.dlq_url, 1)
+    assert (entry["reason"], entry["error_type"], entry["attempts"]) == (
+        "exhausted",
+        "ValueError",
+        "1",
+    )
 
 
 def test_attempt_counts_receive_count_and_envelope_attempt(goat: Goat, tmp_path: Path):
@@ -348,8 +419,10 @@ def test_deadline_hand_back_on_fifo_lists_the_rest_in_order(moto, monkeypatch, t
     assert not (tmp_path / "third").exists()
     ev.settle(goat.sqs, url, event, result)
     attributes = goat.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "2"  # kept, no copies sent
-    assert attributes["ApproximateNumberOfMessages"] == "0"
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "0"  # released, not in flight
+    assert attributes["ApproximateNumberOfMessages"] == "2"  # kept, no copies sent
+    again = ev.receive(goat.sqs, url, 2, timeout=5)  # at once, not after the visibility timeout
+    assert [m["MessageId"] for m in again] == ev.failed_ids(result)  # in order
 
 
 def test_fifo_failure_keeps_every_later_record_behind_it(moto, monkeypatch, tmp_path: Path):
@@ -368,6 +441,85 @@ def test_fifo_failure_keeps_every_later_record_behind_it(moto, monkeypatch, tmp_
     result = dispatch(event, ev.Context(), goat.runtime)
     assert ev.failed_ids(result) == [r["messageId"] for r in event["Records"]]
     assert not (tmp_path / "w").exists()
+
+
+def test_fifo_group_resumes_after_the_failed_job_s_backoff_in_order(
+    moto, monkeypatch, tmp_path: Path, capfd
+):
+    """Issue 27: the records listed behind a failed one are released, not left in flight for the
+    queue's visibility timeout; SQS holds them behind the failed one until its backoff ends."""
+    goat = Goat(moto, monkeypatch)
+    url, arn = ev.make_queue(goat.sqs, "ordered", fifo=True, visibility=60)
+    jobs = [  # the issue's scenario: every job retries=2 (backoff 1 s); the second fails once
+        ev.envelope(T + "fail_until", str(tmp_path / name), 2 if name == "flaky" else 1)
+        for name in ("a", "flaky", "b", "c")
+    ]
+    for job in jobs:
+        ev.send(goat.sqs, url, job.to_json(), group="g")
+    event = ev.sqs_event(goat.sqs, url, arn, 4)
+    result = dispatch(event, ev.Context(), goat.runtime)
+    assert ev.failed_ids(result) == [r["messageId"] for r in event["Records"][1:]]
+    ev.settle(goat.sqs, url, event, result)
+    failed_at = time.monotonic()
+    assert not (tmp_path / "b").exists()
+    assert goat.sqs.receive_message(QueueUrl=url).get("Messages", []) == []  # behind the failed
+    again = ev.sqs_event(goat.sqs, url, arn, 3)
+    waited = time.monotonic() - failed_at
+    assert 0.5 < waited < 10, f"the group resumed after {waited:.1f} s (visibility timeout 60 s)"
+    assert [json.loads(r["body"])["id"] for r in again["Records"]] == [j.id for j in jobs[1:]]
+    capfd.readouterr()
+    assert dispatch(again, ev.Context(), goat.runtime) == {"batchItemFailures": []}
+    runs = {n: len(lines(tmp_path / n)) for n in ("a", "flaky", "b", "c")}
+    assert runs == {"a": 1, "flaky": 2, "b": 1, "c": 1}
+    # Without a job store the three came back (receive count 2) and each ran alone in a child
+    # process (worker.isolation), which writes its own line to the function's stdout.
+    logged = [json.loads(line) for line in capfd.readouterr().out.splitlines()]
+    assert [line["outcome"] for line in logged] == ["succeeded"] * 3
+
+
+def test_fifo_job_listed_behind_a_failure_keeps_its_attempt_with_the_job_store(
+    moto, monkeypatch, tmp_path: Path
+):
+    """The docs' advice for ``retries=0`` tasks on FIFO lanes (guide/backends.md): the store
+    counts attempts that started, so a job listed unrun behind a failed one still runs as
+    attempt 1."""
+    from tests.runtime.job_table import TABLE, make_table
+
+    make_table(moto)
+    goat = Goat(moto, monkeypatch, LAMBDA_JOBS_JOB_TABLE=TABLE)
+    url, arn = ev.make_queue(goat.sqs, "ordered", fifo=True)
+    flaky = ev.envelope(T + "fail_until", str(tmp_path / "flaky"), 2)  # backoff 1 s
+    once = ev.envelope(T + "write_file", str(tmp_path / "once"), "ran")  # retries=0
+    for job in (flaky, once):
+        ev.send(goat.sqs, url, job.to_json(), group="g")
+    event = ev.sqs_event(goat.sqs, url, arn, 2)
+    ev.settle(goat.sqs, url, event, dispatch(event, ev.Context(), goat.runtime))
+    again = ev.sqs_event(goat.sqs, url, arn, 2)
+    assert dispatch(again, ev.Context(), goat.runtime) == {"batchItemFailures": []}
+    assert (tmp_path / "once").read_text() == "ran"
+
+
+def test_fifo_release_that_sqs_refuses_is_logged_and_the_record_still_listed(
+    moto, monkeypatch, tmp_path: Path, capsys
+):
+    goat = Goat(moto, monkeypatch)
+    url, arn = ev.make_queue(goat.sqs, "ordered", fifo=True)
+    for job in (
+        ev.envelope(T + "fail_with_retries", str(tmp_path / "r")),
+        ev.envelope(T + "write_file", str(tmp_path / "w"), "x"),
+    ):
+        ev.send(goat.sqs, url, job.to_json(), group="g")
+    event = ev.sqs_event(goat.sqs, url, arn, 2)
+    event["Records"][1]["receiptHandle"] = "not-a-receipt-handle"
+    capsys.readouterr()
+    result = dispatch(event, ev.Context(), goat.runtime)
+    assert ev.failed_ids(result) == [r["messageId"] for r in event["Records"]]
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    [line] = [line for line in logged if line["outcome"] == "handed_back"]
+    assert line["level"] == "ERROR"
+    assert line["aws_error"].startswith(
+        "ChangeMessageVisibilityBatch failed: ReceiptHandleIsInvalid"
+    )
 
 
 def test_fifo_dead_letter_goes_to_a_fifo_dlq(moto, monkeypatch, tmp_path: Path):
@@ -428,3 +580,16 @@ def test_hand_back_copy_refused_by_sqs_is_listed_instead(goat: Goat, tmp_path: P
     result = dispatch(event, ev.Context(remaining_ms=6000), goat.runtime)
     assert ev.failed_ids(result) == goat.ids(event, 1)
     assert (tmp_path / "first").read_text() == "ran"
+
+
+def test_hand_back_line_rounds_remaining_ms_as_duration_ms(goat: Goat, tmp_path: Path, capsys):
+    goat.send(
+        ev.envelope(T + "write_file", str(tmp_path / "first"), "ran"),
+        ev.envelope(T + "long_timeout", str(tmp_path / "long")),  # needs 10 s: handed back
+    )
+    capsys.readouterr()
+    goat.run(2, ev.Context(remaining_ms=6000))
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    [line] = [line for line in logged if line["outcome"] == "handed_back"]
+    assert 0 < line["remaining_ms"] <= 6000
+    assert line["remaining_ms"] == round(line["remaining_ms"], 1)

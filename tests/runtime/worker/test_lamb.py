@@ -77,6 +77,9 @@ def test_failure_with_attempts_left_schedules_attempt_plus_one_to_the_function(
     assert schedule["Target"]["Arn"] == ev.FUNCTION_ARN
     assert schedule["Target"]["RoleArn"] == ROLE_ARN
     assert schedule["ActionAfterCompletion"] == "DELETE"
+    # an undeliverable retry dead-letters to the backend's DLQ, named by its ARN
+    dlq_arn = lamb.sqs.get_queue_attributes(QueueUrl=lamb.dlq_url, AttributeNames=["QueueArn"])
+    assert schedule["Target"]["DeadLetterConfig"] == {"Arn": dlq_arn["Attributes"]["QueueArn"]}
     delivery = json.loads(schedule["Target"]["Input"])
     assert schedules.is_lamb_delivery(delivery)
     assert delivery["job"] == job.with_attempt(2).to_dict()

@@ -44,6 +44,16 @@ def flaky(context: JobContext, key: str) -> None:
     _record(context, key, "succeeded")
 
 
+@task(takes_context=True, retries=2, retry_backoff=3, retry_jitter=False)
+def flaky_wait(context: JobContext, key: str) -> None:
+    """Fails on its first attempt, succeeds on its second, 3 s later: a window in which copies of
+    its first delivery arrive while it waits for its retry."""
+    if context.attempt == 1:
+        _record(context, key, "failed")
+        raise RuntimeError(f"{key}: fails on its first attempt on purpose")
+    _record(context, key, "succeeded")
+
+
 @task(takes_context=True, retries=1, retry_backoff=1, retry_jitter=False)
 def doomed(context: JobContext, key: str) -> None:
     """Fails on every attempt (two), so it ends in the dead-letter queue."""
@@ -61,6 +71,15 @@ def lingering(context: JobContext, key: str, seconds: float) -> None:
     _record(context, key, "started")
     time.sleep(seconds)
     _record(context, key, "succeeded")
+
+
+@task(takes_context=True)
+def crashing(context: JobContext, key: str) -> None:
+    """Ends its process at once (``os._exit``, as a segfault or running out of memory would) on
+    every attempt; ``retries=0``. Its whole batch comes back; it must end in the dead-letter queue
+    as ``IncompleteAttempts`` and its neighbours must run."""
+    _record(context, key, "started")
+    os._exit(1)
 
 
 @task(takes_context=True, retries=2, retry_backoff=1, retry_jitter=False)

@@ -39,6 +39,7 @@ class IamChecks:
         moto_url: str,
         sqs_url: str,
         lambda_url: str,
+        scheduler_url: str,
         caller_role: str | None,
         on_denied: Callable[[str], None],
     ) -> None:
@@ -56,7 +57,7 @@ class IamChecks:
         self.gateway = Gateway(
             self.authorizer,
             moto_url=moto_url,
-            upstreams={"sqs": sqs_url, "lambda": lambda_url},
+            upstreams={"sqs": sqs_url, "lambda": lambda_url, "scheduler": scheduler_url},
             on_denied=on_denied,
         )
         self.url = self.gateway.url

@@ -3,8 +3,8 @@
 For each role of the emulated stacks: every (action, resource) its identity policies allow, and
 whether any call of this run used it (an allowed call whose action and resource the grant
 matches, with IAM's ``*``/``?`` wildcards, actions case-insensitively); then the calls denied.
-Written as JSON when stopping. A grant no run uses is a candidate for removal; the README's IAM
-section lists those that stay and why.
+Written as JSON when stopping. A grant no run uses is a candidate for removal; the docs' IAM
+reference page lists those that stay and why.
 """
 
 from __future__ import annotations

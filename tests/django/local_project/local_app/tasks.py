@@ -23,8 +23,15 @@ def greet(context: TaskContext[Any, Any], name: str) -> str:
             "job_id": context.task_result.id,
             "attempt": context.attempt,
             "name": name,
+            "priority": context.task_result.task.priority,
         }
     )
     if name.startswith("fail-once") and context.attempt == 1:
         raise RuntimeError("the first attempt fails on purpose")
     return f"Hello, {name}!"
+
+
+@task
+def big_result(size: int) -> str:
+    """Returns ``size`` characters: over the job store's 64 KiB, the result is not stored."""
+    return "x" * size

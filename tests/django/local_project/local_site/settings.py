@@ -10,4 +10,8 @@ SECRET_KEY = "local-e2e-only"
 USE_TZ = True
 INSTALLED_APPS = ["local_app"]
 DATABASES: dict[str, dict[str, str]] = {}
-TASKS = {"default": {"BACKEND": "lambda_jobs.django.LambdaJobsBackend"}}
+TASKS = {
+    "default": {"BACKEND": "lambda_jobs.django.LambdaJobsBackend"},
+    # A second alias of the same backend: ``TaskResult.task.backend`` must say which was used.
+    "fast": {"BACKEND": "lambda_jobs.django.LambdaJobsBackend"},
+}
