@@ -27,7 +27,7 @@ from lambda_jobs import aws, cli
 from lambda_jobs.config import parse_text
 from lambda_jobs.ops.status import scheduled_by_target
 
-from tests.e2e.conftest import Backend, demo_tasks, poll
+from tests.e2e.conftest import OPERATOR_ROLE, Backend, demo_tasks, poll
 
 pytestmark = pytest.mark.e2e
 
@@ -46,7 +46,7 @@ def _client(backend: Backend, service: str) -> Any:
         service,
         endpoint_url=backend.config["endpoints"][service],
         region_name=backend.config["region"],
-        aws_access_key_id="testing",
+        aws_access_key_id=OPERATOR_ROLE,  # looks as an operator does (IAM: grant_operate)
         aws_secret_access_key="testing",
     )
 
@@ -94,8 +94,15 @@ def test_a_cancelled_delayed_job_never_runs_even_once_its_item_is_gone(backend: 
         lambda_jobs.get_job(job.id)  # nothing recreated the item: no delivery arrived
 
 
+def _as_operator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The calls that follow are an operator's (IAM: the role given ``grant_operate``)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", OPERATOR_ROLE)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    aws.reset()
+
+
 def test_a_long_delay_keeps_the_item_past_run_after_and_a_cancel_leaves_no_schedule(
-    backend: Backend,
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run_after = datetime.now(UTC) + timedelta(days=30)
     job = demo_tasks.hello.using(queue_name=_queue(backend), run_after=run_after).enqueue("later")
@@ -106,6 +113,7 @@ def test_a_long_delay_keeps_the_item_past_run_after_and_a_cancel_leaves_no_sched
     assert lambda_jobs.get_job(job.id).status == "enqueued"
     config = parse_text(backend.config_value)
     lane = config.queue(_queue(backend)).lane_for(0).arn
+    _as_operator(monkeypatch)  # `status` and the cancel, as an operator runs them
     pending = scheduled_by_target(config) or {}
     assert pending.get(lane, 0) >= 1
 
@@ -136,7 +144,7 @@ def test_a_schedule_whose_target_is_gone_dead_letters_and_redrive_runs_the_job(
     run_after = timedelta(seconds=1)
     job = demo_tasks.hello.using(queue_name=_queue(backend), run_after=run_after).enqueue(who)
     monkeypatch.setenv("LAMBDA_JOBS_CONFIG", backend.config_value)
-    aws.reset()
+    _as_operator(monkeypatch)
 
     def listed() -> dict[str, Any] | None:
         capsys.readouterr()

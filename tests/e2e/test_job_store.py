@@ -17,7 +17,7 @@ import lambda_jobs
 import pytest
 from lambda_jobs.envelope import Envelope
 
-from tests.e2e.conftest import Backend, demo_tasks, poll
+from tests.e2e.conftest import OPERATOR_ROLE, Backend, demo_tasks, poll
 
 pytestmark = pytest.mark.e2e
 
@@ -51,7 +51,7 @@ def scheduler_client(backend: Backend) -> Any:
         "scheduler",
         endpoint_url=backend.config["endpoints"]["scheduler"],
         region_name=backend.config["region"],
-        aws_access_key_id="testing",
+        aws_access_key_id=OPERATOR_ROLE,  # looks as an operator does (IAM: grant_operate)
         aws_secret_access_key="testing",
     )
 

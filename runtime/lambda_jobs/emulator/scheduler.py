@@ -278,7 +278,12 @@ class SchedulePoller:
         )
         late = (now - scheduled_time).total_seconds()
         queue = self.queues.get(target["Arn"])
-        action = "sqs:SendMessage" if queue is not None else "lambda:InvokeFunction"
+        # The action follows the target's service, also for a target that no longer exists.
+        action = (
+            "sqs:SendMessage"
+            if target["Arn"].split(":")[2:3] == ["sqs"]
+            else "lambda:InvokeFunction"
+        )
         denied = self.authorize and self.authorize(target.get("RoleArn"), action, target["Arn"])
         if denied:
             self._undeliverable(schedule, text, denied, code="AccessDenied")
