@@ -25,7 +25,7 @@ import lambda_jobs
 import pytest
 from lambda_jobs import aws, cli
 from lambda_jobs.config import parse_text
-from lambda_jobs.ops.status import scheduled_by_target
+from lambda_jobs_tools.ops.status_command import scheduled_by_target
 
 from tests.e2e.conftest import Backend, demo_tasks, poll
 
