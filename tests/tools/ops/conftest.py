@@ -27,7 +27,7 @@ from lambda_jobs_tools.emulator.motoserver import MotoServer
 from tests.conftest import REGION, boto_client
 from tests.runtime import lambda_events as ev
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TASKS = "tests.tools.ops.ops_tasks"
 
 

@@ -36,13 +36,18 @@ def console(stderr: bool = False) -> Any:
     return Console(file=stream, width=None if stream.isatty() else PIPE_WIDTH)
 
 
+#: Columns never folded: a job id is copied into ``dlq show ID`` or ``jobs show ID``, and one cut in
+#: two cannot be.
+WHOLE_COLUMNS = frozenset({"job id"})
+
+
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     _rich()
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in WHOLE_COLUMNS)
     for row in rows:
         table.add_row(*row)
     console().print(table)
