@@ -248,7 +248,7 @@ def measure(rounds: int) -> Section:
         "goals": goals,
         "notes": [
             "The handler's success path imports no boto3, so the cold start is the same from "
-            "both task roots: the SDK copy only costs image size (pulled on a cold start after "
+            "every task root: the SDK copy only costs image size (pulled on a cold start after "
             "each deploy) and build time. A job that fails imports boto3 once per execution "
             "environment, from the task root if a copy is there, else from the base image.",
             "Trade-off of not pinning: the SDK version is the base image's, which AWS updates "
