@@ -21,7 +21,7 @@ CDK := node_modules/.bin/cdk
 
 install: $(STAMP) $(CDK)
 
-$(STAMP): requirements.txt runtime/pyproject.toml constructs/pyproject.toml
+$(STAMP): requirements.txt runtime/pyproject.toml tools/pyproject.toml constructs/pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then \
 	  echo "error: lambda-jobs needs Python 3.12 or newer (tried: $(PYTHON_CANDIDATES)). Install one, or set PYTHON=/path/to/python3.12." >&2; \
 	  exit 1; fi

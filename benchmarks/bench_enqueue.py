@@ -31,8 +31,8 @@ from typing import Any
 
 from bench_results import Goal, Section, Table, median, paired_ratio, quartiles, write_section
 from bench_tasks import NOOP_NAME, noop
-from lambda_jobs.emulator.motoserver import MotoServer
 from lambda_jobs.envelope import Envelope
+from lambda_jobs_tools.emulator.motoserver import MotoServer
 
 from tests.conftest import REGION, boto_client
 from tests.runtime.enqueue_backends import config_document, lane

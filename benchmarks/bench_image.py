@@ -2,19 +2,23 @@
 
 The demo project's build context is staged (``stacks.demo_code.demo_code()``, what ``cdk synth``
 stages) and installed into a temporary task root with pip, as the Dockerfile does
-(``constructs/lambda_jobs_cdk/image/Dockerfile``), in two ways:
+(``constructs/lambda_jobs_cdk/image/Dockerfile``), in three ways:
 
 - **as the Dockerfile does**: the project's ``requirements.txt`` with its dependencies, then the
   runtime with ``--no-deps`` (the base image's runtime-included boto3 serves the failure paths);
+- **with the tools' code** (the runtime before the tools left it for ``lambda-jobs-tools``): the
+  same, plus ``tools/`` with ``--no-deps``, so the emulator, the operations commands and the
+  console script's code land in the task root as they did inside ``lambda_jobs``;
 - **with the runtime's dependencies** (the Dockerfile before): one ``pip install -r
   requirements.txt runtime/``, so boto3, botocore, s3transfer, jmespath, urllib3, dateutil and six
   land in the task root beside the base image's copy.
 
-For each: the task root's size (MiB, files), and the handler's cold start from it in fresh
-interpreters (``python -S``, ``PYTHONPATH`` = the task root, as in the image; the import and an
-SQS batch of one job of the demo's ``hello`` task), plus what ``import boto3`` costs from there
-(the failure path: only a job that fails or is dead-lettered needs it). pip installs from the
-configured package index; the Docker build itself is not run (no Docker engine here).
+For each: the task root's size (MiB, files; a goal checks that no tools module is in the image's),
+and the handler's cold start from it in fresh interpreters (``python -S``, ``PYTHONPATH`` = the task
+root, as in the image; the import and an SQS batch of one job of the demo's ``hello`` task), plus
+what ``import boto3`` costs from there (the failure path: only a job that fails or is dead-lettered
+needs it). pip installs from the configured package index; the Docker build itself is not run (no
+Docker engine here).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ import tempfile
 from pathlib import Path
 
 from bench_results import Goal, Section, median, quartiles, write_section
+
+REPO = Path(__file__).resolve().parents[1]
 
 CHILD = """\
 import sys, time
@@ -56,18 +62,34 @@ import boto3
 sys.stderr.write(repr((time.perf_counter() - t0, boto3.__file__)) + "\\n")
 """
 
-LAYOUTS = {
-    "as the Dockerfile does (runtime `--no-deps`)": "no-deps",
-    "with the runtime's dependencies (before)": "with-deps",
-}
+OURS = "as the Dockerfile does (runtime `--no-deps`)"
+WITH_TOOLS = "with the tools' code (before lambda-jobs-tools)"
+WITH_DEPS = "with the runtime's dependencies (before)"
+LAYOUTS = {OURS: "no-deps", WITH_TOOLS: "with-tools", WITH_DEPS: "with-deps"}
+TOOLS_MODULES = (
+    "lambda_jobs/emulator",
+    "lambda_jobs/ops",
+    "lambda_jobs/cli.py",
+    "lambda_jobs_tools",
+)
 
 
-def pip_install(root: Path, context: Path, layout: str) -> None:
+def tools_copy(folder: Path) -> Path:
+    """A copy of ``tools/`` to build from (pip's build writes egg-info next to the sources)."""
+    target = folder / "tools-source"
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
+    shutil.copytree(REPO / "tools", target, ignore=ignore)
+    return target
+
+
+def pip_install(root: Path, context: Path, layout: str, tools: Path) -> None:
     pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-cache-dir", "--target"]
     requirements = ["-r", str(context / "requirements.txt")]
     runtime = str(context / "runtime")
-    if layout == "no-deps":
+    if layout in {"no-deps", "with-tools"}:
         steps = [[*pip, str(root), *requirements], [*pip, str(root), "--no-deps", runtime]]
+        if layout == "with-tools":
+            steps.append([*pip, str(root), "--no-deps", str(tools)])
     else:
         steps = [[*pip, str(root), *requirements, runtime]]
     for step in steps:
@@ -141,13 +163,19 @@ def measure(rounds: int) -> Section:
     rows, boto3_rows = [], []
     figures: dict[str, tuple[float, int, float]] = {}
     with tempfile.TemporaryDirectory() as folder:
+        tools = tools_copy(Path(folder))
         roots = {}
         for label, layout in LAYOUTS.items():
             root = Path(folder) / layout
-            pip_install(root, context, layout)
+            pip_install(root, context, layout, tools)
             roots[label] = root
             print(f"  image: installed {layout}", file=sys.stderr, flush=True)
         sizes = {label: size(root) for label, root in roots.items()}  # before any run adds .pyc
+        tools_found = sorted(
+            path.relative_to(roots[OURS]).as_posix()
+            for name in TOOLS_MODULES
+            for path in roots[OURS].glob(name)
+        )
         for root in roots.values():  # warm-up: file system cache, the project's byte code
             run(root, CHILD.format(event=event))
         samples: dict[str, list[tuple[float, float]]] = {label: [] for label in roots}
@@ -172,24 +200,34 @@ def measure(rounds: int) -> Section:
                     f"{q1:.1f}..{q3:.1f}",
                 ]
             )
-        with_deps = roots["with the runtime's dependencies (before)"]
+        with_deps = roots[WITH_DEPS]
         boto3_ms = median([float(run(with_deps, BOTO3_CHILD)[0]) * 1000 for _ in range(5)])  # type: ignore[arg-type]
         boto3_rows.append(["`import boto3` from the task root (failure path)", f"{boto3_ms:.0f}"])
-    ours, before = figures[next(iter(LAYOUTS))], figures["with the runtime's dependencies (before)"]
+    ours, before, tooled = figures[OURS], figures[WITH_DEPS], figures[WITH_TOOLS]
     goals: list[Goal] = [
         {
             "goal": "the job image's task root holds nothing the function never imports",
             "measured": f"{ours[0]:.1f} MiB, {ours[1]:,} files (before: {before[0]:.1f} MiB, "
             f"{before[1]:,} files)",
             "met": ours[0] < before[0] / 10,
-        }
+        },
+        {
+            "goal": "no emulator, operations or console-script module in the task root",
+            "measured": (
+                f"{', '.join(tools_found) or 'none found'}; {ours[0]:.1f} MiB, {ours[1]:,} files "
+                f"(with the tools' code: {tooled[0]:.1f} MiB, {tooled[1]:,} files)"
+            ),
+            "met": not tools_found,
+        },
     ]
     return {
         "title": "5. The job image's task root (demo project)",
         "method": (
             "The demo's build context staged as `cdk synth` stages it, installed with pip into "
-            "a temporary `LAMBDA_TASK_ROOT` as the Dockerfile does, and as it did before (the "
-            "runtime with its dependencies). Size: every file pip wrote, its byte code "
+            "a temporary `LAMBDA_TASK_ROOT` as the Dockerfile does, with the tools' code as "
+            "the runtime held it before `lambda-jobs-tools` (`tools/` installed `--no-deps` "
+            "beside it), and as the Dockerfile did before (the runtime with its dependencies). "
+            "Size: every file pip wrote, its byte code "
             "included, and the project. Cold start: "
             f"{rounds} interleaved fresh interpreters per layout after a warm-up, `python -S` "
             "with only the task root on `PYTHONPATH`; import of `lambda_jobs.handler` and an SQS "
@@ -210,7 +248,7 @@ def measure(rounds: int) -> Section:
         "goals": goals,
         "notes": [
             "The handler's success path imports no boto3, so the cold start is the same from "
-            "both task roots: the SDK copy only costs image size (pulled on a cold start after "
+            "every task root: the SDK copy only costs image size (pulled on a cold start after "
             "each deploy) and build time. A job that fails imports boto3 once per execution "
             "environment, from the task root if a copy is there, else from the base image.",
             "Trade-off of not pinning: the SDK version is the base image's, which AWS updates "

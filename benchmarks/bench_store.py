@@ -40,7 +40,7 @@ from typing import Any
 from bench_results import Section, Table, median, paired_ratio, quartiles, write_section
 from bench_tasks import noop
 from lambda_jobs import aws, enqueue_many
-from lambda_jobs.emulator.motoserver import MotoServer
+from lambda_jobs_tools.emulator.motoserver import MotoServer
 
 from tests.conftest import REGION, boto_client
 from tests.runtime import lambda_events as ev

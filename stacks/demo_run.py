@@ -31,7 +31,7 @@ from typing import Any
 
 from lambda_jobs import aws
 from lambda_jobs.config import parse_text
-from lambda_jobs.emulator.process import EmulatorProcess
+from lambda_jobs_tools.emulator.process import EmulatorProcess
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table

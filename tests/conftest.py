@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from lambda_jobs import aws
-from lambda_jobs.emulator.motoserver import MotoServer
+from lambda_jobs_tools.emulator.motoserver import MotoServer
 
 REGION = "us-east-1"
 

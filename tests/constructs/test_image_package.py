@@ -27,8 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from lambda_jobs.emulator.runtime_api import RuntimeApi
 from lambda_jobs.envelope import Envelope
+from lambda_jobs_tools.emulator.runtime_api import RuntimeApi
 
 from stacks.demo_code import demo_code
 
@@ -117,6 +117,11 @@ def test_runtime_and_project_install_into_a_task_root_and_import_from_it(
     assert (task_root / "lambda_jobs" / "handler.py").is_file()
     assert (task_root / "demo_tasks.py").is_file()
     assert list(task_root.glob("lambda_jobs-*.dist-info"))
+    # The tools (emulator, operations commands, console script) are lambda-jobs-tools: never here.
+    package = task_root / "lambda_jobs"
+    assert not [p for p in ("emulator", "ops", "cli.py") if (package / p).exists()]
+    assert not list(task_root.glob("lambda_jobs_tools*"))
+    assert not (task_root / "bin").exists()
     probe = subprocess.run(
         [sys.executable, "-c", "import lambda_jobs, demo_tasks; print(lambda_jobs.__file__)"],
         cwd=task_root,

@@ -72,6 +72,12 @@ def test_staged_layout_dockerfile_requirements_runtime_and_project(tmp_path: Pat
     ).read_bytes()
     staged = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
     assert not any("__pycache__" in p or p.endswith(".pyc") for p in staged)
+    tools = (
+        "runtime/lambda_jobs/emulator/",
+        "runtime/lambda_jobs/ops/",
+        "runtime/lambda_jobs/cli.py",
+    )
+    assert not [p for p in staged if p.startswith(tools) or "lambda_jobs_tools" in p]
     assert code.tasks_value == "demo_tasks"
     assert code.architecture.name == "arm64"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from lambda_jobs import envelope
-from lambda_jobs.emulator.motoserver import MotoServer
+from lambda_jobs_tools.emulator.motoserver import MotoServer
 
 from tests.django.conftest import use_config_env
 from tests.django.djapp import receivers

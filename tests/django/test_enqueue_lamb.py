@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import pytest
 from lambda_jobs import envelope, schedules
-from lambda_jobs.emulator.motoserver import MotoServer
+from lambda_jobs_tools.emulator.motoserver import MotoServer
 
 from tests.conftest import boto_client
 from tests.django.conftest import use_config_env

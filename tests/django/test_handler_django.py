@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lambda_jobs.emulator.motoserver import MotoServer
+from lambda_jobs_tools.emulator.motoserver import MotoServer
 
 from tests.django.conftest import REPO_ROOT, SETTINGS_MODULE, subprocess_env, use_config_env
 from tests.django.djapp import receivers

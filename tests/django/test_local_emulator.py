@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lambda_jobs.emulator.process import EmulatorProcess
+from lambda_jobs_tools.emulator.process import EmulatorProcess
 
 from tests.django.conftest import REPO_ROOT
 from tests.django.local_cdk_app import LOCAL_PROJECT, STACK, synthesize

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from lambda_jobs import aws
-from lambda_jobs.emulator.process import EmulatorProcess
+from lambda_jobs_tools.emulator.process import EmulatorProcess
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_PROJECT = REPO / "stacks" / "demo_project"

@@ -23,9 +23,10 @@ from typing import Any
 
 import lambda_jobs
 import pytest
-from lambda_jobs import aws, cli
+from lambda_jobs import aws
 from lambda_jobs.config import parse_text
-from lambda_jobs.ops.status import scheduled_by_target
+from lambda_jobs_tools import cli
+from lambda_jobs_tools.ops.status_command import scheduled_by_target
 
 from tests.e2e.conftest import OPERATOR_ROLE, Backend, demo_tasks, poll
 

@@ -31,8 +31,8 @@ import lambda_jobs
 import pytest
 from botocore.exceptions import ClientError
 from lambda_jobs import aws
-from lambda_jobs.emulator.process import EmulatorProcess
-from lambda_jobs.ops.enqueue_by_name import name_only_task
+from lambda_jobs_tools.emulator.process import EmulatorProcess
+from lambda_jobs_tools.ops.enqueue_command import name_only_task
 
 from tests.e2e.conftest import poll, synthesize
 from tests.e2e.lifetime_app import EMPTY_STACK, LIFETIME_PROJECT, STACK
@@ -67,7 +67,7 @@ def emulator(synthesized: Path) -> Iterator[EmulatorProcess]:
 def _local(app: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``lambda-jobs local`` that is expected to refuse to start (so it exits by itself)."""
     return subprocess.run(
-        [sys.executable, "-m", "lambda_jobs.cli", "local", "--app", str(app), *args],
+        [sys.executable, "-m", "lambda_jobs_tools.cli", "local", "--app", str(app), *args],
         capture_output=True,
         text=True,
         timeout=120,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from lambda_jobs import aws, enqueue_many
-from lambda_jobs.emulator.process import EmulatorProcess
+from lambda_jobs_tools.emulator.process import EmulatorProcess
 
 from tests.e2e.conftest import Backend, poll, synthesize
 from tests.e2e.fifo_app import FIFO_PROJECT, STACKS, VISIBILITY_S

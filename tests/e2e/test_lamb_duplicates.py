@@ -26,9 +26,9 @@ from typing import Any
 import pytest
 from lambda_jobs import aws, get_job
 from lambda_jobs.config import DEFAULT_MAX_PAYLOAD, SQS_MAX_MESSAGE_BYTES
-from lambda_jobs.emulator.process import EmulatorProcess
 from lambda_jobs.envelope import Envelope
 from lambda_jobs.jsoncodec import wire_json, wire_size
+from lambda_jobs_tools.emulator.process import EmulatorProcess
 
 from tests.e2e.conftest import ASYNC_RETRY_SCALE, Backend, demo_tasks, poll, synthesize
 from tests.e2e.lamb_app import FUNCTION_TIMEOUT_S, LAMB_PROJECT, LAMB_STACK

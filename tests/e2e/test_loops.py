@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 from lambda_jobs import aws, enqueue_many
-from lambda_jobs.emulator.process import EmulatorProcess
 from lambda_jobs.errors import InvalidJobError
+from lambda_jobs_tools.emulator.process import EmulatorProcess
 
 from tests.e2e.conftest import Backend, handler_lines, poll, synthesize
 from tests.e2e.loop_app import LOOP_PROJECT, STACKS

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from lambda_jobs import aws
 from lambda_jobs.config import parse_text
-from lambda_jobs.emulator.process import EmulatorProcess
+from lambda_jobs_tools.emulator.process import EmulatorProcess
 
 from tests.e2e.conftest import Backend, demo_tasks, poll, synthesize
 from tests.e2e.crash_app import CRASH_STACK

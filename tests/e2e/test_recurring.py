@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from lambda_jobs import aws
-from lambda_jobs.emulator.process import EmulatorProcess
+from lambda_jobs_tools.emulator.process import EmulatorProcess
 
 from tests.e2e.conftest import Backend, poll, synthesize
 from tests.e2e.recurring_app import STACKS, UNKNOWN_TASK, failure_message
@@ -145,7 +145,7 @@ def _cli(backend: Backend, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "LAMBDA_JOBS_CONFIG": backend.config_value}
     env.pop("AWS_ENDPOINT_URL", None)
     return subprocess.run(
-        [sys.executable, "-m", "lambda_jobs.cli", "schedules", *args],
+        [sys.executable, "-m", "lambda_jobs_tools.cli", "schedules", *args],
         env=env,
         capture_output=True,
         text=True,

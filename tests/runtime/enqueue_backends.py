@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import pytest
-from lambda_jobs.emulator.motoserver import MotoServer
+from lambda_jobs_tools.emulator.motoserver import MotoServer
 
 from tests.conftest import REGION, boto_client
 

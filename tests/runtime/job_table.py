@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambda_jobs import jobstore
-from lambda_jobs.emulator.motoserver import MotoServer
+from lambda_jobs_tools.emulator.motoserver import MotoServer
 
 from tests.conftest import boto_client
 

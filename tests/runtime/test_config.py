@@ -16,8 +16,8 @@ from lambda_jobs.config import (
     INLINE,
     ClientConfig,
 )
-from lambda_jobs.emulator.motoserver import MotoServer
 from lambda_jobs.errors import ConfigurationError
+from lambda_jobs_tools.emulator.motoserver import MotoServer
 
 from tests.conftest import boto_client
 

@@ -1,7 +1,7 @@
 """The handler under the real awslambdaric, as Lambda runs the image's CMD.
 
 ``python -m awslambdaric lambda_jobs.handler.handle`` runs as a child process against the test's
-:class:`~lambda_jobs.emulator.runtime_api.RuntimeApi`; moto is its AWS. Pinned behaviour: the
+:class:`~lambda_jobs_tools.emulator.runtime_api.RuntimeApi`; moto is its AWS. Pinned behaviour: the
 handler runs under awslambdaric (SQS batch and async payload), the per-task timeout works there
 (the handler runs in the main thread), a task module that cannot be imported is an init error
 that names it.
@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lambda_jobs.emulator.motoserver import MotoServer
-from lambda_jobs.emulator.runtime_api import RuntimeApi
+from lambda_jobs_tools.emulator.motoserver import MotoServer
+from lambda_jobs_tools.emulator.runtime_api import RuntimeApi
 
 from tests.conftest import boto_client
 from tests.runtime import lambda_events as ev

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from lambda_jobs.emulator.runtime_api import InvocationResult, RuntimeApi
+from lambda_jobs_tools.emulator.runtime_api import InvocationResult, RuntimeApi
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:f"
 NEXT = "/2018-06-01/runtime/invocation/next"

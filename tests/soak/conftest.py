@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from _pytest.terminal import TerminalReporter
 from lambda_jobs import aws
-from lambda_jobs.emulator.process import EmulatorProcess
+from lambda_jobs_tools.emulator.process import EmulatorProcess
 
 from tests.e2e.conftest import ASYNC_RETRY_SCALE, handler_lines, synthesize
 from tests.soak import report, sizes

@@ -37,9 +37,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from lambda_jobs import InvalidJobError, task
-from lambda_jobs.emulator.motoserver import MotoServer
 from lambda_jobs.worker.coldstart import cold_start
 from lambda_jobs.worker.dispatch import dispatch
+from lambda_jobs_tools.emulator.motoserver import MotoServer
 
 from tests.conftest import boto_client
 from tests.runtime import lambda_events as ev

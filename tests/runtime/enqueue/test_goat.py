@@ -15,8 +15,8 @@ from typing import Any
 import lambda_jobs
 import pytest
 from lambda_jobs import EnqueueError, aws, envelope, task
-from lambda_jobs.emulator.motoserver import MotoServer
 from lambda_jobs.enqueue.goat import read_batch_response
+from lambda_jobs_tools.emulator.motoserver import MotoServer
 
 from tests.conftest import boto_client
 from tests.runtime.enqueue_backends import (

@@ -25,7 +25,7 @@ from urllib.parse import unquote
 import lambda_jobs
 import pytest
 from lambda_jobs import EnqueueError, aws, envelope, schedules, task
-from lambda_jobs.emulator.motoserver import MotoServer
+from lambda_jobs_tools.emulator.motoserver import MotoServer
 
 from tests.conftest import boto_client
 from tests.runtime.enqueue_backends import (

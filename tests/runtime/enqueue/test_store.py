@@ -15,9 +15,9 @@ import lambda_jobs
 import pytest
 from lambda_jobs import EnqueueError, InvalidJobError, jobstore
 from lambda_jobs.config import parse
-from lambda_jobs.emulator.motoserver import MotoServer
 from lambda_jobs.errors import ConfigurationError
 from lambda_jobs.worker.claims import encode_result
+from lambda_jobs_tools.emulator.motoserver import MotoServer
 
 from tests.runtime import sample_tasks
 from tests.runtime.enqueue_backends import (

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from lambda_jobs import jobstore
-from lambda_jobs.emulator.motoserver import MotoServer
+from lambda_jobs_tools.emulator.motoserver import MotoServer
 
 from tests.runtime import lambda_events as ev
 from tests.runtime.job_table import TABLE, make_table

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lambda_jobs.emulator.motoserver import MotoServer
 from lambda_jobs.errors import ConfigurationError
 from lambda_jobs.worker.coldstart import cold_start
+from lambda_jobs_tools.emulator.motoserver import MotoServer
 
 from tests.conftest import boto_client
 from tests.runtime import lambda_events as ev

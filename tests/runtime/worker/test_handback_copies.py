@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 from lambda_jobs import aws
-from lambda_jobs.emulator.motoserver import MotoServer
-from lambda_jobs.emulator.sqs_front import SqsFront
 from lambda_jobs.worker.coldstart import cold_start
 from lambda_jobs.worker.dispatch import dispatch
 from lambda_jobs.worker.goat import copy_trace_header
+from lambda_jobs_tools.emulator.motoserver import MotoServer
+from lambda_jobs_tools.emulator.sqs_front import SqsFront
 
 from tests.conftest import boto_client
 from tests.runtime import lambda_events as ev

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 from lambda_jobs import schedules
-from lambda_jobs.emulator.motoserver import MotoServer
 from lambda_jobs.errors import ConfigurationError, InvalidJobError
 from lambda_jobs.worker.coldstart import Runtime, cold_start
 from lambda_jobs.worker.dispatch import dispatch
+from lambda_jobs_tools.emulator.motoserver import MotoServer
 
 from tests.conftest import boto_client
 from tests.runtime import lambda_events as ev

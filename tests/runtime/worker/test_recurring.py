@@ -138,7 +138,7 @@ def test_a_dead_lettered_goat_firing_reads_back_as_its_envelope_for_redrive(
     goat: Goat,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    from lambda_jobs.ops import dead_letters
+    from lambda_jobs_tools.ops import dead_letters
 
     goat.send(json.dumps(firing(T + "always_fail", str(tmp_path / "runs"))))
     goat.run(1)

@@ -1,0 +1,172 @@
+"""The SQS endpoint the emulated functions talk to: moto, plus what SQS does with trace headers.
+
+SQS keeps the X-Ray trace header a sender gives, as the message's ``AWSTraceHeader`` system
+attribute: from the ``X-Amzn-Trace-Id`` HTTP header (which botocore adds inside a Lambda
+function) for every message of a ``SendMessage`` or ``SendMessageBatch`` request, unless a
+message's own ``MessageSystemAttributes.AWSTraceHeader`` overrides it ("Amazon SQS and AWS
+X-Ray"). moto ignores the HTTP header and drops a batch entry's system attributes. So this front
+adds the header to a ``SendMessage`` (moto keeps a single message's system attributes), and for a
+``SendMessageBatch`` passes the batch on unchanged and remembers each sent message's trace header
+by message id (:meth:`SqsFront.trace_header`), which the event-source mapping pollers put back
+into the records' ``attributes`` as SQS would. Every other request is passed through unchanged.
+Recursive loop detection (:mod:`~lambda_jobs_tools.emulator.recursion`) reads the header from there.
+
+Only the functions use it (``AWS_ENDPOINT_URL_SQS``, and the ``sqs`` endpoint of the client
+configuration published in SSM, which tasks that enqueue read); apps outside send no trace header
+and talk to moto directly.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import urllib.parse
+from collections import OrderedDict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+TARGET_PREFIX = "AmazonSQS."
+TRACE_HEADER = "X-Amzn-Trace-Id"
+TRACE_ATTRIBUTE = "AWSTraceHeader"
+#: Request headers passed on to moto (signature headers included: moto does not check them).
+_SKIPPED_REQUEST_HEADERS = {"host", "content-length", "connection", "keep-alive"}
+_PASSED_RESPONSE_HEADERS = ("Content-Type", "x-amzn-RequestId", "x-amzn-query-error")
+#: Trace headers of batched messages remembered (the oldest are forgotten first).
+MAX_REMEMBERED = 200_000
+
+
+class SqsFront:
+    """The front server; ``url`` is its endpoint. :meth:`close` stops it."""
+
+    def __init__(self, moto_url: str, host: str = "127.0.0.1") -> None:
+        parts = urllib.parse.urlsplit(moto_url)
+        self.moto_host = parts.hostname or "127.0.0.1"
+        self.moto_port = parts.port or 80
+        self._local = threading.local()
+        self._traces: OrderedDict[str, str] = OrderedDict()
+        self._traces_lock = threading.Lock()
+        self._server = _Server((host, 0), _make_handler(self))
+        self.url = f"http://{host}:{self._server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="sqs-front", daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def trace_header(self, message_id: str) -> str | None:
+        """The ``AWSTraceHeader`` of a message sent in a batch through this front, if it had one."""
+        with self._traces_lock:
+            return self._traces.get(message_id)
+
+    def remember(self, message_id: str, trace: str) -> None:
+        with self._traces_lock:
+            self._traces[message_id] = trace
+            while len(self._traces) > MAX_REMEMBERED:
+                self._traces.popitem(last=False)
+
+    def forward(
+        self, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One request to moto on this thread's connection: (status, headers, body)."""
+        for attempt in (1, 2):
+            connection = getattr(self._local, "connection", None)
+            if connection is None:
+                connection = http.client.HTTPConnection(self.moto_host, self.moto_port, timeout=60)
+                self._local.connection = connection
+            try:
+                connection.request("POST", path, body=body, headers=headers)
+                response = connection.getresponse()
+                data = response.read()
+            except (http.client.HTTPException, OSError):
+                connection.close()
+                self._local.connection = None
+                if attempt == 2:
+                    raise
+                continue
+            kept = {k: v for k in _PASSED_RESPONSE_HEADERS if (v := response.getheader(k))}
+            return response.status, kept, data
+        raise AssertionError("unreachable")
+
+
+def with_trace(message: dict[str, Any], trace: str | None) -> dict[str, Any]:
+    """``message`` (a SendMessage request or batch entry) with the sender's trace header, unless
+    it carries its own ``AWSTraceHeader`` system attribute."""
+    system = message.get("MessageSystemAttributes") or {}
+    if trace is None or TRACE_ATTRIBUTE in system:
+        return message
+    return {
+        **message,
+        "MessageSystemAttributes": {
+            **system,
+            TRACE_ATTRIBUTE: {"DataType": "String", "StringValue": trace},
+        },
+    }
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+def _make_handler(front: SqsFront) -> type[BaseHTTPRequestHandler]:
+    class FrontHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Silent."""
+
+        def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length > 0 else b""
+            headers = {
+                k: v for k, v in self.headers.items() if k.lower() not in _SKIPPED_REQUEST_HEADERS
+            }
+            action = (self.headers.get("X-Amz-Target") or "").removeprefix(TARGET_PREFIX)
+            raw_trace = self.headers.get(TRACE_HEADER)
+            trace = urllib.parse.unquote(raw_trace) if raw_trace else None
+            request = None
+            if action in ("SendMessage", "SendMessageBatch"):
+                try:
+                    request = json.loads(body)
+                except ValueError:
+                    request = None
+            if isinstance(request, dict) and action == "SendMessage":
+                body = json.dumps(with_trace(request, trace)).encode()
+            elif isinstance(request, dict) and action == "SendMessageBatch":
+                status, reply_headers, data = front.forward(self.path, headers, body)
+                if status == 200:
+                    self._remember(request, data, trace)
+                self._reply(status, reply_headers, data)
+                return
+            self._reply(*front.forward(self.path, headers, body))
+
+        def _remember(self, request: dict[str, Any], data: bytes, trace: str | None) -> None:
+            """Note the trace header of each message the batch sent (see the module docstring)."""
+            entries = {e.get("Id"): e for e in request.get("Entries") or [] if isinstance(e, dict)}
+            try:
+                answer = json.loads(data)
+            except ValueError:
+                return
+            for sent in answer.get("Successful") or []:
+                entry = entries.get(sent.get("Id"))
+                if entry is None or "MessageId" not in sent:
+                    continue
+                own = (entry.get("MessageSystemAttributes") or {}).get(TRACE_ATTRIBUTE) or {}
+                header = own.get("StringValue") or trace
+                if header:
+                    front.remember(str(sent["MessageId"]), str(header))
+
+    return FrontHandler
