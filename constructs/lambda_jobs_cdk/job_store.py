@@ -1,6 +1,7 @@
 """The optional job store of a backend: one on-demand DynamoDB table (``job_store=JobStore(...)``).
 
-The runtime documents the item schema and every condition (``lambda_jobs.jobstore``). The table:
+The runtime documents the item schema and every condition (``lambda_jobs.jobstore.schema``). The
+table:
 
 - partition key ``pk`` (string), no sort key; billing ``PAY_PER_REQUEST`` (no idle cost);
 - TTL attribute ``ttl`` (epoch seconds; the runtime sets it to the last change + ``ttl``);
@@ -29,7 +30,7 @@ from constructs import Construct
 from lambda_jobs_cdk.validation import JobBackendConfigError, is_token
 
 FAILURES_INDEX = "failures"
-"""Name of the sparse index of failed jobs (``lambda_jobs.jobstore.FAILURES_INDEX``)."""
+"""Name of the sparse index of failed jobs (``lambda_jobs.jobstore.schema.FAILURES_INDEX``)."""
 TTL_ATTRIBUTE = "ttl"
 DEFAULT_TTL = Duration.days(7)
 MIN_TTL_SECONDS = 3600

@@ -76,7 +76,7 @@ def get_job(job_id: str) -> Job:
     :class:`UnknownJobError` for an id the store does not have and :class:`ConfigurationError` when
     the backend has no job store.
     """
-    from lambda_jobs.enqueue.store import get_job as _get_job
+    from lambda_jobs.jobstore.records import get_job as _get_job
 
     return _get_job(job_id)
 
@@ -86,7 +86,7 @@ def cancel_job(job_id: str) -> Job:
 
     A running or finished job raises :class:`JobStateError` saying which; the job store is needed.
     """
-    from lambda_jobs.enqueue.store import cancel_job as _cancel_job
+    from lambda_jobs.jobstore.records import cancel_job as _cancel_job
 
     return _cancel_job(job_id)
 

@@ -34,7 +34,7 @@ fallback. The schema (every key is documented in the README, "Client configurati
 Lanes of a queue must cover -100..100 without gaps or overlaps. ``endpoints`` is for the local
 emulator only; when it is present, clients sign with placeholder credentials if none are set.
 ``job_store`` is optional (still schema version 1): absent or null means the backend has no job
-store (:mod:`lambda_jobs.jobstore`), and then no DynamoDB call is ever made.
+store (:mod:`lambda_jobs.jobstore.schema`), and then no DynamoDB call is ever made.
 ``fifo_dead_letter_queue`` is optional too (still version 1): a Goat backend with FIFO queues names
 the FIFO queue their redrive policy moves crashed messages to, so the operations commands reach it.
 """

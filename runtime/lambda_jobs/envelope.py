@@ -13,7 +13,7 @@ handler sends ``attempt + 1`` when it retries; on Goat the SQS receive count add
 ``overrides`` holds per-job task options (``retries``, ``timeout``, ``retry_backoff``,
 ``retry_backoff_max``, ``retry_jitter``) that win over the task's own; unknown override keys
 are an error. ``schedule`` is present only on a job a recurring schedule started
-(:mod:`lambda_jobs.recurring`): ``{"name", "scheduled_time", "arn"}``, the firing it is.
+(:mod:`lambda_jobs.scheduling.recurring`): ``{"name", "scheduled_time", "arn"}``, the firing it is.
 
 JSON only: no pickle, so a message can never execute code on decode.
 """

@@ -14,7 +14,7 @@ from lambda_jobs.emulator.motoserver import MotoServer
 from lambda_jobs.emulator.provision import moto_config
 from lambda_jobs.emulator.scheduler import SchedulePoller, due_time, fill_placeholders
 from lambda_jobs.emulator.topology import QueueSpec
-from lambda_jobs.schedules import at_expression
+from lambda_jobs.scheduling.one_time import at_expression
 
 from tests.conftest import REGION, boto_client
 

@@ -44,10 +44,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lambda_jobs import aws, recurrence
+from lambda_jobs import aws
 from lambda_jobs.config import ClientConfig
 from lambda_jobs.emulator.joblog import JobLog, describe_job
 from lambda_jobs.emulator.topology import QueueSpec
+from lambda_jobs.scheduling import expressions as recurrence
 
 _AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
 

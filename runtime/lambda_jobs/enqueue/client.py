@@ -18,8 +18,8 @@ Every job of the call is checked: the error's ``refused`` lists each refused job
 call, id, task, message) and an ``enqueue_many`` message names them all.
 
 With the job store configured, the job items are written (and unique keys taken) before the send
-(:mod:`lambda_jobs.enqueue.store`); a job whose unique key a pending job holds is not sent, and its
-receipt is that job (``existing``). A unique key without a job store is an ``InvalidJobError``.
+(:mod:`lambda_jobs.jobstore.records`); a job whose unique key a pending job holds is not sent, and
+its receipt is that job (``existing``). A unique key without a job store is an ``InvalidJobError``.
 
 ``LAMBDA_JOBS_CONFIG`` problems raise :class:`ConfigurationError`. AWS errors (after botocore's
 retries) raise one :class:`EnqueueError` carrying the job ids; see
@@ -91,17 +91,17 @@ def _enqueue(
     outgoing = _checked(prepared, lambda job: _outgoing(job, config, now), config, single=single)
     existing: dict[str, Job] = {}
     if config.job_store is not None:
-        from lambda_jobs.enqueue import store
+        from lambda_jobs.jobstore import records
 
-        existing = store.register(prepared, outgoing, config)
+        existing = records.register(prepared, outgoing, config)
     to_send = [item for item in outgoing if item.job_id not in existing]
     try:
         _send(to_send, config, single=single)
     except EnqueueError as exc:
         if config.job_store is not None:
-            from lambda_jobs.enqueue import store
+            from lambda_jobs.jobstore import records
 
-            store.forget(prepared, list(exc.job_ids), config)
+            records.forget(prepared, list(exc.job_ids), config)
         raise
     return [existing.get(item.job_id) or _receipt(item, now, config) for item in outgoing]
 
@@ -185,8 +185,8 @@ def _run_inline(
 
 
 def _outgoing(job: PreparedJob, config: ClientConfig, now: datetime) -> Outgoing:
-    from lambda_jobs import schedules
     from lambda_jobs.enqueue.outgoing import Outgoing
+    from lambda_jobs.scheduling import one_time
 
     queue = _queue(job, config)
     envelope, body, delay = _envelope_and_delay(job, config, now)
@@ -197,7 +197,7 @@ def _outgoing(job: PreparedJob, config: ClientConfig, now: datetime) -> Outgoing
         _check_scheduler(job, config, delay, fifo)
     _check_max_delay(job, config, delay)
     if via_scheduler:
-        schedules.checked_input(
+        one_time.checked_input(
             envelope,
             lamb=lamb,
             why=(

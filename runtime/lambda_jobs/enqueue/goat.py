@@ -3,7 +3,8 @@
 - No delay, or a delay of at most 900 s on a standard queue: ``SendMessage`` (one job) or
   ``SendMessageBatch`` (bulk), with ``DelaySeconds``.
 - A longer delay, or any delay on a FIFO lane (SQS FIFO has no per-message delay): an EventBridge
-  Scheduler one-time schedule targeting the queue ARN (:func:`lambda_jobs.schedules.create`).
+  Scheduler one-time schedule targeting the queue ARN
+  (:func:`lambda_jobs.scheduling.one_time.create`).
 - FIFO lanes: ``MessageGroupId`` is the task's ``message_group_id`` (default: the task name) and
   ``MessageDeduplicationId`` the job id, so a resent job is dropped by SQS within its 5-minute
   deduplication window. Scheduled FIFO deliveries carry the group id; SQS Scheduler targets cannot

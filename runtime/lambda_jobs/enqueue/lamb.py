@@ -3,7 +3,8 @@
 - No delay: ``Invoke(FunctionName=<lane target>, InvocationType="Event", Payload=<envelope>)``;
   Lambda answers 202 once its own queue holds the event. Any other status is a failure.
 - Any delay: an EventBridge Scheduler one-time schedule targeting the function ARN, whose input is
-  a scheduler delivery wrapping the envelope (:func:`lambda_jobs.schedules.lamb_delivery`).
+  a scheduler delivery wrapping the envelope
+  (:func:`lambda_jobs.scheduling.one_time.lamb_delivery`).
 
 Bulk is one request per job, run in parallel (Lambda has no batch invoke). AWS errors, after
 botocore's retries, end in one :class:`~lambda_jobs.errors.EnqueueError` naming the jobs.

@@ -114,10 +114,10 @@ def schedule_requests(outgoing: list[Outgoing], config: ClientConfig) -> list[Re
 
 
 def _schedule(scheduler: Any, item: Outgoing, config: ClientConfig) -> SendOutcome:
-    from lambda_jobs import schedules
+    from lambda_jobs.scheduling import one_time
 
     assert config.scheduler is not None and item.run_at is not None  # checked by the client
-    schedules.create(
+    one_time.create(
         scheduler,
         envelope=item.envelope,
         when=item.run_at,

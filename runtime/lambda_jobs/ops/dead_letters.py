@@ -33,9 +33,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from lambda_jobs import recurring, schedules
 from lambda_jobs.errors import EnvelopeError
 from lambda_jobs.ops.backend import unqualified_arn
+from lambda_jobs.scheduling import one_time as schedules
+from lambda_jobs.scheduling import recurring
 
 PREFIX = "lambda_jobs."
 #: The attributes of a Scheduler dead-letter event ("Configuring a schedule's dead-letter queue in

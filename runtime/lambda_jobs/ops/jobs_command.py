@@ -88,7 +88,7 @@ def _text(value: Any) -> str:
 
 @backend.command("jobs show")
 def run_show(args: argparse.Namespace) -> int:
-    from lambda_jobs.enqueue.store import get_job
+    from lambda_jobs.jobstore.records import get_job
     from lambda_jobs.ops import tables
 
     job_id = backend.job_id_argument(args.id)
@@ -103,7 +103,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 @backend.command("jobs failures")
 def run_failures(args: argparse.Namespace) -> int:
-    from lambda_jobs.enqueue.store import failures
+    from lambda_jobs.jobstore.records import failures
     from lambda_jobs.ops import tables
 
     task = args.task
@@ -158,7 +158,7 @@ def failure_dict(item: dict[str, Any]) -> dict[str, Any]:
 
 @backend.command("jobs cancel")
 def run_cancel(args: argparse.Namespace) -> int:
-    from lambda_jobs.enqueue.store import cancel_job
+    from lambda_jobs.jobstore.records import cancel_job
     from lambda_jobs.ops import tables
 
     job_id = backend.job_id_argument(args.id)

@@ -45,7 +45,7 @@ For each record, in order:
   job's backoff (or at once after a hand-back), in order; the effective retry delay of a FIFO
   job is its backoff, and every later job of its group waits that long too.
 
-**Job store** (``LAMBDA_JOBS_JOB_TABLE`` set; :mod:`lambda_jobs.worker.claims`): each started
+**Job store** (``LAMBDA_JOBS_JOB_TABLE`` set; :mod:`lambda_jobs.jobstore.claims`): each started
 record is claimed first, and the attempt is the store's count instead of the receive count. A job
 that already finished is acknowledged without running (``skipped_duplicate``), so is a cancelled
 one (``cancelled``); one running under a live lease elsewhere is made invisible until that lease

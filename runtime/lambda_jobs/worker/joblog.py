@@ -13,7 +13,7 @@ its success path). The line::
 ``retry_in_s``), ``dead_lettered`` (in the DLQ, ``reason`` says why), ``handed_back`` (not started
 near the deadline; runs in a later invocation) or ``dead_letter_failed`` (the DLQ send failed, so
 the message was kept: it comes back and is dead-lettered then). With the job store on
-(:mod:`lambda_jobs.worker.claims`) three more: ``skipped_duplicate`` (the job already finished,
+(:mod:`lambda_jobs.jobstore.claims`) three more: ``skipped_duplicate`` (the job already finished,
 or — Lamb — runs under a live lease in another invocation, or waits for its scheduled retry, which
 this delivery is not: ``retry_pending`` true; acknowledged without running),
 ``cancelled`` (cancelled before it started: acknowledged without running) and ``deferred`` (Goat:

@@ -2,9 +2,9 @@
 
 The payload is an envelope (``{"lambda_jobs": 1, ...}``), a scheduler delivery
 (``{"source": "lambda_jobs.scheduler", "job": <envelope>, ...}``, see
-:func:`lambda_jobs.schedules.lamb_delivery`) or a recurring schedule's delivery
-(``{"source": "lambda_jobs.recurring", ...}``, see :mod:`lambda_jobs.recurring`). The attempt is
-the envelope's ``attempt``.
+:func:`lambda_jobs.scheduling.one_time.lamb_delivery`) or a recurring schedule's delivery
+(``{"source": "lambda_jobs.recurring", ...}``, see :mod:`lambda_jobs.scheduling.recurring`). The
+attempt is the envelope's ``attempt``.
 
 - **success**: returns ``{"job_id": ..., "outcome": "succeeded"}``.
 - **failure with attempts left**: a one-time EventBridge Scheduler schedule
@@ -16,7 +16,7 @@ the envelope's ``attempt``.
   sent to ``LAMBDA_JOBS_DLQ_URL`` with the ``lambda_jobs.*`` attributes, body = the envelope as it
   arrived (JSON); returns normally.
 
-**Job store** (``LAMBDA_JOBS_JOB_TABLE``; :mod:`lambda_jobs.worker.claims`): the job is claimed
+**Job store** (``LAMBDA_JOBS_JOB_TABLE``; :mod:`lambda_jobs.jobstore.claims`): the job is claimed
 before it runs and the attempt is the store's count. A job that already finished, or that runs
 under a live lease in another invocation (Lambda's async delivery can hand one event over twice),
 is acknowledged without running and logged ``skipped_duplicate``: the running invocation owns the
@@ -27,7 +27,7 @@ so a delivery carrying the store's attempt or less is a copy of an earlier deliv
 without running and without using an attempt (``skipped_duplicate`` with ``retry_pending``); the
 one exception is Lambda's own retry of the invocation that recorded ``retrying`` and then failed
 to create the schedule (same request id). So duplicates never start a second retry chain
-(:mod:`lambda_jobs.worker.claims`, "Which delivery is the retry"). A cancelled job is
+(:mod:`lambda_jobs.jobstore.claims`, "Which delivery is the retry"). A cancelled job is
 acknowledged and logged ``cancelled``.
 
 Returning normally in all those cases leaves Lambda's own async retries (and the function's
@@ -116,7 +116,8 @@ def _schedule_retry(arrived: Arrival, duration_ms: float, error_type: str) -> in
     """Create the schedule that re-delivers ``envelope`` at ``attempt + 1``; raises if it fails."""
     from datetime import UTC, datetime, timedelta
 
-    from lambda_jobs import aws, schedules
+    from lambda_jobs import aws
+    from lambda_jobs.scheduling import one_time
 
     envelope, options = arrived.envelope, arrived.options
     assert envelope is not None and options is not None
@@ -135,8 +136,8 @@ def _schedule_retry(arrived: Arrival, duration_ms: float, error_type: str) -> in
         from lambda_jobs.worker.deadletter import DLQ_URL_ENV
 
         dlq_url = os.environ.get(DLQ_URL_ENV, "").strip()
-        dlq_arn = schedules.queue_arn_of_url(dlq_url, like_arn=function_arn) if dlq_url else None
-        schedules.create(
+        dlq_arn = one_time.queue_arn_of_url(dlq_url, like_arn=function_arn) if dlq_url else None
+        one_time.create(
             aws.client("scheduler", None),
             envelope=envelope.with_attempt(arrived.attempt + 1),
             when=datetime.now(UTC) + timedelta(seconds=delay),

@@ -16,12 +16,12 @@ words (:data:`lambda_jobs.worker.deadletter.REASONS`):
 Goat decodes an SQS body (:func:`decode_body`) and counts the redeliveries SQS reports
 (:mod:`lambda_jobs.worker.goat`); Lamb decodes the invoke payload (:func:`decode_payload`,
 :mod:`lambda_jobs.worker.lamb`). Both decoders read an envelope or a recurring schedule's delivery
-(:mod:`lambda_jobs.recurring`), which becomes the envelope of that firing's job.
+(:mod:`lambda_jobs.scheduling.recurring`), which becomes the envelope of that firing's job.
 Both log with :meth:`Arrival.log` and dead-letter with :func:`dead_letter`, so one job reads the
 same in the logs and the DLQ whichever backend ran it.
 
 With the job store on (``runtime.store``), both claim the job with :meth:`Arrival.claim` before
-running it and record its outcome with :meth:`Arrival.settle` (:mod:`lambda_jobs.worker.claims`):
+running it and record its outcome with :meth:`Arrival.settle` (:mod:`lambda_jobs.jobstore.claims`):
 the claim's attempt (the store's count) then replaces the one counted from deliveries, so a
 duplicate delivery does not use one up. A store error never stops a job: it is added to the job's
 log line as ``store_error`` and the job goes on as it would without the store.
@@ -40,8 +40,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from lambda_jobs.envelope import Envelope
+    from lambda_jobs.jobstore.claims import Claim, WorkerStore
     from lambda_jobs.tasks import Task
-    from lambda_jobs.worker.claims import Claim, WorkerStore
     from lambda_jobs.worker.coldstart import Runtime
     from lambda_jobs.worker.deadline import FunctionClock
     from lambda_jobs.worker.runner import AttemptOutcome
@@ -55,12 +55,13 @@ MAX_LEASE_SECONDS = 900.0
 def decode_payload(data: Any) -> Envelope:
     """A decoded payload or body: an envelope, or a recurring delivery as its firing's envelope.
 
-    An object with the envelope's version key is read as one at once: :mod:`lambda_jobs.recurring`
-    is only imported for anything else, so a function that never gets a firing never loads it.
+    An object with the envelope's version key is read as one at once:
+    :mod:`lambda_jobs.scheduling.recurring` is only imported for anything else, so a function that
+    never gets a firing never loads it.
     """
     if type(data) is dict and envelope_format.VERSION_KEY in data:
         return envelope_format.from_dict(data)
-    from lambda_jobs import recurring
+    from lambda_jobs.scheduling import recurring
 
     if recurring.is_delivery(data):
         return recurring.envelope_of(data)
@@ -177,7 +178,7 @@ class Arrival:
             return "run"
         if self.reason not in (None, "exhausted"):
             return "run"
-        from lambda_jobs.worker.claims import claim
+        from lambda_jobs.jobstore.claims import claim
 
         lease = time_limit if time_limit is not None else MAX_LEASE_SECONDS
         self.claimed = found = claim(
@@ -207,14 +208,15 @@ class Arrival:
     ) -> None:
         """Record ``outcome`` (``succeeded``, ``retrying`` or ``dead_lettered``, as the job's log
         line says it) in the store, if on, as the job's status
-        (:data:`lambda_jobs.jobstore.STATUS_OF_OUTCOME`); a failure lands in ``store_error``."""
+        (:data:`lambda_jobs.jobstore.schema.STATUS_OF_OUTCOME`); a failure lands in
+        ``store_error``."""
         if self.store is None:
             return
         task, job_id = self.identity()
         if job_id is None:
             return
-        from lambda_jobs.jobstore import STATUS_OF_OUTCOME
-        from lambda_jobs.worker.claims import finish
+        from lambda_jobs.jobstore.claims import finish
+        from lambda_jobs.jobstore.schema import STATUS_OF_OUTCOME
 
         status = STATUS_OF_OUTCOME[outcome]
 
@@ -271,7 +273,7 @@ class Arrival:
                 return None, None
         if not isinstance(data, dict):
             return None, None
-        from lambda_jobs import recurring
+        from lambda_jobs.scheduling import recurring
 
         if recurring.is_delivery(data) and isinstance(data.get("job"), dict):
             data = data["job"]

@@ -196,12 +196,10 @@ NOT_ON_THE_SUCCESS_PATH = (
     "boto3",
     "botocore",
     "lambda_jobs.context",
-    "lambda_jobs.schedules",
+    "lambda_jobs.scheduling",
     "lambda_jobs.job",
-    "lambda_jobs.worker.claims",
     "lambda_jobs.worker.deadletter",
     "lambda_jobs.jobstore",
-    "lambda_jobs.recurring",
     "lambda_jobs.enqueue",
 )
 
