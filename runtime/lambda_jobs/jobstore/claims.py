@@ -50,9 +50,11 @@ from lambda_jobs.jobstore import schema
 from lambda_jobs.jobstore.schema import n, s
 from lambda_jobs.jsoncodec import wire_json, wire_size
 from lambda_jobs.worker.coldstart import JOB_TABLE_ENV, JOB_TTL_ENV
+from lambda_jobs.worker.words import BUSY, CANCELLED, FINISHED, RUN, UNAVAILABLE, WAITING
 
 if TYPE_CHECKING:
     from lambda_jobs.envelope import Envelope
+    from lambda_jobs.worker.words import ClaimAction
 
 
 class WorkerStore:
@@ -101,7 +103,7 @@ class Claim:
 
     def __init__(
         self,
-        action: str,
+        action: ClaimAction,
         *,
         attempt: int | None = None,
         lease_remaining: float = 0.0,
@@ -209,9 +211,9 @@ def claim(
                 ).get("Item", {})
             return _refused(schema.decode_item(old), now)
     except Exception as exc:
-        return Claim("unavailable", error=_aws_error(exc))
+        return Claim(UNAVAILABLE, error=_aws_error(exc))
     attempt = schema.decode(response["Attributes"]["attempt"])
-    return Claim("run", attempt=int(attempt))
+    return Claim(RUN, attempt=int(attempt))
 
 
 def _refused(item: dict[str, Any], now: float) -> Claim:
@@ -219,14 +221,14 @@ def _refused(item: dict[str, Any], now: float) -> Claim:
     attempt = item.get("attempt")
     attempt = int(attempt) if isinstance(attempt, (int, float)) else None
     if status == schema.CANCELLED:
-        return Claim("cancelled", attempt=attempt)
+        return Claim(CANCELLED, attempt=attempt)
     if status == schema.RETRYING:  # only refused to a delivery that is not its retry
-        return Claim("waiting", attempt=attempt)
+        return Claim(WAITING, attempt=attempt)
     if status == schema.RUNNING:
         lease = item.get("lease_until")
         remaining = float(lease) - now if isinstance(lease, (int, float)) else 0.0
-        return Claim("busy", attempt=attempt, lease_remaining=max(remaining, 0.0))
-    return Claim("finished", attempt=attempt)
+        return Claim(BUSY, attempt=attempt, lease_remaining=max(remaining, 0.0))
+    return Claim(FINISHED, attempt=attempt)
 
 
 def finish(

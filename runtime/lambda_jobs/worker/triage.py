@@ -3,7 +3,7 @@
 :class:`Arrival` is one job as it reached the function, decoded as far as it goes without any AWS
 call: the envelope, the task (from the cold-start allow-list), the :class:`JobOptions` it runs
 with and the attempt it is. When it cannot run, ``reason`` says why, in the dead-letter queue's
-words (:data:`lambda_jobs.worker.deadletter.REASONS`):
+words (:data:`lambda_jobs.worker.words.REASONS`):
 
 - ``undecodable``: not an envelope this runtime reads, for any reason (not JSON, nested deeper
   than the decoder follows, too large for memory, a field missing or of the wrong type, another
@@ -33,6 +33,16 @@ from lambda_jobs import envelope as envelope_format
 from lambda_jobs.errors import LambdaJobsError, TaskNotAllowedError
 from lambda_jobs.worker.joblog import log_job
 from lambda_jobs.worker.runner import JobOptions, run_attempt
+from lambda_jobs.worker.words import (
+    DEAD_LETTER_FAILED,
+    DEAD_LETTERED,
+    EXHAUSTED,
+    NOT_ALLOWED,
+    RUN,
+    UNAVAILABLE,
+    UNDECODABLE,
+    UNKNOWN_TASK,
+)
 
 TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
 if TYPE_CHECKING:
@@ -45,6 +55,7 @@ if TYPE_CHECKING:
     from lambda_jobs.worker.coldstart import Runtime
     from lambda_jobs.worker.deadline import FunctionClock
     from lambda_jobs.worker.runner import AttemptOutcome
+    from lambda_jobs.worker.words import ClaimAction, Outcome, Reason
 
 #: The DLQ error type of a job whose earlier attempts never finished (a crash, a timeout).
 INCOMPLETE_ATTEMPTS = "IncompleteAttempts"
@@ -120,7 +131,7 @@ class Arrival:
         self.task: Task[..., Any] | None = None
         self.options: JobOptions | None = None
         self.attempt = 1 + redeliveries
-        self.reason: str | None = None
+        self.reason: Reason | None = None
         self.error: BaseException | None = None
         self.store: WorkerStore | None = runtime.store
         self.claimed: Claim | None = None
@@ -128,7 +139,7 @@ class Arrival:
         try:
             self.envelope = envelope = decode(raw)
         except Exception as exc:  # whatever stops the decoder makes the message poison
-            self.reason, self.error = "undecodable", exc
+            self.reason, self.error = UNDECODABLE, exc
             return
         self.attempt = envelope.attempt + redeliveries
         try:
@@ -137,15 +148,15 @@ class Arrival:
             from lambda_jobs.worker.coldstart import UnknownTaskError
 
             unknown = isinstance(exc, UnknownTaskError)
-            self.reason, self.error = ("unknown_task" if unknown else "not_allowed"), exc
+            self.reason, self.error = (UNKNOWN_TASK if unknown else NOT_ALLOWED), exc
             return
         try:
             self.options = JobOptions(self.task, envelope)
         except LambdaJobsError as exc:
-            self.reason, self.error = "undecodable", exc
+            self.reason, self.error = UNDECODABLE, exc
             return
         if self.attempt > self.options.max_attempts:
-            self.reason = "exhausted"
+            self.reason = EXHAUSTED
 
     def time_limit(self, clock: FunctionClock) -> tuple[float | None, str]:
         """The attempt's time limit from now and its message; ``(None, "")`` if it cannot run."""
@@ -164,7 +175,7 @@ class Arrival:
 
     def claim(
         self, time_limit: float | None, worker_id: str, delivered_attempt: int | None = None
-    ) -> str:
+    ) -> ClaimAction:
         """Claim the job in the store; returns the action (see :class:`.claims.Claim`).
 
         ``delivered_attempt`` (Lamb) is the attempt the delivery carries: it tells the scheduled
@@ -175,9 +186,9 @@ class Arrival:
         ``reason`` is ``exhausted`` again only if that attempt is past the last one.
         """
         if self.store is None or self.envelope is None or self.options is None:
-            return "run"
-        if self.reason not in (None, "exhausted"):
-            return "run"
+            return RUN
+        if self.reason not in (None, EXHAUSTED):
+            return RUN
         from lambda_jobs.jobstore.claims import claim
 
         lease = time_limit if time_limit is not None else MAX_LEASE_SECONDS
@@ -189,17 +200,17 @@ class Arrival:
             worker_id=worker_id,
             delivered_attempt=delivered_attempt,
         )
-        if found.action == "unavailable":
+        if found.action == UNAVAILABLE:
             self.store_error = f"claim failed, ran without it: {found.error}"
-            return "run"
-        if found.action == "run" and found.attempt is not None:
+            return RUN
+        if found.action == RUN and found.attempt is not None:
             self.attempt = found.attempt
-            self.reason = "exhausted" if self.attempt > self.options.max_attempts else None
+            self.reason = EXHAUSTED if self.attempt > self.options.max_attempts else None
         return found.action
 
     def settle(
         self,
-        outcome: str,
+        outcome: Outcome,
         *,
         value: Any = None,
         error_type: str | None = None,
@@ -220,7 +231,7 @@ class Arrival:
 
         status = STATUS_OF_OUTCOME[outcome]
 
-        claimed = self.claimed is not None and self.claimed.action == "run"
+        claimed = self.claimed is not None and self.claimed.action == RUN
         failure = finish(
             self.store,
             job_id,
@@ -284,7 +295,7 @@ class Arrival:
         )
 
     def log(
-        self, outcome: str, duration_ms: float = 0.0, *, ran: bool | None = None, **extra: Any
+        self, outcome: Outcome, duration_ms: float = 0.0, *, ran: bool | None = None, **extra: Any
     ) -> None:
         """Write this job's log line (:func:`lambda_jobs.worker.joblog.log_job`); ``extra`` are
         the outcome's own fields (``error_type``, ``retry_in_s``, ...); ``ran`` whether an attempt
@@ -330,7 +341,7 @@ def dead_letter(
     job: Arrival,
     *,
     body: str,
-    reason: str,
+    reason: Reason,
     error_type: str,
     error_message: str,
     error: BaseException | None,
@@ -365,7 +376,7 @@ def dead_letter(
         )
     except Exception as exc:
         job.log(
-            "dead_letter_failed",
+            DEAD_LETTER_FAILED,
             duration_ms,
             ran=error is not None,
             error_type=error_type,
@@ -374,8 +385,6 @@ def dead_letter(
         )
         return exc
     # Only once the DLQ holds it: a job kept for a failed send must not look finished.
-    job.settle("dead_lettered", error_type=error_type, error_message=error_message, error=error)
-    job.log(
-        "dead_lettered", duration_ms, ran=error is not None, error_type=error_type, reason=reason
-    )
+    job.settle(DEAD_LETTERED, error_type=error_type, error_message=error_message, error=error)
+    job.log(DEAD_LETTERED, duration_ms, ran=error is not None, error_type=error_type, reason=reason)
     return None

@@ -167,10 +167,12 @@ GOAT_SUCCESS_PATH = frozenset(
         "lambda_jobs.worker.dispatch",
         "lambda_jobs.worker.goat",
         "lambda_jobs.worker.joblog",
+        "lambda_jobs.worker.lifecycle",
         "lambda_jobs.worker.metrics",
         "lambda_jobs.worker.runner",
         "lambda_jobs.worker.timelimit",
         "lambda_jobs.worker.triage",
+        "lambda_jobs.worker.words",
     }
 )
 #: A Lamb function's: the same with Lamb's module instead of Goat's.
