@@ -31,8 +31,8 @@ from pathlib import Path
 
 from bench_results import Section, Table, median, write_section
 from lambda_jobs import aws, enqueue_many
+from lambda_jobs.contract import JOB_TABLE_ENV
 from lambda_jobs.emulator.process import EmulatorProcess
-from lambda_jobs.worker.coldstart import JOB_TABLE_ENV
 
 from tests.e2e.conftest import STACKS, demo_tasks, synthesize
 

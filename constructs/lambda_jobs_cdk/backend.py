@@ -47,7 +47,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
-from lambda_jobs.config import DEFAULT_MAX_PAYLOAD, SQS_MAX_MESSAGE_BYTES
+from lambda_jobs.contract import (
+    CONFIG_VERSION,
+    DEFAULT_MAX_DELAY_SECONDS,
+    DEFAULT_MAX_PAYLOAD,
+    SQS_MAX_MESSAGE_BYTES,
+)
 
 from constructs import Construct, Node
 from lambda_jobs_cdk.alarms import BackendMonitoring, JobMonitoring, check_monitoring
@@ -71,13 +76,10 @@ from lambda_jobs_cdk.validation import (
     is_token,
 )
 
-CONFIG_VERSION = 1
 DEAD_LETTER_RETENTION = Duration.days(14)
 DEFAULT_RECURSIVE_LOOP = lambda_.RecursiveLoop.ALLOW
 """Lambda's own default is ``Terminate``; a job system's tasks enqueue tasks (README, "Recursive
 loop detection")."""
-DEFAULT_MAX_DELAY_SECONDS = 365 * 24 * 60 * 60
-"""Longest ``run_after`` the client accepts with a scheduler: one year (the runtime's default)."""
 DEFAULT_TIMEOUT = Duration.minutes(5)
 DEFAULT_MEMORY_MB = 512
 DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_MONTH

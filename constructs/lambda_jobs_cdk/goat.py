@@ -23,6 +23,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
+from lambda_jobs.contract import MAX_VISIBILITY_SECONDS
 
 from lambda_jobs_cdk.backend import JobBackend, lane_entry, lane_suffix, new_queue
 from lambda_jobs_cdk.job_queue import JobQueue
@@ -31,7 +32,6 @@ from lambda_jobs_cdk.validation import JobBackendConfigError, check_range, is_to
 MAX_RECEIVE_COUNT = 100
 """Crash safety net only: the handler dead-letters after at most 51 attempts (retries <= 50)."""
 VISIBILITY_FACTOR = 6
-MAX_VISIBILITY_SECONDS = 43_200
 DEFAULT_BATCH_SIZE = 10
 MIN_ESM_CONCURRENCY = 2
 MAX_ESM_CONCURRENCY = 1000

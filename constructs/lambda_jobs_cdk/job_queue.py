@@ -11,10 +11,10 @@ prop of either backend; the backend refuses those of the other one (``GOAT_ONLY_
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 
 from aws_cdk import Duration
+from lambda_jobs.contract import MAX_PRIORITY, MIN_PRIORITY, SQS_MAX_DELAY_SECONDS, is_queue_name
 
 from lambda_jobs_cdk.validation import (
     MAX_ASYNC_RETRY_ATTEMPTS,
@@ -26,13 +26,10 @@ from lambda_jobs_cdk.validation import (
     MAX_MAX_POLLERS,
     MAX_MEMORY_MB,
     MAX_MIN_POLLERS,
-    MAX_PRIORITY,
-    MAX_SQS_DELAY_SECONDS,
     MIN_CONCURRENCY,
     MIN_EVENT_AGE_SECONDS,
     MIN_MEMORY_MB,
     MIN_POLLERS,
-    MIN_PRIORITY,
     JobBackendConfigError,
     check_function_timeout,
     check_range,
@@ -47,8 +44,6 @@ __all__ = [
     "PriorityLane",
 ]
 
-QUEUE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-"""The runtime's rule for queue names (``lambda_jobs.options.is_queue_name``)."""
 GOAT_ONLY_PROPS = (
     "fifo",
     "delay",
@@ -179,7 +174,7 @@ class JobQueue:
         max_pollers: int | None = None,
         event_count_metrics: bool = False,
     ) -> None:
-        if not isinstance(name, str) or not QUEUE_NAME_PATTERN.match(name):
+        if not is_queue_name(name):
             raise JobBackendConfigError(
                 "JobQueue name must be 1-64 characters of letters, digits, '-' and '_', "
                 f"got {name!r}"
@@ -197,7 +192,7 @@ class JobQueue:
         if not isinstance(fifo, bool):
             raise JobBackendConfigError(f"{where} fifo must be True or False, got {fifo!r}")
         self.fifo = fifo
-        check_range(f"{where} delay", delay, 0, MAX_SQS_DELAY_SECONDS, seconds=True)
+        check_range(f"{where} delay", delay, 0, SQS_MAX_DELAY_SECONDS, seconds=True)
         self.delay = delay
         window = check_range(
             f"{where} max_batching_window",

@@ -25,12 +25,11 @@ from dataclasses import dataclass
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from lambda_jobs.contract import FAILURES_INDEX
 
 from constructs import Construct
 from lambda_jobs_cdk.validation import JobBackendConfigError, is_token
 
-FAILURES_INDEX = "failures"
-"""Name of the sparse index of failed jobs (``lambda_jobs.jobstore.schema.FAILURES_INDEX``)."""
 TTL_ATTRIBUTE = "ttl"
 DEFAULT_TTL = Duration.days(7)
 MIN_TTL_SECONDS = 3600

@@ -37,17 +37,13 @@ from typing import TYPE_CHECKING, Any
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
+from lambda_jobs.contract import MAX_PRIORITY, MIN_PRIORITY
 from lambda_jobs.enqueue.arguments import check_arguments
 from lambda_jobs.errors import InvalidJobError
 from lambda_jobs.scheduling import expressions, recurring
 from lambda_jobs.scheduling.one_time import MAX_INPUT_BYTES, ONE_TIME_PREFIX
 
-from lambda_jobs_cdk.validation import (
-    MAX_PRIORITY,
-    MIN_PRIORITY,
-    JobBackendConfigError,
-    check_range,
-)
+from lambda_jobs_cdk.validation import JobBackendConfigError, check_range
 
 if TYPE_CHECKING:
     from lambda_jobs_cdk.backend import JobBackend

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from lambda_jobs.contract import FAILURES_INDEX
 from lambda_jobs.emulator.motoserver import MotoServer
-from lambda_jobs.jobstore import schema
 
 from tests.conftest import boto_client
 
@@ -26,7 +26,7 @@ def make_table(server: MotoServer) -> Any:
         BillingMode="PAY_PER_REQUEST",
         GlobalSecondaryIndexes=[
             {
-                "IndexName": schema.FAILURES_INDEX,
+                "IndexName": FAILURES_INDEX,
                 "KeySchema": [
                     {"AttributeName": "failed_task", "KeyType": "HASH"},
                     {"AttributeName": "finished_at", "KeyType": "RANGE"},

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lambda_jobs import aws
-from lambda_jobs.config import SQS_MAX_MESSAGE_BYTES
+from lambda_jobs.contract import SQS_MAX_MESSAGE_BYTES
 from lambda_jobs.emulator.assembly import read_assembly
 from lambda_jobs.emulator.async_queue import AsyncInvoker, record_over_limit, record_text
 from lambda_jobs.emulator.environments import FunctionPool

@@ -32,7 +32,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from lambda_jobs.config import SQS_MAX_DELAY_SECONDS
+from lambda_jobs.contract import SQS_MAX_DELAY_SECONDS
 from lambda_jobs.errors import (
     ConfigurationError,
     EnqueueError,

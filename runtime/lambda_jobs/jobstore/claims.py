@@ -1,7 +1,7 @@
 """The worker half of the job store: claim a job before running it, record how it ended.
 
 Only used when the function has ``LAMBDA_JOBS_JOB_TABLE``
-(:data:`lambda_jobs.worker.coldstart.JOB_TABLE_ENV`); without it :func:`from_env` returns None
+(:data:`lambda_jobs.contract.JOB_TABLE_ENV`); without it :func:`from_env` returns None
 and no DynamoDB client is ever created. The item schema and the conditions are described in
 :mod:`lambda_jobs.jobstore.schema`.
 
@@ -46,10 +46,10 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from lambda_jobs.contract import JOB_TABLE_ENV, JOB_TTL_ENV
 from lambda_jobs.jobstore import schema
 from lambda_jobs.jobstore.schema import n, s
 from lambda_jobs.jsoncodec import wire_json, wire_size
-from lambda_jobs.worker.coldstart import JOB_TABLE_ENV, JOB_TTL_ENV
 from lambda_jobs.worker.words import BUSY, CANCELLED, FINISHED, RUN, UNAVAILABLE, WAITING
 
 if TYPE_CHECKING:

@@ -23,6 +23,7 @@ import contextlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from lambda_jobs.contract import FAILURES_INDEX
 from lambda_jobs.errors import ConfigurationError, EnqueueError, JobStateError, UnknownJobError
 from lambda_jobs.jobstore import schema
 from lambda_jobs.jobstore.schema import n, s
@@ -376,7 +377,7 @@ def _has_schedule(config: ClientConfig, before: dict[str, Any], run_after: datet
     enqueued = _time(before.get("enqueued_at"))
     if queue is None or enqueued is None:
         return True  # not known: look
-    from lambda_jobs.config import SQS_MAX_DELAY_SECONDS
+    from lambda_jobs.contract import SQS_MAX_DELAY_SECONDS
 
     # The stored times keep milliseconds, the client rounded the delay up: near 900 s, look.
     return queue.fifo or (run_after - enqueued).total_seconds() > SQS_MAX_DELAY_SECONDS - 1
@@ -548,7 +549,7 @@ def failures(task: str, config: ClientConfig, *, limit: int = 20) -> list[dict[s
     store = store_of(config)
     response = _client(config).query(
         TableName=store.table,
-        IndexName=schema.FAILURES_INDEX,
+        IndexName=FAILURES_INDEX,
         KeyConditionExpression="failed_task = :task",
         ExpressionAttributeValues={":task": s(task)},
         ScanIndexForward=False,

@@ -91,7 +91,6 @@ if TYPE_CHECKING:
 
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
 
-FAILURES_INDEX = "failures"
 UNIQUE_PREFIX = "unique#"
 
 ENQUEUED = "enqueued"

@@ -31,6 +31,7 @@ import os
 import sys
 
 from lambda_jobs import registry
+from lambda_jobs.contract import JOB_TABLE_ENV
 from lambda_jobs.errors import ConfigurationError, TaskNotAllowedError
 from lambda_jobs.worker.deadline import margin_from
 from lambda_jobs.worker.joblog import BACKEND_ENV
@@ -45,10 +46,6 @@ if TYPE_CHECKING:
     from lambda_jobs.tasks import Task
 
 TASKS_ENV = "LAMBDA_JOBS_TASKS"
-#: The function's job table (set by the construct when the store is on; unset: store off).
-JOB_TABLE_ENV = "LAMBDA_JOBS_JOB_TABLE"
-#: How long job items live after their last change, in seconds (set by the construct).
-JOB_TTL_ENV = "LAMBDA_JOBS_JOB_TTL_SECONDS"
 DJANGO_SETTINGS_ENV = "DJANGO_SETTINGS_MODULE"
 DJANGO_WORKER_MODULE = "lambda_jobs.django.worker"
 #: The module of each backend's handler, by its ``LAMBDA_JOBS_BACKEND`` name.

@@ -9,7 +9,7 @@ README's ``lambda_jobs.*`` String attributes: ``reason`` (one of
 refuses empty attribute values. That is 9 of SQS's 10 attributes per message.
 
 Attributes count towards SQS's 1 MiB message size (name, type and value). The client keeps a
-job's envelope 16 KiB under it (``lambda_jobs.config.DEAD_LETTER_RESERVE_BYTES``), which the
+job's envelope 16 KiB under it (``lambda_jobs.contract.DEAD_LETTER_RESERVE_BYTES``), which the
 attributes never exceed; for a larger body (one not sent through the client) :func:`send`
 shortens the traceback, then the error message, so the entry still fits.
 
@@ -25,7 +25,7 @@ import re
 from datetime import UTC, datetime
 
 from lambda_jobs import aws
-from lambda_jobs.config import SQS_MAX_MESSAGE_BYTES
+from lambda_jobs.contract import SQS_MAX_MESSAGE_BYTES
 from lambda_jobs.errors import ConfigurationError
 from lambda_jobs.jsoncodec import wire_size
 from lambda_jobs.worker.words import REASONS

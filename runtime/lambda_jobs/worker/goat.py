@@ -59,6 +59,7 @@ record needs an AWS call (failure, DLQ, hand-back).
 
 from __future__ import annotations
 
+from lambda_jobs.contract import MAX_VISIBILITY_SECONDS
 from lambda_jobs.worker.deadline import MIN_SLICE_MS, FunctionClock
 from lambda_jobs.worker.lifecycle import live, send_to_dlq
 from lambda_jobs.worker.triage import INCOMPLETE_ATTEMPTS, Arrival, decode_body
@@ -80,8 +81,6 @@ if TYPE_CHECKING:
     from lambda_jobs.worker.words import ClaimAction, Reason
 
 EVENT_SOURCE = "aws:sqs"
-#: SQS's longest visibility timeout (12 hours).
-MAX_VISIBILITY_SECONDS = 43_200
 
 
 def is_sqs_batch(event: Any) -> bool:

@@ -114,7 +114,7 @@ class _Lamb:
         task_name, job_id = job.identity()
         # UTF-8 as sent (not \u-escaped): the entry is no larger than the payload, which the
         # client keeps within what an SQS dead-letter entry holds
-        # (``lambda_jobs.config.DEFAULT_MAX_PAYLOAD``).
+        # (``lambda_jobs.contract.DEFAULT_MAX_PAYLOAD``).
         body = json.dumps(job.raw, separators=(",", ":"), ensure_ascii=False)
         return body, f"{job_id or 'unknown'}-a{job.known_attempt or 0}-{reason}", task_name
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lambda_jobs.contract import FAILURES_INDEX
 from lambda_jobs.emulator.motoserver import MotoServer
 from lambda_jobs.jobstore import schema
 
@@ -121,7 +122,7 @@ def test_failed_jobs_are_in_the_sparse_failures_index(
     assert item(dynamodb, ok.id)["result"] == '{"kind":"small","ok":true}'
     found = dynamodb.query(
         TableName=TABLE,
-        IndexName=schema.FAILURES_INDEX,
+        IndexName=FAILURES_INDEX,
         KeyConditionExpression="failed_task = :t",
         ExpressionAttributeValues={":t": {"S": T + "always_fail"}},
     )["Items"]

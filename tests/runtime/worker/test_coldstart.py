@@ -154,6 +154,7 @@ GOAT_SUCCESS_PATH = frozenset(
         "posixpath",
         "stat",
         "lambda_jobs",
+        "lambda_jobs.contract",
         "lambda_jobs.envelope",
         "lambda_jobs.errors",
         "lambda_jobs.handler",
