@@ -28,7 +28,13 @@ from lambda_jobs.errors import (
 )
 from lambda_jobs.tasks import Task, task
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+# Why ``TYPE_CHECKING = False`` here and in every module the handler imports, instead of
+# ``from typing import TYPE_CHECKING``: mypy treats any name ``TYPE_CHECKING`` as true (its
+# reachability check), and ``typing`` is a module the handler would otherwise never import:
+# awslambdaric's bootstrap loads json, re, enum and logging before the handler, but not ``typing``,
+# so importing it would be paid on every cold start. The modules of the app's side (enqueue,
+# config, the job store's client half, django) import ``typing`` as usual.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from typing import Any

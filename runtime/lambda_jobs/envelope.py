@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from lambda_jobs import jsoncodec
 from lambda_jobs.errors import EnvelopeError
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     from operator import itemgetter
     from typing import Any

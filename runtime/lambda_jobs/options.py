@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from lambda_jobs.contract import MAX_PRIORITY, MIN_PRIORITY, is_queue_name
 from lambda_jobs.errors import InvalidTaskError
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     import random
 

@@ -109,14 +109,9 @@ def _enqueue(
 def _send(outgoing: list[Outgoing], config: ClientConfig, *, single: bool) -> None:
     if not outgoing:
         return
-    if config.backend == "goat":
-        from lambda_jobs.enqueue import goat
+    from lambda_jobs.enqueue.backends import backend_of
 
-        goat.send(outgoing, config, single=single)
-    else:
-        from lambda_jobs.enqueue import lamb
-
-        lamb.send(outgoing, config)
+    backend_of(config).send(outgoing, config, single=single)
 
 
 def _checked[T](
@@ -191,7 +186,9 @@ def _outgoing(job: PreparedJob, config: ClientConfig, now: datetime) -> Outgoing
     queue = _queue(job, config)
     envelope, body, delay = _envelope_and_delay(job, config, now)
     fifo = queue.fifo
-    lamb = config.backend == "lamb"
+    from lambda_jobs.enqueue.backends import backend_of
+
+    lamb = backend_of(config).invokes_function
     via_scheduler = delay > 0 and (lamb or fifo or delay > SQS_MAX_DELAY_SECONDS)
     if via_scheduler:
         _check_scheduler(job, config, delay, fifo)
@@ -304,7 +301,9 @@ def _check_scheduler(job: PreparedJob, config: ClientConfig, delay: int, fifo: b
     """A delay that only a schedule can carry needs a configured scheduler."""
     if config.scheduler is not None:
         return
-    if config.backend == "lamb":
+    from lambda_jobs.enqueue.backends import backend_of
+
+    if backend_of(config).invokes_function:
         why = "a Lamb backend delays every job through EventBridge Scheduler"
     elif fifo:
         why = (

@@ -72,7 +72,7 @@ def send(outgoing: list[Outgoing], config: ClientConfig, *, single: bool = False
         else:
             requests.extend(_batch_requests(sqs, direct))
     requests.extend(schedule_requests(outgoing, config))
-    raise_failures(outgoing, run_requests(requests), "goat")
+    raise_failures(outgoing, run_requests(requests), BACKEND.name)
 
 
 def _send_message(sqs: Any, item: Outgoing) -> SendOutcome:
@@ -226,3 +226,16 @@ def read_batch_response(entry_jobs: dict[str, str], response: dict[str, Any]) ->
         if entry_id not in answered:
             reading.retry[entry_id] = "SQS did not report this entry"
     return reading
+
+
+class GoatBackend:
+    """The Goat backend object (:class:`lambda_jobs.enqueue.backends.Backend`): SQS messages."""
+
+    name = "goat"
+    invokes_function = False
+
+    def send(self, outgoing: list[Outgoing], config: ClientConfig, *, single: bool) -> None:
+        send(outgoing, config, single=single)
+
+
+BACKEND = GoatBackend()

@@ -42,7 +42,7 @@ def send(outgoing: list[Outgoing], config: ClientConfig) -> None:
         for item in direct:
             requests.append(Request([item.job_id], partial(_invoke, lambda_client, item)))
     requests.extend(schedule_requests(outgoing, config))
-    raise_failures(outgoing, run_requests(requests), "lamb")
+    raise_failures(outgoing, run_requests(requests), BACKEND.name)
 
 
 def _invoke(lambda_client: Any, item: Outgoing) -> SendOutcome:
@@ -57,3 +57,16 @@ def _invoke(lambda_client: Any, item: Outgoing) -> SendOutcome:
             failed={item.job_id: f"Lambda answered the Event invoke with {status}, not 202"}
         )
     return SendOutcome(sent=[item.job_id])
+
+
+class LambBackend:
+    """The Lamb backend object (:class:`lambda_jobs.enqueue.backends.Backend`): async invokes."""
+
+    name = "lamb"
+    invokes_function = True
+
+    def send(self, outgoing: list[Outgoing], config: ClientConfig, *, single: bool) -> None:
+        send(outgoing, config)
+
+
+BACKEND = LambBackend()

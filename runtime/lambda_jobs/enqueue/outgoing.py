@@ -114,6 +114,7 @@ def schedule_requests(outgoing: list[Outgoing], config: ClientConfig) -> list[Re
 
 
 def _schedule(scheduler: Any, item: Outgoing, config: ClientConfig) -> SendOutcome:
+    from lambda_jobs.enqueue.backends import backend_of
     from lambda_jobs.scheduling import one_time
 
     assert config.scheduler is not None and item.run_at is not None  # checked by the client
@@ -124,7 +125,7 @@ def _schedule(scheduler: Any, item: Outgoing, config: ClientConfig) -> SendOutco
         group=config.scheduler.group,
         role_arn=config.scheduler.role_arn,
         target_arn=item.lane.arn,
-        lamb=config.backend == "lamb",
+        lamb=backend_of(config).invokes_function,
         dead_letter_arn=config.dead_letter_queue.arn if config.dead_letter_queue else None,
         # Scheduler's SqsParameters.MessageGroupId is the FIFO group: a scheduled job on a
         # standard lane arrives without its tenant (README, "Tenants").

@@ -367,11 +367,14 @@ def _has_schedule(config: ClientConfig, before: dict[str, Any], run_after: datet
     """
     if config.scheduler is None:
         return False
+    from lambda_jobs.enqueue.backends import backend_of
+
+    lamb = backend_of(config).invokes_function
     if before.get("status") == schema.RETRYING:
-        return config.backend == "lamb"  # Goat waits out a retry's backoff in SQS
+        return lamb  # Goat waits out a retry's backoff in SQS
     if run_after is None:
         return False
-    if config.backend == "lamb":
+    if lamb:
         return True
     queue = config.queues.get(str(before.get("queue", "")))
     enqueued = _time(before.get("enqueued_at"))

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from lambda_jobs.worker.joblog import write
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     from typing import Any
 

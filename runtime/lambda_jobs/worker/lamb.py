@@ -55,7 +55,7 @@ from lambda_jobs.worker.words import (
     WAITING,
 )
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     from typing import Any
 

@@ -12,7 +12,7 @@ they are, and the handler's cold start imports nothing for them (``typing`` only
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # see lambda_jobs.worker for why this is not ``typing.TYPE_CHECKING``
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     from typing import Final, Literal
 
