@@ -71,7 +71,7 @@ def send(outgoing: list[Outgoing], config: ClientConfig, *, single: bool = False
             requests.append(Request([item.job_id], partial(_send_message, sqs, item)))
         else:
             requests.extend(_batch_requests(sqs, direct))
-    requests.extend(schedule_requests(outgoing, config))
+    requests.extend(schedule_requests(outgoing, config, lamb=False))
     raise_failures(outgoing, run_requests(requests), BACKEND.name)
 
 

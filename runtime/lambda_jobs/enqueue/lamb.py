@@ -41,7 +41,7 @@ def send(outgoing: list[Outgoing], config: ClientConfig) -> None:
         lambda_client = aws.client("lambda", config)
         for item in direct:
             requests.append(Request([item.job_id], partial(_invoke, lambda_client, item)))
-    requests.extend(schedule_requests(outgoing, config))
+    requests.extend(schedule_requests(outgoing, config, lamb=True))
     raise_failures(outgoing, run_requests(requests), BACKEND.name)
 
 

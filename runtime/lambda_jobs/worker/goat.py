@@ -370,54 +370,56 @@ def _release(records: list[_Record]) -> dict[str, str]:
     """
     prefix = "ChangeMessageVisibilityBatch failed"
     failed: dict[str, str] = {}
-    by_queue: dict[str, list[_Record]] = {}
-    for record in records:
-        by_queue.setdefault(record.source, []).append(record)
-    for source_arn, group in by_queue.items():
-        for start in range(0, len(group), 10):
-            chunk = group[start : start + 10]
-            try:
-                from lambda_jobs import aws
+    for source_arn, chunk in _batches(records):
+        try:
+            from lambda_jobs import aws
 
-                response = aws.client("sqs", None).change_message_visibility_batch(
-                    QueueUrl=queue_url(source_arn),
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": r.receipt, "VisibilityTimeout": 0}
-                        for i, r in enumerate(chunk)
-                    ],
-                )
-            except Exception as exc:
-                error = f"{prefix}: {type(exc).__name__}: {exc}"
-                failed.update((r.message_id, error) for r in chunk)
-                continue
-            for entry in response.get("Failed", []):
-                error = f"{prefix}: {entry.get('Code')}: {entry.get('Message')}"
-                failed[chunk[int(entry["Id"])].message_id] = error
+            response = aws.client("sqs", None).change_message_visibility_batch(
+                QueueUrl=queue_url(source_arn),
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": r.receipt, "VisibilityTimeout": 0}
+                    for i, r in enumerate(chunk)
+                ],
+            )
+        except Exception as exc:
+            error = f"{prefix}: {type(exc).__name__}: {exc}"
+            failed.update((r.message_id, error) for r in chunk)
+            continue
+        for entry in response.get("Failed", []):
+            error = f"{prefix}: {entry.get('Code')}: {entry.get('Message')}"
+            failed[chunk[int(entry["Id"])].message_id] = error
     return failed
 
 
 def _send_copies(records: list[_Record]) -> set[str]:
     """Re-send each record's envelope at the attempt it would have run as; returns refused ids."""
     refused: set[str] = set()
+    for source_arn, chunk in _batches(records):
+        try:
+            from lambda_jobs import aws
+
+            response = aws.client("sqs", None).send_message_batch(
+                QueueUrl=queue_url(source_arn),
+                Entries=[_copy_entry(str(index), r) for index, r in enumerate(chunk)],
+            )
+        except Exception:
+            refused.update(r.message_id for r in chunk)
+            continue
+        for failed in response.get("Failed", []):
+            refused.add(chunk[int(failed["Id"])].message_id)
+    return refused
+
+
+def _batches(records: list[_Record]) -> list[tuple[str, list[_Record]]]:
+    """``(queue ARN, up to 10 records)`` pairs: SQS's batch calls take 10 entries of one queue."""
     by_queue: dict[str, list[_Record]] = {}
     for record in records:
         by_queue.setdefault(record.source, []).append(record)
-    for source_arn, group in by_queue.items():
-        for start in range(0, len(group), 10):
-            chunk = group[start : start + 10]
-            try:
-                from lambda_jobs import aws
-
-                response = aws.client("sqs", None).send_message_batch(
-                    QueueUrl=queue_url(source_arn),
-                    Entries=[_copy_entry(str(index), r) for index, r in enumerate(chunk)],
-                )
-            except Exception:
-                refused.update(r.message_id for r in chunk)
-                continue
-            for failed in response.get("Failed", []):
-                refused.add(chunk[int(failed["Id"])].message_id)
-    return refused
+    return [
+        (source_arn, group[start : start + 10])
+        for source_arn, group in by_queue.items()
+        for start in range(0, len(group), 10)
+    ]
 
 
 TRACE_HEADER = "AWSTraceHeader"
