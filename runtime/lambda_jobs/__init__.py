@@ -57,8 +57,9 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'lambda_jobs' has no attribute {name!r}")
-    # ``__import__`` with a fromlist returns the submodule itself (no ``importlib`` needed).
-    value = getattr(__import__(module, fromlist=[name]), name)
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later look-ups are plain attribute reads
     return value
 

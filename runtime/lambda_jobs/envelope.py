@@ -21,19 +21,14 @@ JSON only: no pickle, so a message can never execute code on decode.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from operator import itemgetter
 
 from lambda_jobs import jsoncodec
 from lambda_jobs.errors import EnvelopeError
 
 TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
-    from operator import itemgetter
     from typing import Any
-else:
-    try:  # the C module behind ``operator`` (``operator`` itself is a Python module to load)
-        from _operator import itemgetter
-    except ImportError:  # other interpreters
-        from operator import itemgetter
 
 VERSION = 1
 VERSION_KEY = "lambda_jobs"
