@@ -25,7 +25,7 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 from lambda_jobs.contract import MAX_VISIBILITY_SECONDS
 
-from lambda_jobs_cdk.backend import JobBackend, lane_entry, lane_suffix, new_queue
+from lambda_jobs_cdk.job_backend import JobBackend, lane_entry, lane_suffix, new_queue
 from lambda_jobs_cdk.job_queue import JobQueue
 from lambda_jobs_cdk.validation import JobBackendConfigError, check_range, is_token
 
@@ -40,7 +40,7 @@ MAX_ESM_CONCURRENCY = 1000
 class GoatJobBackend(JobBackend):
     """A job backend on SQS: one queue per lane, event-source mappings, one function by default.
 
-    Takes the props of :class:`~lambda_jobs_cdk.backend.JobBackend` (``code``, ``queues``,
+    Takes the props of :class:`~lambda_jobs_cdk.job_backend.JobBackend` (``code``, ``queues``,
     ``timeout``, ``memory_size``, ``environment``, ``log_retention``, ``parameter_name``,
     ``monitoring``). A queue's Lamb-only props (``retry_attempts``, ``max_event_age``) are
     refused, and its ``max_concurrency`` must be 2..1000 (the mapping's ``MaximumConcurrency``)

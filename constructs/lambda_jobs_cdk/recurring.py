@@ -46,7 +46,7 @@ from lambda_jobs.scheduling.one_time import MAX_INPUT_BYTES, ONE_TIME_PREFIX
 from lambda_jobs_cdk.validation import JobBackendConfigError, check_range
 
 if TYPE_CHECKING:
-    from lambda_jobs_cdk.backend import JobBackend
+    from lambda_jobs_cdk.job_backend import JobBackend
 
 NAME_PATTERN = re.compile(r"^[0-9a-zA-Z_.-]{1,64}$")
 """EventBridge Scheduler's schedule names (``CreateSchedule`` ``Name``)."""
@@ -270,7 +270,7 @@ def _check_names_in_stack(backend: JobBackend, names: set[str]) -> None:
     identifier (cfn-lint E3019 rejects two in a template), although Scheduler itself scopes
     names by group: names must be unique in a stack, not only in a backend.
     """
-    from lambda_jobs_cdk.backend import JobBackend
+    from lambda_jobs_cdk.job_backend import JobBackend
 
     stack = Stack.of(backend)
     for other in stack.node.find_all():
