@@ -14,7 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from aws_cdk import Duration
-from lambda_jobs.contract import MAX_PRIORITY, MIN_PRIORITY, SQS_MAX_DELAY_SECONDS, is_queue_name
+from lambda_jobs.contract import (
+    MAX_PRIORITY,
+    MIN_PRIORITY,
+    SQS_MAX_DELAY_SECONDS,
+    is_queue_name,
+    lane_gap,
+)
 
 from lambda_jobs_cdk.validation import (
     MAX_ASYNC_RETRY_ATTEMPTS,
@@ -302,18 +308,16 @@ def _check_lanes(where: str, lanes: Sequence[PriorityLane] | None) -> tuple[Prio
     if not lanes or not all(isinstance(lane, PriorityLane) for lane in lanes):
         raise JobBackendConfigError(f"{where} lanes must be a non-empty list of PriorityLane")
     ordered = sorted(lanes, key=lambda lane: lane.min_priority)
-    expected = MIN_PRIORITY
-    for lane in ordered:
-        if lane.min_priority != expected:
+    gap = lane_gap([(lane.min_priority, lane.max_priority) for lane in ordered])
+    if gap is not None:
+        expected, found = gap
+        if found is None:
             raise JobBackendConfigError(
-                f"{where} lanes must cover priorities {MIN_PRIORITY}..{MAX_PRIORITY} with no gap "
-                f"or overlap: a lane starting at {expected} is expected, got "
-                f"{lane.min_priority}..{lane.max_priority}"
+                f"{where} lanes must cover priorities {MIN_PRIORITY}..{MAX_PRIORITY}: they stop at "
+                f"{expected - 1}"
             )
-        expected = lane.max_priority + 1
-    if expected != MAX_PRIORITY + 1:
         raise JobBackendConfigError(
-            f"{where} lanes must cover priorities {MIN_PRIORITY}..{MAX_PRIORITY}: they stop at "
-            f"{expected - 1}"
+            f"{where} lanes must cover priorities {MIN_PRIORITY}..{MAX_PRIORITY} with no gap "
+            f"or overlap: a lane starting at {expected} is expected, got {found[0]}..{found[1]}"
         )
     return tuple(ordered)

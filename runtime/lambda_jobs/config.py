@@ -55,6 +55,7 @@ from lambda_jobs.contract import (
     MIN_PRIORITY,
     SQS_MAX_DELAY_SECONDS,
     is_queue_name,
+    lane_gap,
 )
 from lambda_jobs.errors import ConfigurationError
 
@@ -173,18 +174,18 @@ def _parse_lanes(name: str, raw: Any) -> tuple[Lane, ...]:
             )
         )
     lanes.sort(key=lambda lane: lane.min_priority)
-    expected = MIN_PRIORITY
-    for lane in lanes:
-        if lane.min_priority != expected or lane.max_priority < lane.min_priority:
+    gap = lane_gap([(lane.min_priority, lane.max_priority) for lane in lanes])
+    if gap is not None:
+        expected, found = gap
+        if found is None:
             raise ConfigurationError(
-                f"{ENV_VAR}: {where} must cover priorities {MIN_PRIORITY}..{MAX_PRIORITY} in "
-                f"contiguous, non-overlapping bands; a band starting at {expected} is expected, "
-                f"got {lane.min_priority}..{lane.max_priority}"
+                f"{ENV_VAR}: {where} stops at priority {expected - 1}; lanes must reach "
+                f"{MAX_PRIORITY}"
             )
-        expected = lane.max_priority + 1
-    if expected != MAX_PRIORITY + 1:
         raise ConfigurationError(
-            f"{ENV_VAR}: {where} stops at priority {expected - 1}; lanes must reach {MAX_PRIORITY}"
+            f"{ENV_VAR}: {where} must cover priorities {MIN_PRIORITY}..{MAX_PRIORITY} in "
+            f"contiguous, non-overlapping bands; a band starting at {expected} is expected, "
+            f"got {found[0]}..{found[1]}"
         )
     return tuple(lanes)
 

@@ -6,7 +6,8 @@ relies on, defined once here and imported by both.
 - the rules of names and priorities that a construct prop and the client configuration share;
 - the environment variables the constructs set on the function and the job store's index name.
 
-Constants only, no imports: the handler's cold start loads it with :mod:`lambda_jobs.options`.
+Constants and two small rules (queue names, lane coverage), no imports: the handler's cold start
+loads it with :mod:`lambda_jobs.options`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,21 @@ MAX_VISIBILITY_SECONDS = 43_200
 #: The priorities a job may have; a queue's lanes cover them with no gap or overlap.
 MIN_PRIORITY = -100
 MAX_PRIORITY = 100
+
+
+def lane_gap(bands: list[tuple[int, int]]) -> tuple[int, tuple[int, int] | None] | None:
+    """Where a queue's lanes, as ``(min, max)`` priority bands sorted by ``min``, fail to cover
+    :data:`MIN_PRIORITY`..:data:`MAX_PRIORITY` once each: ``(the expected start, the band found
+    there)``, ``(expected start, None)`` when they stop short, or None when they cover it."""
+    expected = MIN_PRIORITY
+    for low, high in bands:
+        if low != expected or high < low:
+            return expected, (low, high)
+        expected = high + 1
+    if expected != MAX_PRIORITY + 1:
+        return expected, None
+    return None
+
 
 #: What a queue name is made of (1 to :data:`MAX_QUEUE_NAME_LENGTH` of them): checked without
 #: ``re``, which the handler's cold start does not otherwise need.
