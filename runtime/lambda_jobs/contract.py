@@ -14,7 +14,8 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
-    from typing import TypeGuard
+    from collections.abc import Mapping
+    from typing import Any, TypeGuard
 
 #: The version of the client-configuration document (``LAMBDA_JOBS_CONFIG``).
 CONFIG_VERSION = 1
@@ -78,3 +79,47 @@ JOB_TABLE_ENV = "LAMBDA_JOBS_JOB_TABLE"
 JOB_TTL_ENV = "LAMBDA_JOBS_JOB_TTL_SECONDS"
 #: Name of the job table's sparse index of failed jobs.
 FAILURES_INDEX = "failures"
+
+
+def lane_document(min_priority: int, max_priority: int, target: str, arn: str) -> dict[str, Any]:
+    """One lane of a queue in the client configuration: its priority band and where jobs go."""
+    return {
+        "min_priority": min_priority,
+        "max_priority": max_priority,
+        "target": target,
+        "arn": arn,
+    }
+
+
+def client_config_document(
+    *,
+    backend: str,
+    region: str,
+    queues: Mapping[str, Any],
+    dead_letter_queue: tuple[str, str],
+    scheduler: tuple[str, str],
+    fifo_dead_letter_queue: tuple[str, str] | None = None,
+    job_store: tuple[str, int] | None = None,
+) -> dict[str, Any]:
+    """The client configuration the constructs publish and :func:`lambda_jobs.config.parse` reads.
+
+    ``queues`` maps each queue name to ``{"fifo": bool, "lanes": [lane_document(...), ...]}``;
+    the queues are ``(url, arn)``, ``scheduler`` is ``(group, role ARN)`` and ``job_store``
+    ``(table, ttl seconds)``. The key order is the published document's.
+    """
+    document: dict[str, Any] = {
+        "version": CONFIG_VERSION,
+        "backend": backend,
+        "region": region,
+        "queues": dict(queues),
+        "dead_letter_queue": {"url": dead_letter_queue[0], "arn": dead_letter_queue[1]},
+        "scheduler": {"group": scheduler[0], "role_arn": scheduler[1]},
+        "max_payload_bytes": DEFAULT_MAX_PAYLOAD,
+        "max_delay_seconds": DEFAULT_MAX_DELAY_SECONDS,
+    }
+    if fifo_dead_letter_queue is not None:
+        url, arn = fifo_dead_letter_queue
+        document["fifo_dead_letter_queue"] = {"url": url, "arn": arn}
+    if job_store is not None:
+        document["job_store"] = {"table": job_store[0], "ttl_seconds": job_store[1]}
+    return document
