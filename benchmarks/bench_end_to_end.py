@@ -31,7 +31,7 @@ from pathlib import Path
 
 from bench_results import Section, Table, median, write_section
 from lambda_jobs import aws, enqueue_many
-from lambda_jobs.worker.coldstart import JOB_TABLE_ENV
+from lambda_jobs.contract import JOB_TABLE_ENV
 from lambda_jobs_tools.emulator.process import EmulatorProcess
 
 from tests.e2e.conftest import STACKS, demo_tasks, synthesize

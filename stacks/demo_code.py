@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aws_cdk import aws_iam as iam
 from lambda_jobs_cdk import JobCode, JobQueue, JobSchedule, PriorityLane
-from lambda_jobs_cdk.backend import JobBackend
+from lambda_jobs_cdk.job_backend import JobBackend
 
 from constructs import Construct
 

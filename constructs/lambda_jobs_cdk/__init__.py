@@ -9,8 +9,8 @@
 """
 
 from lambda_jobs_cdk.alarms import JobMonitoring
-from lambda_jobs_cdk.backend import JobBackend
 from lambda_jobs_cdk.goat import GoatJobBackend
+from lambda_jobs_cdk.job_backend import JobBackend
 from lambda_jobs_cdk.job_code import JobCode
 from lambda_jobs_cdk.job_queue import JobQueue, PriorityLane
 from lambda_jobs_cdk.job_store import JobStore

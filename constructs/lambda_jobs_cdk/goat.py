@@ -23,15 +23,15 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
+from lambda_jobs.contract import MAX_VISIBILITY_SECONDS
 
-from lambda_jobs_cdk.backend import JobBackend, lane_entry, lane_suffix, new_queue
+from lambda_jobs_cdk.job_backend import JobBackend, lane_entry, lane_suffix, new_queue
 from lambda_jobs_cdk.job_queue import JobQueue
 from lambda_jobs_cdk.validation import JobBackendConfigError, check_range, is_token
 
 MAX_RECEIVE_COUNT = 100
 """Crash safety net only: the handler dead-letters after at most 51 attempts (retries <= 50)."""
 VISIBILITY_FACTOR = 6
-MAX_VISIBILITY_SECONDS = 43_200
 DEFAULT_BATCH_SIZE = 10
 MIN_ESM_CONCURRENCY = 2
 MAX_ESM_CONCURRENCY = 1000
@@ -40,7 +40,7 @@ MAX_ESM_CONCURRENCY = 1000
 class GoatJobBackend(JobBackend):
     """A job backend on SQS: one queue per lane, event-source mappings, one function by default.
 
-    Takes the props of :class:`~lambda_jobs_cdk.backend.JobBackend` (``code``, ``queues``,
+    Takes the props of :class:`~lambda_jobs_cdk.job_backend.JobBackend` (``code``, ``queues``,
     ``timeout``, ``memory_size``, ``environment``, ``log_retention``, ``parameter_name``,
     ``monitoring``). A queue's Lamb-only props (``retry_attempts``, ``max_event_age``) are
     refused, and its ``max_concurrency`` must be 2..1000 (the mapping's ``MaximumConcurrency``)

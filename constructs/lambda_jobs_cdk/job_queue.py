@@ -11,10 +11,16 @@ prop of either backend; the backend refuses those of the other one (``GOAT_ONLY_
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 
 from aws_cdk import Duration
+from lambda_jobs.contract import (
+    MAX_PRIORITY,
+    MIN_PRIORITY,
+    SQS_MAX_DELAY_SECONDS,
+    is_queue_name,
+    lane_gap,
+)
 
 from lambda_jobs_cdk.validation import (
     MAX_ASYNC_RETRY_ATTEMPTS,
@@ -26,13 +32,10 @@ from lambda_jobs_cdk.validation import (
     MAX_MAX_POLLERS,
     MAX_MEMORY_MB,
     MAX_MIN_POLLERS,
-    MAX_PRIORITY,
-    MAX_SQS_DELAY_SECONDS,
     MIN_CONCURRENCY,
     MIN_EVENT_AGE_SECONDS,
     MIN_MEMORY_MB,
     MIN_POLLERS,
-    MIN_PRIORITY,
     JobBackendConfigError,
     check_function_timeout,
     check_range,
@@ -47,8 +50,6 @@ __all__ = [
     "PriorityLane",
 ]
 
-QUEUE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-"""The runtime's rule for queue names (``lambda_jobs.options.is_queue_name``)."""
 GOAT_ONLY_PROPS = (
     "fifo",
     "delay",
@@ -179,7 +180,7 @@ class JobQueue:
         max_pollers: int | None = None,
         event_count_metrics: bool = False,
     ) -> None:
-        if not isinstance(name, str) or not QUEUE_NAME_PATTERN.match(name):
+        if not is_queue_name(name):
             raise JobBackendConfigError(
                 "JobQueue name must be 1-64 characters of letters, digits, '-' and '_', "
                 f"got {name!r}"
@@ -197,7 +198,7 @@ class JobQueue:
         if not isinstance(fifo, bool):
             raise JobBackendConfigError(f"{where} fifo must be True or False, got {fifo!r}")
         self.fifo = fifo
-        check_range(f"{where} delay", delay, 0, MAX_SQS_DELAY_SECONDS, seconds=True)
+        check_range(f"{where} delay", delay, 0, SQS_MAX_DELAY_SECONDS, seconds=True)
         self.delay = delay
         window = check_range(
             f"{where} max_batching_window",
@@ -307,18 +308,16 @@ def _check_lanes(where: str, lanes: Sequence[PriorityLane] | None) -> tuple[Prio
     if not lanes or not all(isinstance(lane, PriorityLane) for lane in lanes):
         raise JobBackendConfigError(f"{where} lanes must be a non-empty list of PriorityLane")
     ordered = sorted(lanes, key=lambda lane: lane.min_priority)
-    expected = MIN_PRIORITY
-    for lane in ordered:
-        if lane.min_priority != expected:
+    gap = lane_gap([(lane.min_priority, lane.max_priority) for lane in ordered])
+    if gap is not None:
+        expected, found = gap
+        if found is None:
             raise JobBackendConfigError(
-                f"{where} lanes must cover priorities {MIN_PRIORITY}..{MAX_PRIORITY} with no gap "
-                f"or overlap: a lane starting at {expected} is expected, got "
-                f"{lane.min_priority}..{lane.max_priority}"
+                f"{where} lanes must cover priorities {MIN_PRIORITY}..{MAX_PRIORITY}: they stop at "
+                f"{expected - 1}"
             )
-        expected = lane.max_priority + 1
-    if expected != MAX_PRIORITY + 1:
         raise JobBackendConfigError(
-            f"{where} lanes must cover priorities {MIN_PRIORITY}..{MAX_PRIORITY}: they stop at "
-            f"{expected - 1}"
+            f"{where} lanes must cover priorities {MIN_PRIORITY}..{MAX_PRIORITY} with no gap "
+            f"or overlap: a lane starting at {expected} is expected, got {found[0]}..{found[1]}"
         )
     return tuple(ordered)

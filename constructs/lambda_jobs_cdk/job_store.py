@@ -1,6 +1,7 @@
 """The optional job store of a backend: one on-demand DynamoDB table (``job_store=JobStore(...)``).
 
-The runtime documents the item schema and every condition (``lambda_jobs.jobstore``). The table:
+The runtime documents the item schema and every condition (``lambda_jobs.jobstore.schema``). The
+table:
 
 - partition key ``pk`` (string), no sort key; billing ``PAY_PER_REQUEST`` (no idle cost);
 - TTL attribute ``ttl`` (epoch seconds; the runtime sets it to the last change + ``ttl``);
@@ -24,12 +25,11 @@ from dataclasses import dataclass
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from lambda_jobs.contract import FAILURES_INDEX
 
 from constructs import Construct
 from lambda_jobs_cdk.validation import JobBackendConfigError, is_token
 
-FAILURES_INDEX = "failures"
-"""Name of the sparse index of failed jobs (``lambda_jobs.jobstore.FAILURES_INDEX``)."""
 TTL_ATTRIBUTE = "ttl"
 DEFAULT_TTL = Duration.days(7)
 MIN_TTL_SECONDS = 3600

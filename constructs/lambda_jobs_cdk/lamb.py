@@ -20,7 +20,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 
-from lambda_jobs_cdk.backend import JobBackend, lane_entry, lane_suffix
+from lambda_jobs_cdk.job_backend import JobBackend, lane_entry, lane_suffix
 from lambda_jobs_cdk.job_queue import GOAT_ONLY_PROPS, JobQueue
 from lambda_jobs_cdk.validation import JobBackendConfigError
 
@@ -31,7 +31,7 @@ DEFAULT_MAX_EVENT_AGE = Duration.hours(6)
 class LambJobBackend(JobBackend):
     """A job backend on asynchronous Lambda invocations: one function per queue lane.
 
-    Takes the props of :class:`~lambda_jobs_cdk.backend.JobBackend` (``code``, ``queues``,
+    Takes the props of :class:`~lambda_jobs_cdk.job_backend.JobBackend` (``code``, ``queues``,
     ``timeout``, ``memory_size``, ``environment``, ``log_retention``, ``parameter_name``,
     ``monitoring``). A queue's Goat-only props (``fifo``, ``delay``, ``batch_size``,
     ``max_batching_window``) are refused; its ``max_concurrency`` is each lane function's

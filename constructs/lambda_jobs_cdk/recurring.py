@@ -7,8 +7,8 @@ on a FIFO lane, so firings of one schedule run one at a time, in order); Lamb in
 function asynchronously. ``FlexibleTimeWindow`` is ``OFF`` (fire at the time), the retry policy is
 the schedule's ``retry_attempts`` and ``max_event_age``, and Scheduler's own dead-letter config
 points at the backend's (standard) dead-letter queue, so a firing Scheduler could not deliver is not
-silent. The target ``Input`` is a recurring delivery (:mod:`lambda_jobs.recurring`) that the
-handler turns into an ordinary job of the task, with an id derived from the firing.
+silent. The target ``Input`` is a recurring delivery (:mod:`lambda_jobs.scheduling.recurring`) that
+the handler turns into an ordinary job of the task, with an id derived from the firing.
 
 Scheduler's SQS target sets no ``MessageDeduplicationId`` (``SqsParameters`` holds only
 ``MessageGroupId``); a FIFO lane has content-based deduplication on, and Scheduler's retries of one
@@ -16,11 +16,11 @@ firing carry the same body (same schedule ARN and time), so SQS keeps one of the
 the firing's job id. A standard queue and Lamb have no such step (at-least-once, README).
 
 Rules followed here, from the EventBridge Scheduler User Guide: "Schedule types in EventBridge
-Scheduler" (expressions, time zones, daylight-saving time; parsed by :mod:`lambda_jobs.recurrence`,
-the same module the emulator evaluates them with), "Configuring a schedule's dead-letter queue"
-(a standard queue, never FIFO; the execution role needs ``sqs:SendMessage`` on it), the
-``CreateSchedule`` API reference (names ``[0-9a-zA-Z-_.]{1,64}``, description up to 512
-characters, retries 0..185, event age 60..86400 s, input up to 256 KB).
+Scheduler" (expressions, time zones, daylight-saving time; parsed by
+:mod:`lambda_jobs.scheduling.expressions`, the same module the emulator evaluates them with),
+"Configuring a schedule's dead-letter queue" (a standard queue, never FIFO; the execution role needs
+``sqs:SendMessage`` on it), the ``CreateSchedule`` API reference (names ``[0-9a-zA-Z-_.]{1,64}``,
+description up to 512 characters, retries 0..185, event age 60..86400 s, input up to 256 KB).
 
 Everything is checked while the construct is built (:class:`JobBackendConfigError` naming the prop
 and what it accepts): the schedule's own props in :class:`JobSchedule`, what depends on the backend
@@ -37,20 +37,16 @@ from typing import TYPE_CHECKING, Any
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
-from lambda_jobs import recurrence, recurring
+from lambda_jobs.contract import MAX_PRIORITY, MIN_PRIORITY
 from lambda_jobs.enqueue.arguments import check_arguments
 from lambda_jobs.errors import InvalidJobError
-from lambda_jobs.schedules import MAX_INPUT_BYTES, ONE_TIME_PREFIX
+from lambda_jobs.scheduling import expressions, recurring
+from lambda_jobs.scheduling.one_time import MAX_INPUT_BYTES, ONE_TIME_PREFIX
 
-from lambda_jobs_cdk.validation import (
-    MAX_PRIORITY,
-    MIN_PRIORITY,
-    JobBackendConfigError,
-    check_range,
-)
+from lambda_jobs_cdk.validation import JobBackendConfigError, check_range
 
 if TYPE_CHECKING:
-    from lambda_jobs_cdk.backend import JobBackend
+    from lambda_jobs_cdk.job_backend import JobBackend
 
 NAME_PATTERN = re.compile(r"^[0-9a-zA-Z_.-]{1,64}$")
 """EventBridge Scheduler's schedule names (``CreateSchedule`` ``Name``)."""
@@ -134,8 +130,8 @@ class JobSchedule:
         self.expression = _expression(where, cron, rate)
         self.timezone = timezone
         try:
-            recurrence.zone(timezone)
-        except recurrence.RecurrenceError as exc:
+            expressions.zone(timezone)
+        except expressions.RecurrenceError as exc:
             raise JobBackendConfigError(f"{where} timezone: {exc}") from None
         if isinstance(args, str) or not isinstance(args, Sequence):
             raise JobBackendConfigError(f"{where} args must be a list of JSON values")
@@ -199,7 +195,7 @@ class JobSchedule:
         return f"JobSchedule({self.name!r}, task={self.task!r}, {self.expression!r})"
 
     def target_input(self) -> str:
-        """The target ``Input``: this schedule's delivery (:mod:`lambda_jobs.recurring`)."""
+        """The target ``Input``: this schedule's delivery (:mod:`.scheduling.recurring`)."""
         return recurring.target_input(
             schedule=self.name,
             task=self.task,
@@ -223,8 +219,8 @@ def _expression(where: str, cron: str | None, rate: str | None) -> str:
     if not text.startswith(f"{kind}("):
         text = f"{kind}({text})"
     try:
-        recurrence.parse(text)
-    except recurrence.RecurrenceError as exc:
+        expressions.parse(text)
+    except expressions.RecurrenceError as exc:
         raise JobBackendConfigError(f"{where} {prop}: {exc}") from None
     return text
 
@@ -274,7 +270,7 @@ def _check_names_in_stack(backend: JobBackend, names: set[str]) -> None:
     identifier (cfn-lint E3019 rejects two in a template), although Scheduler itself scopes
     names by group: names must be unique in a stack, not only in a backend.
     """
-    from lambda_jobs_cdk.backend import JobBackend
+    from lambda_jobs_cdk.job_backend import JobBackend
 
     stack = Stack.of(backend)
     for other in stack.node.find_all():

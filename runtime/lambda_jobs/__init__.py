@@ -28,7 +28,13 @@ from lambda_jobs.errors import (
 )
 from lambda_jobs.tasks import Task, task
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+# Why ``TYPE_CHECKING = False`` here and in every module the handler imports, instead of
+# ``from typing import TYPE_CHECKING``: mypy treats any name ``TYPE_CHECKING`` as true (its
+# reachability check), and ``typing`` is a module the handler would otherwise never import:
+# awslambdaric's bootstrap loads json, re, enum and logging before the handler, but not ``typing``,
+# so importing it would be paid on every cold start. The modules of the app's side (enqueue,
+# config, the job store's client half, django) import ``typing`` as usual.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from typing import Any
@@ -51,8 +57,9 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'lambda_jobs' has no attribute {name!r}")
-    # ``__import__`` with a fromlist returns the submodule itself (no ``importlib`` needed).
-    value = getattr(__import__(module, fromlist=[name]), name)
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later look-ups are plain attribute reads
     return value
 
@@ -76,7 +83,7 @@ def get_job(job_id: str) -> Job:
     :class:`UnknownJobError` for an id the store does not have and :class:`ConfigurationError` when
     the backend has no job store.
     """
-    from lambda_jobs.enqueue.store import get_job as _get_job
+    from lambda_jobs.jobstore.records import get_job as _get_job
 
     return _get_job(job_id)
 
@@ -86,7 +93,7 @@ def cancel_job(job_id: str) -> Job:
 
     A running or finished job raises :class:`JobStateError` saying which; the job store is needed.
     """
-    from lambda_jobs.enqueue.store import cancel_job as _cancel_job
+    from lambda_jobs.jobstore.records import cancel_job as _cancel_job
 
     return _cancel_job(job_id)
 

@@ -34,7 +34,7 @@ fallback. The schema (every key is documented in the README, "Client configurati
 Lanes of a queue must cover -100..100 without gaps or overlaps. ``endpoints`` is for the local
 emulator only; when it is present, clients sign with placeholder credentials if none are set.
 ``job_store`` is optional (still schema version 1): absent or null means the backend has no job
-store (:mod:`lambda_jobs.jobstore`), and then no DynamoDB call is ever made.
+store (:mod:`lambda_jobs.jobstore.schema`), and then no DynamoDB call is ever made.
 ``fifo_dead_letter_queue`` is optional too (still version 1): a Goat backend with FIFO queues names
 the FIFO queue their redrive policy moves crashed messages to, so the operations commands reach it.
 """
@@ -47,27 +47,22 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from lambda_jobs.contract import (
+    CONFIG_VERSION,
+    DEFAULT_MAX_DELAY_SECONDS,
+    DEFAULT_MAX_PAYLOAD,
+    MAX_PRIORITY,
+    MIN_PRIORITY,
+    SQS_MAX_DELAY_SECONDS,
+    is_queue_name,
+    lane_gap,
+)
 from lambda_jobs.errors import ConfigurationError
-from lambda_jobs.options import MAX_PRIORITY, MIN_PRIORITY, is_queue_name
 
 ENV_VAR = "LAMBDA_JOBS_CONFIG"
-SCHEMA_VERSION = 1
 
 Backend = Literal["goat", "lamb", "inline"]
 
-#: SQS's message size limit ("Amazon SQS message quotas"): 1 MiB, body and attributes together.
-SQS_MAX_MESSAGE_BYTES = 1024 * 1024
-#: Kept free under it for a dead-letter entry's ``lambda_jobs.*`` attributes (which count towards
-#: the message size) and a hand-back copy's longer ``attempt``.
-DEAD_LETTER_RESERVE_BYTES = 16 * 1024
-#: The largest envelope by default, on both backends: 1 MiB less that reserve (1,032,192 bytes).
-#: Lambda takes asynchronous payloads up to 1 MB (Lambda API "Invoke"), but a Lamb job is
-#: dead-lettered to an SQS queue too, body and attributes within SQS's 1 MiB.
-DEFAULT_MAX_PAYLOAD = SQS_MAX_MESSAGE_BYTES - DEAD_LETTER_RESERVE_BYTES
-#: SQS's own per-message delay limit; longer delays go through EventBridge Scheduler.
-SQS_MAX_DELAY_SECONDS = 900
-#: Longest delay accepted when a scheduler is configured: one year.
-DEFAULT_MAX_DELAY_SECONDS = 365 * 24 * 60 * 60
 SERVICES = ("sqs", "lambda", "scheduler", "ssm", "dynamodb")
 
 
@@ -179,18 +174,18 @@ def _parse_lanes(name: str, raw: Any) -> tuple[Lane, ...]:
             )
         )
     lanes.sort(key=lambda lane: lane.min_priority)
-    expected = MIN_PRIORITY
-    for lane in lanes:
-        if lane.min_priority != expected or lane.max_priority < lane.min_priority:
+    gap = lane_gap([(lane.min_priority, lane.max_priority) for lane in lanes])
+    if gap is not None:
+        expected, found = gap
+        if found is None:
             raise ConfigurationError(
-                f"{ENV_VAR}: {where} must cover priorities {MIN_PRIORITY}..{MAX_PRIORITY} in "
-                f"contiguous, non-overlapping bands; a band starting at {expected} is expected, "
-                f"got {lane.min_priority}..{lane.max_priority}"
+                f"{ENV_VAR}: {where} stops at priority {expected - 1}; lanes must reach "
+                f"{MAX_PRIORITY}"
             )
-        expected = lane.max_priority + 1
-    if expected != MAX_PRIORITY + 1:
         raise ConfigurationError(
-            f"{ENV_VAR}: {where} stops at priority {expected - 1}; lanes must reach {MAX_PRIORITY}"
+            f"{ENV_VAR}: {where} must cover priorities {MIN_PRIORITY}..{MAX_PRIORITY} in "
+            f"contiguous, non-overlapping bands; a band starting at {expected} is expected, "
+            f"got {found[0]}..{found[1]}"
         )
     return tuple(lanes)
 
@@ -200,10 +195,10 @@ def parse(data: Any) -> ClientConfig:
     if not isinstance(data, dict):
         raise ConfigurationError(f"{ENV_VAR} must be a JSON object, got {type(data).__name__}")
     version = data.get("version")
-    if version != SCHEMA_VERSION:
+    if version != CONFIG_VERSION:
         raise ConfigurationError(
             f"{ENV_VAR}: version {version!r} is not supported (this runtime reads version "
-            f"{SCHEMA_VERSION}); upgrade lambda-jobs"
+            f"{CONFIG_VERSION}); upgrade lambda-jobs"
         )
     backend = _require(data, "backend", str, "the document")
     if backend not in ("goat", "lamb"):

@@ -13,7 +13,7 @@ handler sends ``attempt + 1`` when it retries; on Goat the SQS receive count add
 ``overrides`` holds per-job task options (``retries``, ``timeout``, ``retry_backoff``,
 ``retry_backoff_max``, ``retry_jitter``) that win over the task's own; unknown override keys
 are an error. ``schedule`` is present only on a job a recurring schedule started
-(:mod:`lambda_jobs.recurring`): ``{"name", "scheduled_time", "arn"}``, the firing it is.
+(:mod:`lambda_jobs.scheduling.recurring`): ``{"name", "scheduled_time", "arn"}``, the firing it is.
 
 JSON only: no pickle, so a message can never execute code on decode.
 """
@@ -21,19 +21,14 @@ JSON only: no pickle, so a message can never execute code on decode.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from operator import itemgetter
 
 from lambda_jobs import jsoncodec
 from lambda_jobs.errors import EnvelopeError
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
-    from operator import itemgetter
     from typing import Any
-else:
-    try:  # the C module behind ``operator`` (``operator`` itself is a Python module to load)
-        from _operator import itemgetter
-    except ImportError:  # other interpreters
-        from operator import itemgetter
 
 VERSION = 1
 VERSION_KEY = "lambda_jobs"

@@ -7,7 +7,7 @@ mistakes also derive from :class:`ValueError` (so ``except ValueError`` keeps wo
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     from collections.abc import Sequence
 

@@ -19,7 +19,7 @@ from lambda_jobs.worker.coldstart import cold_start
 from lambda_jobs.worker.dispatch import dispatch
 from lambda_jobs.worker.timelimit import AlarmSession
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     from typing import Any
 

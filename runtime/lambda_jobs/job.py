@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from lambda_jobs import jobstore
+from lambda_jobs.jobstore import schema
 
 if TYPE_CHECKING:
     from lambda_jobs.tasks import Task
@@ -47,17 +47,17 @@ class JobStatus(StrEnum):
     """Where a job stands. Without the job store only ``enqueued`` (and, ``inline``, the outcome)
     is known; with it, :meth:`Job.refresh` and :func:`lambda_jobs.get_job` tell the rest."""
 
-    ENQUEUED = jobstore.ENQUEUED
+    ENQUEUED = schema.ENQUEUED
     """Accepted by the backend (queue, Lambda or scheduler), not started yet."""
-    RUNNING = jobstore.RUNNING
+    RUNNING = schema.RUNNING
     """An attempt is running (job store only)."""
-    RETRYING = jobstore.RETRYING
+    RETRYING = schema.RETRYING
     """An attempt failed; the next one is waiting for its backoff (job store only)."""
-    SUCCEEDED = jobstore.SUCCEEDED
+    SUCCEEDED = schema.SUCCEEDED
     """The job ran and returned (``inline``, or with the job store)."""
-    FAILED = jobstore.FAILED
+    FAILED = schema.FAILED
     """The last attempt failed, or the job could not run: it is in the dead-letter queue."""
-    CANCELLED = jobstore.CANCELLED
+    CANCELLED = schema.CANCELLED
     """Cancelled before it started (job store only); the worker acknowledges it unrun."""
 
 
@@ -103,7 +103,7 @@ class Job:
         Raises :class:`~lambda_jobs.errors.ConfigurationError` without a job store and
         :class:`~lambda_jobs.errors.UnknownJobError` if its item is gone (expired).
         """
-        from lambda_jobs.enqueue.store import get_job
+        from lambda_jobs.jobstore.records import get_job
 
         fresh = get_job(self.id, self.config)
         for name in Job.__dataclass_fields__:

@@ -22,7 +22,7 @@ What callers may rely on:
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     import _json
     from collections.abc import Callable

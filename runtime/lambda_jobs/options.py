@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from lambda_jobs.contract import MAX_PRIORITY, MIN_PRIORITY, is_queue_name
 from lambda_jobs.errors import InvalidTaskError
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     import random
-    from typing import TypeGuard
 
 #: Longest wait a retry may be given: SQS ``ChangeMessageVisibility`` accepts at most 12 hours.
 MAX_BACKOFF_SECONDS = 12 * 60 * 60
@@ -51,8 +51,6 @@ def retry_delay(
     return float(nominal / 2 + draw)
 
 
-MIN_PRIORITY = -100
-MAX_PRIORITY = 100
 MAX_RETRIES = 50
 """Upper bound of ``retries``; the Goat redrive policy (maxReceiveCount 100) stays a crash net."""
 MAX_TIMEOUT_SECONDS = 900.0
@@ -60,18 +58,6 @@ MAX_TIMEOUT_SECONDS = 900.0
 #: SQS's rule for ``MessageGroupId`` ("Amazon SQS message quotas"): 1-128 of ASCII letters,
 #: digits and the punctuation ``!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~``, i.e. printable ASCII but space.
 MESSAGE_GROUP_ID_CHARACTERS = frozenset(chr(code) for code in range(0x21, 0x7F))
-#: What a queue name is made of (1-64 of them): checked without ``re``, which the handler's
-#: cold start does not otherwise need.
-QUEUE_NAME_CHARACTERS = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
-)
-
-
-def is_queue_name(name: object) -> TypeGuard[str]:
-    """True for 1-64 characters of letters, digits, ``-`` and ``_`` (ASCII)."""
-    return isinstance(name, str) and 1 <= len(name) <= 64 and QUEUE_NAME_CHARACTERS.issuperset(name)
-
-
 DEFAULT_RETRY_BACKOFF = 5.0
 DEFAULT_RETRY_BACKOFF_MAX = 3600.0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from lambda_jobs.errors import InvalidTaskError
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any

@@ -30,7 +30,7 @@ from lambda_jobs.options import (
     to_seconds,
 )
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if not TYPE_CHECKING:
     # At run time Task is a plain class: a generic one (``class Task[**P, R]``) imports
     # ``typing``, the largest single import of the handler's cold start. ``Task[...]`` still

@@ -104,7 +104,7 @@ def test_goat_client_config_max_payload_is_1_mib_less_the_dead_letter_reserve(
     synth: Synth,
 ) -> None:
     """Both backends: a Lamb job is dead-lettered to an SQS queue too, so it keeps the reserve."""
-    from lambda_jobs.config import DEFAULT_MAX_PAYLOAD
+    from lambda_jobs.contract import DEFAULT_MAX_PAYLOAD
 
     assert DEFAULT_MAX_PAYLOAD == 1_032_192
     for stack in ("GoatPlain", "LambPlain"):

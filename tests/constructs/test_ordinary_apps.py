@@ -200,7 +200,7 @@ def test_a_grant_to_a_mutable_imported_role_of_the_account_is_made(
 
 
 def test_an_app_with_cdk_nag_2_is_warned_that_the_acknowledgments_do_not_apply() -> None:
-    from lambda_jobs_cdk.backend import cdk_nag_warning
+    from lambda_jobs_cdk.job_backend import cdk_nag_warning
 
     warning = cdk_nag_warning("2.37.55")
     assert warning is not None

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aws_cdk import App, Duration, Stack
 from aws_cdk.assertions import Match, Template
-from lambda_jobs import recurring
+from lambda_jobs.scheduling import recurring
 from lambda_jobs_cdk import (
     GoatJobBackend,
     JobBackendConfigError,

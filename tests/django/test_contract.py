@@ -162,7 +162,7 @@ def test_every_recorded_error_type_resolves_to_an_exception_class(
 
 def test_the_store_placeholder_is_not_a_traceback(tmp_path: Path) -> None:
     from lambda_jobs import config as client_config
-    from lambda_jobs.enqueue.store import to_job
+    from lambda_jobs.jobstore.records import to_job
 
     config = client_config.parse(store_document())
     item = {

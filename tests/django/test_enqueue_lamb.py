@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from lambda_jobs import envelope, schedules
+from lambda_jobs import envelope
+from lambda_jobs.scheduling import one_time
 from lambda_jobs_tools.emulator.motoserver import MotoServer
 
 from tests.conftest import boto_client
@@ -63,6 +64,6 @@ def test_lamb_delayed_django_task_becomes_a_schedule_delivering_the_envelope(
     schedule = scheduler.get_schedule(Name=listed["Name"], GroupName=SCHEDULE_GROUP)
     assert schedule["Target"]["Arn"] == HIGH
     delivery = json.loads(schedule["Target"]["Input"])
-    assert schedules.is_lamb_delivery(delivery)
+    assert one_time.is_lamb_delivery(delivery)
     job = envelope.from_dict(delivery["job"])
     assert (job.id, job.task) == (result.id, "tests.django.djapp.tasks.write_text")

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from lambda_jobs import aws, get_job
-from lambda_jobs.config import DEFAULT_MAX_PAYLOAD, SQS_MAX_MESSAGE_BYTES
+from lambda_jobs.contract import DEFAULT_MAX_PAYLOAD, SQS_MAX_MESSAGE_BYTES
 from lambda_jobs.envelope import Envelope
 from lambda_jobs.jsoncodec import wire_json, wire_size
 from lambda_jobs_tools.emulator.process import EmulatorProcess

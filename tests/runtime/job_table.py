@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambda_jobs import jobstore
+from lambda_jobs.contract import FAILURES_INDEX
 from lambda_jobs_tools.emulator.motoserver import MotoServer
 
 from tests.conftest import boto_client
@@ -26,7 +26,7 @@ def make_table(server: MotoServer) -> Any:
         BillingMode="PAY_PER_REQUEST",
         GlobalSecondaryIndexes=[
             {
-                "IndexName": jobstore.FAILURES_INDEX,
+                "IndexName": FAILURES_INDEX,
                 "KeySchema": [
                     {"AttributeName": "failed_task", "KeyType": "HASH"},
                     {"AttributeName": "finished_at", "KeyType": "RANGE"},

@@ -10,12 +10,8 @@ from typing import Any
 
 import pytest
 from lambda_jobs import config
-from lambda_jobs.config import (
-    DEFAULT_MAX_DELAY_SECONDS,
-    DEFAULT_MAX_PAYLOAD,
-    INLINE,
-    ClientConfig,
-)
+from lambda_jobs.config import INLINE, ClientConfig
+from lambda_jobs.contract import DEFAULT_MAX_DELAY_SECONDS, DEFAULT_MAX_PAYLOAD
 from lambda_jobs.errors import ConfigurationError
 from lambda_jobs_tools.emulator.motoserver import MotoServer
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from lambda_jobs import jobstore, schedules
+from lambda_jobs.jobstore import schema
+from lambda_jobs.scheduling import one_time
 
 TTL = 7 * 24 * 3600
 
@@ -16,17 +17,17 @@ def test_item_ttl_is_never_before_run_after_plus_ttl_and_the_same_from_the_store
 ) -> None:
     now = datetime(2026, 12, 7, 14, 0, tzinfo=UTC).timestamp()
     run_after = datetime(2027, 1, 6, 14, 21, 20, micro, tzinfo=UTC)
-    stored = datetime.fromisoformat(jobstore.iso(run_after))  # the item keeps milliseconds
-    ttl = jobstore.item_ttl(now, run_after, TTL)
+    stored = datetime.fromisoformat(schema.iso(run_after))  # the item keeps milliseconds
+    ttl = schema.item_ttl(now, run_after, TTL)
     assert ttl >= run_after.timestamp() + TTL
-    assert jobstore.item_ttl(now, stored, TTL) == ttl  # enqueue and cancel agree
+    assert schema.item_ttl(now, stored, TTL) == ttl  # enqueue and cancel agree
 
 
 def test_item_ttl_counts_from_now_without_a_future_run_after() -> None:
     now = 1_800_000_000.25
-    assert jobstore.item_ttl(now, None, TTL) == now + TTL
+    assert schema.item_ttl(now, None, TTL) == now + TTL
     past = datetime.fromtimestamp(now, UTC) - timedelta(seconds=5)
-    assert jobstore.item_ttl(now, past, TTL) == now + TTL
+    assert schema.item_ttl(now, past, TTL) == now + TTL
 
 
 @pytest.mark.parametrize(
@@ -52,9 +53,9 @@ def test_item_ttl_counts_from_now_without_a_future_run_after() -> None:
 def test_the_dead_letter_queue_arn_comes_from_its_url_and_the_function_arn(
     url: str, function_arn: str, expected: str
 ) -> None:
-    assert schedules.queue_arn_of_url(url, like_arn=function_arn) == expected
+    assert one_time.queue_arn_of_url(url, like_arn=function_arn) == expected
 
 
 def test_a_url_without_account_and_name_is_refused() -> None:
     with pytest.raises(ValueError, match="cannot name the queue at"):
-        schedules.queue_arn_of_url("https://sqs.example/", like_arn="arn:aws:lambda:r:1:function:f")
+        one_time.queue_arn_of_url("https://sqs.example/", like_arn="arn:aws:lambda:r:1:function:f")

@@ -283,8 +283,8 @@ class LambdaJobsBackend(BaseTaskBackend):
         from django.tasks.exceptions import TaskResultDoesNotExist
         from django.utils.module_loading import import_string
 
-        from lambda_jobs.enqueue.store import get_job
         from lambda_jobs.errors import UnknownJobError
+        from lambda_jobs.jobstore.records import get_job
 
         config = self.client_config()
         if config.job_store is None:

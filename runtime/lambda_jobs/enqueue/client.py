@@ -18,8 +18,8 @@ Every job of the call is checked: the error's ``refused`` lists each refused job
 call, id, task, message) and an ``enqueue_many`` message names them all.
 
 With the job store configured, the job items are written (and unique keys taken) before the send
-(:mod:`lambda_jobs.enqueue.store`); a job whose unique key a pending job holds is not sent, and its
-receipt is that job (``existing``). A unique key without a job store is an ``InvalidJobError``.
+(:mod:`lambda_jobs.jobstore.records`); a job whose unique key a pending job holds is not sent, and
+its receipt is that job (``existing``). A unique key without a job store is an ``InvalidJobError``.
 
 ``LAMBDA_JOBS_CONFIG`` problems raise :class:`ConfigurationError`. AWS errors (after botocore's
 retries) raise one :class:`EnqueueError` carrying the job ids; see
@@ -32,7 +32,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from lambda_jobs.config import SQS_MAX_DELAY_SECONDS
+from lambda_jobs.contract import SQS_MAX_DELAY_SECONDS
 from lambda_jobs.errors import (
     ConfigurationError,
     EnqueueError,
@@ -91,17 +91,17 @@ def _enqueue(
     outgoing = _checked(prepared, lambda job: _outgoing(job, config, now), config, single=single)
     existing: dict[str, Job] = {}
     if config.job_store is not None:
-        from lambda_jobs.enqueue import store
+        from lambda_jobs.jobstore import records
 
-        existing = store.register(prepared, outgoing, config)
+        existing = records.register(prepared, outgoing, config)
     to_send = [item for item in outgoing if item.job_id not in existing]
     try:
         _send(to_send, config, single=single)
     except EnqueueError as exc:
         if config.job_store is not None:
-            from lambda_jobs.enqueue import store
+            from lambda_jobs.jobstore import records
 
-            store.forget(prepared, list(exc.job_ids), config)
+            records.forget(prepared, list(exc.job_ids), config)
         raise
     return [existing.get(item.job_id) or _receipt(item, now, config) for item in outgoing]
 
@@ -109,14 +109,9 @@ def _enqueue(
 def _send(outgoing: list[Outgoing], config: ClientConfig, *, single: bool) -> None:
     if not outgoing:
         return
-    if config.backend == "goat":
-        from lambda_jobs.enqueue import goat
+    from lambda_jobs.enqueue.backends import backend_of
 
-        goat.send(outgoing, config, single=single)
-    else:
-        from lambda_jobs.enqueue import lamb
-
-        lamb.send(outgoing, config)
+    backend_of(config).send(outgoing, config, single=single)
 
 
 def _checked[T](
@@ -185,19 +180,21 @@ def _run_inline(
 
 
 def _outgoing(job: PreparedJob, config: ClientConfig, now: datetime) -> Outgoing:
-    from lambda_jobs import schedules
     from lambda_jobs.enqueue.outgoing import Outgoing
+    from lambda_jobs.scheduling import one_time
 
     queue = _queue(job, config)
     envelope, body, delay = _envelope_and_delay(job, config, now)
     fifo = queue.fifo
-    lamb = config.backend == "lamb"
+    from lambda_jobs.enqueue.backends import backend_of
+
+    lamb = backend_of(config).invokes_function
     via_scheduler = delay > 0 and (lamb or fifo or delay > SQS_MAX_DELAY_SECONDS)
     if via_scheduler:
         _check_scheduler(job, config, delay, fifo)
     _check_max_delay(job, config, delay)
     if via_scheduler:
-        schedules.checked_input(
+        one_time.checked_input(
             envelope,
             lamb=lamb,
             why=(
@@ -304,7 +301,9 @@ def _check_scheduler(job: PreparedJob, config: ClientConfig, delay: int, fifo: b
     """A delay that only a schedule can carry needs a configured scheduler."""
     if config.scheduler is not None:
         return
-    if config.backend == "lamb":
+    from lambda_jobs.enqueue.backends import backend_of
+
+    if backend_of(config).invokes_function:
         why = "a Lamb backend delays every job through EventBridge Scheduler"
     elif fifo:
         why = (

@@ -3,7 +3,8 @@
 - No delay, or a delay of at most 900 s on a standard queue: ``SendMessage`` (one job) or
   ``SendMessageBatch`` (bulk), with ``DelaySeconds``.
 - A longer delay, or any delay on a FIFO lane (SQS FIFO has no per-message delay): an EventBridge
-  Scheduler one-time schedule targeting the queue ARN (:func:`lambda_jobs.schedules.create`).
+  Scheduler one-time schedule targeting the queue ARN
+  (:func:`lambda_jobs.scheduling.one_time.create`).
 - FIFO lanes: ``MessageGroupId`` is the task's ``message_group_id`` (default: the task name) and
   ``MessageDeduplicationId`` the job id, so a resent job is dropped by SQS within its 5-minute
   deduplication window. Scheduled FIFO deliveries carry the group id; SQS Scheduler targets cannot
@@ -70,8 +71,8 @@ def send(outgoing: list[Outgoing], config: ClientConfig, *, single: bool = False
             requests.append(Request([item.job_id], partial(_send_message, sqs, item)))
         else:
             requests.extend(_batch_requests(sqs, direct))
-    requests.extend(schedule_requests(outgoing, config))
-    raise_failures(outgoing, run_requests(requests), "goat")
+    requests.extend(schedule_requests(outgoing, config, lamb=False))
+    raise_failures(outgoing, run_requests(requests), BACKEND.name)
 
 
 def _send_message(sqs: Any, item: Outgoing) -> SendOutcome:
@@ -225,3 +226,16 @@ def read_batch_response(entry_jobs: dict[str, str], response: dict[str, Any]) ->
         if entry_id not in answered:
             reading.retry[entry_id] = "SQS did not report this entry"
     return reading
+
+
+class GoatBackend:
+    """The Goat backend object (:class:`lambda_jobs.enqueue.backends.Backend`): SQS messages."""
+
+    name = "goat"
+    invokes_function = False
+
+    def send(self, outgoing: list[Outgoing], config: ClientConfig, *, single: bool) -> None:
+        send(outgoing, config, single=single)
+
+
+BACKEND = GoatBackend()

@@ -3,7 +3,8 @@
 - No delay: ``Invoke(FunctionName=<lane target>, InvocationType="Event", Payload=<envelope>)``;
   Lambda answers 202 once its own queue holds the event. Any other status is a failure.
 - Any delay: an EventBridge Scheduler one-time schedule targeting the function ARN, whose input is
-  a scheduler delivery wrapping the envelope (:func:`lambda_jobs.schedules.lamb_delivery`).
+  a scheduler delivery wrapping the envelope
+  (:func:`lambda_jobs.scheduling.one_time.lamb_delivery`).
 
 Bulk is one request per job, run in parallel (Lambda has no batch invoke). AWS errors, after
 botocore's retries, end in one :class:`~lambda_jobs.errors.EnqueueError` naming the jobs.
@@ -40,8 +41,8 @@ def send(outgoing: list[Outgoing], config: ClientConfig) -> None:
         lambda_client = aws.client("lambda", config)
         for item in direct:
             requests.append(Request([item.job_id], partial(_invoke, lambda_client, item)))
-    requests.extend(schedule_requests(outgoing, config))
-    raise_failures(outgoing, run_requests(requests), "lamb")
+    requests.extend(schedule_requests(outgoing, config, lamb=True))
+    raise_failures(outgoing, run_requests(requests), BACKEND.name)
 
 
 def _invoke(lambda_client: Any, item: Outgoing) -> SendOutcome:
@@ -56,3 +57,16 @@ def _invoke(lambda_client: Any, item: Outgoing) -> SendOutcome:
             failed={item.job_id: f"Lambda answered the Event invoke with {status}, not 202"}
         )
     return SendOutcome(sent=[item.job_id])
+
+
+class LambBackend:
+    """The Lamb backend object (:class:`lambda_jobs.enqueue.backends.Backend`): async invokes."""
+
+    name = "lamb"
+    invokes_function = True
+
+    def send(self, outgoing: list[Outgoing], config: ClientConfig, *, single: bool) -> None:
+        send(outgoing, config)
+
+
+BACKEND = LambBackend()

@@ -100,8 +100,11 @@ class Request:
         self.send = send
 
 
-def schedule_requests(outgoing: list[Outgoing], config: ClientConfig) -> list[Request]:
-    """One request per job that a one-time schedule carries (both backends schedule alike)."""
+def schedule_requests(
+    outgoing: list[Outgoing], config: ClientConfig, *, lamb: bool
+) -> list[Request]:
+    """One request per job that a one-time schedule carries (both backends schedule alike;
+    ``lamb``: the target is a function, so the input is a Lamb delivery)."""
     scheduled = [item for item in outgoing if item.via_scheduler]
     if not scheduled:
         return []
@@ -109,22 +112,23 @@ def schedule_requests(outgoing: list[Outgoing], config: ClientConfig) -> list[Re
 
     scheduler = aws.client("scheduler", config)
     return [
-        Request([item.job_id], partial(_schedule, scheduler, item, config)) for item in scheduled
+        Request([item.job_id], partial(_schedule, scheduler, item, config, lamb))
+        for item in scheduled
     ]
 
 
-def _schedule(scheduler: Any, item: Outgoing, config: ClientConfig) -> SendOutcome:
-    from lambda_jobs import schedules
+def _schedule(scheduler: Any, item: Outgoing, config: ClientConfig, lamb: bool) -> SendOutcome:
+    from lambda_jobs.scheduling import one_time
 
     assert config.scheduler is not None and item.run_at is not None  # checked by the client
-    schedules.create(
+    one_time.create(
         scheduler,
         envelope=item.envelope,
         when=item.run_at,
         group=config.scheduler.group,
         role_arn=config.scheduler.role_arn,
         target_arn=item.lane.arn,
-        lamb=config.backend == "lamb",
+        lamb=lamb,
         dead_letter_arn=config.dead_letter_queue.arn if config.dead_letter_queue else None,
         # Scheduler's SqsParameters.MessageGroupId is the FIFO group: a scheduled job on a
         # standard lane arrives without its tenant (README, "Tenants").

@@ -21,7 +21,7 @@ init error. Unset (tests, by-hand runs), :mod:`lambda_jobs.worker.dispatch` impo
 its first event arrives; either way a function loads only the backend it runs.
 
 ``LAMBDA_JOBS_JOB_TABLE`` (set by the construct when the job store is on) gives the runtime its
-:class:`~lambda_jobs.worker.claims.WorkerStore`, whose DynamoDB client is made here, at init
+:class:`~lambda_jobs.jobstore.claims.WorkerStore`, whose DynamoDB client is made here, at init
 (so boto3 loads at cold start then); unset, the store is off and boto3 is not loaded.
 """
 
@@ -31,24 +31,21 @@ import os
 import sys
 
 from lambda_jobs import registry
+from lambda_jobs.contract import JOB_TABLE_ENV
 from lambda_jobs.errors import ConfigurationError, TaskNotAllowedError
 from lambda_jobs.worker.deadline import margin_from
 from lambda_jobs.worker.joblog import BACKEND_ENV
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from types import ModuleType
     from typing import Any
 
+    from lambda_jobs.jobstore.claims import WorkerStore
     from lambda_jobs.tasks import Task
-    from lambda_jobs.worker.claims import WorkerStore
 
 TASKS_ENV = "LAMBDA_JOBS_TASKS"
-#: The function's job table (set by the construct when the store is on; unset: store off).
-JOB_TABLE_ENV = "LAMBDA_JOBS_JOB_TABLE"
-#: How long job items live after their last change, in seconds (set by the construct).
-JOB_TTL_ENV = "LAMBDA_JOBS_JOB_TTL_SECONDS"
 DJANGO_SETTINGS_ENV = "DJANGO_SETTINGS_MODULE"
 DJANGO_WORKER_MODULE = "lambda_jobs.django.worker"
 #: The module of each backend's handler, by its ``LAMBDA_JOBS_BACKEND`` name.
@@ -166,7 +163,7 @@ def cold_start(environ: Mapping[str, str] | None = None) -> Runtime:
         django.register_tasks(modules)
     store: WorkerStore | None = None
     if env.get(JOB_TABLE_ENV, "").strip():  # the store's code loads only when it is on
-        from lambda_jobs.worker.claims import from_env
+        from lambda_jobs.jobstore.claims import from_env
 
         store = from_env(env)
     if store is not None:

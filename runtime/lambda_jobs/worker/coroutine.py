@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from lambda_jobs.errors import JobTimeoutError
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     import asyncio
     from collections.abc import Coroutine

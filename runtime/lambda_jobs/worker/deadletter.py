@@ -1,14 +1,15 @@
 """Send a failed job to the dead-letter queue with the error as message attributes.
 
 The DLQ entry keeps the original body unchanged (so it can be redriven as it was) and carries the
-README's ``lambda_jobs.*`` String attributes: ``reason`` (one of :data:`REASONS`), ``error_type``,
+README's ``lambda_jobs.*`` String attributes: ``reason`` (one of
+:data:`lambda_jobs.worker.words.REASONS`), ``error_type``,
 ``error_message`` (first 4 KiB), ``error_traceback`` (last 4 KiB), ``attempts``, ``failed_at``
 (ISO 8601 UTC), ``source`` (the ARN the job came from: SQS queue or Lambda function), ``task`` and
 ``job_id``. An attribute with no value (the task of a body that is not JSON) is left out: SQS
 refuses empty attribute values. That is 9 of SQS's 10 attributes per message.
 
 Attributes count towards SQS's 1 MiB message size (name, type and value). The client keeps a
-job's envelope 16 KiB under it (``lambda_jobs.config.DEAD_LETTER_RESERVE_BYTES``), which the
+job's envelope 16 KiB under it (``lambda_jobs.contract.DEAD_LETTER_RESERVE_BYTES``), which the
 attributes never exceed; for a larger body (one not sent through the client) :func:`send`
 shortens the traceback, then the error message, so the entry still fits.
 
@@ -24,17 +25,17 @@ import re
 from datetime import UTC, datetime
 
 from lambda_jobs import aws
-from lambda_jobs.config import SQS_MAX_MESSAGE_BYTES
+from lambda_jobs.contract import SQS_MAX_MESSAGE_BYTES
 from lambda_jobs.errors import ConfigurationError
 from lambda_jobs.jsoncodec import wire_size
+from lambda_jobs.worker.words import REASONS
+
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
+if TYPE_CHECKING:
+    from lambda_jobs.worker.words import Reason
 
 DLQ_URL_ENV = "LAMBDA_JOBS_DLQ_URL"
 
-EXHAUSTED = "exhausted"
-UNDECODABLE = "undecodable"
-UNKNOWN_TASK = "unknown_task"
-NOT_ALLOWED = "not_allowed"
-REASONS = (EXHAUSTED, UNDECODABLE, UNKNOWN_TASK, NOT_ALLOWED)
 
 ATTRIBUTE_PREFIX = "lambda_jobs."
 #: Bound of ``error_message`` (its start) and ``error_traceback`` (its end), in UTF-8 bytes.
@@ -69,7 +70,7 @@ def format_traceback(error: BaseException) -> str:
 
 def attributes(
     *,
-    reason: str,
+    reason: Reason,
     error_type: str,
     error_message: str,
     error: BaseException | None,

@@ -22,7 +22,7 @@ import time
 
 from lambda_jobs.errors import ConfigurationError
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any

@@ -6,22 +6,23 @@
 - a scheduler delivery (``{"source": "lambda_jobs.scheduler", "job": ...}``) → the same, with
   ``event["job"]``;
 - a recurring schedule's delivery (``{"source": "lambda_jobs.recurring", ...}``) → the same, whole
-  (:mod:`lambda_jobs.recurring`);
+  (:mod:`lambda_jobs.scheduling.recurring`);
 - anything else is logged (its type and top-level key names, never its content) and answered with
   ``{"error": ...}``; nothing is raised, so the process keeps serving.
 
 A backend's module is imported when the first event of its shape arrives, and so are the modules
-that only one shape needs (:mod:`lambda_jobs.schedules` and :mod:`lambda_jobs.recurring` for a
-``source`` event): a function runs one backend, so it never loads the other one's code. The cold
-start imports the backend ``LAMBDA_JOBS_BACKEND`` names ahead, in the init phase
-(:func:`lambda_jobs.worker.coldstart.load_backend`), so on Lambda these imports find it loaded.
+that only one shape needs (:mod:`lambda_jobs.scheduling.one_time` and
+:mod:`lambda_jobs.scheduling.recurring` for a ``source`` event): a function runs one backend, so it
+never loads the other one's code. The cold start imports the backend ``LAMBDA_JOBS_BACKEND`` names
+ahead, in the init phase (:func:`lambda_jobs.worker.coldstart.load_backend`), so on Lambda these
+imports find it loaded.
 """
 
 from __future__ import annotations
 
 from lambda_jobs.worker.joblog import write
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     from typing import Any
 
@@ -63,9 +64,9 @@ def _route(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
         if lamb.is_async_payload(event):
             return lamb.handle_job(event, context, runtime)
         if "source" in event:
-            from lambda_jobs import recurring, schedules
+            from lambda_jobs.scheduling import one_time, recurring
 
-            if schedules.is_lamb_delivery(event):
+            if one_time.is_lamb_delivery(event):
                 return lamb.handle_job(event["job"], context, runtime)
             if recurring.is_delivery(event):
                 return lamb.handle_job(event, context, runtime)

@@ -45,7 +45,7 @@ For each record, in order:
   job's backoff (or at once after a hand-back), in order; the effective retry delay of a FIFO
   job is its backoff, and every later job of its group waits that long too.
 
-**Job store** (``LAMBDA_JOBS_JOB_TABLE`` set; :mod:`lambda_jobs.worker.claims`): each started
+**Job store** (``LAMBDA_JOBS_JOB_TABLE`` set; :mod:`lambda_jobs.jobstore.claims`): each started
 record is claimed first, and the attempt is the store's count instead of the receive count. A job
 that already finished is acknowledged without running (``skipped_duplicate``), so is a cancelled
 one (``cancelled``); one running under a live lease elsewhere is made invisible until that lease
@@ -59,18 +59,28 @@ record needs an AWS call (failure, DLQ, hand-back).
 
 from __future__ import annotations
 
+from lambda_jobs.contract import MAX_VISIBILITY_SECONDS
 from lambda_jobs.worker.deadline import MIN_SLICE_MS, FunctionClock
-from lambda_jobs.worker.triage import INCOMPLETE_ATTEMPTS, Arrival, dead_letter, decode_body
+from lambda_jobs.worker.lifecycle import live, send_to_dlq
+from lambda_jobs.worker.triage import INCOMPLETE_ATTEMPTS, Arrival, decode_body
+from lambda_jobs.worker.words import (
+    BUSY,
+    CANCELLED,
+    DEFERRED,
+    EXHAUSTED,
+    HANDED_BACK,
+    RETRYING,
+    SKIPPED_DUPLICATE,
+)
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     from typing import Any
 
     from lambda_jobs.worker.coldstart import Runtime
+    from lambda_jobs.worker.words import ClaimAction, Reason
 
 EVENT_SOURCE = "aws:sqs"
-#: SQS's longest visibility timeout (12 hours).
-MAX_VISIBILITY_SECONDS = 43_200
 
 
 def is_sqs_batch(event: Any) -> bool:
@@ -125,7 +135,7 @@ class _Record(Arrival):
 
         Nothing for a record refused unrun; one past its last attempt by the receive count may still
         run (alone, or when its claim says so): it needs its time."""
-        if self.reason not in (None, "exhausted") or self.options is None:
+        if self.reason not in (None, EXHAUSTED) or self.options is None:
             return 0.0
         return self.options.timeout * 1000 if self.options.timeout is not None else MIN_SLICE_MS
 
@@ -197,52 +207,39 @@ def handle_batch(event: dict[str, Any], context: Any, runtime: Runtime) -> dict[
 
 def _process(record: _Record, clock: FunctionClock, worker_id: str) -> bool:
     """Handle one started record; True when it is settled (acknowledge it), False to list it."""
-    limit, message = record.time_limit(clock)
-    action = record.claim(limit, worker_id)
-    if action == "finished":
-        record.log("skipped_duplicate", 0.0)
+    return live(record, clock, worker_id, _GOAT)
+
+
+class _Goat:
+    """Goat's part of the one lifecycle (:class:`lambda_jobs.worker.lifecycle.Policy`): the
+    answer is True to acknowledge the record, False to list it in ``batchItemFailures``."""
+
+    __slots__ = ()
+
+    def skipped(self, job: _Record, action: ClaimAction) -> bool:
+        if action == BUSY:
+            assert job.claimed is not None
+            _defer(job, job.claimed.lease_remaining)
+            return False
+        job.log(CANCELLED if action == CANCELLED else SKIPPED_DUPLICATE, 0.0)
         return True
-    if action == "cancelled":
-        record.log("cancelled", 0.0)
+
+    def succeeded(self, job: _Record) -> bool:
         return True
-    if action == "busy":
-        assert record.claimed is not None
-        _defer(record, record.claimed.lease_remaining)
+
+    def retry(self, job: _Record, duration_ms: float, error_type: str) -> bool:
+        _retry_later(job, duration_ms, error_type)
         return False
-    if record.reason is not None:
-        error_type, error_message = record.refusal()
-        return _dead_letter(
-            record,
-            reason=record.reason,
-            error_type=error_type,
-            error_message=error_message,
-            error=None,
-            duration_ms=0.0,
-        )
-    assert record.options is not None
-    outcome = record.run(clock, limit, message)
-    if outcome.ok:
-        record.settle("succeeded", value=outcome.value)
-        record.log("succeeded", outcome.duration_ms)
-        return True
-    assert outcome.error is not None
-    if record.attempt < record.options.max_attempts:
-        record.settle(
-            "retrying",
-            error_type=str(outcome.error_type),
-            error_message=outcome.error_message,
-            error=outcome.error,
-        )
-        _retry_later(record, outcome.duration_ms, str(outcome.error_type))
-        return False
-    return _dead_letter(
-        record,
-        reason="exhausted",
-        error_type=str(outcome.error_type),
-        error_message=outcome.error_message,
-        error=outcome.error,
-        duration_ms=outcome.duration_ms,
-    )
+
+    def dead_letter_entry(self, job: _Record, reason: Reason) -> tuple[str, str, str | None]:
+        _task, job_id = job.identity()
+        return job.body, job.message_id or f"{job_id}-a{job.attempt}", job.message_group_id
+
+    def dead_lettered(self, job: _Record, reason: Reason, failure: Exception | None) -> bool:
+        return failure is None
+
+
+_GOAT = _Goat()
 
 
 def _process_alone(record: _Record, clock: FunctionClock, worker_id: str) -> bool:
@@ -260,7 +257,7 @@ def _process_alone(record: _Record, clock: FunctionClock, worker_id: str) -> boo
     from lambda_jobs.worker.isolation import run_alone
 
     counted = record.attempt
-    if record.reason == "exhausted":
+    if record.reason == EXHAUSTED:
         record.reason, record.attempt = None, options.max_attempts
 
     def work() -> bool:
@@ -286,17 +283,18 @@ def _process_alone(record: _Record, clock: FunctionClock, worker_id: str) -> boo
     if record.attempt < options.max_attempts:
         _retry_later(record, 0.0, INCOMPLETE_ATTEMPTS)
         return False
-    return _dead_letter(
+    return send_to_dlq(
         record,
-        reason="exhausted",
-        error_type=INCOMPLETE_ATTEMPTS,
-        error_message=(
+        _GOAT,
+        EXHAUSTED,
+        INCOMPLETE_ATTEMPTS,
+        (
             f"attempt {record.attempt} crashed the function's process when run alone ({how}); "
             f"max_attempts is {options.max_attempts} and previous attempts did not finish "
             f"(ApproximateReceiveCount {record.receive_count})"
         ),
-        error=None,
-        duration_ms=0.0,
+        None,
+        0.0,
     )
 
 
@@ -305,9 +303,7 @@ def _retry_later(record: _Record, duration_ms: float, error_type: str) -> None:
     assert record.options is not None
     delay = record.options.retry.delay_after(record.attempt)
     aws_error = _hide(record, delay)
-    record.log(
-        "retrying", duration_ms, error_type=error_type, retry_in_s=delay, aws_error=aws_error
-    )
+    record.log(RETRYING, duration_ms, error_type=error_type, retry_in_s=delay, aws_error=aws_error)
 
 
 def _defer(record: _Record, lease_remaining: float) -> None:
@@ -319,7 +315,7 @@ def _defer(record: _Record, lease_remaining: float) -> None:
     import math
 
     delay = min(max(math.ceil(lease_remaining) + 1, 1), MAX_VISIBILITY_SECONDS)
-    record.log("deferred", 0.0, retry_in_s=delay, aws_error=_hide(record, delay))
+    record.log(DEFERRED, 0.0, retry_in_s=delay, aws_error=_hide(record, delay))
 
 
 def _hide(record: _Record, seconds: int) -> str | None:
@@ -340,31 +336,6 @@ def _hide(record: _Record, seconds: int) -> str | None:
     return None
 
 
-def _dead_letter(
-    record: _Record,
-    *,
-    reason: str,
-    error_type: str,
-    error_message: str,
-    error: BaseException | None,
-    duration_ms: float,
-) -> bool:
-    """Send ``record`` to the DLQ; True if it got there (acknowledge), False (list it) if not."""
-    _task, job_id = record.identity()
-    failure = dead_letter(
-        record,
-        body=record.body,
-        reason=reason,
-        error_type=error_type,
-        error_message=error_message,
-        error=error,
-        duration_ms=duration_ms,
-        deduplication_id=record.message_id or f"{job_id}-a{record.attempt}",
-        group_id=record.message_group_id,
-    )
-    return failure is None
-
-
 def _hand_back(records: list[_Record], *, fifo: bool, clock: FunctionClock) -> list[str]:
     """Give unstarted records back; returns the message ids to list in ``batchItemFailures``."""
     if not records:
@@ -377,7 +348,7 @@ def _hand_back(records: list[_Record], *, fifo: bool, clock: FunctionClock) -> l
     remaining = round(remaining, 1) if remaining is not None else None  # as duration_ms is
     for record in records:
         record.log(
-            "handed_back",
+            HANDED_BACK,
             0.0,
             remaining_ms=remaining,
             aws_error=not_released.get(record.message_id),
@@ -399,54 +370,56 @@ def _release(records: list[_Record]) -> dict[str, str]:
     """
     prefix = "ChangeMessageVisibilityBatch failed"
     failed: dict[str, str] = {}
-    by_queue: dict[str, list[_Record]] = {}
-    for record in records:
-        by_queue.setdefault(record.source, []).append(record)
-    for source_arn, group in by_queue.items():
-        for start in range(0, len(group), 10):
-            chunk = group[start : start + 10]
-            try:
-                from lambda_jobs import aws
+    for source_arn, chunk in _batches(records):
+        try:
+            from lambda_jobs import aws
 
-                response = aws.client("sqs", None).change_message_visibility_batch(
-                    QueueUrl=queue_url(source_arn),
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": r.receipt, "VisibilityTimeout": 0}
-                        for i, r in enumerate(chunk)
-                    ],
-                )
-            except Exception as exc:
-                error = f"{prefix}: {type(exc).__name__}: {exc}"
-                failed.update((r.message_id, error) for r in chunk)
-                continue
-            for entry in response.get("Failed", []):
-                error = f"{prefix}: {entry.get('Code')}: {entry.get('Message')}"
-                failed[chunk[int(entry["Id"])].message_id] = error
+            response = aws.client("sqs", None).change_message_visibility_batch(
+                QueueUrl=queue_url(source_arn),
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": r.receipt, "VisibilityTimeout": 0}
+                    for i, r in enumerate(chunk)
+                ],
+            )
+        except Exception as exc:
+            error = f"{prefix}: {type(exc).__name__}: {exc}"
+            failed.update((r.message_id, error) for r in chunk)
+            continue
+        for entry in response.get("Failed", []):
+            error = f"{prefix}: {entry.get('Code')}: {entry.get('Message')}"
+            failed[chunk[int(entry["Id"])].message_id] = error
     return failed
 
 
 def _send_copies(records: list[_Record]) -> set[str]:
     """Re-send each record's envelope at the attempt it would have run as; returns refused ids."""
     refused: set[str] = set()
+    for source_arn, chunk in _batches(records):
+        try:
+            from lambda_jobs import aws
+
+            response = aws.client("sqs", None).send_message_batch(
+                QueueUrl=queue_url(source_arn),
+                Entries=[_copy_entry(str(index), r) for index, r in enumerate(chunk)],
+            )
+        except Exception:
+            refused.update(r.message_id for r in chunk)
+            continue
+        for failed in response.get("Failed", []):
+            refused.add(chunk[int(failed["Id"])].message_id)
+    return refused
+
+
+def _batches(records: list[_Record]) -> list[tuple[str, list[_Record]]]:
+    """``(queue ARN, up to 10 records)`` pairs: SQS's batch calls take 10 entries of one queue."""
     by_queue: dict[str, list[_Record]] = {}
     for record in records:
         by_queue.setdefault(record.source, []).append(record)
-    for source_arn, group in by_queue.items():
-        for start in range(0, len(group), 10):
-            chunk = group[start : start + 10]
-            try:
-                from lambda_jobs import aws
-
-                response = aws.client("sqs", None).send_message_batch(
-                    QueueUrl=queue_url(source_arn),
-                    Entries=[_copy_entry(str(index), r) for index, r in enumerate(chunk)],
-                )
-            except Exception:
-                refused.update(r.message_id for r in chunk)
-                continue
-            for failed in response.get("Failed", []):
-                refused.add(chunk[int(failed["Id"])].message_id)
-    return refused
+    return [
+        (source_arn, group[start : start + 10])
+        for source_arn, group in by_queue.items()
+        for start in range(0, len(group), 10)
+    ]
 
 
 TRACE_HEADER = "AWSTraceHeader"

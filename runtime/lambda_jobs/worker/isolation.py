@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import sys
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     from collections.abc import Callable
 

@@ -9,21 +9,21 @@ its success path). The line::
      "task": "app.tasks.send_mail", "queue": "default", "attempt": 1, "max_attempts": 4,
      "outcome": "succeeded", "duration_ms": 12.5}
 
-``outcome`` is one of :data:`OUTCOMES`: ``succeeded``, ``retrying`` (will run again after
-``retry_in_s``), ``dead_lettered`` (in the DLQ, ``reason`` says why), ``handed_back`` (not started
-near the deadline; runs in a later invocation) or ``dead_letter_failed`` (the DLQ send failed, so
-the message was kept: it comes back and is dead-lettered then). With the job store on
-(:mod:`lambda_jobs.worker.claims`) three more: ``skipped_duplicate`` (the job already finished,
-or — Lamb — runs under a live lease in another invocation, or waits for its scheduled retry, which
-this delivery is not: ``retry_pending`` true; acknowledged without running),
-``cancelled`` (cancelled before it started: acknowledged without running) and ``deferred`` (Goat:
-another attempt runs under a live lease; hidden for ``retry_in_s`` and listed, so it comes back
-then). A store write that failed adds ``store_error`` (the job went on as without the store).
-Failures add ``error_type``; Goat lines add ``message_id``; ``backend`` is ``LAMBDA_JOBS_BACKEND``
-when set. ``id``/``task`` are null for a message that could not be decoded. ``level`` is INFO
-(succeeded, handed_back, skipped_duplicate, cancelled, deferred), WARNING (retrying) or ERROR
-(the rest, and any line whose follow-up AWS call failed: it adds ``aws_error`` or
-``store_error``).
+``outcome`` is one of :data:`lambda_jobs.worker.words.OUTCOMES`: ``succeeded``, ``retrying`` (will
+run again after ``retry_in_s``), ``dead_lettered`` (in the DLQ, ``reason`` says why),
+``handed_back`` (not started near the deadline; runs in a later invocation) or
+``dead_letter_failed`` (the DLQ send failed, so the message was kept: it comes back and is
+dead-lettered then). With the job store on (:mod:`lambda_jobs.jobstore.claims`) three more:
+``skipped_duplicate`` (the job already finished, or — Lamb — runs under a live lease in another
+invocation, or waits for its scheduled retry, which this delivery is not: ``retry_pending`` true;
+acknowledged without running), ``cancelled`` (cancelled before it started: acknowledged without
+running) and ``deferred`` (Goat: another attempt runs under a live lease; hidden for ``retry_in_s``
+and listed, so it comes back then). A store write that failed adds ``store_error`` (the job went on
+as without the store). Failures add ``error_type``; Goat lines add ``message_id``; ``backend`` is
+``LAMBDA_JOBS_BACKEND`` when set. ``id``/``task`` are null for a message that could not be decoded.
+``level`` is INFO (succeeded, handed_back, skipped_duplicate, cancelled, deferred), WARNING
+(retrying) or ERROR (the rest, and any line whose follow-up AWS call failed: it adds ``aws_error``
+or ``store_error``).
 
 An attempt that ran as attempt 1 adds ``queue_latency_ms``: from when the job became due
 (``run_after``, else ``enqueued_at``) to the attempt's start. Each line is also counted into the
@@ -60,35 +60,36 @@ from time import time as _time
 
 from lambda_jobs import jsoncodec
 from lambda_jobs.worker import metrics
+from lambda_jobs.worker.words import (
+    CANCELLED,
+    DEAD_LETTERED,
+    DEFERRED,
+    HANDED_BACK,
+    RETRYING,
+    SKIPPED_DUPLICATE,
+    SUCCEEDED,
+)
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     from datetime import datetime
     from typing import Any
 
-OUTCOMES = (
-    "succeeded",
-    "retrying",
-    "dead_lettered",
-    "handed_back",
-    "dead_letter_failed",
-    "skipped_duplicate",
-    "cancelled",
-    "deferred",
-)
+    from lambda_jobs.worker.words import Outcome
+
 _LEVELS = {
-    "succeeded": "INFO",
-    "handed_back": "INFO",
-    "skipped_duplicate": "INFO",
-    "cancelled": "INFO",
-    "deferred": "INFO",
-    "retrying": "WARNING",
-    "dead_lettered": "ERROR",
+    SUCCEEDED: "INFO",
+    HANDED_BACK: "INFO",
+    SKIPPED_DUPLICATE: "INFO",
+    CANCELLED: "INFO",
+    DEFERRED: "INFO",
+    RETRYING: "WARNING",
+    DEAD_LETTERED: "ERROR",
 }
 BACKEND_ENV = "LAMBDA_JOBS_BACKEND"
 #: The outcomes that always follow an attempt that ran; ``dead_lettered`` and
 #: ``dead_letter_failed`` follow one only when the job ran (its caller says so).
-RAN_OUTCOMES = ("succeeded", "retrying")
+RAN_OUTCOMES = (SUCCEEDED, RETRYING)
 
 #: Inside an invocation (:func:`begin` .. :func:`end`): ``LAMBDA_JOBS_BACKEND`` as read at
 #: :func:`begin` ("" when unset), else None (read on every line).
@@ -108,7 +109,7 @@ def job_line(
     queue: str | None,
     attempt: int | None,
     max_attempts: int | None,
-    outcome: str,
+    outcome: Outcome,
     duration_ms: float,
     **extra: Any,
 ) -> dict[str, Any]:
@@ -173,7 +174,7 @@ def log_job(  # noqa: PLR0917 - positional: the hot path, one call per job
     queue: str | None,
     attempt: int | None,
     max_attempts: int | None,
-    outcome: str,
+    outcome: Outcome,
     duration_ms: float,
     due_at: datetime | None = None,
     message_id: str | None = None,

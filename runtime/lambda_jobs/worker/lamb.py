@@ -2,9 +2,9 @@
 
 The payload is an envelope (``{"lambda_jobs": 1, ...}``), a scheduler delivery
 (``{"source": "lambda_jobs.scheduler", "job": <envelope>, ...}``, see
-:func:`lambda_jobs.schedules.lamb_delivery`) or a recurring schedule's delivery
-(``{"source": "lambda_jobs.recurring", ...}``, see :mod:`lambda_jobs.recurring`). The attempt is
-the envelope's ``attempt``.
+:func:`lambda_jobs.scheduling.one_time.lamb_delivery`) or a recurring schedule's delivery
+(``{"source": "lambda_jobs.recurring", ...}``, see :mod:`lambda_jobs.scheduling.recurring`). The
+attempt is the envelope's ``attempt``.
 
 - **success**: returns ``{"job_id": ..., "outcome": "succeeded"}``.
 - **failure with attempts left**: a one-time EventBridge Scheduler schedule
@@ -16,7 +16,7 @@ the envelope's ``attempt``.
   sent to ``LAMBDA_JOBS_DLQ_URL`` with the ``lambda_jobs.*`` attributes, body = the envelope as it
   arrived (JSON); returns normally.
 
-**Job store** (``LAMBDA_JOBS_JOB_TABLE``; :mod:`lambda_jobs.worker.claims`): the job is claimed
+**Job store** (``LAMBDA_JOBS_JOB_TABLE``; :mod:`lambda_jobs.jobstore.claims`): the job is claimed
 before it runs and the attempt is the store's count. A job that already finished, or that runs
 under a live lease in another invocation (Lambda's async delivery can hand one event over twice),
 is acknowledged without running and logged ``skipped_duplicate``: the running invocation owns the
@@ -27,7 +27,7 @@ so a delivery carrying the store's attempt or less is a copy of an earlier deliv
 without running and without using an attempt (``skipped_duplicate`` with ``retry_pending``); the
 one exception is Lambda's own retry of the invocation that recorded ``retrying`` and then failed
 to create the schedule (same request id). So duplicates never start a second retry chain
-(:mod:`lambda_jobs.worker.claims`, "Which delivery is the retry"). A cancelled job is
+(:mod:`lambda_jobs.jobstore.claims`, "Which delivery is the retry"). A cancelled job is
 acknowledged and logged ``cancelled``.
 
 Returning normally in all those cases leaves Lambda's own async retries (and the function's
@@ -43,13 +43,24 @@ import os
 from lambda_jobs import envelope as envelope_format
 from lambda_jobs.errors import ConfigurationError
 from lambda_jobs.worker.deadline import FunctionClock
-from lambda_jobs.worker.triage import Arrival, dead_letter, decode_payload
+from lambda_jobs.worker.lifecycle import live
+from lambda_jobs.worker.triage import Arrival, decode_payload
+from lambda_jobs.worker.words import (
+    BUSY,
+    CANCELLED,
+    DEAD_LETTERED,
+    RETRYING,
+    SKIPPED_DUPLICATE,
+    SUCCEEDED,
+    WAITING,
+)
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     from typing import Any
 
     from lambda_jobs.worker.coldstart import Runtime
+    from lambda_jobs.worker.words import ClaimAction, Outcome, Reason
 
 SCHEDULER_GROUP_ENV = "LAMBDA_JOBS_SCHEDULER_GROUP"
 SCHEDULER_ROLE_ENV = "LAMBDA_JOBS_SCHEDULER_ROLE_ARN"
@@ -69,54 +80,61 @@ def handle_job(job: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
         source=str(getattr(context, "invoked_function_arn", "") or ""),
     )
     clock = FunctionClock(context, runtime.deadline_margin_ms)
-    limit, message = arrived.time_limit(clock)
     delivered = arrived.envelope.attempt if arrived.envelope is not None else None
-    action = arrived.claim(limit, str(getattr(context, "aws_request_id", "") or ""), delivered)
-    if action in ("finished", "busy", "cancelled", "waiting"):
-        outcome_name = "cancelled" if action == "cancelled" else "skipped_duplicate"
-        running = arrived.claimed.lease_remaining if arrived.claimed and action == "busy" else None
+    worker_id = str(getattr(context, "aws_request_id", "") or "")
+    return live(arrived, clock, worker_id, _LAMB, delivered)
+
+
+class _Lamb:
+    """Lamb's part of the one lifecycle (:class:`lambda_jobs.worker.lifecycle.Policy`): the
+    answer is the handler's result for the job; a failed DLQ send or retry schedule raises."""
+
+    __slots__ = ()
+
+    def skipped(self, job: Arrival, action: ClaimAction) -> dict[str, Any]:
+        outcome: Outcome = CANCELLED if action == CANCELLED else SKIPPED_DUPLICATE
+        running = job.claimed.lease_remaining if job.claimed and action == BUSY else None
         # ``waiting``: the job waits for its scheduled retry, which this delivery is not.
-        retry_pending = True if action == "waiting" else None
-        arrived.log(outcome_name, 0.0, lease_remaining_s=running, retry_pending=retry_pending)
-        return {"job_id": arrived.identity()[1], "outcome": outcome_name}
-    if arrived.reason is not None:
-        error_type, error_message = arrived.refusal()
-        return _dead_letter(
-            arrived, reason=arrived.reason, error_type=error_type, error_message=error_message
-        )
-    envelope, options = arrived.envelope, arrived.options
-    assert envelope is not None and options is not None
-    attempt = arrived.attempt
-    outcome = arrived.run(clock, limit, message)
-    if outcome.ok:
-        arrived.settle("succeeded", value=outcome.value)
-        arrived.log("succeeded", outcome.duration_ms)
-        return {"job_id": envelope.id, "outcome": "succeeded"}
-    assert outcome.error is not None
-    if attempt < options.max_attempts:
-        arrived.settle(
-            "retrying",
-            error_type=str(outcome.error_type),
-            error_message=outcome.error_message,
-            error=outcome.error,
-        )
-        delay = _schedule_retry(arrived, outcome.duration_ms, str(outcome.error_type))
-        return {"job_id": envelope.id, "outcome": "retrying", "retry_in_s": delay}
-    return _dead_letter(
-        arrived,
-        reason="exhausted",
-        error_type=str(outcome.error_type),
-        error_message=outcome.error_message,
-        error=outcome.error,
-        duration_ms=outcome.duration_ms,
-    )
+        retry_pending = True if action == WAITING else None
+        job.log(outcome, 0.0, lease_remaining_s=running, retry_pending=retry_pending)
+        return {"job_id": job.identity()[1], "outcome": outcome}
+
+    def succeeded(self, job: Arrival) -> dict[str, Any]:
+        assert job.envelope is not None
+        return {"job_id": job.envelope.id, "outcome": SUCCEEDED}
+
+    def retry(self, job: Arrival, duration_ms: float, error_type: str) -> dict[str, Any]:
+        assert job.envelope is not None
+        delay = _schedule_retry(job, duration_ms, error_type)
+        return {"job_id": job.envelope.id, "outcome": RETRYING, "retry_in_s": delay}
+
+    def dead_letter_entry(self, job: Arrival, reason: Reason) -> tuple[str, str, str | None]:
+        import json  # the dead-letter path, not the handler's cold start
+
+        task_name, job_id = job.identity()
+        # UTF-8 as sent (not \u-escaped): the entry is no larger than the payload, which the
+        # client keeps within what an SQS dead-letter entry holds
+        # (``lambda_jobs.contract.DEFAULT_MAX_PAYLOAD``).
+        body = json.dumps(job.raw, separators=(",", ":"), ensure_ascii=False)
+        return body, f"{job_id or 'unknown'}-a{job.known_attempt or 0}-{reason}", task_name
+
+    def dead_lettered(
+        self, job: Arrival, reason: Reason, failure: Exception | None
+    ) -> dict[str, Any]:
+        if failure is not None:
+            raise failure
+        return {"job_id": job.identity()[1], "outcome": DEAD_LETTERED, "reason": reason}
+
+
+_LAMB = _Lamb()
 
 
 def _schedule_retry(arrived: Arrival, duration_ms: float, error_type: str) -> int:
     """Create the schedule that re-delivers ``envelope`` at ``attempt + 1``; raises if it fails."""
     from datetime import UTC, datetime, timedelta
 
-    from lambda_jobs import aws, schedules
+    from lambda_jobs import aws
+    from lambda_jobs.scheduling import one_time
 
     envelope, options = arrived.envelope, arrived.options
     assert envelope is not None and options is not None
@@ -135,8 +153,8 @@ def _schedule_retry(arrived: Arrival, duration_ms: float, error_type: str) -> in
         from lambda_jobs.worker.deadletter import DLQ_URL_ENV
 
         dlq_url = os.environ.get(DLQ_URL_ENV, "").strip()
-        dlq_arn = schedules.queue_arn_of_url(dlq_url, like_arn=function_arn) if dlq_url else None
-        schedules.create(
+        dlq_arn = one_time.queue_arn_of_url(dlq_url, like_arn=function_arn) if dlq_url else None
+        one_time.create(
             aws.client("scheduler", None),
             envelope=envelope.with_attempt(arrived.attempt + 1),
             when=datetime.now(UTC) + timedelta(seconds=delay),
@@ -148,45 +166,12 @@ def _schedule_retry(arrived: Arrival, duration_ms: float, error_type: str) -> in
         )
     except Exception as exc:
         arrived.log(
-            "retrying",
+            RETRYING,
             duration_ms,
             error_type=error_type,
             retry_in_s=delay,
             aws_error=f"CreateSchedule failed: {type(exc).__name__}: {exc}",
         )
         raise
-    arrived.log("retrying", duration_ms, error_type=error_type, retry_in_s=delay)
+    arrived.log(RETRYING, duration_ms, error_type=error_type, retry_in_s=delay)
     return delay
-
-
-def _dead_letter(
-    arrived: Arrival,
-    *,
-    reason: str,
-    error_type: str,
-    error_message: str,
-    error: BaseException | None = None,
-    duration_ms: float = 0.0,
-) -> dict[str, Any]:
-    """Send the job to the DLQ and return the handler's answer; raises if the send failed."""
-    import json  # the dead-letter path, not the handler's cold start
-
-    task_name, job_id = arrived.identity()
-    attempt = arrived.known_attempt
-    failure = dead_letter(
-        arrived,
-        # UTF-8 as sent (not \u-escaped): the entry is no larger than the payload, which the
-        # client keeps within what an SQS dead-letter entry holds
-        # (``lambda_jobs.config.DEFAULT_MAX_PAYLOAD``).
-        body=json.dumps(arrived.raw, separators=(",", ":"), ensure_ascii=False),
-        reason=reason,
-        error_type=error_type,
-        error_message=error_message,
-        error=error,
-        duration_ms=duration_ms,
-        deduplication_id=f"{job_id or 'unknown'}-a{attempt or 0}-{reason}",
-        group_id=task_name,
-    )
-    if failure is not None:
-        raise failure
-    return {"job_id": job_id, "outcome": "dead_lettered", "reason": reason}

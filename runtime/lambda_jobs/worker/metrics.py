@@ -43,7 +43,7 @@ import time
 
 from lambda_jobs import jsoncodec
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     from typing import Any
 

@@ -20,7 +20,7 @@ from lambda_jobs.errors import JobTimeoutError
 from lambda_jobs.options import RetryPolicy, check_timeout
 from lambda_jobs.worker.timelimit import TimeLimit
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     from typing import Any
 

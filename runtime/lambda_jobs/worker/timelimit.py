@@ -40,7 +40,7 @@ import time
 
 from lambda_jobs.errors import JobTimeoutError
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     import signal
     from collections.abc import Callable

@@ -3,7 +3,7 @@
 :class:`Arrival` is one job as it reached the function, decoded as far as it goes without any AWS
 call: the envelope, the task (from the cold-start allow-list), the :class:`JobOptions` it runs
 with and the attempt it is. When it cannot run, ``reason`` says why, in the dead-letter queue's
-words (:data:`lambda_jobs.worker.deadletter.REASONS`):
+words (:data:`lambda_jobs.worker.words.REASONS`):
 
 - ``undecodable``: not an envelope this runtime reads, for any reason (not JSON, nested deeper
   than the decoder follows, too large for memory, a field missing or of the wrong type, another
@@ -16,12 +16,12 @@ words (:data:`lambda_jobs.worker.deadletter.REASONS`):
 Goat decodes an SQS body (:func:`decode_body`) and counts the redeliveries SQS reports
 (:mod:`lambda_jobs.worker.goat`); Lamb decodes the invoke payload (:func:`decode_payload`,
 :mod:`lambda_jobs.worker.lamb`). Both decoders read an envelope or a recurring schedule's delivery
-(:mod:`lambda_jobs.recurring`), which becomes the envelope of that firing's job.
+(:mod:`lambda_jobs.scheduling.recurring`), which becomes the envelope of that firing's job.
 Both log with :meth:`Arrival.log` and dead-letter with :func:`dead_letter`, so one job reads the
 same in the logs and the DLQ whichever backend ran it.
 
 With the job store on (``runtime.store``), both claim the job with :meth:`Arrival.claim` before
-running it and record its outcome with :meth:`Arrival.settle` (:mod:`lambda_jobs.worker.claims`):
+running it and record its outcome with :meth:`Arrival.settle` (:mod:`lambda_jobs.jobstore.claims`):
 the claim's attempt (the store's count) then replaces the one counted from deliveries, so a
 duplicate delivery does not use one up. A store error never stops a job: it is added to the job's
 log line as ``store_error`` and the job goes on as it would without the store.
@@ -33,18 +33,29 @@ from lambda_jobs import envelope as envelope_format
 from lambda_jobs.errors import LambdaJobsError, TaskNotAllowedError
 from lambda_jobs.worker.joblog import log_job
 from lambda_jobs.worker.runner import JobOptions, run_attempt
+from lambda_jobs.worker.words import (
+    DEAD_LETTER_FAILED,
+    DEAD_LETTERED,
+    EXHAUSTED,
+    NOT_ALLOWED,
+    RUN,
+    UNAVAILABLE,
+    UNDECODABLE,
+    UNKNOWN_TASK,
+)
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
     from lambda_jobs.envelope import Envelope
+    from lambda_jobs.jobstore.claims import Claim, WorkerStore
     from lambda_jobs.tasks import Task
-    from lambda_jobs.worker.claims import Claim, WorkerStore
     from lambda_jobs.worker.coldstart import Runtime
     from lambda_jobs.worker.deadline import FunctionClock
     from lambda_jobs.worker.runner import AttemptOutcome
+    from lambda_jobs.worker.words import ClaimAction, Outcome, Reason
 
 #: The DLQ error type of a job whose earlier attempts never finished (a crash, a timeout).
 INCOMPLETE_ATTEMPTS = "IncompleteAttempts"
@@ -55,12 +66,13 @@ MAX_LEASE_SECONDS = 900.0
 def decode_payload(data: Any) -> Envelope:
     """A decoded payload or body: an envelope, or a recurring delivery as its firing's envelope.
 
-    An object with the envelope's version key is read as one at once: :mod:`lambda_jobs.recurring`
-    is only imported for anything else, so a function that never gets a firing never loads it.
+    An object with the envelope's version key is read as one at once:
+    :mod:`lambda_jobs.scheduling.recurring` is only imported for anything else, so a function that
+    never gets a firing never loads it.
     """
     if type(data) is dict and envelope_format.VERSION_KEY in data:
         return envelope_format.from_dict(data)
-    from lambda_jobs import recurring
+    from lambda_jobs.scheduling import recurring
 
     if recurring.is_delivery(data):
         return recurring.envelope_of(data)
@@ -119,7 +131,7 @@ class Arrival:
         self.task: Task[..., Any] | None = None
         self.options: JobOptions | None = None
         self.attempt = 1 + redeliveries
-        self.reason: str | None = None
+        self.reason: Reason | None = None
         self.error: BaseException | None = None
         self.store: WorkerStore | None = runtime.store
         self.claimed: Claim | None = None
@@ -127,7 +139,7 @@ class Arrival:
         try:
             self.envelope = envelope = decode(raw)
         except Exception as exc:  # whatever stops the decoder makes the message poison
-            self.reason, self.error = "undecodable", exc
+            self.reason, self.error = UNDECODABLE, exc
             return
         self.attempt = envelope.attempt + redeliveries
         try:
@@ -136,15 +148,15 @@ class Arrival:
             from lambda_jobs.worker.coldstart import UnknownTaskError
 
             unknown = isinstance(exc, UnknownTaskError)
-            self.reason, self.error = ("unknown_task" if unknown else "not_allowed"), exc
+            self.reason, self.error = (UNKNOWN_TASK if unknown else NOT_ALLOWED), exc
             return
         try:
             self.options = JobOptions(self.task, envelope)
         except LambdaJobsError as exc:
-            self.reason, self.error = "undecodable", exc
+            self.reason, self.error = UNDECODABLE, exc
             return
         if self.attempt > self.options.max_attempts:
-            self.reason = "exhausted"
+            self.reason = EXHAUSTED
 
     def time_limit(self, clock: FunctionClock) -> tuple[float | None, str]:
         """The attempt's time limit from now and its message; ``(None, "")`` if it cannot run."""
@@ -163,7 +175,7 @@ class Arrival:
 
     def claim(
         self, time_limit: float | None, worker_id: str, delivered_attempt: int | None = None
-    ) -> str:
+    ) -> ClaimAction:
         """Claim the job in the store; returns the action (see :class:`.claims.Claim`).
 
         ``delivered_attempt`` (Lamb) is the attempt the delivery carries: it tells the scheduled
@@ -174,10 +186,10 @@ class Arrival:
         ``reason`` is ``exhausted`` again only if that attempt is past the last one.
         """
         if self.store is None or self.envelope is None or self.options is None:
-            return "run"
-        if self.reason not in (None, "exhausted"):
-            return "run"
-        from lambda_jobs.worker.claims import claim
+            return RUN
+        if self.reason not in (None, EXHAUSTED):
+            return RUN
+        from lambda_jobs.jobstore.claims import claim
 
         lease = time_limit if time_limit is not None else MAX_LEASE_SECONDS
         self.claimed = found = claim(
@@ -188,17 +200,17 @@ class Arrival:
             worker_id=worker_id,
             delivered_attempt=delivered_attempt,
         )
-        if found.action == "unavailable":
+        if found.action == UNAVAILABLE:
             self.store_error = f"claim failed, ran without it: {found.error}"
-            return "run"
-        if found.action == "run" and found.attempt is not None:
+            return RUN
+        if found.action == RUN and found.attempt is not None:
             self.attempt = found.attempt
-            self.reason = "exhausted" if self.attempt > self.options.max_attempts else None
+            self.reason = EXHAUSTED if self.attempt > self.options.max_attempts else None
         return found.action
 
     def settle(
         self,
-        outcome: str,
+        outcome: Outcome,
         *,
         value: Any = None,
         error_type: str | None = None,
@@ -207,18 +219,19 @@ class Arrival:
     ) -> None:
         """Record ``outcome`` (``succeeded``, ``retrying`` or ``dead_lettered``, as the job's log
         line says it) in the store, if on, as the job's status
-        (:data:`lambda_jobs.jobstore.STATUS_OF_OUTCOME`); a failure lands in ``store_error``."""
+        (:data:`lambda_jobs.jobstore.schema.STATUS_OF_OUTCOME`); a failure lands in
+        ``store_error``."""
         if self.store is None:
             return
         task, job_id = self.identity()
         if job_id is None:
             return
-        from lambda_jobs.jobstore import STATUS_OF_OUTCOME
-        from lambda_jobs.worker.claims import finish
+        from lambda_jobs.jobstore.claims import finish
+        from lambda_jobs.jobstore.schema import STATUS_OF_OUTCOME
 
         status = STATUS_OF_OUTCOME[outcome]
 
-        claimed = self.claimed is not None and self.claimed.action == "run"
+        claimed = self.claimed is not None and self.claimed.action == RUN
         failure = finish(
             self.store,
             job_id,
@@ -271,7 +284,7 @@ class Arrival:
                 return None, None
         if not isinstance(data, dict):
             return None, None
-        from lambda_jobs import recurring
+        from lambda_jobs.scheduling import recurring
 
         if recurring.is_delivery(data) and isinstance(data.get("job"), dict):
             data = data["job"]
@@ -282,7 +295,7 @@ class Arrival:
         )
 
     def log(
-        self, outcome: str, duration_ms: float = 0.0, *, ran: bool | None = None, **extra: Any
+        self, outcome: Outcome, duration_ms: float = 0.0, *, ran: bool | None = None, **extra: Any
     ) -> None:
         """Write this job's log line (:func:`lambda_jobs.worker.joblog.log_job`); ``extra`` are
         the outcome's own fields (``error_type``, ``retry_in_s``, ...); ``ran`` whether an attempt
@@ -328,7 +341,7 @@ def dead_letter(
     job: Arrival,
     *,
     body: str,
-    reason: str,
+    reason: Reason,
     error_type: str,
     error_message: str,
     error: BaseException | None,
@@ -363,7 +376,7 @@ def dead_letter(
         )
     except Exception as exc:
         job.log(
-            "dead_letter_failed",
+            DEAD_LETTER_FAILED,
             duration_ms,
             ran=error is not None,
             error_type=error_type,
@@ -372,8 +385,6 @@ def dead_letter(
         )
         return exc
     # Only once the DLQ holds it: a job kept for a failed send must not look finished.
-    job.settle("dead_lettered", error_type=error_type, error_message=error_message, error=error)
-    job.log(
-        "dead_lettered", duration_ms, ran=error is not None, error_type=error_type, reason=reason
-    )
+    job.settle(DEAD_LETTERED, error_type=error_type, error_message=error_message, error=error)
+    job.log(DEAD_LETTERED, duration_ms, ran=error is not None, error_type=error_type, reason=reason)
     return None

@@ -24,7 +24,8 @@ from urllib.parse import unquote
 
 import lambda_jobs
 import pytest
-from lambda_jobs import EnqueueError, aws, envelope, schedules, task
+from lambda_jobs import EnqueueError, aws, envelope, task
+from lambda_jobs.scheduling import one_time
 from lambda_jobs_tools.emulator.motoserver import MotoServer
 
 from tests.conftest import boto_client
@@ -190,7 +191,7 @@ def test_lamb_delay_goes_through_a_schedule_that_invokes_the_function(
     dead_letter_arn = lamb_document(None)["dead_letter_queue"]["arn"]
     assert schedule["Target"]["DeadLetterConfig"] == {"Arn": dead_letter_arn}
     delivery = json.loads(schedule["Target"]["Input"])
-    assert schedules.is_lamb_delivery(delivery)
+    assert one_time.is_lamb_delivery(delivery)
     assert delivery["scheduled_time"] == "<aws.scheduler.scheduled-time>"
     assert envelope.from_dict(delivery["job"]).id == job.id
     when = datetime.strptime(schedule["ScheduleExpression"], "at(%Y-%m-%dT%H:%M:%S)")
@@ -213,7 +214,7 @@ def test_lamb_schedule_input_is_utf8_and_measured_like_the_envelope(
     job_text = envelope.from_dict(delivery["job"]).to_json()
     assert envelope.from_dict(delivery["job"]).id == fits.id
     assert len(text.encode()) - len(job_text.encode()) < 200  # the delivery's own fields
-    over = "é" * (schedules.MAX_INPUT_BYTES // 2)
+    over = "é" * (one_time.MAX_INPUT_BYTES // 2)
     with pytest.raises(
         lambda_jobs.InvalidJobError, match=r"is 262,\d{3} bytes as a schedule input"
     ):

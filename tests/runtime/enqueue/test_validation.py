@@ -17,7 +17,7 @@ import lambda_jobs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from lambda_jobs import ConfigurationError, InvalidJobError, task
+from lambda_jobs import ConfigurationError, InvalidJobError, contract, task
 from lambda_jobs.enqueue.arguments import check_arguments
 from lambda_jobs.enqueue.client import RUN_AFTER_TOLERANCE_SECONDS
 
@@ -158,7 +158,7 @@ def test_default_goat_payload_limit_is_1_mib_less_the_dead_letter_reserve() -> N
     from lambda_jobs.enqueue import client
 
     # SQS takes 1 MiB messages; 16 KiB stay free for the DLQ entry's error attributes.
-    assert config.DEFAULT_MAX_PAYLOAD == 1024 * 1024 - 16 * 1024
+    assert contract.DEFAULT_MAX_PAYLOAD == 1024 * 1024 - 16 * 1024
     client._outgoing(job.prepare("x" * (1000 * 1024)), config.load(), datetime.now(UTC))
     message = rejected(lambda: job.enqueue("x" * (1010 * 1024)))
     assert "limit of 1,032,192 bytes" in message

@@ -7,7 +7,7 @@ message, shortened. Pure size arithmetic: moto does not count attributes, so it 
 
 from __future__ import annotations
 
-from lambda_jobs.config import DEFAULT_MAX_PAYLOAD, SQS_MAX_MESSAGE_BYTES
+from lambda_jobs.contract import DEFAULT_MAX_PAYLOAD, SQS_MAX_MESSAGE_BYTES
 from lambda_jobs.worker import deadletter
 
 PREFIX = deadletter.ATTRIBUTE_PREFIX

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lambda_jobs import schedules
 from lambda_jobs.errors import ConfigurationError, InvalidJobError
+from lambda_jobs.scheduling import one_time
 from lambda_jobs.worker.coldstart import Runtime, cold_start
 from lambda_jobs.worker.dispatch import dispatch
 from lambda_jobs_tools.emulator.motoserver import MotoServer
@@ -73,7 +73,7 @@ def test_failure_with_attempts_left_schedules_attempt_plus_one_to_the_function(
     after = datetime.now(UTC)
     assert result["outcome"] == "retrying"
     [schedule] = lamb.schedules()
-    assert schedule["Name"] == schedules.schedule_name(job.id, 2)
+    assert schedule["Name"] == one_time.schedule_name(job.id, 2)
     assert schedule["Target"]["Arn"] == ev.FUNCTION_ARN
     assert schedule["Target"]["RoleArn"] == ROLE_ARN
     assert schedule["ActionAfterCompletion"] == "DELETE"
@@ -81,7 +81,7 @@ def test_failure_with_attempts_left_schedules_attempt_plus_one_to_the_function(
     dlq_arn = lamb.sqs.get_queue_attributes(QueueUrl=lamb.dlq_url, AttributeNames=["QueueArn"])
     assert schedule["Target"]["DeadLetterConfig"] == {"Arn": dlq_arn["Attributes"]["QueueArn"]}
     delivery = json.loads(schedule["Target"]["Input"])
-    assert schedules.is_lamb_delivery(delivery)
+    assert one_time.is_lamb_delivery(delivery)
     assert delivery["job"] == job.with_attempt(2).to_dict()
     at = datetime.strptime(schedule["ScheduleExpression"], "at(%Y-%m-%dT%H:%M:%S)")
     at = at.replace(tzinfo=UTC)
@@ -93,7 +93,7 @@ def test_failure_with_attempts_left_schedules_attempt_plus_one_to_the_function(
 def test_scheduler_delivery_runs_the_job_at_its_attempt(lamb: Lamb, tmp_path: Path):
     out = tmp_path / "context.json"
     job = ev.envelope(T + "record_context", str(out)).with_attempt(3)
-    delivery = schedules.lamb_delivery(job)
+    delivery = one_time.lamb_delivery(job)
     delivery["schedule_arn"] = f"arn:aws:scheduler:{ev.REGION}:{ev.ACCOUNT}:schedule/{GROUP}/x"
     delivery["scheduled_time"] = "2026-11-27T21:00:00Z"
     assert lamb.invoke(delivery) == {"job_id": job.id, "outcome": "succeeded"}
@@ -147,7 +147,7 @@ def test_a_retry_too_large_for_a_schedule_raises_naming_the_limit_so_lambda_keep
 
 def test_last_attempt_from_a_scheduler_delivery_reaches_dlq(lamb: Lamb, tmp_path: Path):
     job = ev.envelope(T + "fail_until", str(tmp_path / "runs"), 99).with_attempt(3)  # max 3
-    result = lamb.invoke(schedules.lamb_delivery(job))
+    result = lamb.invoke(one_time.lamb_delivery(job))
     assert result["outcome"] == "dead_lettered"
     [entry] = ev.dead_letters(lamb.sqs, lamb.dlq_url, 1)
     assert entry["attempts"] == "3"

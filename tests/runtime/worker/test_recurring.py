@@ -1,9 +1,9 @@
 """Recurring deliveries through the handler: decoded by the triage into their firing's job.
 
-A recurring schedule's ``Input`` (``lambda_jobs.recurring``) reaches Lamb as the invoke payload
-and Goat as the SQS body; these tests hand the handler the input as Scheduler fills it in and check
-the job that runs (its id from the firing, its context), the retry that carries the firing on,
-and what a firing that cannot run leaves in the DLQ.
+A recurring schedule's ``Input`` (``lambda_jobs.scheduling.recurring``) reaches Lamb as the invoke
+payload and Goat as the SQS body; these tests hand the handler the input as Scheduler fills it in
+and check the job that runs (its id from the firing, its context), the retry that carries the firing
+on, and what a firing that cannot run leaves in the DLQ.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lambda_jobs import recurring
 from lambda_jobs.errors import EnvelopeError
+from lambda_jobs.scheduling import recurring
 
 from tests.runtime import lambda_events as ev
 from tests.runtime.worker.test_goat import Goat, goat  # noqa: F401 (fixture)

@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lambda_jobs.schedules import at_expression
+from lambda_jobs.scheduling.one_time import at_expression
 from lambda_jobs_tools.emulator.console_log import JobLog
 from lambda_jobs_tools.emulator.motoserver import MotoServer
 from lambda_jobs_tools.emulator.provision import moto_config

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lambda_jobs import aws
-from lambda_jobs.config import SQS_MAX_MESSAGE_BYTES
+from lambda_jobs.contract import SQS_MAX_MESSAGE_BYTES
 
 from lambda_jobs_tools.emulator.assembly import read_assembly
 from lambda_jobs_tools.emulator.async_queue import AsyncInvoker, record_over_limit, record_text

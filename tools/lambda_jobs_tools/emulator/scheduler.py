@@ -44,8 +44,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lambda_jobs import aws, recurrence
+from lambda_jobs import aws
 from lambda_jobs.config import ClientConfig
+from lambda_jobs.scheduling import expressions as recurrence
 
 from lambda_jobs_tools.emulator.console_log import JobLog, describe_job
 from lambda_jobs_tools.emulator.topology import QueueSpec

@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from lambda_jobs import recurring, schedules
 from lambda_jobs.errors import EnvelopeError
+from lambda_jobs.scheduling import one_time as schedules
+from lambda_jobs.scheduling import recurring
 
 from lambda_jobs_tools.ops.shared import unqualified_arn
 

@@ -88,7 +88,7 @@ def _text(value: Any) -> str:
 
 @shared.command("jobs show")
 def run_show(args: argparse.Namespace) -> int:
-    from lambda_jobs.enqueue.store import get_job
+    from lambda_jobs.jobstore.records import get_job
 
     from lambda_jobs_tools.ops import tables
 
@@ -104,7 +104,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 @shared.command("jobs failures")
 def run_failures(args: argparse.Namespace) -> int:
-    from lambda_jobs.enqueue.store import failures
+    from lambda_jobs.jobstore.records import failures
 
     from lambda_jobs_tools.ops import tables
 
@@ -160,7 +160,7 @@ def failure_dict(item: dict[str, Any]) -> dict[str, Any]:
 
 @shared.command("jobs cancel")
 def run_cancel(args: argparse.Namespace) -> int:
-    from lambda_jobs.enqueue.store import cancel_job
+    from lambda_jobs.jobstore.records import cancel_job
 
     from lambda_jobs_tools.ops import tables
 

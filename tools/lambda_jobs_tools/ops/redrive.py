@@ -37,12 +37,12 @@ was sent (a later failure is the copy's own, and goes back).
 
 **Job store.** With one, each job's item is set back to ``enqueued`` at attempt 0 (and leaves the
 failures index) *before* its copy is sent, so the worker runs the copy instead of skipping it as
-a finished duplicate. That write is conditional (:func:`lambda_jobs.enqueue.store.requeue`): only
+a finished duplicate. That write is conditional (:func:`lambda_jobs.jobstore.records.requeue`): only
 a job with no live delivery goes back — ``failed``, expired (no item), ``running`` whose lease ran
 out (a crashed attempt), or ``enqueued`` but never sent back by another entry. A job that is
 running, waiting to retry, already sent back, succeeded or cancelled keeps its item, and its entry
 stays in the DLQ, reported skipped with the job's status. If the send then fails, the item is put
-back as it was (:func:`~lambda_jobs.enqueue.store.restore`) and the entry stays: ``jobs show``,
+back as it was (:func:`~lambda_jobs.jobstore.records.restore`) and the entry stays: ``jobs show``,
 ``jobs failures`` and ``jobs cancel`` keep telling the truth. ``--move-task`` does not update the
 store, so with a store it is refused.
 
@@ -354,7 +354,7 @@ class _Run:
         store = self.config.job_store is not None
         try:
             if store:
-                from lambda_jobs.enqueue.store import requeue
+                from lambda_jobs.jobstore.records import requeue
 
                 previous = requeue(envelope, self.config, redrive_of=entry.message_id)
         except JobStateError as exc:
@@ -377,7 +377,7 @@ class _Run:
     def restore(
         self, envelope: Envelope, previous: dict[str, Any] | None, entry: DeadLetter
     ) -> str:
-        from lambda_jobs.enqueue.store import restore
+        from lambda_jobs.jobstore.records import restore
 
         try:
             restore(envelope.id, previous, self.config, redrive_of=entry.message_id)

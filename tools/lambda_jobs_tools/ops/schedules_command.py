@@ -133,7 +133,7 @@ def _group(config: ClientConfig) -> str:
 def recurring_schedules(config: ClientConfig) -> list[dict[str, Any]]:
     """``GetSchedule`` of every recurring schedule of the backend's group, by name."""
     from lambda_jobs import aws
-    from lambda_jobs.schedules import ONE_TIME_PREFIX
+    from lambda_jobs.scheduling.one_time import ONE_TIME_PREFIX
 
     group = _group(config)
     client = aws.client("scheduler", config)
@@ -156,7 +156,7 @@ def recurring_schedules(config: ClientConfig) -> list[dict[str, Any]]:
 
 def collect(config: ClientConfig, *, now: datetime) -> list[dict[str, Any]]:
     """One row per recurring schedule: its settings, its job and its next firings (ISO, UTC)."""
-    from lambda_jobs import recurrence
+    from lambda_jobs.scheduling import expressions as recurrence
 
     rows = []
     for detail in recurring_schedules(config):
@@ -193,7 +193,7 @@ def collect(config: ClientConfig, *, now: datetime) -> list[dict[str, Any]]:
 
 def _job(detail: dict[str, Any]) -> dict[str, Any] | None:
     """The ``job`` of a schedule's recurring delivery, or None if its input is not one."""
-    from lambda_jobs import recurring
+    from lambda_jobs.scheduling import recurring
 
     try:
         data = json.loads(str((detail.get("Target") or {}).get("Input") or ""))

@@ -161,7 +161,7 @@ def scheduled_by_target(config: ClientConfig) -> dict[str, int] | None:
     if config.scheduler is None:
         return None
     from lambda_jobs import aws
-    from lambda_jobs.schedules import ONE_TIME_PREFIX
+    from lambda_jobs.scheduling.one_time import ONE_TIME_PREFIX
 
     client = aws.client("scheduler", config)
     counts: dict[str, int] = {}

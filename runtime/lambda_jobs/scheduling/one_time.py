@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 from lambda_jobs.envelope import Envelope
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     from typing import Any
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lambda_jobs import jobstore
+from lambda_jobs.contract import FAILURES_INDEX
+from lambda_jobs.jobstore import schema
 from lambda_jobs_tools.emulator.motoserver import MotoServer
 
 from tests.runtime import lambda_events as ev
@@ -26,7 +27,7 @@ from tests.runtime.worker.test_goat import Goat, T
 
 def item(dynamodb: Any, job_id: str) -> dict[str, Any]:
     found = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": job_id}}, ConsistentRead=True)
-    return jobstore.decode_item(found.get("Item", {}))
+    return schema.decode_item(found.get("Item", {}))
 
 
 def log_lines(text: str) -> list[dict[str, Any]]:
@@ -106,7 +107,7 @@ def test_a_return_value_the_store_cannot_keep_is_stored_as_an_error(
     assert result == {"batchItemFailures": []}  # the task ran and returned: never crashes
     stored = item(dynamodb, job.id)
     assert stored["status"] == "succeeded" and "result" not in stored
-    assert stored["error_type"] == jobstore.RESULT_NOT_STORED
+    assert stored["error_type"] == schema.RESULT_NOT_STORED
     assert why in stored["error_message"]
 
 
@@ -121,12 +122,12 @@ def test_failed_jobs_are_in_the_sparse_failures_index(
     assert item(dynamodb, ok.id)["result"] == '{"kind":"small","ok":true}'
     found = dynamodb.query(
         TableName=TABLE,
-        IndexName=jobstore.FAILURES_INDEX,
+        IndexName=FAILURES_INDEX,
         KeyConditionExpression="failed_task = :t",
         ExpressionAttributeValues={":t": {"S": T + "always_fail"}},
     )["Items"]
-    assert [jobstore.decode(i["pk"]) for i in found] == [failed.id]
-    assert jobstore.decode(found[0]["error_type"]) == "ValueError"
+    assert [schema.decode(i["pk"]) for i in found] == [failed.id]
+    assert schema.decode(found[0]["error_type"]) == "ValueError"
 
 
 def test_a_missing_table_never_stops_a_job(
@@ -179,7 +180,7 @@ def test_only_the_scheduled_retry_claims_a_lamb_job_that_waits_for_it(moto: Moto
     earlier delivery (attempt <= the store's) is ``waiting``; the retry (the store's + 1), Lambda's
     retry of the invocation that recorded ``retrying`` (same request id) and a delivery of an item
     that has no attempt yet all claim it."""
-    from lambda_jobs.worker.claims import WorkerStore, claim, finish
+    from lambda_jobs.jobstore.claims import WorkerStore, claim, finish
 
     dynamodb = make_table(moto)
     store = WorkerStore(TABLE, 3600)
@@ -197,21 +198,21 @@ def test_only_the_scheduled_retry_claims_a_lamb_job_that_waits_for_it(moto: Moto
         return found.action, found.attempt
 
     assert take(1, "req-1") == ("run", 1)
-    assert finish(store, job.id, attempt=1, status=jobstore.RETRYING) is None
+    assert finish(store, job.id, attempt=1, status=schema.RETRYING) is None
     assert take(1, "req-copy") == ("waiting", 1)  # a copy of the first delivery
     assert item(dynamodb, job.id)["attempt"] == 1  # it used up no attempt
     assert take(1, "req-1") == ("run", 2)  # Lambda's retry of req-1: its schedule was not created
-    assert finish(store, job.id, attempt=2, status=jobstore.RETRYING) is None
+    assert finish(store, job.id, attempt=2, status=schema.RETRYING) is None
     assert take(2, "req-copy-2") == ("waiting", 2)
     assert take(3, "req-scheduled") == ("run", 3)  # the scheduled retry
     # Goat passes no delivered attempt: its retry is the same message coming back.
     other = ev.envelope(T + "fail_until", "unused", 3)
     assert claim(store, other, max_attempts=3, lease_seconds=10, worker_id="m").action == "run"
-    assert finish(store, other.id, attempt=1, status=jobstore.RETRYING) is None
+    assert finish(store, other.id, attempt=1, status=schema.RETRYING) is None
     assert claim(store, other, max_attempts=3, lease_seconds=10, worker_id="n").attempt == 2
     # A retrying item written without a claim (the store was down at claim time) has no attempt.
     bare = ev.envelope(T + "fail_until", "unused", 3)
-    assert finish(store, bare.id, attempt=None, status=jobstore.RETRYING) is None
+    assert finish(store, bare.id, attempt=None, status=schema.RETRYING) is None
     assert (
         claim(
             store, bare, max_attempts=3, lease_seconds=10, worker_id="x", delivered_attempt=2

@@ -30,7 +30,7 @@ from lambda_jobs import envelope as envelope_format
 from lambda_jobs.envelope import Envelope, parse_time
 from lambda_jobs.errors import EnvelopeError
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     from typing import Any
 

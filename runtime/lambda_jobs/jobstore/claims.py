@@ -1,9 +1,9 @@
 """The worker half of the job store: claim a job before running it, record how it ended.
 
 Only used when the function has ``LAMBDA_JOBS_JOB_TABLE``
-(:data:`lambda_jobs.worker.coldstart.JOB_TABLE_ENV`); without it :func:`from_env` returns None
+(:data:`lambda_jobs.contract.JOB_TABLE_ENV`); without it :func:`from_env` returns None
 and no DynamoDB client is ever created. The item schema and the conditions are described in
-:mod:`lambda_jobs.jobstore`.
+:mod:`lambda_jobs.jobstore.schema`.
 
 :func:`claim` is one conditional ``UpdateItem`` that turns the job's item to ``running`` with
 ``attempt + 1`` and a lease, and tells the caller what to do (:class:`Claim`):
@@ -46,13 +46,15 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from lambda_jobs import jobstore
-from lambda_jobs.jobstore import n, s
+from lambda_jobs.contract import JOB_TABLE_ENV, JOB_TTL_ENV
+from lambda_jobs.jobstore import schema
+from lambda_jobs.jobstore.schema import n, s
 from lambda_jobs.jsoncodec import wire_json, wire_size
-from lambda_jobs.worker.coldstart import JOB_TABLE_ENV, JOB_TTL_ENV
+from lambda_jobs.worker.words import BUSY, CANCELLED, FINISHED, RUN, UNAVAILABLE, WAITING
 
 if TYPE_CHECKING:
     from lambda_jobs.envelope import Envelope
+    from lambda_jobs.worker.words import ClaimAction
 
 
 class WorkerStore:
@@ -88,9 +90,9 @@ def from_env(environ: Mapping[str, str]) -> WorkerStore | None:
         return None
     raw = environ.get(JOB_TTL_ENV, "").strip()
     try:
-        ttl = int(raw) if raw else jobstore.DEFAULT_TTL_SECONDS
+        ttl = int(raw) if raw else schema.DEFAULT_TTL_SECONDS
     except ValueError:
-        ttl = jobstore.DEFAULT_TTL_SECONDS
+        ttl = schema.DEFAULT_TTL_SECONDS
     return WorkerStore(table, max(ttl, 1))
 
 
@@ -101,7 +103,7 @@ class Claim:
 
     def __init__(
         self,
-        action: str,
+        action: ClaimAction,
         *,
         attempt: int | None = None,
         lease_remaining: float = 0.0,
@@ -163,7 +165,7 @@ def claim(
     attempt the delivery carries) lets only the scheduled retry claim a ``retrying`` job; any
     other delivery then gets ``waiting`` (module docstring).
     """
-    now = jobstore.now_epoch()
+    now = schema.now_epoch()
     if not worker_id:
         import uuid
 
@@ -181,17 +183,17 @@ def claim(
                 ExpressionAttributeNames=_names(_CLAIM_UPDATE, condition),
                 ExpressionAttributeValues={
                     **extra,
-                    ":running": s(jobstore.RUNNING),
-                    ":enqueued": s(jobstore.ENQUEUED),
-                    ":retrying": s(jobstore.RETRYING),
+                    ":running": s(schema.RUNNING),
+                    ":enqueued": s(schema.ENQUEUED),
+                    ":retrying": s(schema.RETRYING),
                     ":zero": n(0),
                     ":one": n(1),
                     ":now": n(now),
-                    ":now_iso": s(jobstore.iso()),
-                    ":lease": n(now + lease_seconds + jobstore.LEASE_GRACE_SECONDS),
+                    ":now_iso": s(schema.iso()),
+                    ":lease": n(now + lease_seconds + schema.LEASE_GRACE_SECONDS),
                     ":task": s(envelope.task),
                     ":queue": s(envelope.queue),
-                    ":enq": s(jobstore.iso(envelope.enqueued_at)),
+                    ":enq": s(schema.iso(envelope.enqueued_at)),
                     ":max": n(max_attempts),
                     ":ttl": n(now + store.ttl_seconds),
                     ":empty": {"L": []},
@@ -207,26 +209,26 @@ def claim(
                 old = client.get_item(
                     TableName=store.table, Key={"pk": s(envelope.id)}, ConsistentRead=True
                 ).get("Item", {})
-            return _refused(jobstore.decode_item(old), now)
+            return _refused(schema.decode_item(old), now)
     except Exception as exc:
-        return Claim("unavailable", error=_aws_error(exc))
-    attempt = jobstore.decode(response["Attributes"]["attempt"])
-    return Claim("run", attempt=int(attempt))
+        return Claim(UNAVAILABLE, error=_aws_error(exc))
+    attempt = schema.decode(response["Attributes"]["attempt"])
+    return Claim(RUN, attempt=int(attempt))
 
 
 def _refused(item: dict[str, Any], now: float) -> Claim:
     status = item.get("status")
     attempt = item.get("attempt")
     attempt = int(attempt) if isinstance(attempt, (int, float)) else None
-    if status == jobstore.CANCELLED:
-        return Claim("cancelled", attempt=attempt)
-    if status == jobstore.RETRYING:  # only refused to a delivery that is not its retry
-        return Claim("waiting", attempt=attempt)
-    if status == jobstore.RUNNING:
+    if status == schema.CANCELLED:
+        return Claim(CANCELLED, attempt=attempt)
+    if status == schema.RETRYING:  # only refused to a delivery that is not its retry
+        return Claim(WAITING, attempt=attempt)
+    if status == schema.RUNNING:
         lease = item.get("lease_until")
         remaining = float(lease) - now if isinstance(lease, (int, float)) else 0.0
-        return Claim("busy", attempt=attempt, lease_remaining=max(remaining, 0.0))
-    return Claim("finished", attempt=attempt)
+        return Claim(BUSY, attempt=attempt, lease_remaining=max(remaining, 0.0))
+    return Claim(FINISHED, attempt=attempt)
 
 
 def finish(
@@ -248,29 +250,29 @@ def finish(
     was never claimed: dead-lettered before running). A finished job releases its unique key when
     that key is released on completion.
     """
-    now = jobstore.now_epoch()
+    now = schema.now_epoch()
     values: dict[str, Any] = {":status": s(status)}
     sets = ["#status = :status"]
     removes = ["#lease_until"]
-    if status == jobstore.SUCCEEDED:
+    if status == schema.SUCCEEDED:
         result, why = encode_result(value)
         if result is not None:
             sets.append("#result = :result")
             values[":result"] = s(result)  # an earlier attempt's error stays: Django lists it
         else:
-            error_type, error_message, error = jobstore.RESULT_NOT_STORED, str(why), None
+            error_type, error_message, error = schema.RESULT_NOT_STORED, str(why), None
     if error_type is not None:
         sets += [
             "#error_type = :error_type",
             "#error_message = :error_message",
             "#error_traceback = :error_traceback",
         ]
-        values.update(jobstore.error_values(error_type, error_message, _traceback(error)))
-    if status in jobstore.FINISHED:
+        values.update(schema.error_values(error_type, error_message, _traceback(error)))
+    if status in schema.FINISHED:
         sets += ["#finished_at = :finished", "#ttl = :ttl"]
-        values[":finished"] = s(jobstore.iso())
+        values[":finished"] = s(schema.iso())
         values[":ttl"] = n(now + store.ttl_seconds)
-    if status == jobstore.FAILED:
+    if status == schema.FAILED:
         sets.append("#failed_task = :failed_task")
         values[":failed_task"] = s(task or "unknown")
         if task:
@@ -296,9 +298,9 @@ def finish(
             )
         except client.exceptions.ConditionalCheckFailedException:
             return f"attempt {attempt} no longer owns the job's item (a later claim took it over)"
-        if status in jobstore.FINISHED:
-            item = jobstore.decode_item(response.get("Attributes", {}))
-            jobstore.release_after_finish(client, store.table, item)
+        if status in schema.FINISHED:
+            item = schema.decode_item(response.get("Attributes", {}))
+            schema.release_after_finish(client, store.table, item)
     except Exception as exc:
         return _aws_error(exc)
     return None
@@ -315,10 +317,10 @@ def encode_result(value: Any) -> tuple[str | None, str | None]:
             "value was not stored"
         )
     size = wire_size(text)
-    if size > jobstore.RESULT_MAX_BYTES:
+    if size > schema.RESULT_MAX_BYTES:
         return None, (
             f"the task's return value is {size:,} bytes as JSON, over the job store's limit of "
-            f"{jobstore.RESULT_MAX_BYTES:,} bytes; it was not stored (store large results "
+            f"{schema.RESULT_MAX_BYTES:,} bytes; it was not stored (store large results "
             "elsewhere, e.g. S3, and return a reference)"
         )
     return text, None

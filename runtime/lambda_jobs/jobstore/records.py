@@ -1,8 +1,8 @@
 """The client half of the job store: write the job item at enqueue, unique keys, look up, cancel.
 
-Used only when the client configuration has ``job_store`` (see :mod:`lambda_jobs.jobstore` for the
-item schema and the conditions). Order at enqueue, so that the store observes and never decides
-delivery:
+Used only when the client configuration has ``job_store`` (see :mod:`lambda_jobs.jobstore.schema`
+for the item schema and the conditions). Order at enqueue, so that the store observes and never
+decides delivery:
 
 1. **unique key** (if the job has one): taken with a conditional ``PutItem``; if a pending or
    running job holds it, that job is returned (``Job.existing`` is True) and nothing is sent;
@@ -23,9 +23,10 @@ import contextlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from lambda_jobs import jobstore
+from lambda_jobs.contract import FAILURES_INDEX
 from lambda_jobs.errors import ConfigurationError, EnqueueError, JobStateError, UnknownJobError
-from lambda_jobs.jobstore import n, s
+from lambda_jobs.jobstore import schema
+from lambda_jobs.jobstore.schema import n, s
 
 if TYPE_CHECKING:
     from lambda_jobs.config import ClientConfig, JobStoreConfig
@@ -114,19 +115,19 @@ def _attempt(
 
 def _put_job(client: Any, store: JobStoreConfig, job: PreparedJob, item: Outgoing) -> None:
     envelope = item.envelope
-    now = jobstore.now_epoch()
+    now = schema.now_epoch()
     values: dict[str, Any] = {
         "pk": s(envelope.id),
         "task": s(envelope.task),
         "queue": s(envelope.queue),
         "priority": n(envelope.priority),
-        "status": s(jobstore.ENQUEUED),
+        "status": s(schema.ENQUEUED),
         "attempt": n(0),
-        "enqueued_at": s(jobstore.iso(envelope.enqueued_at)),
-        "ttl": n(jobstore.item_ttl(now, envelope.run_after, store.ttl_seconds)),
+        "enqueued_at": s(schema.iso(envelope.enqueued_at)),
+        "ttl": n(schema.item_ttl(now, envelope.run_after, store.ttl_seconds)),
     }
     if envelope.run_after is not None:
-        values["run_after"] = s(jobstore.iso(envelope.run_after))
+        values["run_after"] = s(schema.iso(envelope.run_after))
     task = job.task
     if task.unique_key is not None:
         values["unique_key"] = s(task.unique_key)
@@ -146,9 +147,9 @@ def _take_unique(
     """Take the job's unique key; None if taken, else the job holding it."""
     task = job.task
     assert task.unique_key is not None and task.unique_for is not None
-    key = {"pk": s(jobstore.unique_pk(task.unique_key))}
+    key = {"pk": s(schema.unique_pk(task.unique_key))}
     for _ in range(3):
-        now = jobstore.now_epoch()
+        now = schema.now_epoch()
         expires = now + task.unique_for
         item = {**key, "job_id": s(job.id), "expires_at": n(expires), "ttl": n(expires)}
 
@@ -169,10 +170,10 @@ def _take_unique(
         held = client.get_item(TableName=store.table, Key=key, ConsistentRead=True).get("Item")
         if held is None:
             continue  # released meanwhile: try again
-        holder_id = str(jobstore.decode(held["job_id"]))
+        holder_id = str(schema.decode(held["job_id"]))
         holder = read(client, store, holder_id)
-        finished = holder is None or holder.get("status") in jobstore.FINISHED
-        if holder is not None and holder.get("unique_release") == jobstore.RELEASE_EXPIRED:
+        finished = holder is None or holder.get("status") in schema.FINISHED
+        if holder is not None and holder.get("unique_release") == schema.RELEASE_EXPIRED:
             finished = False  # held until it expires, whatever the job did
         if not finished:
             assert holder is not None
@@ -209,10 +210,10 @@ def forget(prepared: list[PreparedJob], job_ids: list[str], config: ClientConfig
                 Key={"pk": s(job.id)},
                 ConditionExpression="#status = :enqueued",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":enqueued": s(jobstore.ENQUEUED)},
+                ExpressionAttributeValues={":enqueued": s(schema.ENQUEUED)},
             )
             if job.task.unique_key is not None:
-                jobstore.release_unique(client, store.table, job.task.unique_key, job.id)
+                schema.release_unique(client, store.table, job.task.unique_key, job.id)
         except Exception:  # best effort, see the docstring
             continue
 
@@ -224,7 +225,7 @@ def read(client: Any, store: JobStoreConfig, job_id: str) -> dict[str, Any] | No
     """The job item as plain values (strongly consistent), or None."""
     found = client.get_item(TableName=store.table, Key={"pk": s(job_id)}, ConsistentRead=True)
     item = found.get("Item")
-    return None if item is None else jobstore.decode_item(item)
+    return None if item is None else schema.decode_item(item)
 
 
 def _time(value: Any) -> datetime | None:
@@ -264,7 +265,7 @@ def to_job(item: dict[str, Any], config: ClientConfig) -> Job:
         priority=int(priority) if isinstance(priority, (int, float)) else 0,
         enqueued_at=_time(item.get("enqueued_at")) or datetime.now(UTC),
         run_after=_time(item.get("run_after")),
-        status=JobStatus(item.get("status", jobstore.ENQUEUED)),
+        status=JobStatus(item.get("status", schema.ENQUEUED)),
         attempts=int(attempt) if isinstance(attempt, (int, float)) else 0,
         return_value=json.loads(result) if isinstance(result, str) else None,
         error=(f"{error_type}: {message}" if message else str(error_type)) if error_type else None,
@@ -322,7 +323,7 @@ def cancel_job(job_id: str, config: ClientConfig | None = None) -> Job:
     store = store_of(config)
     client = _client(config)
     before = read(client, store, job_id)
-    now = jobstore.now_epoch()
+    now = schema.now_epoch()
     run_after = _time(before.get("run_after")) if before is not None else None
     try:
         response = client.update_item(
@@ -332,11 +333,11 @@ def cancel_job(job_id: str, config: ClientConfig | None = None) -> Job:
             ConditionExpression="#status IN (:enqueued, :retrying)",
             ExpressionAttributeNames={"#status": "status", "#ttl": "ttl"},
             ExpressionAttributeValues={
-                ":cancelled": s(jobstore.CANCELLED),
-                ":enqueued": s(jobstore.ENQUEUED),
-                ":retrying": s(jobstore.RETRYING),
-                ":now": s(jobstore.iso()),
-                ":ttl": n(jobstore.item_ttl(now, run_after, store.ttl_seconds)),
+                ":cancelled": s(schema.CANCELLED),
+                ":enqueued": s(schema.ENQUEUED),
+                ":retrying": s(schema.RETRYING),
+                ":now": s(schema.iso()),
+                ":ttl": n(schema.item_ttl(now, run_after, store.ttl_seconds)),
             },
             ReturnValues="ALL_NEW",
         )
@@ -351,8 +352,8 @@ def cancel_job(job_id: str, config: ClientConfig | None = None) -> Job:
             f"job {job_id} ({current.task_name}) is already {current.status}; only a job that "
             "has not started (enqueued or waiting to retry) can be cancelled"
         ) from None
-    item = jobstore.decode_item(response["Attributes"])
-    jobstore.release_after_finish(client, store.table, item)
+    item = schema.decode_item(response["Attributes"])
+    schema.release_after_finish(client, store.table, item)
     if before is not None and _has_schedule(config, before, run_after):
         _delete_schedule(config, job_id, before)
     return to_job(item, config)
@@ -366,17 +367,20 @@ def _has_schedule(config: ClientConfig, before: dict[str, Any], run_after: datet
     """
     if config.scheduler is None:
         return False
-    if before.get("status") == jobstore.RETRYING:
-        return config.backend == "lamb"  # Goat waits out a retry's backoff in SQS
+    from lambda_jobs.enqueue.backends import backend_of
+
+    lamb = backend_of(config).invokes_function
+    if before.get("status") == schema.RETRYING:
+        return lamb  # Goat waits out a retry's backoff in SQS
     if run_after is None:
         return False
-    if config.backend == "lamb":
+    if lamb:
         return True
     queue = config.queues.get(str(before.get("queue", "")))
     enqueued = _time(before.get("enqueued_at"))
     if queue is None or enqueued is None:
         return True  # not known: look
-    from lambda_jobs.config import SQS_MAX_DELAY_SECONDS
+    from lambda_jobs.contract import SQS_MAX_DELAY_SECONDS
 
     # The stored times keep milliseconds, the client rounded the delay up: near 900 s, look.
     return queue.fifo or (run_after - enqueued).total_seconds() > SQS_MAX_DELAY_SECONDS - 1
@@ -392,13 +396,14 @@ def _delete_schedule(config: ClientConfig, job_id: str, before: dict[str, Any]) 
     is a warning, not an error.
     """
     assert config.scheduler is not None  # _has_schedule
-    from lambda_jobs import aws, schedules
+    from lambda_jobs import aws
     from lambda_jobs.enqueue.outgoing import aws_errors
+    from lambda_jobs.scheduling import one_time
 
     attempt = before.get("attempt", 0)
     next_attempt = (int(attempt) if isinstance(attempt, (int, float)) else 0) + 1
     try:
-        schedules.delete(
+        one_time.delete(
             aws.client("scheduler", config),
             job_id=job_id,
             attempt=next_attempt,
@@ -411,7 +416,7 @@ def _delete_schedule(config: ClientConfig, job_id: str, before: dict[str, Any]) 
             "job %s is cancelled, but its schedule %s could not be deleted (%s: %s); the worker "
             "will acknowledge its delivery without running it",
             job_id,
-            schedules.schedule_name(job_id, next_attempt),
+            one_time.schedule_name(job_id, next_attempt),
             type(exc).__name__,
             exc,
         )
@@ -471,15 +476,15 @@ def requeue(envelope: Any, config: ClientConfig, *, redrive_of: str) -> dict[str
             ConditionExpression=REQUEUE_CONDITION,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues={
-                ":enqueued": s(jobstore.ENQUEUED),
-                ":failed": s(jobstore.FAILED),
-                ":running": s(jobstore.RUNNING),
-                ":now": n(jobstore.now_epoch()),
+                ":enqueued": s(schema.ENQUEUED),
+                ":failed": s(schema.FAILED),
+                ":running": s(schema.RUNNING),
+                ":now": n(schema.now_epoch()),
                 ":entry": s(redrive_of),
                 ":zero": n(0),
                 ":task": s(envelope.task),
                 ":queue": s(envelope.queue),
-                ":ttl": n(jobstore.now_epoch() + store.ttl_seconds),
+                ":ttl": n(schema.now_epoch() + store.ttl_seconds),
             },
             ReturnValues="ALL_OLD",
         )
@@ -493,18 +498,18 @@ def requeue(envelope: Any, config: ClientConfig, *, redrive_of: str) -> dict[str
 def _live_because(item: dict[str, Any]) -> str:
     """Why a redrive must not set the job ``item`` back to enqueued (see :func:`requeue`)."""
     status = item.get("status")
-    if status == jobstore.RUNNING:
+    if status == schema.RUNNING:
         return f"is running (attempt {item.get('attempt')}, its lease has not run out)"
-    if status == jobstore.ENQUEUED:
+    if status == schema.ENQUEUED:
         return (
             f"was already sent back by the redrive of DLQ entry {item.get('redrive_of')} and has "
             "not run yet"
         )
-    if status == jobstore.RETRYING:
+    if status == schema.RETRYING:
         return "is waiting for its next attempt (a retry of it is pending)"
-    if status == jobstore.SUCCEEDED:
+    if status == schema.SUCCEEDED:
         return f"already succeeded (finished {item.get('finished_at')}) after this entry failed"
-    if status == jobstore.CANCELLED:
+    if status == schema.CANCELLED:
         return "was cancelled"
     return f"is {status}"
 
@@ -520,7 +525,7 @@ def restore(
         "ConditionExpression": "#status = :enqueued AND #redrive_of = :entry",
         "ExpressionAttributeNames": {"#status": "status", "#redrive_of": "redrive_of"},
         "ExpressionAttributeValues": {
-            ":enqueued": s(jobstore.ENQUEUED),
+            ":enqueued": s(schema.ENQUEUED),
             ":entry": s(redrive_of),
         },
     }
@@ -547,10 +552,10 @@ def failures(task: str, config: ClientConfig, *, limit: int = 20) -> list[dict[s
     store = store_of(config)
     response = _client(config).query(
         TableName=store.table,
-        IndexName=jobstore.FAILURES_INDEX,
+        IndexName=FAILURES_INDEX,
         KeyConditionExpression="failed_task = :task",
         ExpressionAttributeValues={":task": s(task)},
         ScanIndexForward=False,
         Limit=limit,
     )
-    return [jobstore.decode_item(item) for item in response.get("Items", [])]
+    return [schema.decode_item(item) for item in response.get("Items", [])]

@@ -47,7 +47,11 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
-from lambda_jobs.config import DEFAULT_MAX_PAYLOAD, SQS_MAX_MESSAGE_BYTES
+from lambda_jobs.contract import (
+    SQS_MAX_MESSAGE_BYTES,
+    client_config_document,
+    lane_document,
+)
 
 from constructs import Construct, Node
 from lambda_jobs_cdk.alarms import BackendMonitoring, JobMonitoring, check_monitoring
@@ -71,13 +75,10 @@ from lambda_jobs_cdk.validation import (
     is_token,
 )
 
-CONFIG_VERSION = 1
 DEAD_LETTER_RETENTION = Duration.days(14)
 DEFAULT_RECURSIVE_LOOP = lambda_.RecursiveLoop.ALLOW
 """Lambda's own default is ``Terminate``; a job system's tasks enqueue tasks (README, "Recursive
 loop detection")."""
-DEFAULT_MAX_DELAY_SECONDS = 365 * 24 * 60 * 60
-"""Longest ``run_after`` the client accepts with a scheduler: one year (the runtime's default)."""
 DEFAULT_TIMEOUT = Duration.minutes(5)
 DEFAULT_MEMORY_MB = 512
 DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
@@ -469,29 +470,19 @@ class JobBackend(Construct):
 
         ``queues`` maps each queue name to ``{"fifo": bool, "lanes": [...]}`` (README schema).
         """
-        document = {
-            "version": CONFIG_VERSION,
-            "backend": self.backend,
-            "region": Stack.of(self).region,
-            "queues": dict(queues),
-            "dead_letter_queue": {
-                "url": self.dead_letter_queue.queue_url,
-                "arn": self.dead_letter_queue.queue_arn,
-            },
-            "scheduler": {
-                "group": self.schedule_group_name,
-                "role_arn": self.scheduler_role.role_arn,
-            },
-            "max_payload_bytes": DEFAULT_MAX_PAYLOAD,
-            "max_delay_seconds": DEFAULT_MAX_DELAY_SECONDS,
-        }
+        fifo_dlq = None
         for extra in self._dead_letter_queues()[1:]:  # Goat's FIFO crash-net DLQ (optional key)
-            document["fifo_dead_letter_queue"] = {"url": extra.queue_url, "arn": extra.queue_arn}
-        if self.job_table is not None:
-            document["job_store"] = {
-                "table": self.job_table.table.table_name,
-                "ttl_seconds": self.job_table.ttl_seconds,
-            }
+            fifo_dlq = (extra.queue_url, extra.queue_arn)
+        table = self.job_table
+        document = client_config_document(
+            backend=self.backend,
+            region=Stack.of(self).region,
+            queues=queues,
+            dead_letter_queue=(self.dead_letter_queue.queue_url, self.dead_letter_queue.queue_arn),
+            scheduler=(self.schedule_group_name, self.scheduler_role.role_arn),
+            fifo_dead_letter_queue=fifo_dlq,
+            job_store=None if table is None else (table.table.table_name, table.ttl_seconds),
+        )
         self.client_config = Stack.of(self).to_json_string(document)
         self.parameter = ssm.StringParameter(
             self,
@@ -713,13 +704,8 @@ def lane_suffix(queue: JobQueue, index: int) -> str:
 
 
 def lane_entry(lane: PriorityLane, *, target: str, arn: str) -> dict[str, Any]:
-    """One lane of the client configuration (README "Client configuration")."""
-    return {
-        "min_priority": lane.min_priority,
-        "max_priority": lane.max_priority,
-        "target": target,
-        "arn": arn,
-    }
+    """One lane of the client configuration (:func:`lambda_jobs.contract.lane_document`)."""
+    return lane_document(lane.min_priority, lane.max_priority, target, arn)
 
 
 def _installed(distribution: str) -> str | None:

@@ -13,10 +13,11 @@ from typing import Any
 
 import lambda_jobs
 import pytest
-from lambda_jobs import EnqueueError, InvalidJobError, jobstore
+from lambda_jobs import EnqueueError, InvalidJobError
 from lambda_jobs.config import parse
 from lambda_jobs.errors import ConfigurationError
-from lambda_jobs.worker.claims import encode_result
+from lambda_jobs.jobstore import schema
+from lambda_jobs.jobstore.claims import encode_result
 from lambda_jobs_tools.emulator.motoserver import MotoServer
 
 from tests.runtime import sample_tasks
@@ -43,7 +44,7 @@ def store(
 
 def unique_item(dynamodb: Any, key: str) -> dict[str, Any] | None:
     found = dynamodb.get_item(
-        TableName=TABLE, Key={"pk": {"S": jobstore.unique_pk(key)}}, ConsistentRead=True
+        TableName=TABLE, Key={"pk": {"S": schema.unique_pk(key)}}, ConsistentRead=True
     )
     item: dict[str, Any] | None = found.get("Item")
     return item
@@ -112,7 +113,7 @@ def test_an_expired_unique_key_is_free_whatever_its_holder_did(
     dynamodb.put_item(
         TableName=TABLE,
         Item={
-            "pk": {"S": jobstore.unique_pk("old")},
+            "pk": {"S": schema.unique_pk("old")},
             "job_id": {"S": "crashed-long-ago"},
             "expires_at": {"N": "1"},  # past; TTL may not have deleted it yet
         },
@@ -167,7 +168,7 @@ def test_config_without_job_store_is_still_schema_1(goat: GoatBackend) -> None: 
 
 def test_result_bound_is_64_kib_of_json() -> None:
     assert encode_result({"a": [1, 2]}) == ('{"a":[1,2]}', None)
-    fits = "x" * (jobstore.RESULT_MAX_BYTES - 2)  # the two quotes
+    fits = "x" * (schema.RESULT_MAX_BYTES - 2)  # the two quotes
     assert encode_result(fits)[0] is not None
     text, why = encode_result(fits + "x")
     assert text is None and "65,537 bytes as JSON, over the job store's limit of 65,536" in str(why)

@@ -3,8 +3,8 @@
 Optional (the constructs' ``job_store=JobStore(...)`` prop). With it off there is no table, no
 ``job_store`` key in the client configuration and no ``LAMBDA_JOBS_JOB_TABLE`` in the function, and
 nothing in the runtime makes a DynamoDB call. This module is the design both halves share; the
-client half is :mod:`lambda_jobs.enqueue.store` (write at enqueue, look up, cancel, unique keys),
-the worker half :mod:`lambda_jobs.worker.claims` (claim before running, record the outcome).
+client half is :mod:`lambda_jobs.jobstore.records` (write at enqueue, look up, cancel, unique keys),
+the worker half :mod:`lambda_jobs.jobstore.claims` (claim before running, record the outcome).
 
 **The store observes, the queue delivers.** SQS (Goat) and Lambda's async queue (Lamb) stay the one
 source of truth for *whether* a job runs; the store only decides that a delivery which is a known
@@ -85,13 +85,12 @@ import math
 import time
 from datetime import UTC, datetime
 
-TYPE_CHECKING = False  # ``typing`` costs milliseconds at import: not on the cold-start path
+TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
     from typing import Any
 
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
 
-FAILURES_INDEX = "failures"
 UNIQUE_PREFIX = "unique#"
 
 ENQUEUED = "enqueued"

@@ -1,4 +1,4 @@
-"""``lambda_jobs.recurrence``: AWS's cron and rate expressions, parsed and evaluated.
+"""``lambda_jobs.scheduling.expressions``: AWS's cron and rate expressions, parsed and evaluated.
 
 The cron examples are the ones AWS documents ("Cron expressions reference" in the EventBridge
 User Guide, which the Scheduler User Guide's "Schedule types" page points to), each checked for
@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from lambda_jobs.recurrence import Rate, RecurrenceError, next_firings, parse, zone
+from lambda_jobs.scheduling.expressions import Rate, RecurrenceError, next_firings, parse, zone
 
 # Friday 2026-12-04 01:30 UTC
 AFTER = datetime(2026, 12, 4, 1, 30, tzinfo=UTC)
