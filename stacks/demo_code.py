@@ -48,7 +48,7 @@ def demo_principals(scope: Construct, jobs: JobBackend) -> tuple[iam.Role, iam.R
     (``OperatorRole``: ``grant_operate``), assumable by the account's principals.
 
     ``lambda-jobs local`` judges a caller signing with ``AppRole`` or ``OperatorRole`` as access
-    key as that role (see the README's IAM section).
+    key as that role (see docs/guide/local.md, "IAM in the emulator").
     """
     app = iam.Role(scope, "AppRole", assumed_by=iam.AccountRootPrincipal())
     jobs.grant_enqueue(app)

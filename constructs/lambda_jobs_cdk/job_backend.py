@@ -77,8 +77,8 @@ from lambda_jobs_cdk.validation import (
 
 DEAD_LETTER_RETENTION = Duration.days(14)
 DEFAULT_RECURSIVE_LOOP = lambda_.RecursiveLoop.ALLOW
-"""Lambda's own default is ``Terminate``; a job system's tasks enqueue tasks (README, "Recursive
-loop detection")."""
+"""Lambda's own default is ``Terminate``; a job system's tasks enqueue tasks
+(docs/guide/backends.md, "Recursive loop detection")."""
 DEFAULT_TIMEOUT = Duration.minutes(5)
 DEFAULT_MEMORY_MB = 512
 DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
@@ -117,7 +117,7 @@ class JobBackend(Construct):
         (``aws_lambda.RecursiveLoop``). ``ALLOW`` lets a task enqueue its own follow-up on the same
         backend any number of times; ``TERMINATE`` (Lambda's own default) makes Lambda stop a
         chain of jobs after about 16 hops through SQS or Lambda. Default ``ALLOW``. lambda-jobs'
-        own hand-backs and retries never count as hops (README, "Recursive loop detection").
+        own hand-backs and retries never count as hops (docs/guide/backends.md).
     :param job_store: a DynamoDB table recording each job's status and result (run-once
         execution, unique jobs, cancellation, Django ``get_result``); see ``JobStore`` and
         ``lambda_jobs_cdk.job_store``. Default None: no table, and the runtime makes no DynamoDB
@@ -125,8 +125,8 @@ class JobBackend(Construct):
     :param removal_policy: CloudFormation's ``DeletionPolicy`` and ``UpdateReplacePolicy`` of
         every lane queue, dead-letter queue and the schedule group (the job table has
         ``JobStore.removal_policy``). Default ``RETAIN``: a queue that leaves the stack, or is
-        replaced, is kept with its jobs; ``DESTROY`` suits throwaway stacks (README, "Upgrading a
-        backend").
+        replaced, is kept with its jobs; ``DESTROY`` suits throwaway stacks
+        (docs/reference/constructs.md, "Upgrading a backend").
 
     Attributes callers may rely on: ``code``, ``queues`` (the ``JobQueue`` objects), ``timeout``,
     ``memory_size``, ``dead_letter_queue``, ``schedule_group_name``, ``scheduler_role``, ``role``
@@ -468,7 +468,8 @@ class JobBackend(Construct):
     def _publish(self, queues: Mapping[str, Mapping[str, Any]]) -> None:
         """Publish the client configuration: the token, the SSM parameter and the stack output.
 
-        ``queues`` maps each queue name to ``{"fifo": bool, "lanes": [...]}`` (README schema).
+        ``queues`` maps each queue name to ``{"fifo": bool, "lanes": [...]}``
+        (docs/reference/wire-formats.md).
         """
         fifo_dlq = None
         for extra in self._dead_letter_queues()[1:]:  # Goat's FIFO crash-net DLQ (optional key)
@@ -641,9 +642,9 @@ _WORST_CASE = {
     "table": 255,
     "region": _REGION,
 }
-"""Longest value CloudFormation can give each token of the document (keys of the README schema):
-the services' name limits (SQS queue 80, Lambda function 64, IAM role 64, DynamoDB table 255
-characters), a 16-character region, a 10-character partition and a ``.com.cn`` domain."""
+"""Longest value CloudFormation can give each token of the document (keys of the wire-formats
+schema): the services' name limits (SQS queue 80, Lambda function 64, IAM role 64, DynamoDB
+table 255 characters), a 16-character region, a 10-character partition and a ``.com.cn`` domain."""
 
 
 def worst_case_length(document: Any, key: str = "") -> int:
@@ -728,7 +729,8 @@ def cdk_nag_warning(version: str | None) -> str | None:
     return (
         f"cdk-nag {version} does not read the acknowledgments of lambda-jobs-cdk (aws-cdk-lib "
         "Validations, cdk-nag 3); its AwsSolutions checks will report the findings listed in "
-        "lambda-jobs-cdk's README. Upgrade to cdk-nag>=3.0.2 (pip install 'lambda-jobs-cdk[nag]')"
+        "lambda-jobs-cdk's constructs reference. Upgrade to cdk-nag>=3.0.2 "
+        "(pip install 'lambda-jobs-cdk[nag]')"
     )
 
 

@@ -153,8 +153,9 @@ class JobQueue:
         60 s..6 h. Default 6 h.
     :param min_pollers: Goat only: run the lanes' event-source mappings in provisioned mode with
         at least this many event pollers, 2..200 (``ProvisionedPollerConfig.MinimumPollers``): an
-        always-on cost (README, "Costs"). A lane may set its own. AWS makes provisioned mode and
-        ``MaximumConcurrency`` exclusive, so a lane with pollers cannot have ``max_concurrency``.
+        always-on cost (docs/reference/costs.md). A lane may set its own. AWS makes provisioned
+        mode and ``MaximumConcurrency`` exclusive, so a lane with pollers cannot have
+        ``max_concurrency``.
         Default: none (standard mode; with only ``max_pollers`` set, AWS's default 2).
     :param max_pollers: Goat only: provisioned mode with at most this many pollers, 2..2000
         (``MaximumPollers``). Default: none (with only ``min_pollers`` set, AWS's default 200).

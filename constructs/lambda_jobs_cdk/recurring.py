@@ -13,7 +13,8 @@ the handler turns into an ordinary job of the task, with an id derived from the 
 Scheduler's SQS target sets no ``MessageDeduplicationId`` (``SqsParameters`` holds only
 ``MessageGroupId``); a FIFO lane has content-based deduplication on, and Scheduler's retries of one
 firing carry the same body (same schedule ARN and time), so SQS keeps one of them: deduplication by
-the firing's job id. A standard queue and Lamb have no such step (at-least-once, README).
+the firing's job id. A standard queue and Lamb have no such step (at-least-once,
+docs/guide/recurring.md).
 
 Rules followed here, from the EventBridge Scheduler User Guide: "Schedule types in EventBridge
 Scheduler" (expressions, time zones, daylight-saving time; parsed by

@@ -6,7 +6,7 @@ template, and replaces it (a new, empty one; the old one deleted by default) whe
 update behaviour is "Replacement" changes: ``FifoQueue`` of ``AWS::SQS::Queue`` (the SQS page:
 "You can't change the queue type after you create it"), ``Name`` of
 ``AWS::Scheduler::ScheduleGroup`` ("Update requires: Replacement", and deleting a group deletes its
-schedules). README, "Upgrading a backend", has the table of changes.
+schedules). docs/reference/constructs.md, "Upgrading a backend", has the table of changes.
 
 Two defences:
 

@@ -8,7 +8,8 @@ The variable holds one of:
 - ``inline``: run jobs in this process at enqueue (tests and scripts).
 
 Unset or empty is a :class:`~lambda_jobs.errors.ConfigurationError` at enqueue, never a silent
-fallback. The schema (every key is documented in the README, "Client configuration")::
+fallback. The schema (every key is documented in docs/reference/wire-formats.md, "Client
+configuration")::
 
     {
       "version": 1,

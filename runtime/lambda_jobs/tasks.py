@@ -170,7 +170,7 @@ class Task(_Generic[P, R]):
         ``tenant`` (1-128 ASCII letters, digits and punctuation) names who the job is for: on a
         standard Goat lane it is the message's ``MessageGroupId``, so SQS fair queues serve quiet
         tenants ahead of a noisy one; FIFO lanes keep ``message_group_id`` as their group, and Lamb
-        has no tenants (README, "Tenants").
+        has no tenants (docs/guide/tasks.md, "Tenants").
 
         ``unique_key`` (needs the job store): while a job with this key is pending or running,
         ``enqueue`` returns that job (``Job.existing`` is True) instead of sending another.

@@ -131,7 +131,7 @@ def _schedule(scheduler: Any, item: Outgoing, config: ClientConfig, lamb: bool) 
         lamb=lamb,
         dead_letter_arn=config.dead_letter_queue.arn if config.dead_letter_queue else None,
         # Scheduler's SqsParameters.MessageGroupId is the FIFO group: a scheduled job on a
-        # standard lane arrives without its tenant (README, "Tenants").
+        # standard lane arrives without its tenant (docs/guide/tasks.md, "Tenants").
         message_group_id=item.message_group_id if item.fifo else None,
     )
     return SendOutcome(sent=[item.job_id])

@@ -8,7 +8,7 @@ are cancelled and awaited, async generators are closed, the default executor is 
 loop is closed. So nothing a job started runs on in a neighbour's time, and no state is shared
 between jobs. The price is a loop's creation and teardown per job: about 45 µs a record here,
 where keeping one loop for the invocation would cost about 10 (``benchmarks/bench_per_record.py``;
-README, "Performance"), small beside any job that awaits real I/O.
+docs/internals/performance.md), small beside any job that awaits real I/O.
 
 The attempt's :class:`~lambda_jobs.worker.timelimit.TimeLimit` stops a coroutine too. Its first
 alarm cancels the coroutine where it awaits (``CancelledError`` there, so ``finally`` blocks and

@@ -1,7 +1,7 @@
 """Send a failed job to the dead-letter queue with the error as message attributes.
 
 The DLQ entry keeps the original body unchanged (so it can be redriven as it was) and carries the
-README's ``lambda_jobs.*`` String attributes: ``reason`` (one of
+``lambda_jobs.*`` String attributes of docs/reference/wire-formats.md: ``reason`` (one of
 :data:`lambda_jobs.worker.words.REASONS`), ``error_type``,
 ``error_message`` (first 4 KiB), ``error_traceback`` (last 4 KiB), ``attempts``, ``failed_at``
 (ISO 8601 UTC), ``source`` (the ARN the job came from: SQS queue or Lambda function), ``task`` and

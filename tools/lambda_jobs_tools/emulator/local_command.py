@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_APP = "cdk.out"
-#: The ranges of the factor and count options (``--help`` and the README state them).
+#: The ranges of the factor and count options (``--help`` and docs/guide/local.md state them).
 ASYNC_RETRY_SCALE_RANGE = (0.0, 10.0)
 SCHEDULE_CLOCK_SCALE_RANGE = (1.0, 3600.0)
 CONCURRENCY_RANGE = (1, 64)

@@ -5,7 +5,7 @@ Two formats arrive in the DLQ:
 
 - **lambda-jobs entries**: the body is the original envelope or recurring schedule's delivery (or
   whatever undecodable body came in) and the error is in the ``lambda_jobs.*`` String message
-  attributes (README, "Wire formats").
+  attributes (docs/reference/wire-formats.md).
 - **Lambda destination records** (Lamb): a job whose invocation crashed through Lambda's own async
   retries arrives as AWS's record: ``requestContext`` (function ARN, condition, invoke count),
   ``requestPayload`` (the envelope, a scheduler delivery holding it, or a recurring schedule's
