@@ -177,7 +177,7 @@ def test_lamb_crashed_attempts_end_in_the_dlq_and_are_redriven_to_its_function(
 def test_every_operations_command_runs_as_the_role_given_grant_operate(
     backend: Backend, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``status``, ``schedules``, ``dlq list|show|purge`` as ``OperatorRole`` (the fixture's
+    """``status``, ``schedules list|run``, ``dlq list|show|purge`` as ``OperatorRole`` (the fixture's
     key); the rest run as it in the tests above. The emulator would deny what it lacks."""
     marker = f"operate-{uuid.uuid4()}"
     status, out, err = cli_run(
@@ -190,6 +190,15 @@ def test_every_operations_command_runs_as_the_role_given_grant_operate(
     assert cli_json(capsys, "status")
     schedules = cli_json(capsys, "schedules", "list")
     assert [s for s in schedules if "demo" in json.dumps(s)]
+    tick = f"{backend.name}-tick"  # the demo's recurring schedule (stacks/demo_code.py)
+    status, out, err = cli_run(capsys, "schedules", "run", tick)
+    assert status == 0, err
+    ticked = out.strip()
+    poll(
+        lambda: backend.events(task="tick", job_id=ticked),
+        timeout=30,
+        what="the job `schedules run` enqueued to run",
+    )
     status, _, err = cli_run(capsys, "dlq", "purge", "--yes")
     assert status == 0, err
     assert listed(capsys, job_id) is None
