@@ -177,8 +177,8 @@ def test_lamb_crashed_attempts_end_in_the_dlq_and_are_redriven_to_its_function(
 def test_every_operations_command_runs_as_the_role_given_grant_operate(
     backend: Backend, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``status``, ``schedules list|run``, ``dlq list|show|purge`` as ``OperatorRole`` (the fixture's
-    key); the rest run as it in the tests above. The emulator would deny what it lacks."""
+    """``status``, ``schedules list|run``, ``dlq list|show|purge`` as ``OperatorRole`` (the
+    fixture's key); the rest run as it in the tests above. The emulator would deny what it lacks."""
     marker = f"operate-{uuid.uuid4()}"
     status, out, err = cli_run(
         capsys, "enqueue", FAILING, "--kwargs", json.dumps({"message": marker})
