@@ -73,7 +73,8 @@ def _ran(backend: Backend, who: str) -> bool:
 
 def test_a_cancelled_delayed_job_never_runs_even_once_its_item_is_gone(backend: Backend) -> None:
     cancelled_who, control_who = f"cancel-{uuid.uuid4().hex[:8]}", f"ctl-{uuid.uuid4().hex[:8]}"
-    run_after = datetime.now(UTC) + timedelta(seconds=3)
+    # Long enough that its schedule is still pending when looked at, on a loaded machine too.
+    run_after = datetime.now(UTC) + timedelta(seconds=8)
     later = demo_tasks.hello.using(queue_name=_queue(backend), run_after=run_after)
     job = later.enqueue(cancelled_who)
     assert f"lj-{job.id}-a1" in _schedule_names(backend)
