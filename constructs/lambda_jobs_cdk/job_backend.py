@@ -269,6 +269,10 @@ class JobBackend(Construct):
             )
         )
         self.schedule_resources = provision_schedules(self, self.schedules)
+        if self.job_table is not None:
+            # Workflows (docs/guide/workflows.md): the function that completes a stage enqueues
+            # the next one (with the members' results, read by BatchGetItem).
+            self.grant_enqueue(self.role)
         self._publish(config_queues)
         self.monitoring = BackendMonitoring(
             self,

@@ -1,0 +1,140 @@
+"""Workflows under ``lambda-jobs local`` on both backends (real moto DynamoDB, the handler under
+awslambdaric): result passing, a chord's member order, failure, duplicate deliveries.
+
+Each test enqueues through ``lambda_jobs.chain`` / ``group`` and reads the outcome through
+``Workflow.refresh`` and the lines the demo tasks wrote (``Backend.events``).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import lambda_jobs
+import pytest
+from lambda_jobs.envelope import Envelope
+from lambda_jobs.workflows.canvas import step_job_id, without_result
+
+from tests.e2e.conftest import Backend, demo_tasks, poll
+
+pytestmark = pytest.mark.e2e
+
+
+def ended(wf: lambda_jobs.Workflow, timeout: float = 60) -> lambda_jobs.Workflow:
+    poll(lambda: wf.refresh().status != "running", timeout=timeout, what=f"workflow {wf.id} to end")
+    return wf
+
+
+def tag() -> str:
+    return f"wf-{uuid.uuid4().hex[:8]}"
+
+
+def test_a_chain_of_three_passes_each_result_on(backend: Backend) -> None:
+    t = tag()
+    wf = lambda_jobs.chain(
+        demo_tasks.add.prepare(1, 2, tag=t),
+        demo_tasks.add.prepare(10, tag=t),
+        demo_tasks.add.prepare(100, tag=t),
+    ).enqueue()
+    assert lambda_jobs.get_workflow(wf.id).status == "running"
+    ended(wf)
+    assert wf.status == "succeeded", wf.error
+    assert wf.result == 113
+    assert [s.status for s in wf.steps] == ["succeeded"] * 3
+    values = sorted((e["value"], e["amount"]) for e in backend.events(task="add", tag=t))
+    assert values == [(1, 2), (3, 10), (13, 100)]  # each step ran once, with its predecessor's
+
+
+def test_a_chord_of_twenty_gets_the_results_in_member_order(backend: Backend) -> None:
+    t = tag()
+    wf = lambda_jobs.chain(
+        lambda_jobs.group(demo_tasks.square.prepare(i, tag=t) for i in range(20)),
+        demo_tasks.collect.prepare(tag=t),
+    ).enqueue()
+    ended(wf)
+    assert wf.status == "succeeded", wf.error
+    collected = backend.events(task="collect", tag=t)
+    assert len(collected) == 1
+    assert collected[0]["values"] == [i * i for i in range(20)]
+    assert wf.result == sum(i * i for i in range(20))
+    assert len(backend.events(task="square", tag=t)) == 20
+
+
+def test_a_failed_step_ends_the_workflow_and_later_steps_never_start(backend: Backend) -> None:
+    t = tag()
+    wf = lambda_jobs.chain(
+        demo_tasks.add.prepare(1, 2, tag=t),
+        without_result(demo_tasks.failing.prepare(f"boom {t}")),
+        demo_tasks.add.prepare(100, tag=t),
+    ).enqueue()
+    ended(wf)
+    assert wf.status == "failed"
+    failed_id = step_job_id(wf.id, 1, 0)
+    assert wf.failed_step == failed_id
+    assert wf.error == f"RuntimeError: boom {t}"
+    poll(lambda: wf.refresh().steps[1].status == "failed", timeout=20, what="the step's status")
+    assert [s.status for s in wf.steps] == ["succeeded", "failed", "pending"]
+    assert [e["amount"] for e in backend.events(task="add", tag=t)] == [2]  # the last never ran
+
+
+def test_duplicate_deliveries_of_every_member_start_the_successor_once(backend: Backend) -> None:
+    t = tag()
+    members = 5
+    wf = lambda_jobs.chain(
+        lambda_jobs.group(demo_tasks.square.prepare(i, tag=t) for i in range(members)),
+        demo_tasks.collect.prepare(tag=t),
+    ).enqueue()
+    for member in range(members):  # each member's message a second time, as SQS or Lambda may
+        duplicate = Envelope(
+            id=step_job_id(wf.id, 0, member),
+            task="demo_tasks.square",
+            args=[member],
+            kwargs={"tag": t},
+            enqueued_at=datetime.now(UTC),
+            workflow={"v": 1, "id": wf.id, "stage": 0, "member": member},
+        )
+        send(backend, duplicate.to_json())
+    ended(wf)
+    assert wf.status == "succeeded", wf.error
+    poll(lambda: len(job_lines_of(backend, wf)) >= 2 * members, timeout=30, what="duplicates")
+    assert len(backend.events(task="collect", tag=t)) == 1
+    assert len(backend.events(task="square", tag=t)) == members  # each member ran once
+
+
+def test_a_workflow_needs_the_job_store(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = dict(backend.config)
+    del config["job_store"]
+    monkeypatch.setenv("LAMBDA_JOBS_CONFIG", json.dumps(config))
+    with pytest.raises(lambda_jobs.ConfigurationError, match=r"job_store=JobStore"):
+        lambda_jobs.chain(demo_tasks.add.prepare(1, 2)).enqueue()
+
+
+def send(backend: Backend, body: str) -> None:
+    lane = backend.config["queues"]["default"]["lanes"][0]["target"]
+    if backend.name == "goat":
+        backend.sqs().send_message(QueueUrl=lane, MessageBody=body)
+        return
+    import boto3
+
+    boto3.client(
+        "lambda",
+        endpoint_url=backend.config["endpoints"]["lambda"],
+        region_name=backend.config["region"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).invoke(FunctionName=lane, InvocationType="Event", Payload=body.encode())
+
+
+def job_lines_of(backend: Backend, wf: lambda_jobs.Workflow) -> list[dict[str, Any]]:
+    """The function's log lines of the workflow's first stage's jobs."""
+    ids = {step_job_id(wf.id, 0, m) for m in range(5)}
+    found = []
+    for line in backend.emulator.log_path.read_text(encoding="utf-8").splitlines():
+        start = line.find('{"type": "lambda_jobs.job"')
+        if start >= 0:
+            entry = json.loads(line[start:])
+            if entry.get("id") in ids:
+                found.append(entry)
+    return found
