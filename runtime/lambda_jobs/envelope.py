@@ -339,6 +339,8 @@ def _check_workflow(workflow: Any) -> None:
         raise EnvelopeError(
             "envelope field 'workflow' needs a string 'id' and integers 'stage' and 'member' >= 0"
         )
+
+
 def _check_schedule(schedule: Any) -> None:
     if not isinstance(schedule, dict) or not all(
         isinstance(schedule.get(key), str) and schedule.get(key)

@@ -34,7 +34,7 @@ class PreparedJob:
     workflow step that receives its predecessor's result (:mod:`lambda_jobs.workflows`). Holds
     the signature error, which enqueueing the job on its own raises."""
     workflow: dict[str, Any] | None = None
-    """The envelope's ``workflow`` field of a workflow step (set by :mod:`lambda_jobs.workflows`)."""
+    """The envelope's ``workflow`` field of a workflow step (:mod:`lambda_jobs.workflows`)."""
 
 
 def prepare(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> PreparedJob:

@@ -26,6 +26,7 @@ carries on from there, so a crash between two writes is finished by the next del
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from typing import Any
@@ -66,7 +67,7 @@ def shard_count(members: int) -> int:
     return max(1, math.ceil(members / SHARD_SIZE))
 
 
-def create(
+def create(  # noqa: PLR0917 - the item's fields
     client: Any, table: str, workflow_id: str, plan: list[Any], config: str, ttl_seconds: int
 ) -> None:
     """Write the workflow item (once: ``attribute_not_exists``)."""
@@ -97,7 +98,7 @@ def load(client: Any, table: str, workflow_id: str) -> dict[str, Any] | None:
     return decoded
 
 
-def record_member(  # noqa: PLR0913, PLR0917 - the member's position and what it returned
+def record_member(  # noqa: PLR0917 - the member's position and what it returned
     client: Any,
     table: str,
     workflow_id: str,
@@ -110,18 +111,23 @@ def record_member(  # noqa: PLR0913, PLR0917 - the member's position and what it
     """Record that ``member`` of ``stage`` succeeded with ``result_json``; True when the stage is
     now complete (for the first-time writer that completed it, and for any later duplicate)."""
     ttl = n(schema.now_epoch() + ttl_seconds)
-    try:
+    # A duplicate's put is refused: the first result stands.
+    with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
         client.put_item(
             TableName=table,
-            Item={"pk": s(member_pk(workflow_id, stage, member)), "result": s(result_json),
-                  "ttl": ttl},
+            Item={
+                "pk": s(member_pk(workflow_id, stage, member)),
+                "result": s(result_json),
+                "ttl": ttl,
+            },
             ConditionExpression="attribute_not_exists(pk)",
         )
-    except client.exceptions.ConditionalCheckFailedException:
-        pass  # a duplicate: the first result stands
     shard = member // SHARD_SIZE
     in_shard = min(SHARD_SIZE, members - shard * SHARD_SIZE)
-    if _add_once(client, table, shard_pk(workflow_id, stage, shard), "done", member, ttl) < in_shard:
+    if (
+        _add_once(client, table, shard_pk(workflow_id, stage, shard), "done", member, ttl)
+        < in_shard
+    ):
         return False
     shards = shard_count(members)
     if shards == 1:
@@ -129,7 +135,9 @@ def record_member(  # noqa: PLR0913, PLR0917 - the member's position and what it
     return _add_once(client, table, stage_pk(workflow_id, stage), "shards", shard, ttl) >= shards
 
 
-def _add_once(client: Any, table: str, pk: str, attribute: str, number: int, ttl: Any) -> int:
+def _add_once(  # noqa: PLR0917 - one conditional set update
+    client: Any, table: str, pk: str, attribute: str, number: int, ttl: Any
+) -> int:
     """Add ``number`` to the string set ``attribute`` of item ``pk`` unless it is there; returns
     the set's size after (or as found, when it was already there)."""
     try:
@@ -158,8 +166,10 @@ def results(client: Any, table: str, workflow_id: str, stage: int, members: int)
     found: dict[str, Any] = {}
     for start in range(0, len(keys), BATCH_GET_MAX):
         request: dict[str, Any] = {
-            table: {"Keys": [{"pk": s(k)} for k in keys[start : start + BATCH_GET_MAX]],
-                    "ConsistentRead": True}
+            table: {
+                "Keys": [{"pk": s(k)} for k in keys[start : start + BATCH_GET_MAX]],
+                "ConsistentRead": True,
+            }
         }
         while request:
             response = client.batch_get_item(RequestItems=request)

@@ -80,7 +80,11 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
     plan = item["plan"]
     if result_json is None:
         workflow_state.finish(
-            client, table, workflow_id, workflow_state.FAILED, failed_step=envelope.id,
+            client,
+            table,
+            workflow_id,
+            workflow_state.FAILED,
+            failed_step=envelope.id,
             error=f"lambda_jobs.ResultNotStored: {why}",
         )
         return
@@ -93,7 +97,10 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
     outcome = results if plan[stage]["group"] else results[0]
     if stage + 1 == len(plan):
         workflow_state.finish(
-            client, table, workflow_id, workflow_state.SUCCEEDED,
+            client,
+            table,
+            workflow_id,
+            workflow_state.SUCCEEDED,
             result_json=json.dumps(outcome, separators=(",", ":")),
         )
         return
@@ -106,8 +113,12 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
         start_stage(config, workflow_id, plan, stage + 1, outcome, has_result=True)
     except InvalidJobError as exc:  # e.g. the results do not fit the next step's envelope
         workflow_state.finish(
-            client, table, workflow_id, workflow_state.FAILED,
-            failed_step=envelope.id, error=f"InvalidJobError: {exc}",
+            client,
+            table,
+            workflow_id,
+            workflow_state.FAILED,
+            failed_step=envelope.id,
+            error=f"InvalidJobError: {exc}",
         )
 
 
@@ -118,8 +129,11 @@ def _guarded(job: Arrival, work: Any) -> None:
     try:
         work()
     except Exception as exc:
-        _note(job, f"workflow {job.envelope.workflow['id']}: {type(exc).__name__}: "
-              f"{str(exc)[:300]} (the step's next delivery finishes it)")
+        _note(
+            job,
+            f"workflow {job.envelope.workflow['id']}: {type(exc).__name__}: "
+            f"{str(exc)[:300]} (the step's next delivery finishes it)",
+        )
 
 
 def _note(job: Arrival, text: str) -> None:

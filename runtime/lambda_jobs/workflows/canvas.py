@@ -131,9 +131,10 @@ def plan_of(flow: Chain | Group) -> list[dict[str, Any]]:
     add(flow)
     for step in stages[0]["steps"]:
         if step["awaits_result"] is not None and step["result"]:
-            raise InvalidJobError(str(step["awaits_result"]).replace("Nothing was sent", "") + (
-                "(the first step of a workflow has no predecessor result)"
-            ))
+            raise InvalidJobError(
+                str(step["awaits_result"]).replace("Nothing was sent", "")
+                + ("(the first step of a workflow has no predecessor result)")
+            )
         step["result"] = False
     for stage in stages[1:]:
         for step in stage["steps"]:
@@ -163,7 +164,7 @@ def _step(part: Step) -> dict[str, Any]:
     }
 
 
-def prepared_step(
+def prepared_step(  # noqa: PLR0917 - the step and its place
     step: dict[str, Any], workflow_id: str, stage: int, member: int, result: Any, has_result: bool
 ) -> PreparedJob:
     """The job of one planned step, with its derived id and the predecessor's result (if it

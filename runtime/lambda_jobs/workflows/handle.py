@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -65,10 +66,9 @@ class Workflow:
             raise JobStateError(f"workflow {self.id} has already ended ({self.refresh().status})")
         for step in _read(self.id, config).steps:
             if step.status in ("enqueued", "retrying"):
-                try:
+                # It may have started meanwhile (it finishes) or never been sent.
+                with contextlib.suppress(JobStateError, UnknownJobError):
                     cancel_job(step.job_id)
-                except (JobStateError, UnknownJobError):
-                    pass  # it started meanwhile (it finishes) or was never sent
         return self.refresh()
 
     def _config(self) -> ClientConfig:
@@ -112,8 +112,17 @@ def _read(workflow_id: str, config: ClientConfig | None) -> Workflow:
                 error = f"{error}: {job.get('error_message', '')}"
             elif job.get("status") != schema.FAILED:
                 error = None
-            steps.append(Step(stage, member, job_id, step["task"], str(job.get("status")),
-                              int(job.get("attempt", 0)), error))
+            steps.append(
+                Step(
+                    stage,
+                    member,
+                    job_id,
+                    step["task"],
+                    str(job.get("status")),
+                    int(job.get("attempt", 0)),
+                    error,
+                )
+            )
     result = json.loads(item["result"]) if "result" in item else None
     return Workflow(
         workflow_id,
@@ -132,8 +141,10 @@ def _job_items(client: Any, table: str, ids: list[str]) -> dict[str, dict[str, A
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), workflow_state.BATCH_GET_MAX):
         request: dict[str, Any] = {
-            table: {"Keys": [{"pk": {"S": i}} for i in ids[start : start + 100]],
-                    "ConsistentRead": True}
+            table: {
+                "Keys": [{"pk": {"S": i}} for i in ids[start : start + 100]],
+                "ConsistentRead": True,
+            }
         }
         while request:
             response = client.batch_get_item(RequestItems=request)

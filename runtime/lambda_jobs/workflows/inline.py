@@ -28,10 +28,12 @@ def run_workflow_inline(workflow_id: str, plan: list[dict[str, Any]]) -> Workflo
     for stage, spec in enumerate(plan):
         results = []
         for member, step in enumerate(spec["steps"]):
-            job = enqueue_one(prepared_step(step, workflow_id, stage, member, result, has_result),
-                              config)
-            steps.append(Step(stage, member, job.id, step["task"], str(job.status), job.attempts,
-                              job.error))
+            job = enqueue_one(
+                prepared_step(step, workflow_id, stage, member, result, has_result), config
+            )
+            steps.append(
+                Step(stage, member, job.id, step["task"], str(job.status), job.attempts, job.error)
+            )
             results.append(job.return_value)
             if job.status != "succeeded" and failed is None:
                 failed = steps[-1]
