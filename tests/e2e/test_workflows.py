@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import lambda_jobs
@@ -18,6 +18,7 @@ from lambda_jobs.envelope import Envelope
 from lambda_jobs.workflows.canvas import step_job_id, without_result
 
 from tests.e2e.conftest import Backend, demo_tasks, poll
+from tests.e2e.test_job_store import job_lines
 
 pytestmark = pytest.mark.e2e
 
@@ -138,3 +139,48 @@ def job_lines_of(backend: Backend, wf: lambda_jobs.Workflow) -> list[dict[str, A
             if entry.get("id") in ids:
                 found.append(entry)
     return found
+
+
+def test_cancel_stops_the_steps_not_started_and_every_later_stage(backend: Backend) -> None:
+    t = tag()
+    wf = lambda_jobs.chain(
+        demo_tasks.hello.using(run_after=timedelta(seconds=3)).prepare(t),
+        demo_tasks.add.prepare(1, tag=t),
+    ).enqueue()
+    wf.cancel()
+    assert wf.status == "cancelled"
+    assert [s.status for s in wf.steps] == ["cancelled", "pending"]
+    with pytest.raises(lambda_jobs.JobStateError, match="has already ended"):
+        wf.cancel()
+    if backend.name == "goat":  # SQS still delivers the delayed message: acknowledged unrun
+        first = step_job_id(wf.id, 0, 0)
+        poll(
+            lambda: [x for x in job_lines(backend, first) if x["outcome"] == "cancelled"],
+            timeout=20,
+            what="the worker to acknowledge the cancelled step",
+        )
+    assert not backend.events(task="hello", greeting=f"Hello, {t}!")
+    assert not backend.events(task="add", tag=t)
+
+
+def test_workflows_show_draws_the_steps(
+    backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.tools.ops.conftest import cli_json
+
+    t = tag()
+    wf = ended(
+        lambda_jobs.chain(
+            lambda_jobs.group(demo_tasks.square.prepare(i, tag=t) for i in range(3)),
+            demo_tasks.collect.prepare(tag=t),
+        ).enqueue()
+    )
+    shown = cli_json(capsys, "workflows", "show", wf.id)
+    assert shown["status"] == "succeeded" and shown["result"] == 5
+    assert [(s["stage"], s["member"], s["status"]) for s in shown["steps"]] == [
+        (0, 0, "succeeded"),
+        (0, 1, "succeeded"),
+        (0, 2, "succeeded"),
+        (1, 0, "succeeded"),
+    ]
+    assert shown["steps"][3]["task"] == "demo_tasks.collect"
