@@ -49,7 +49,7 @@ def inline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_inline_chain_passes_each_result_on(inline: None) -> None:
-    wf = lambda_jobs.chain(add.prepare(1, 2), add.prepare(10), add.prepare(100)).enqueue()
+    wf = lambda_jobs.chain(add.prepare(1, 2), add.prepare(10), add.prepare(100)).enqueue()  # type: ignore[call-arg]
     assert isinstance(wf, lambda_jobs.Workflow)
     assert (wf.status, wf.result) == ("succeeded", 113)
     assert [s.status for s in wf.steps] == ["succeeded"] * 3
@@ -59,7 +59,8 @@ def test_inline_chain_passes_each_result_on(inline: None) -> None:
 
 def test_inline_chord_gets_results_in_member_order(inline: None) -> None:
     wf = lambda_jobs.chain(
-        lambda_jobs.group(const.prepare(i) for i in range(20)), total.prepare()
+        lambda_jobs.group(const.prepare(i) for i in range(20)),
+        total.prepare(),  # type: ignore[call-arg]
     ).enqueue()
     assert (wf.status, wf.result) == ("succeeded", sum(range(20)))
     plain = lambda_jobs.group(const.prepare(i) for i in range(5)).enqueue()
@@ -68,7 +69,9 @@ def test_inline_chord_gets_results_in_member_order(inline: None) -> None:
 
 def test_inline_failure_stops_the_rest(inline: None) -> None:
     wf = lambda_jobs.chain(
-        add.prepare(1, 2), without_result(boom.prepare("no")), add.prepare(3)
+        add.prepare(1, 2),
+        without_result(boom.prepare("no")),
+        add.prepare(3),  # type: ignore[call-arg]
     ).enqueue()
     assert wf.status == "failed"
     assert wf.error == "RuntimeError: no"
@@ -77,9 +80,10 @@ def test_inline_failure_stops_the_rest(inline: None) -> None:
 
 
 def test_a_step_awaiting_a_result_cannot_be_first_or_enqueued_alone(inline: None) -> None:
-    waiting = add.prepare(10)  # fits (value, amount) only with the predecessor's result
+    # Fits (value, amount) only with the predecessor's result first.
+    waiting = add.prepare(10)  # type: ignore[call-arg]
     with pytest.raises(InvalidJobError, match="missing a required argument: 'amount'"):
-        add.enqueue(10)
+        add.enqueue(10)  # type: ignore[call-arg]
     with pytest.raises(InvalidJobError, match="missing a required argument"):
         lambda_jobs.enqueue_many([waiting])
     with pytest.raises(InvalidJobError, match="the first step of a workflow has no predecessor"):
@@ -90,10 +94,11 @@ def test_a_step_awaiting_a_result_cannot_be_first_or_enqueued_alone(inline: None
 
 def test_nesting_this_version_refuses_says_so(inline: None) -> None:
     with pytest.raises(InvalidJobError, match="a group's members are single jobs"):
-        lambda_jobs.group(lambda_jobs.chain(const.prepare(1)))
+        lambda_jobs.group(lambda_jobs.chain(const.prepare(1)))  # type: ignore[arg-type]
     with pytest.raises(InvalidJobError, match="chain\\(\\) takes prepared jobs"):
         lambda_jobs.chain("not a job")  # type: ignore[arg-type]
-    flat = lambda_jobs.chain(lambda_jobs.chain(const.prepare(1), add.prepare(1)), add.prepare(1))
+    inner = lambda_jobs.chain(const.prepare(1), add.prepare(1))  # type: ignore[call-arg]
+    flat = lambda_jobs.chain(inner, add.prepare(1))  # type: ignore[call-arg]
     assert flat.enqueue().result == 3
 
 
