@@ -146,3 +146,13 @@ def test_a_thousand_members_join_once_under_concurrency_and_duplicates(moto: Mot
     shards = [size(workflow_state.shard_pk("wf-1", 0, k), "done") for k in range(10)]
     assert shards == [100] * 10
     assert size(workflow_state.stage_pk("wf-1", 0), "shards") == 10
+
+
+def test_a_ten_thousand_step_stage_is_stored_in_chunks_and_a_huge_step_is_refused() -> None:
+    steps = [{"task": "wf.const", "args": [i, "x" * 100]} for i in range(10_000)]
+    chunks = workflow_state.chunks_of(steps)
+    assert len(chunks) > 1
+    assert all(len(c.encode()) <= workflow_state.PLAN_CHUNK_BYTES for c in chunks)
+    assert [s for c in chunks for s in json.loads(c)] == steps
+    with pytest.raises(ValueError, match=r"wf.const is 400,0\d\d bytes as JSON, over the 307,200"):
+        workflow_state.chunks_of([{"task": "wf.const", "args": ["x" * 400_000]}])

@@ -3,9 +3,12 @@
 Items (partition key ``pk``; all carry ``ttl``)::
 
     workflow#<id>                  the workflow: status (running | succeeded | failed | cancelled),
-                                   plan (JSON), config (the LAMBDA_JOBS_CONFIG value it was
+                                   plan (JSON: per stage, group or not, member count and
+                                   chunk count), config (the LAMBDA_JOBS_CONFIG value it was
                                    enqueued with: the worker starts later stages with it),
                                    created_at, finished_at, result (JSON), failed_step, error
+    workflow#<id>#plan#<stage>#<k> chunk k of a stage's steps (JSON, at most PLAN_CHUNK_BYTES),
+                                   read by the worker that starts the stage
     workflow#<id>#<stage>#<member> one finished member: its result (JSON), written once
     workflow#<id>#<stage>#s<shard> the members of one shard of a group that finished: ``done``,
                                    a string set of member numbers
@@ -36,9 +39,10 @@ from lambda_jobs.jobstore.schema import n, s
 
 PREFIX = "workflow#"
 SHARD_SIZE = 100
-#: The plan is one attribute of the workflow item (400 KB per item, "Constraints in Amazon
-#: DynamoDB"): kept below this so the item's other attributes fit.
-PLAN_MAX_BYTES = 350 * 1024
+#: A stage's steps are stored in chunk items of at most this many bytes of JSON (400 KB per item,
+#: "Constraints in Amazon DynamoDB"): the workflow item itself stays small, so the read every
+#: finished step makes of it costs one read unit, and a group of 10,000 steps fits.
+PLAN_CHUNK_BYTES = 300 * 1024
 BATCH_GET_MAX = 100  # keys per BatchGetItem request (DynamoDB's limit)
 
 RUNNING = "running"
@@ -67,17 +71,62 @@ def shard_count(members: int) -> int:
     return max(1, math.ceil(members / SHARD_SIZE))
 
 
+def chunks_of(steps: list[Any]) -> list[str]:
+    """``steps`` as JSON arrays of at most :data:`PLAN_CHUNK_BYTES` each; a single step over
+    that raises ``ValueError`` naming its size and the limit."""
+    from lambda_jobs.jsoncodec import wire_json, wire_size
+
+    chunks: list[list[str]] = [[]]
+    size = 2
+    for step in steps:
+        text = wire_json(step)
+        step_size = wire_size(text) + 1
+        if step_size > PLAN_CHUNK_BYTES:
+            raise ValueError(
+                f"a workflow step of task {step['task']} is {step_size:,} bytes as JSON, over the "
+                f"{PLAN_CHUNK_BYTES:,} bytes a step may take in the job store; pass references "
+                "(e.g. S3 keys) instead of large arguments"
+            )
+        if size + step_size > PLAN_CHUNK_BYTES:
+            chunks.append([])
+            size = 2
+        chunks[-1].append(text)
+        size += step_size
+    return ["[" + ",".join(chunk) + "]" for chunk in chunks]
+
+
+def plan_pk(workflow_id: str, stage: int, chunk: int) -> str:
+    return f"{PREFIX}{workflow_id}#plan#{stage}#{chunk}"
+
+
 def create(  # noqa: PLR0917 - the item's fields
     client: Any, table: str, workflow_id: str, plan: list[Any], config: str, ttl_seconds: int
 ) -> None:
-    """Write the workflow item (once: ``attribute_not_exists``)."""
+    """Write the stages' chunk items, then the workflow item (``attribute_not_exists``).
+    Raises ``ValueError`` for a step too large to store."""
     now = schema.now_epoch()
+    summary = []
+    stage_chunks = [chunks_of(stage["steps"]) for stage in plan]
+    for stage, chunks in enumerate(stage_chunks):
+        for k, text in enumerate(chunks):
+            client.put_item(
+                TableName=table,
+                Item={
+                    "pk": s(plan_pk(workflow_id, stage, k)),
+                    "steps": s(text),
+                    "ttl": n(now + ttl_seconds),
+                },
+            )
+        spec = plan[stage]
+        summary.append(
+            {"group": spec["group"], "members": len(spec["steps"]), "chunks": len(chunks)}
+        )
     client.put_item(
         TableName=table,
         Item={
             "pk": s(workflow_pk(workflow_id)),
             "status": s(RUNNING),
-            "plan": s(json.dumps(plan, separators=(",", ":"))),
+            "plan": s(json.dumps(summary, separators=(",", ":"))),
             "config": s(config),
             "created_at": s(schema.iso()),
             "ttl": n(now + ttl_seconds),
@@ -87,7 +136,8 @@ def create(  # noqa: PLR0917 - the item's fields
 
 
 def load(client: Any, table: str, workflow_id: str) -> dict[str, Any] | None:
-    """The workflow item, decoded (``plan`` parsed), or None."""
+    """The workflow item, decoded (``plan`` parsed: per stage ``group``, ``members`` and
+    ``chunks``), or None."""
     item = client.get_item(
         TableName=table, Key={"pk": s(workflow_pk(workflow_id))}, ConsistentRead=True
     ).get("Item")
@@ -96,6 +146,17 @@ def load(client: Any, table: str, workflow_id: str) -> dict[str, Any] | None:
     decoded = schema.decode_item(item)
     decoded["plan"] = json.loads(decoded["plan"])
     return decoded
+
+
+def stage_steps(client: Any, table: str, workflow_id: str, stage: int, chunks: int) -> list[Any]:
+    """The steps of ``stage``, in member order, from its chunk items."""
+    steps: list[Any] = []
+    for k in range(chunks):
+        item = client.get_item(
+            TableName=table, Key={"pk": s(plan_pk(workflow_id, stage, k))}, ConsistentRead=True
+        )["Item"]
+        steps.extend(json.loads(item["steps"]["S"]))
+    return steps
 
 
 def record_member(  # noqa: PLR0917 - the member's position and what it returned

@@ -88,7 +88,7 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
             error=f"lambda_jobs.ResultNotStored: {why}",
         )
         return
-    members = len(plan[stage]["steps"])
+    members = int(plan[stage]["members"])
     if not workflow_state.record_member(
         client, table, workflow_id, stage, member, members, result_json, store.ttl_seconds
     ):
@@ -110,7 +110,10 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
 
     config = config_module.resolve(str(item["config"]))
     try:
-        start_stage(config, workflow_id, plan, stage + 1, outcome, has_result=True)
+        steps = workflow_state.stage_steps(
+            client, table, workflow_id, stage + 1, int(plan[stage + 1]["chunks"])
+        )
+        start_stage(config, workflow_id, steps, stage + 1, outcome, has_result=True)
     except InvalidJobError as exc:  # e.g. the results do not fit the next step's envelope
         workflow_state.finish(
             client,

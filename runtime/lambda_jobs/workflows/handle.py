@@ -100,9 +100,12 @@ def _read(workflow_id: str, config: ClientConfig | None) -> Workflow:
         raise UnknownJobError(f"no workflow {workflow_id!r} in the job store")
     steps: list[Step] = []
     for stage, spec in enumerate(item["plan"]):
-        ids = [step_job_id(workflow_id, stage, m) for m in range(len(spec["steps"]))]
+        specs = workflow_state.stage_steps(
+            client, store.table, workflow_id, stage, int(spec["chunks"])
+        )
+        ids = [step_job_id(workflow_id, stage, m) for m in range(len(specs))]
         jobs = _job_items(client, store.table, ids)
-        for member, (job_id, step) in enumerate(zip(ids, spec["steps"], strict=True)):
+        for member, (job_id, step) in enumerate(zip(ids, specs, strict=True)):
             job = jobs.get(job_id)
             if job is None:
                 steps.append(Step(stage, member, job_id, step["task"], "pending"))

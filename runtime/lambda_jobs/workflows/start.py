@@ -39,21 +39,16 @@ def enqueue_workflow(plan: list[dict[str, Any]]) -> Workflow:
         )
     from lambda_jobs.jobstore import workflow_state
     from lambda_jobs.jobstore.records import _client  # the one DynamoDB client of the app side
-    from lambda_jobs.jsoncodec import wire_json, wire_size
 
-    plan_size = wire_size(wire_json(plan))
-    if plan_size > workflow_state.PLAN_MAX_BYTES:
-        raise InvalidJobError(
-            f"the workflow's plan is {plan_size:,} bytes as JSON, over the "
-            f"{workflow_state.PLAN_MAX_BYTES:,} bytes its job-store item holds; pass references "
-            "(e.g. S3 keys) instead of large arguments"
-        )
     raw = os.environ.get(config_module.ENV_VAR, "").strip()
     client = _client(config)
-    workflow_state.create(
-        client, config.job_store.table, workflow_id, plan, raw, config.job_store.ttl_seconds
-    )
-    start_stage(config, workflow_id, plan, 0, None, has_result=False)
+    try:
+        workflow_state.create(
+            client, config.job_store.table, workflow_id, plan, raw, config.job_store.ttl_seconds
+        )
+    except ValueError as exc:
+        raise InvalidJobError(str(exc)) from None
+    start_stage(config, workflow_id, plan[0]["steps"], 0, None, has_result=False)
     from lambda_jobs.workflows.handle import Workflow
 
     return Workflow(workflow_id, config)
@@ -62,18 +57,19 @@ def enqueue_workflow(plan: list[dict[str, Any]]) -> Workflow:
 def start_stage(
     config: ClientConfig,
     workflow_id: str,
-    plan: list[dict[str, Any]],
+    steps: list[dict[str, Any]],
     stage: int,
     result: Any,
     *,
     has_result: bool,
 ) -> None:
-    """Enqueue every step of ``stage`` (derived ids: starting it twice sends copies the claim
-    skips). A result too large for a step's envelope raises ``InvalidJobError`` naming sizes."""
+    """Enqueue ``steps``, the steps of ``stage`` (derived ids: starting it twice sends copies the
+    claim skips). A result too large for a step's envelope raises ``InvalidJobError`` naming
+    sizes."""
     from lambda_jobs.enqueue.client import enqueue_many
 
     jobs = []
-    for member, step in enumerate(plan[stage]["steps"]):
+    for member, step in enumerate(steps):
         job = prepared_step(step, workflow_id, stage, member, result, has_result)
         marker = {"v": WORKFLOW_VERSION, "id": workflow_id, "stage": stage, "member": member}
         jobs.append(_with_workflow(job, marker))
