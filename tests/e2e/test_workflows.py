@@ -184,3 +184,28 @@ def test_workflows_show_draws_the_steps(
         (1, 0, "succeeded"),
     ]
     assert shown["steps"][3]["task"] == "demo_tasks.collect"
+
+
+def test_tolerated_failures_reach_the_successor_as_markers(backend: Backend) -> None:
+    t = tag()
+    wf = lambda_jobs.chain(
+        lambda_jobs.group(
+            demo_tasks.square.prepare(1, tag=t),
+            demo_tasks.failing.prepare(f"tolerated {t}"),
+            demo_tasks.square.prepare(3, tag=t),
+            tolerate=1,
+        ),
+        demo_tasks.collect.prepare(tag=t),
+    ).enqueue()
+    ended(wf)
+    assert wf.status == "succeeded", wf.error
+    (collected,) = backend.events(task="collect", tag=t)
+    marker = {
+        "lambda_jobs.error": {
+            "job_id": step_job_id(wf.id, 0, 1),
+            "type": "RuntimeError",
+            "message": f"tolerated {t}",
+        }
+    }
+    assert collected["values"] == [1, marker, 9]
+    assert wf.result == 10

@@ -156,3 +156,23 @@ def test_a_ten_thousand_step_stage_is_stored_in_chunks_and_a_huge_step_is_refuse
     assert [s for c in chunks for s in json.loads(c)] == steps
     with pytest.raises(ValueError, match=r"wf.const is 400,0\d\d bytes as JSON, over the 307,200"):
         workflow_state.chunks_of([{"task": "wf.const", "args": ["x" * 400_000]}])
+
+
+def test_inline_tolerated_failures_are_markers_and_one_too_many_fails(inline: None) -> None:
+    members = [const.prepare(1), boom.prepare("a"), boom.prepare("b")]
+    wf = lambda_jobs.chain(
+        lambda_jobs.group(*members, tolerate="all"), without_result(const.prepare(7))
+    ).enqueue()
+    assert (wf.status, wf.result) == ("succeeded", 7)
+    marked = lambda_jobs.group(*members, tolerate=2).enqueue()
+    assert marked.result[1] == {
+        "lambda_jobs.error": {
+            "job_id": marked.steps[1].job_id,
+            "type": "RuntimeError",
+            "message": "a",
+        }
+    }
+    over = lambda_jobs.chain(lambda_jobs.group(*members, tolerate=1), const.prepare()).enqueue()  # type: ignore[call-arg]
+    assert over.status == "failed" and over.error == "RuntimeError: a"
+    with pytest.raises(InvalidJobError, match="a count of members >= 0 or 'all', got -1"):
+        lambda_jobs.group(*members, tolerate=-1)

@@ -119,7 +119,12 @@ def create(  # noqa: PLR0917 - the item's fields
             )
         spec = plan[stage]
         summary.append(
-            {"group": spec["group"], "members": len(spec["steps"]), "chunks": len(chunks)}
+            {
+                "group": spec["group"],
+                "members": len(spec["steps"]),
+                "chunks": len(chunks),
+                "tolerate": spec.get("tolerate", 0),
+            }
         )
     client.put_item(
         TableName=table,

@@ -51,13 +51,22 @@ def resumed(job: Arrival) -> None:
 def failed(job: Arrival, error_type: str, error_message: str) -> None:
     def fail() -> None:
         store, envelope = job.store, job.envelope
-        assert store is not None and envelope is not None
+        assert store is not None and envelope is not None and envelope.workflow is not None
         from lambda_jobs.jobstore import workflow_state
 
+        item = workflow_state.load(store.client, store.table, envelope.workflow["id"])
+        if item is not None and item["plan"][envelope.workflow["stage"]].get("tolerate", 0) > 0:
+            # A group that tolerates failures: the member joins with an error marker; the
+            # completer counts the markers against the tolerance.
+            from lambda_jobs.workflows.canvas import error_marker
+
+            marker = error_marker(envelope.id, error_type, error_message[:1000])
+            _advance(job, json.dumps(marker, separators=(",", ":")), None)
+            return
         workflow_state.finish(
             store.client,
             store.table,
-            envelope.workflow["id"],  # type: ignore[index]
+            envelope.workflow["id"],
             workflow_state.FAILED,
             failed_step=envelope.id,
             error=f"{error_type}: {error_message}",
@@ -94,6 +103,21 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
     ):
         return
     results = workflow_state.results(client, table, workflow_id, stage, members)
+    from lambda_jobs.workflows.canvas import ERROR_MARKER
+
+    failures = [r for r in results if isinstance(r, dict) and ERROR_MARKER in r]
+    if len(failures) > plan[stage].get("tolerate", 0):
+        first = failures[0][ERROR_MARKER]
+        workflow_state.finish(
+            client,
+            table,
+            workflow_id,
+            workflow_state.FAILED,
+            failed_step=first["job_id"],
+            error=f"{first['type']}: {first['message']} ({len(failures)} of {members} members "
+            f"failed, {plan[stage].get('tolerate', 0)} tolerated)",
+        )
+        return
     outcome = results if plan[stage]["group"] else results[0]
     if stage + 1 == len(plan):
         workflow_state.finish(

@@ -50,13 +50,24 @@ def without_result(job: PreparedJob) -> NoResult:
 Step = PreparedJob | NoResult
 
 
+#: The key of the marker a tolerated failed member leaves in its group's results.
+ERROR_MARKER = "lambda_jobs.error"
+
+
+def error_marker(job_id: str, error_type: str, message: str) -> dict[str, Any]:
+    """What a tolerated failed member contributes to its group's results (never a ``None``)."""
+    return {ERROR_MARKER: {"job_id": job_id, "type": error_type, "message": message}}
+
+
 class Group:
-    """Steps that run at the same time; what follows receives their results in member order."""
+    """Steps that run at the same time; what follows receives their results in member order.
+    ``tolerate`` members may fail (after their retries) without failing the workflow."""
 
-    __slots__ = ("members",)
+    __slots__ = ("members", "tolerate")
 
-    def __init__(self, members: list[Step]) -> None:
+    def __init__(self, members: list[Step], tolerate: int = 0) -> None:
         self.members = members
+        self.tolerate = tolerate
 
     def enqueue(self) -> Workflow:
         """Start this group as a workflow of one stage."""
@@ -87,8 +98,12 @@ def chain(*parts: Step | Group | Chain) -> Chain:
     return Chain(list(parts))
 
 
-def group(*members: Step | Iterable[Step]) -> Group:
-    """Jobs to run at the same time: ``group(a.prepare(), b.prepare())`` or ``group(generator)``."""
+def group(*members: Step | Iterable[Step], tolerate: int | str = 0) -> Group:
+    """Jobs to run at the same time: ``group(a.prepare(), b.prepare())`` or ``group(generator)``.
+
+    ``tolerate``: how many members may fail (a count, or ``"all"``) and the workflow still goes
+    on; what follows then receives a failed member's result as :func:`error_marker`.
+    """
     flat: list[Any] = []
     for member in members:
         if isinstance(member, (PreparedJob, NoResult, Group, Chain)):
@@ -104,7 +119,13 @@ def group(*members: Step | Iterable[Step]) -> Group:
                 f"{type(member).__name__}: run the nested flow as its own workflow"
             )
         _check_part(member, "group")
-    return Group(flat)
+    if tolerate == "all":
+        tolerate = len(flat)
+    if type(tolerate) is not int or tolerate < 0:
+        raise InvalidJobError(
+            f"group(tolerate=...) is a count of members >= 0 or 'all', got {tolerate!r}"
+        )
+    return Group(flat, tolerate)
 
 
 def _check_part(part: Any, where: str) -> None:
@@ -124,7 +145,13 @@ def plan_of(flow: Chain | Group) -> list[dict[str, Any]]:
             for inner in part.parts:
                 add(inner)
         elif isinstance(part, Group):
-            stages.append({"group": True, "steps": [_step(m) for m in part.members]})
+            stages.append(
+                {
+                    "group": True,
+                    "tolerate": part.tolerate,
+                    "steps": [_step(m) for m in part.members],
+                }
+            )
         else:
             stages.append({"group": False, "steps": [_step(part)]})
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lambda_jobs.workflows.canvas import prepared_step
+from lambda_jobs.workflows.canvas import error_marker, prepared_step
 
 if TYPE_CHECKING:
     from lambda_jobs.workflows.handle import Workflow
@@ -26,7 +26,8 @@ def run_workflow_inline(workflow_id: str, plan: list[dict[str, Any]]) -> Workflo
     status = "succeeded"
     failed: Step | None = None
     for stage, spec in enumerate(plan):
-        results = []
+        results: list[Any] = []
+        failures: list[Step] = []
         for member, step in enumerate(spec["steps"]):
             job = enqueue_one(
                 prepared_step(step, workflow_id, stage, member, result, has_result), config
@@ -34,10 +35,14 @@ def run_workflow_inline(workflow_id: str, plan: list[dict[str, Any]]) -> Workflo
             steps.append(
                 Step(stage, member, job.id, step["task"], str(job.status), job.attempts, job.error)
             )
-            results.append(job.return_value)
-            if job.status != "succeeded" and failed is None:
-                failed = steps[-1]
-        if failed is not None:
+            if job.status == "succeeded":
+                results.append(job.return_value)
+                continue
+            error_type, _, message = (job.error or "Error: ").partition(": ")
+            results.append(error_marker(job.id, error_type, message))
+            failures.append(steps[-1])
+        if len(failures) > spec.get("tolerate", 0):
+            failed = failures[0]
             status = "failed"
             break
         result = results if spec["group"] else results[0]
