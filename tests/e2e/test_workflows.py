@@ -69,6 +69,7 @@ def test_a_failed_step_ends_the_workflow_and_later_steps_never_start(backend: Ba
         demo_tasks.add.prepare(1, 2, tag=t),
         without_result(demo_tasks.failing.prepare(f"boom {t}")),
         demo_tasks.add.prepare(100, tag=t),
+        on_failure=demo_tasks.hello.prepare(),  # gets the workflow id
     ).enqueue()
     ended(wf)
     assert wf.status == "failed"
@@ -78,6 +79,12 @@ def test_a_failed_step_ends_the_workflow_and_later_steps_never_start(backend: Ba
     poll(lambda: wf.refresh().steps[1].status == "failed", timeout=20, what="the step's status")
     assert [s.status for s in wf.steps] == ["succeeded", "failed", "pending"]
     assert [e["amount"] for e in backend.events(task="add", tag=t)] == [2]  # the last never ran
+    poll(
+        lambda: backend.events(task="hello", greeting=f"Hello, {wf.id}!"),
+        timeout=20,
+        what="the on_failure step",
+    )
+    assert len(backend.events(task="hello", greeting=f"Hello, {wf.id}!")) == 1
 
 
 def test_duplicate_deliveries_of_every_member_start_the_successor_once(backend: Backend) -> None:

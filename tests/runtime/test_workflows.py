@@ -176,3 +176,21 @@ def test_inline_tolerated_failures_are_markers_and_one_too_many_fails(inline: No
     assert over.status == "failed" and over.error == "RuntimeError: a"
     with pytest.raises(InvalidJobError, match="a count of members >= 0 or 'all', got -1"):
         lambda_jobs.group(*members, tolerate=-1)
+
+
+@lambda_jobs.task(name="wf.notify")
+def notify(workflow_id: str) -> str:
+    return f"notified {workflow_id}"
+
+
+def test_inline_on_failure_runs_once_with_the_workflow_id(inline: None) -> None:
+    failing = lambda_jobs.chain(
+        const.prepare(1),
+        without_result(boom.prepare("x")),
+        on_failure=notify.prepare(),  # type: ignore[call-arg]
+    ).enqueue()
+    assert failing.status == "failed"
+    error_step = failing.steps[-1]
+    assert (error_step.task, error_step.status) == ("wf.notify", "succeeded")
+    fine = lambda_jobs.chain(const.prepare(1), on_failure=notify.prepare()).enqueue()  # type: ignore[call-arg]
+    assert fine.status == "succeeded" and [s.task for s in fine.steps] == ["wf.const"]

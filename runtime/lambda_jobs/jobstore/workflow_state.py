@@ -100,7 +100,14 @@ def plan_pk(workflow_id: str, stage: int, chunk: int) -> str:
 
 
 def create(  # noqa: PLR0917 - the item's fields
-    client: Any, table: str, workflow_id: str, plan: list[Any], config: str, ttl_seconds: int
+    client: Any,
+    table: str,
+    workflow_id: str,
+    plan: list[Any],
+    config: str,
+    ttl_seconds: int,
+    *,
+    on_failure: dict[str, Any] | None = None,
 ) -> None:
     """Write the stages' chunk items, then the workflow item (``attribute_not_exists``).
     Raises ``ValueError`` for a step too large to store."""
@@ -126,9 +133,11 @@ def create(  # noqa: PLR0917 - the item's fields
                 "tolerate": spec.get("tolerate", 0),
             }
         )
+    extra = {} if on_failure is None else {"on_failure": s(json.dumps(on_failure))}
     client.put_item(
         TableName=table,
         Item={
+            **extra,
             "pk": s(workflow_pk(workflow_id)),
             "status": s(RUNNING),
             "plan": s(json.dumps(summary, separators=(",", ":"))),

@@ -55,6 +55,8 @@ def failed(job: Arrival, error_type: str, error_message: str) -> None:
         from lambda_jobs.jobstore import workflow_state
 
         item = workflow_state.load(store.client, store.table, envelope.workflow["id"])
+        if item is not None and envelope.workflow["stage"] >= len(item["plan"]):
+            return  # the on_failure step itself failed: its dead-letter entry says so
         if item is not None and item["plan"][envelope.workflow["stage"]].get("tolerate", 0) > 0:
             # A group that tolerates failures: the member joins with an error marker; the
             # completer counts the markers against the tolerance.
@@ -63,11 +65,11 @@ def failed(job: Arrival, error_type: str, error_message: str) -> None:
             marker = error_marker(envelope.id, error_type, error_message[:1000])
             _advance(job, json.dumps(marker, separators=(",", ":")), None)
             return
-        workflow_state.finish(
+        _fail(
             store.client,
             store.table,
             envelope.workflow["id"],
-            workflow_state.FAILED,
+            item,
             failed_step=envelope.id,
             error=f"{error_type}: {error_message}",
         )
@@ -88,11 +90,11 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
         return  # ended (failed, cancelled) or expired: no later stage starts
     plan = item["plan"]
     if result_json is None:
-        workflow_state.finish(
+        _fail(
             client,
             table,
             workflow_id,
-            workflow_state.FAILED,
+            item,
             failed_step=envelope.id,
             error=f"lambda_jobs.ResultNotStored: {why}",
         )
@@ -108,11 +110,11 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
     failures = [r for r in results if isinstance(r, dict) and ERROR_MARKER in r]
     if len(failures) > plan[stage].get("tolerate", 0):
         first = failures[0][ERROR_MARKER]
-        workflow_state.finish(
+        _fail(
             client,
             table,
             workflow_id,
-            workflow_state.FAILED,
+            item,
             failed_step=first["job_id"],
             error=f"{first['type']}: {first['message']} ({len(failures)} of {members} members "
             f"failed, {plan[stage].get('tolerate', 0)} tolerated)",
@@ -139,14 +141,42 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
         )
         start_stage(config, workflow_id, steps, stage + 1, outcome, has_result=True)
     except InvalidJobError as exc:  # e.g. the results do not fit the next step's envelope
-        workflow_state.finish(
+        _fail(
             client,
             table,
             workflow_id,
-            workflow_state.FAILED,
+            item,
             failed_step=envelope.id,
             error=f"InvalidJobError: {exc}",
         )
+
+
+def _fail(
+    client: Any,
+    table: str,
+    workflow_id: str,
+    item: dict[str, Any] | None,
+    *,
+    failed_step: str,
+    error: str,
+) -> None:
+    """End the workflow ``failed``; then start its ``on_failure`` step (derived id: every
+    delivery that sees the failure may send it, the claim runs it once)."""
+    from lambda_jobs.jobstore import workflow_state
+
+    ended = workflow_state.finish(
+        client, table, workflow_id, workflow_state.FAILED, failed_step=failed_step, error=error
+    )
+    if item is None or "on_failure" not in item:
+        return
+    if not ended and item["status"] != workflow_state.FAILED:
+        return  # it had ended otherwise (cancelled, succeeded): no error step
+    from lambda_jobs import config as config_module
+    from lambda_jobs.workflows.start import start_stage
+
+    config = config_module.resolve(str(item["config"]))
+    step = json.loads(str(item["on_failure"]))
+    start_stage(config, workflow_id, [step], len(item["plan"]), workflow_id, has_result=True)
 
 
 def _guarded(job: Arrival, work: Any) -> None:

@@ -77,25 +77,37 @@ class Group:
 class Chain:
     """Stages run one after another; each starts after the one before it succeeded."""
 
-    __slots__ = ("parts",)
+    __slots__ = ("on_failure", "parts")
 
-    def __init__(self, parts: list[Step | Group | Chain]) -> None:
+    def __init__(self, parts: list[Step | Group | Chain], on_failure: Step | None = None) -> None:
         self.parts = parts
+        self.on_failure = on_failure
 
     def enqueue(self) -> Workflow:
         """Send the first stage; returns the :class:`~lambda_jobs.workflows.handle.Workflow`."""
         from lambda_jobs.workflows.start import enqueue_workflow
 
-        return enqueue_workflow(plan_of(self))
+        on_failure = None if self.on_failure is None else _step(self.on_failure)
+        if on_failure is not None and on_failure["awaits_result"] and not on_failure["result"]:
+            raise InvalidJobError(str(on_failure["awaits_result"]))
+        return enqueue_workflow(plan_of(self), on_failure)
 
 
-def chain(*parts: Step | Group | Chain) -> Chain:
-    """Steps, groups and chains to run one after another (a group followed by a step: a chord)."""
+def chain(*parts: Step | Group | Chain, on_failure: Step | None = None) -> Chain:
+    """Steps, groups and chains to run one after another (a group followed by a step: a chord).
+
+    ``on_failure``: a job that runs once if the workflow fails, with the workflow id as its first
+    positional argument (unless wrapped in :func:`without_result`).
+    """
     if not parts:
         raise InvalidJobError("chain() needs at least one step")
     for part in parts:
         _check_part(part, "chain")
-    return Chain(list(parts))
+    if on_failure is not None and not isinstance(on_failure, (PreparedJob, NoResult)):
+        raise InvalidJobError(
+            f"chain(on_failure=...) takes a prepared job, got {type(on_failure).__name__}"
+        )
+    return Chain(list(parts), on_failure)
 
 
 def group(*members: Step | Iterable[Step], tolerate: int | str = 0) -> Group:

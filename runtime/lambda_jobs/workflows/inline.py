@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from lambda_jobs.workflows.handle import Workflow
 
 
-def run_workflow_inline(workflow_id: str, plan: list[dict[str, Any]]) -> Workflow:
+def run_workflow_inline(
+    workflow_id: str, plan: list[dict[str, Any]], on_failure: dict[str, Any] | None = None
+) -> Workflow:
     from lambda_jobs import config as config_module
     from lambda_jobs.enqueue.client import enqueue_one
     from lambda_jobs.workflows.handle import Step, Workflow
@@ -44,6 +46,22 @@ def run_workflow_inline(workflow_id: str, plan: list[dict[str, Any]]) -> Workflo
         if len(failures) > spec.get("tolerate", 0):
             failed = failures[0]
             status = "failed"
+            if on_failure is not None:
+                job = enqueue_one(
+                    prepared_step(on_failure, workflow_id, len(plan), 0, workflow_id, True),
+                    config,
+                )
+                steps.append(
+                    Step(
+                        len(plan),
+                        0,
+                        job.id,
+                        on_failure["task"],
+                        str(job.status),
+                        job.attempts,
+                        job.error,
+                    )
+                )
             break
         result = results if spec["group"] else results[0]
         has_result = True

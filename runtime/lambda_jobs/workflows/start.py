@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from lambda_jobs.workflows.handle import Workflow
 
 
-def enqueue_workflow(plan: list[dict[str, Any]]) -> Workflow:
+def enqueue_workflow(
+    plan: list[dict[str, Any]], on_failure: dict[str, Any] | None = None
+) -> Workflow:
     """Run ``plan`` inline, or record it in the job store and send its first stage."""
     from lambda_jobs import config as config_module
 
@@ -31,7 +33,7 @@ def enqueue_workflow(plan: list[dict[str, Any]]) -> Workflow:
     if config.is_inline:
         from lambda_jobs.workflows.inline import run_workflow_inline
 
-        return run_workflow_inline(workflow_id, plan)
+        return run_workflow_inline(workflow_id, plan, on_failure)
     if config.job_store is None:
         raise ConfigurationError(
             f"this {config.backend} backend has no job store, and a workflow keeps its state "
@@ -44,7 +46,13 @@ def enqueue_workflow(plan: list[dict[str, Any]]) -> Workflow:
     client = _client(config)
     try:
         workflow_state.create(
-            client, config.job_store.table, workflow_id, plan, raw, config.job_store.ttl_seconds
+            client,
+            config.job_store.table,
+            workflow_id,
+            plan,
+            raw,
+            config.job_store.ttl_seconds,
+            on_failure=on_failure,
         )
     except ValueError as exc:
         raise InvalidJobError(str(exc)) from None
