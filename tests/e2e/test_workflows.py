@@ -107,6 +107,9 @@ def test_duplicate_deliveries_of_every_member_start_the_successor_once(backend: 
     ended(wf)
     assert wf.status == "succeeded", wf.error
     poll(lambda: len(job_lines_of(backend, wf)) >= 2 * members, timeout=30, what="duplicates")
+    lines = job_lines_of(backend, wf)
+    assert {x["workflow_id"] for x in lines} == {wf.id}  # each line names its workflow and step
+    assert {x["workflow_step"] for x in lines} == {f"0.{m}" for m in range(members)}
     assert len(backend.events(task="collect", tag=t)) == 1
     assert len(backend.events(task="square", tag=t)) == members  # each member ran once
 
