@@ -8,6 +8,7 @@ Each test enqueues through ``lambda_jobs.chain`` / ``group`` and reads the outco
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -219,3 +220,21 @@ def test_tolerated_failures_reach_the_successor_as_markers(backend: Backend) -> 
     }
     assert collected["values"] == [1, marker, 9]
     assert wf.result == 10
+
+
+def test_results_too_large_for_the_next_envelope_fail_the_workflow_naming_sizes(
+    backend: Backend,
+) -> None:
+    t = tag()
+    big = "x" * 60_000  # each greeting is kept (under the store's 64 KiB); 20 of them are not sent
+    wf = lambda_jobs.chain(
+        lambda_jobs.group(demo_tasks.hello.prepare(f"{big}{i}") for i in range(20)),
+        demo_tasks.collect.prepare(tag=t),
+    ).enqueue()
+    ended(wf, timeout=90)
+    assert wf.status == "failed"
+    assert wf.error is not None
+    assert re.search(
+        r"is [\d,]+ bytes as JSON, over the \w+ backend's limit of [\d,]+ bytes", wf.error
+    )
+    assert not backend.events(task="collect", tag=t)  # nothing truncated, nothing sent
