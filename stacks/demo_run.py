@@ -46,6 +46,7 @@ DELAY_SECONDS = 5
 SLOW_SECONDS = 10
 DEADLINE_SECONDS = 90
 FAILING_MESSAGE = "this task always fails"
+CHORD_MEMBERS = 5
 
 
 @dataclass(slots=True)
@@ -188,6 +189,23 @@ def enqueue_all(backend: str, config_value: str) -> list[DemoJob]:
             lane=lane(0),
         ),
         tasks.slow.enqueue(SLOW_SECONDS),
+    )
+    from lambda_jobs import chain, group
+
+    chord = f"{backend} chord"
+    add(
+        DemoJob(
+            backend,
+            f"chord of {CHORD_MEMBERS} (workflow)",
+            f"collect gets {[i * i for i in range(CHORD_MEMBERS)]}",
+            "collect",
+            match={"tag": chord, "values": [i * i for i in range(CHORD_MEMBERS)]},
+            lane=lane(0),
+        ),
+        chain(
+            group(tasks.square.prepare(i, tag=chord) for i in range(CHORD_MEMBERS)),
+            tasks.collect.prepare(tag=chord),
+        ).enqueue(),
     )
     return jobs
 

@@ -269,6 +269,24 @@ class JobBackend(Construct):
             )
         )
         self.schedule_resources = provision_schedules(self, self.schedules)
+        if self.job_table is not None:
+            # Workflows (docs/guide/workflows.md): the function that completes a stage enqueues
+            # the next one (with the members' results, read by BatchGetItem): what
+            # grant_enqueue gives. The lanes go in a policy of their own: Lamb's lanes are this
+            # role's functions, which depend on the role's default policy (a cycle there).
+            iam.Policy(
+                self, "WorkflowLanes", roles=[self.role], statements=[self._lane_statement()]
+            )
+            self._grant(
+                self.role,
+                [
+                    *self._enqueue_statements(),
+                    iam.PolicyStatement(
+                        actions=["scheduler:DeleteSchedule"], resources=[self.schedules_arn]
+                    ),
+                ],
+            )
+            self.job_table.grant(self.role, CLIENT_ACTIONS)
         self._publish(config_queues)
         self.monitoring = BackendMonitoring(
             self,

@@ -40,6 +40,7 @@ CLIENT_ACTIONS = (
     "dynamodb:GetItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
+    "dynamodb:BatchGetItem",  # workflows: a stage's results, a workflow's steps
 )
 
 

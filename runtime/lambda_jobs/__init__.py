@@ -10,6 +10,7 @@ The public API is small and import-cheap (no boto3 until a call needs AWS)::
     send_welcome_email.enqueue(42)                              # one job
     send_welcome_email.using(priority=50).enqueue(7)            # a configured copy
     enqueue_many(send_welcome_email.prepare(i) for i in ids)    # bulk, few requests
+    chain(group(resize.prepare(i) for i in ids), summarize.prepare()).enqueue()  # a workflow
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 
     from lambda_jobs.context import JobContext
     from lambda_jobs.job import Job, JobStatus, PreparedJob
+    from lambda_jobs.workflows.canvas import chain, group
+    from lambda_jobs.workflows.handle import Workflow, get_workflow
 
 #: Public names loaded on first use (PEP 562), each from its module: job receipts are only needed
 #: where jobs are enqueued, a :class:`JobContext` only where a ``takes_context`` task runs, and
@@ -50,6 +53,10 @@ _LAZY = {
     "JobStatus": "lambda_jobs.job",
     "PreparedJob": "lambda_jobs.job",
     "JobContext": "lambda_jobs.context",
+    "chain": "lambda_jobs.workflows.canvas",
+    "group": "lambda_jobs.workflows.canvas",
+    "Workflow": "lambda_jobs.workflows.handle",
+    "get_workflow": "lambda_jobs.workflows.handle",
 }
 
 
@@ -114,8 +121,12 @@ __all__ = [
     "ResultNotStored",
     "Task",
     "UnknownJobError",
+    "Workflow",
     "cancel_job",
+    "chain",
     "enqueue_many",
     "get_job",
+    "get_workflow",
+    "group",
     "task",
 ]

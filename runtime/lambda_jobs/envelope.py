@@ -14,6 +14,9 @@ handler sends ``attempt + 1`` when it retries; on Goat the SQS receive count add
 ``retry_backoff_max``, ``retry_jitter``) that win over the task's own; unknown override keys
 are an error. ``schedule`` is present only on a job a recurring schedule started
 (:mod:`lambda_jobs.scheduling.recurring`): ``{"name", "scheduled_time", "arn"}``, the firing it is.
+``workflow`` is present only on a step of a workflow (:mod:`lambda_jobs.workflows`):
+``{"v": 1, "id": "<workflow id>", "stage": 0, "member": 0}``; ``v`` is the workflow format's own
+version. Envelopes without it (every envelope written before workflows existed) run as before.
 
 JSON only: no pickle, so a message can never execute code on decode.
 """
@@ -62,6 +65,7 @@ class Envelope:
         "run_after",
         "schedule",
         "task",
+        "workflow",
     )
 
     def __init__(
@@ -78,6 +82,7 @@ class Envelope:
         attempt: int = 1,
         overrides: dict[str, Any] | None = None,
         schedule: dict[str, str] | None = None,
+        workflow: dict[str, Any] | None = None,
     ) -> None:
         self.id = id
         self.task = task
@@ -90,6 +95,7 @@ class Envelope:
         self.attempt = attempt
         self.overrides = overrides if overrides is not None else {}
         self.schedule = schedule
+        self.workflow = workflow
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Envelope):
@@ -118,6 +124,8 @@ class Envelope:
         }
         if self.schedule is not None:
             data["schedule"] = self.schedule
+        if self.workflow is not None:
+            data["workflow"] = self.workflow
         return data
 
     def to_json(self) -> str:
@@ -174,10 +182,10 @@ def from_json(text: str | bytes) -> Envelope:
     return from_dict(parse_json(text))
 
 
-#: Every key an envelope may have; one of a job that no recurring schedule started has all but
-#: ``schedule`` (the only key :meth:`Envelope.to_dict` leaves out).
+#: Every key an envelope may have; a plain job's has all but ``schedule`` and ``workflow`` (the
+#: keys :meth:`Envelope.to_dict` leaves out when unset).
 _KNOWN_KEYS = frozenset({VERSION_KEY, *Envelope.__slots__})
-_PLAIN_KEY_COUNT = len(_KNOWN_KEYS) - 1
+_PLAIN_KEY_COUNT = len(_KNOWN_KEYS) - 2
 #: The values of every key, in one call (C), for the hot path of :func:`from_dict`.
 _fields = itemgetter(
     VERSION_KEY,
@@ -239,6 +247,7 @@ def from_dict(data: Any) -> Envelope:
     envelope.attempt = attempt
     envelope.overrides = overrides
     envelope.schedule = None
+    envelope.workflow = None
     return envelope
 
 
@@ -292,6 +301,9 @@ def _checked_envelope(data: Any) -> Envelope:
     schedule = data.get("schedule")
     if schedule is not None:
         _check_schedule(schedule)
+    workflow = data.get("workflow")
+    if workflow is not None:
+        _check_workflow(workflow)
     run_after_raw = data.get("run_after")
     return Envelope(
         id=job_id,
@@ -305,7 +317,28 @@ def _checked_envelope(data: Any) -> Envelope:
         attempt=attempt,
         overrides=overrides,
         schedule=schedule,
+        workflow=workflow,
     )
+
+
+#: The workflow field's format version this runtime reads (see the module docstring).
+WORKFLOW_VERSION = 1
+
+
+def _check_workflow(workflow: Any) -> None:
+    if not isinstance(workflow, dict) or workflow.get("v") != WORKFLOW_VERSION:
+        raise EnvelopeError(
+            "envelope field 'workflow' must be an object with \"v\": "
+            f"{WORKFLOW_VERSION} (this runtime reads workflow format {WORKFLOW_VERSION})"
+        )
+    ok = isinstance(workflow.get("id"), str) and workflow["id"]
+    for key in ("stage", "member"):
+        value = workflow.get(key)
+        ok = ok and type(value) is int and value >= 0
+    if not ok:
+        raise EnvelopeError(
+            "envelope field 'workflow' needs a string 'id' and integers 'stage' and 'member' >= 0"
+        )
 
 
 def _check_schedule(schedule: Any) -> None:

@@ -29,6 +29,12 @@ class PreparedJob:
     overrides: dict[str, Any] = field(default_factory=dict)
     """Per-job task options for the envelope's ``overrides`` (see ``envelope.OVERRIDE_TYPES``);
     the Django backend sends a task's resolved retries, backoff and timeout this way."""
+    awaits_result: str | None = None
+    """Set when the arguments fit the signature only with one more first positional argument: a
+    workflow step that receives its predecessor's result (:mod:`lambda_jobs.workflows`). Holds
+    the signature error, which enqueueing the job on its own raises."""
+    workflow: dict[str, Any] | None = None
+    """The envelope's ``workflow`` field of a workflow step (:mod:`lambda_jobs.workflows`)."""
 
 
 def prepare(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> PreparedJob:
@@ -38,8 +44,16 @@ def prepare(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any])
     args, kwargs = tuple(args), dict(kwargs)
     if task.check_arguments:
         from lambda_jobs.enqueue.signature import check_signature
+        from lambda_jobs.errors import InvalidJobError
 
-        check_signature(task.name, task.func, task.takes_context, args, kwargs)
+        try:
+            check_signature(task.name, task.func, task.takes_context, args, kwargs)
+        except InvalidJobError as exc:
+            try:  # a workflow step that takes its predecessor's result first?
+                check_signature(task.name, task.func, task.takes_context, (None, *args), kwargs)
+            except InvalidJobError:
+                raise exc from None
+            return PreparedJob(task=task, args=args, kwargs=kwargs, awaits_result=str(exc))
     return PreparedJob(task=task, args=args, kwargs=kwargs)
 
 

@@ -85,3 +85,24 @@ def tick(context: JobContext, label: str = "tick") -> str:
         attempt=context.attempt,
     )
     return f"{label} {scheduled}"
+
+
+@task
+def add(value: int, amount: int, tag: str = "") -> int:
+    """A workflow step: returns ``value + amount`` (``value`` is the step before's result)."""
+    record("add", "succeeded", value=value, amount=amount, tag=tag)
+    return value + amount
+
+
+@task
+def square(number: int, tag: str = "") -> int:
+    """A group member: returns ``number * number``."""
+    record("square", "succeeded", number=number, tag=tag)
+    return number * number
+
+
+@task
+def collect(values: list[Any], tag: str = "") -> int:
+    """A chord's successor: records the members' results in the order it got them."""
+    record("collect", "succeeded", values=values, tag=tag)
+    return sum(v for v in values if isinstance(v, int))  # a tolerated failure is a marker

@@ -123,7 +123,14 @@ def test_functions_get_the_table_name_ttl_and_only_item_rights(synth: Synth) -> 
         for action, statement in statements(template, "JobsFunctionRole").items()
         if action.startswith("dynamodb:")
     }
-    assert set(dynamo) == {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+    # Item rights only; PutItem and BatchGetItem for workflows (a stage enqueues the next).
+    assert set(dynamo) == {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:PutItem",
+        "dynamodb:BatchGetItem",
+    }
     for statement in dynamo.values():
         assert statement["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}
 
@@ -137,6 +144,7 @@ def test_grant_enqueue_adds_item_rights_and_grant_read_jobs_the_index(synth: Syn
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
+        "dynamodb:BatchGetItem",
     }
     assert all(s["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]} for s in app.values())
     ops = statements(template, "OpsRole")

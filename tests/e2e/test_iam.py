@@ -147,15 +147,14 @@ def test_denied_calls_fail_as_aws_fails_them(goat_backend: Backend, demo_assembl
     table = goat_backend.config["job_store"]["table"]
     table_arn = f"arn:aws:dynamodb:{goat_backend.config['region']}:{ACCOUNT}:table/{table}"
     with pytest.raises(ClientError) as caught:
-        _client("dynamodb", goat_backend, role).put_item(
-            TableName=table, Item={"pk": {"S": "x"}, "sk": {"S": "y"}}
-        )
+        # (PutItem is granted since workflows: a stage enqueues the next; Scan never is)
+        _client("dynamodb", goat_backend, role).scan(TableName=table)
     error = caught.value.response["Error"]
     assert error["Code"] == "AccessDeniedException"
     assert error["Message"] == (
         f"User: {session}/{_role_name(demo_assembly, 'JobsFunctionRole')} is not authorized to "
-        f"perform: dynamodb:PutItem on resource: {table_arn} because no identity-based policy "
-        "allows the dynamodb:PutItem action"
+        f"perform: dynamodb:Scan on resource: {table_arn} because no identity-based policy "
+        "allows the dynamodb:Scan action"
     )
     other = _role_name(demo_assembly, "JobsSchedulerRole")
     with pytest.raises(ClientError) as caught:

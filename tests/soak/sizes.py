@@ -34,3 +34,5 @@ EXAMPLES = 400 if FULL else 60
 #: ``SOAK_JOB_STORE=1``: every soak backend gets ``job_store=JobStore()`` (duplicates skipped);
 #: figures are then labelled ``+store`` and RESULTS.md is not replaced (it holds the default run).
 JOB_STORE = os.environ.get("SOAK_JOB_STORE", "") == "1"
+#: Members of the workflow soak's chord (each delivered twice): the issue's 10,000 at full size.
+WORKFLOW_MEMBERS = 10_000 if FULL else 100

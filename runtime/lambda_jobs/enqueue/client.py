@@ -136,6 +136,8 @@ def _checked[T](
                     f"job id {job.id} appears twice in one enqueue; prepare each job separately"
                 )
             seen.add(job.id)
+            if job.awaits_result is not None:
+                raise InvalidJobError(job.awaits_result)
             if config.job_store is None:
                 _check_no_unique(job, config)
             results.append(check(job))
@@ -252,6 +254,7 @@ def _envelope_and_delay(
         run_after=run_after,
         attempt=1,
         overrides=dict(job.overrides),
+        workflow=job.workflow,
     )
     from lambda_jobs.jsoncodec import wire_size
 

@@ -16,7 +16,7 @@ retry or dead-letter. A backend supplies only what differs, as a :class:`Policy`
 from __future__ import annotations
 
 from lambda_jobs.worker.triage import dead_letter
-from lambda_jobs.worker.words import EXHAUSTED, RETRYING, RUN, SUCCEEDED
+from lambda_jobs.worker.words import EXHAUSTED, FINISHED, RETRYING, RUN, SUCCEEDED
 
 TYPE_CHECKING = False  # see lambda_jobs/__init__.py
 if TYPE_CHECKING:
@@ -63,6 +63,10 @@ def live[J: Arrival, R](
     limit, message = job.time_limit(clock)
     action = job.claim(limit, worker_id, delivered_attempt)
     if action != RUN:
+        if action == FINISHED and job.envelope is not None and job.envelope.workflow is not None:
+            from lambda_jobs.worker import workflow_step
+
+            workflow_step.resumed(job)
         return policy.skipped(job, action)
     if job.reason is not None:
         error_type, error_message = job.refusal()
@@ -72,6 +76,10 @@ def live[J: Arrival, R](
     outcome = job.run(clock, limit, message)
     if outcome.ok:
         job.settle(SUCCEEDED, value=outcome.value)
+        if job.envelope is not None and job.envelope.workflow is not None:
+            from lambda_jobs.worker import workflow_step
+
+            workflow_step.succeeded(job, outcome.value)
         job.log(SUCCEEDED, outcome.duration_ms)
         return policy.succeeded(job)
     assert outcome.error is not None
@@ -106,6 +114,10 @@ def send_to_dlq[J: Arrival, R](  # noqa: PLR0917 - the entry's fields, in the or
 ) -> R:
     """Dead-letter ``job`` (:func:`~lambda_jobs.worker.triage.dead_letter`) keyed as ``policy``
     says; returns what ``policy`` answers for it."""
+    if job.envelope is not None and job.envelope.workflow is not None:
+        from lambda_jobs.worker import workflow_step
+
+        workflow_step.failed(job, error_type, error_message)
     body, deduplication_id, group_id = policy.dead_letter_entry(job, reason)
     failure = dead_letter(
         job,

@@ -305,6 +305,11 @@ class Arrival:
         if env is not None:
             if env.schedule is not None:  # a recurring firing: which schedule (its time is due_at)
                 extra.setdefault("schedule", env.schedule.get("name"))
+            if env.workflow is not None:  # a workflow's step: which workflow, which position
+                extra.setdefault("workflow_id", env.workflow["id"])
+                extra.setdefault(
+                    "workflow_step", f"{env.workflow['stage']}.{env.workflow['member']}"
+                )
             log_job(
                 env.id,
                 env.task,

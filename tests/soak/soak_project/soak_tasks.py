@@ -14,8 +14,9 @@ import time
 from lambda_jobs import JobContext, task
 
 
-def _record(context: JobContext, key: str, outcome: str) -> None:
+def _record(context: JobContext, key: str, outcome: str, **extra: object) -> None:
     line = {
+        **extra,
         "key": key,
         "job_id": context.job_id,
         "task": context.task_name,
@@ -109,3 +110,17 @@ def interrupted(context: JobContext, key: str) -> None:
     """Raises ``KeyboardInterrupt`` on every attempt (two): its job fails, its batch goes on."""
     _record(context, key, "failed")
     raise KeyboardInterrupt(f"{key}: interrupted on purpose")
+
+
+@task(takes_context=True)
+def member(context: JobContext, key: str, number: int) -> int:
+    """A workflow group's member: returns ``number * number``."""
+    _record(context, key, "succeeded")
+    return number * number
+
+
+@task(takes_context=True)
+def joined(context: JobContext, values: list[int], key: str) -> int:
+    """A chord's successor: records the members' results in the order it received them."""
+    _record(context, key, "succeeded", values=values)
+    return len(values)

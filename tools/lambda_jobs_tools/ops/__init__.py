@@ -1,5 +1,5 @@
 """Operations commands of the ``lambda-jobs`` console script: ``status``, ``dlq ...``, ``enqueue``,
-``schedules`` and ``jobs ...``.
+``schedules``, ``jobs ...`` and ``workflows show``.
 
 :func:`add_parser` adds them to the script's subparsers (``lambda_jobs_tools.cli`` lists this
 package among its subcommand modules). Every command reads the client configuration from
@@ -21,6 +21,7 @@ def add_parser(subparsers: Any) -> None:
         jobs_command,
         schedules_command,
         status_command,
+        workflows_command,
     )
 
     status_command.add_parser(subparsers)
@@ -28,3 +29,4 @@ def add_parser(subparsers: Any) -> None:
     enqueue_command.add_parser(subparsers)
     schedules_command.add_parser(subparsers)
     jobs_command.add_parser(subparsers)
+    workflows_command.add_parser(subparsers)

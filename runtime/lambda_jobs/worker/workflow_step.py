@@ -1,0 +1,197 @@
+"""What the worker does after a workflow step ends (docs/guide/workflows.md).
+
+Called by :mod:`lambda_jobs.worker.lifecycle` only for an envelope with a ``workflow`` field, so
+plain jobs never import this module. Never raises: a failure is added to the job's
+``store_error`` (its log line says it) and the next delivery of the step finishes the work.
+
+- :func:`succeeded`: record the member once (:func:`~lambda_jobs.jobstore.workflow_state.
+  record_member`); the delivery that completes the stage starts the next one with the stage's
+  results, or ends the workflow ``succeeded`` with them after the last stage.
+- :func:`resumed`: a duplicate delivery of a step that already succeeded (the claim said
+  ``finished``) does the same from the stored result, so a crash between the job's success and
+  its stage's bookkeeping is finished by the redelivery.
+- :func:`failed`: a step dead-lettered (retries used up, or refused) ends the workflow
+  ``failed``, naming the step and its error; no later stage starts.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lambda_jobs.worker.triage import Arrival
+
+
+def succeeded(job: Arrival, value: Any) -> None:
+    from lambda_jobs.jobstore.claims import encode_result
+
+    text, why = encode_result(value)
+    _guarded(job, lambda: _advance(job, text, why))
+
+
+def resumed(job: Arrival) -> None:
+    def resume() -> None:
+        store, envelope = job.store, job.envelope
+        assert store is not None and envelope is not None
+        from lambda_jobs.jobstore.schema import SUCCEEDED, decode_item, s
+
+        item = store.client.get_item(
+            TableName=store.table, Key={"pk": s(envelope.id)}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return
+        decoded = decode_item(item)
+        if decoded.get("status") == SUCCEEDED and "result" in decoded:
+            _advance(job, str(decoded["result"]), None)
+
+    _guarded(job, resume)
+
+
+def failed(job: Arrival, error_type: str, error_message: str) -> None:
+    def fail() -> None:
+        store, envelope = job.store, job.envelope
+        assert store is not None and envelope is not None and envelope.workflow is not None
+        from lambda_jobs.jobstore import workflow_state
+
+        item = workflow_state.load(store.client, store.table, envelope.workflow["id"])
+        if item is not None and envelope.workflow["stage"] >= len(item["plan"]):
+            return  # the on_failure step itself failed: its dead-letter entry says so
+        if item is not None and item["plan"][envelope.workflow["stage"]].get("tolerate", 0) > 0:
+            # A group that tolerates failures: the member joins with an error marker; the
+            # completer counts the markers against the tolerance.
+            from lambda_jobs.workflows.canvas import error_marker
+
+            marker = error_marker(envelope.id, error_type, error_message[:1000])
+            _advance(job, json.dumps(marker, separators=(",", ":")), None)
+            return
+        _fail(
+            store.client,
+            store.table,
+            envelope.workflow["id"],
+            item,
+            failed_step=envelope.id,
+            error=f"{error_type}: {error_message}",
+        )
+
+    _guarded(job, fail)
+
+
+def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
+    from lambda_jobs.jobstore import workflow_state
+
+    store, envelope = job.store, job.envelope
+    assert store is not None and envelope is not None and envelope.workflow is not None
+    marker = envelope.workflow
+    workflow_id, stage, member = marker["id"], marker["stage"], marker["member"]
+    client, table = store.client, store.table
+    item = workflow_state.load(client, table, workflow_id)
+    if item is None or item["status"] != workflow_state.RUNNING:
+        return  # ended (failed, cancelled) or expired: no later stage starts
+    plan = item["plan"]
+    if result_json is None:
+        _fail(
+            client,
+            table,
+            workflow_id,
+            item,
+            failed_step=envelope.id,
+            error=f"lambda_jobs.ResultNotStored: {why}",
+        )
+        return
+    members = int(plan[stage]["members"])
+    if not workflow_state.record_member(
+        client, table, workflow_id, stage, member, members, result_json, store.ttl_seconds
+    ):
+        return
+    results = workflow_state.results(client, table, workflow_id, stage, members)
+    from lambda_jobs.workflows.canvas import ERROR_MARKER
+
+    failures = [r for r in results if isinstance(r, dict) and ERROR_MARKER in r]
+    if len(failures) > plan[stage].get("tolerate", 0):
+        first = failures[0][ERROR_MARKER]
+        _fail(
+            client,
+            table,
+            workflow_id,
+            item,
+            failed_step=first["job_id"],
+            error=f"{first['type']}: {first['message']} ({len(failures)} of {members} members "
+            f"failed, {plan[stage].get('tolerate', 0)} tolerated)",
+        )
+        return
+    outcome = results if plan[stage]["group"] else results[0]
+    if stage + 1 == len(plan):
+        workflow_state.finish(
+            client,
+            table,
+            workflow_id,
+            workflow_state.SUCCEEDED,
+            result_json=json.dumps(outcome, separators=(",", ":")),
+        )
+        return
+    from lambda_jobs import config as config_module
+    from lambda_jobs.errors import InvalidJobError
+    from lambda_jobs.workflows.start import start_stage
+
+    config = config_module.resolve(str(item["config"]))
+    try:
+        steps = workflow_state.stage_steps(
+            client, table, workflow_id, stage + 1, int(plan[stage + 1]["chunks"])
+        )
+        start_stage(config, workflow_id, steps, stage + 1, outcome, has_result=True)
+    except InvalidJobError as exc:  # e.g. the results do not fit the next step's envelope
+        _fail(
+            client,
+            table,
+            workflow_id,
+            item,
+            failed_step=envelope.id,
+            error=f"InvalidJobError: {exc}",
+        )
+
+
+def _fail(
+    client: Any,
+    table: str,
+    workflow_id: str,
+    item: dict[str, Any] | None,
+    *,
+    failed_step: str,
+    error: str,
+) -> None:
+    """End the workflow ``failed``; then start its ``on_failure`` step (derived id: every
+    delivery that sees the failure may send it, the claim runs it once)."""
+    from lambda_jobs.jobstore import workflow_state
+
+    ended = workflow_state.finish(
+        client, table, workflow_id, workflow_state.FAILED, failed_step=failed_step, error=error
+    )
+    if item is None or "on_failure" not in item:
+        return
+    if not ended and item["status"] != workflow_state.FAILED:
+        return  # it had ended otherwise (cancelled, succeeded): no error step
+    from lambda_jobs import config as config_module
+    from lambda_jobs.workflows.start import start_stage
+
+    config = config_module.resolve(str(item["config"]))
+    step = json.loads(str(item["on_failure"]))
+    start_stage(config, workflow_id, [step], len(item["plan"]), workflow_id, has_result=True)
+
+
+def _guarded(job: Arrival, work: Any) -> None:
+    if job.store is None or job.envelope is None or job.envelope.workflow is None:
+        _note(job, "workflow step on a function without LAMBDA_JOBS_JOB_TABLE: not advanced")
+        return
+    try:
+        work()
+    except Exception as exc:
+        _note(
+            job,
+            f"workflow {job.envelope.workflow['id']}: {type(exc).__name__}: "
+            f"{str(exc)[:300]} (the step's next delivery finishes it)",
+        )
+
+
+def _note(job: Arrival, text: str) -> None:
+    job.store_error = f"{job.store_error}; {text}" if job.store_error else text

@@ -1,0 +1,234 @@
+"""``chain`` and ``group``, and the plan they compile to (docs/guide/workflows.md).
+
+A plan is a list of *stages* run one after another; a stage is one step (a job) or a group of
+steps that run at the same time. A chain's nested chains are flattened; a group's members are
+single jobs (a group of chains or of groups is refused in this version). A step receives its
+predecessor stage's outcome as its first positional argument: the return value after a one-step
+stage, the list of the members' results in member order after a group, unless it was wrapped in
+:func:`without_result`.
+
+The plan is plain JSON (each step: task name, args, kwargs, queue, priority, delay, overrides,
+whether it takes the result): it is stored in the workflow's job-store item, and the worker that
+finishes a stage builds the next stage's jobs from it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from lambda_jobs.errors import InvalidJobError
+from lambda_jobs.job import PreparedJob
+
+if TYPE_CHECKING:
+    from lambda_jobs.workflows.handle import Workflow
+
+#: Job ids of steps are derived from the workflow id and the step's position in this namespace.
+STEP_NAMESPACE = uuid.UUID("6f1c6a52-4f0e-4b8e-9a51-6c1f3c9e2b1d")
+
+
+def step_job_id(workflow_id: str, stage: int, member: int) -> str:
+    """The job id of member ``member`` of stage ``stage``: the same on every computation."""
+    return str(uuid.uuid5(STEP_NAMESPACE, f"{workflow_id}/{stage}/{member}"))
+
+
+@dataclass(frozen=True, slots=True)
+class NoResult:
+    """A step that does not take its predecessor's result (made by :func:`without_result`)."""
+
+    job: PreparedJob
+
+
+def without_result(job: PreparedJob) -> NoResult:
+    """Mark ``job`` as a step that runs with its own arguments only (no predecessor result)."""
+    return NoResult(job)
+
+
+Step = PreparedJob | NoResult
+
+
+#: The key of the marker a tolerated failed member leaves in its group's results.
+ERROR_MARKER = "lambda_jobs.error"
+
+
+def error_marker(job_id: str, error_type: str, message: str) -> dict[str, Any]:
+    """What a tolerated failed member contributes to its group's results (never a ``None``)."""
+    return {ERROR_MARKER: {"job_id": job_id, "type": error_type, "message": message}}
+
+
+class Group:
+    """Steps that run at the same time; what follows receives their results in member order.
+    ``tolerate`` members may fail (after their retries) without failing the workflow."""
+
+    __slots__ = ("members", "tolerate")
+
+    def __init__(self, members: list[Step], tolerate: int = 0) -> None:
+        self.members = members
+        self.tolerate = tolerate
+
+    def enqueue(self) -> Workflow:
+        """Start this group as a workflow of one stage."""
+        return Chain([self]).enqueue()
+
+
+class Chain:
+    """Stages run one after another; each starts after the one before it succeeded."""
+
+    __slots__ = ("on_failure", "parts")
+
+    def __init__(self, parts: list[Step | Group | Chain], on_failure: Step | None = None) -> None:
+        self.parts = parts
+        self.on_failure = on_failure
+
+    def enqueue(self) -> Workflow:
+        """Send the first stage; returns the :class:`~lambda_jobs.workflows.handle.Workflow`."""
+        from lambda_jobs.workflows.start import enqueue_workflow
+
+        on_failure = None if self.on_failure is None else _step(self.on_failure)
+        if on_failure is not None and on_failure["awaits_result"] and not on_failure["result"]:
+            raise InvalidJobError(str(on_failure["awaits_result"]))
+        return enqueue_workflow(plan_of(self), on_failure)
+
+
+def chain(*parts: Step | Group | Chain, on_failure: Step | None = None) -> Chain:
+    """Steps, groups and chains to run one after another (a group followed by a step: a chord).
+
+    ``on_failure``: a job that runs once if the workflow fails, with the workflow id as its first
+    positional argument (unless wrapped in :func:`without_result`).
+    """
+    if not parts:
+        raise InvalidJobError("chain() needs at least one step")
+    for part in parts:
+        _check_part(part, "chain")
+    if on_failure is not None and not isinstance(on_failure, (PreparedJob, NoResult)):
+        raise InvalidJobError(
+            f"chain(on_failure=...) takes a prepared job, got {type(on_failure).__name__}"
+        )
+    return Chain(list(parts), on_failure)
+
+
+def group(*members: Step | Iterable[Step], tolerate: int | str = 0) -> Group:
+    """Jobs to run at the same time: ``group(a.prepare(), b.prepare())`` or ``group(generator)``.
+
+    ``tolerate``: how many members may fail (a count, or ``"all"``) and the workflow still goes
+    on; what follows then receives a failed member's result as :func:`error_marker`.
+    """
+    flat: list[Any] = []
+    for member in members:
+        if isinstance(member, (PreparedJob, NoResult, Group, Chain)):
+            flat.append(member)
+        else:
+            flat.extend(member)
+    if not flat:
+        raise InvalidJobError("group() needs at least one job")
+    for member in flat:
+        if isinstance(member, (Group, Chain)):
+            raise InvalidJobError(
+                f"a group's members are single jobs (Task.prepare(...)) in this version, got a "
+                f"{type(member).__name__}: run the nested flow as its own workflow"
+            )
+        _check_part(member, "group")
+    if tolerate == "all":
+        tolerate = len(flat)
+    if type(tolerate) is not int or tolerate < 0:
+        raise InvalidJobError(
+            f"group(tolerate=...) is a count of members >= 0 or 'all', got {tolerate!r}"
+        )
+    return Group(flat, tolerate)
+
+
+def _check_part(part: Any, where: str) -> None:
+    if not isinstance(part, (PreparedJob, NoResult, Group, Chain)):
+        raise InvalidJobError(
+            f"{where}() takes prepared jobs (Task.prepare(...)), groups and chains, got "
+            f"{type(part).__name__}"
+        )
+
+
+def plan_of(flow: Chain | Group) -> list[dict[str, Any]]:
+    """The stages of ``flow`` as JSON-ready dicts: ``{"group": bool, "steps": [step, ...]}``."""
+    stages: list[dict[str, Any]] = []
+
+    def add(part: Step | Group | Chain) -> None:
+        if isinstance(part, Chain):
+            for inner in part.parts:
+                add(inner)
+        elif isinstance(part, Group):
+            stages.append(
+                {
+                    "group": True,
+                    "tolerate": part.tolerate,
+                    "steps": [_step(m) for m in part.members],
+                }
+            )
+        else:
+            stages.append({"group": False, "steps": [_step(part)]})
+
+    add(flow)
+    for step in stages[0]["steps"]:
+        if step["awaits_result"] is not None and step["result"]:
+            raise InvalidJobError(
+                str(step["awaits_result"]).replace("Nothing was sent", "")
+                + ("(the first step of a workflow has no predecessor result)")
+            )
+        step["result"] = False
+    for stage in stages[1:]:
+        for step in stage["steps"]:
+            if step["awaits_result"] is not None and not step["result"]:
+                raise InvalidJobError(str(step["awaits_result"]))
+    return stages
+
+
+def _step(part: Step) -> dict[str, Any]:
+    job = part.job if isinstance(part, NoResult) else part
+    task = job.task
+    run_after: Any = task.run_after
+    if isinstance(run_after, timedelta):
+        run_after = run_after.total_seconds()
+    elif isinstance(run_after, datetime):
+        run_after = run_after.isoformat()
+    return {
+        "task": task.name,
+        "args": list(job.args),
+        "kwargs": dict(job.kwargs),
+        "queue": task.queue_name,
+        "priority": task.priority,
+        "run_after": run_after,
+        "overrides": dict(job.overrides),
+        "result": not isinstance(part, NoResult),
+        "awaits_result": job.awaits_result,
+    }
+
+
+def prepared_step(  # noqa: PLR0917 - the step and its place
+    step: dict[str, Any], workflow_id: str, stage: int, member: int, result: Any, has_result: bool
+) -> PreparedJob:
+    """The job of one planned step, with its derived id and the predecessor's result (if it
+    takes one). Raises :class:`InvalidJobError` if its task is not registered here."""
+    from lambda_jobs import registry
+
+    task = registry.get(step["task"])
+    if task is None:
+        raise InvalidJobError(
+            f"workflow {workflow_id}: step task {step['task']!r} is not registered in this "
+            "process (list its module in LAMBDA_JOBS_TASKS)"
+        )
+    run_after: Any = step.get("run_after")
+    if isinstance(run_after, (int, float)):
+        run_after = timedelta(seconds=run_after)
+    elif isinstance(run_after, str):
+        run_after = datetime.fromisoformat(run_after)
+    task = task.using(queue_name=step["queue"], priority=step["priority"], run_after=run_after)
+    args = list(step["args"])
+    if step["result"] and has_result:
+        args.insert(0, result)
+    return PreparedJob(
+        task=task,
+        args=tuple(args),
+        kwargs=dict(step["kwargs"]),
+        id=step_job_id(workflow_id, stage, member),
+        overrides=dict(step["overrides"]),
+    )

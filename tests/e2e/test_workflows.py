@@ -1,0 +1,240 @@
+"""Workflows under ``lambda-jobs local`` on both backends (real moto DynamoDB, the handler under
+awslambdaric): result passing, a chord's member order, failure, duplicate deliveries.
+
+Each test enqueues through ``lambda_jobs.chain`` / ``group`` and reads the outcome through
+``Workflow.refresh`` and the lines the demo tasks wrote (``Backend.events``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import lambda_jobs
+import pytest
+from lambda_jobs.envelope import Envelope
+from lambda_jobs.workflows.canvas import step_job_id, without_result
+
+from tests.e2e.conftest import Backend, demo_tasks, poll
+from tests.e2e.test_job_store import job_lines
+
+pytestmark = pytest.mark.e2e
+
+
+def ended(wf: lambda_jobs.Workflow, timeout: float = 60) -> lambda_jobs.Workflow:
+    poll(lambda: wf.refresh().status != "running", timeout=timeout, what=f"workflow {wf.id} to end")
+    return wf
+
+
+def tag() -> str:
+    return f"wf-{uuid.uuid4().hex[:8]}"
+
+
+def test_a_chain_of_three_passes_each_result_on(backend: Backend) -> None:
+    t = tag()
+    wf = lambda_jobs.chain(
+        demo_tasks.add.prepare(1, 2, tag=t),
+        demo_tasks.add.prepare(10, tag=t),
+        demo_tasks.add.prepare(100, tag=t),
+    ).enqueue()
+    assert lambda_jobs.get_workflow(wf.id).status == "running"
+    ended(wf)
+    assert wf.status == "succeeded", wf.error
+    assert wf.result == 113
+    assert [s.status for s in wf.steps] == ["succeeded"] * 3
+    values = sorted((e["value"], e["amount"]) for e in backend.events(task="add", tag=t))
+    assert values == [(1, 2), (3, 10), (13, 100)]  # each step ran once, with its predecessor's
+
+
+def test_a_chord_of_twenty_gets_the_results_in_member_order(backend: Backend) -> None:
+    t = tag()
+    wf = lambda_jobs.chain(
+        lambda_jobs.group(demo_tasks.square.prepare(i, tag=t) for i in range(20)),
+        demo_tasks.collect.prepare(tag=t),
+    ).enqueue()
+    ended(wf)
+    assert wf.status == "succeeded", wf.error
+    collected = backend.events(task="collect", tag=t)
+    assert len(collected) == 1
+    assert collected[0]["values"] == [i * i for i in range(20)]
+    assert wf.result == sum(i * i for i in range(20))
+    assert len(backend.events(task="square", tag=t)) == 20
+
+
+def test_a_failed_step_ends_the_workflow_and_later_steps_never_start(backend: Backend) -> None:
+    t = tag()
+    wf = lambda_jobs.chain(
+        demo_tasks.add.prepare(1, 2, tag=t),
+        without_result(demo_tasks.failing.prepare(f"boom {t}")),
+        demo_tasks.add.prepare(100, tag=t),
+        on_failure=demo_tasks.hello.prepare(),  # gets the workflow id
+    ).enqueue()
+    ended(wf)
+    assert wf.status == "failed"
+    failed_id = step_job_id(wf.id, 1, 0)
+    assert wf.failed_step == failed_id
+    assert wf.error == f"RuntimeError: boom {t}"
+    poll(lambda: wf.refresh().steps[1].status == "failed", timeout=20, what="the step's status")
+    assert [s.status for s in wf.steps] == ["succeeded", "failed", "pending"]
+    assert [e["amount"] for e in backend.events(task="add", tag=t)] == [2]  # the last never ran
+    poll(
+        lambda: backend.events(task="hello", greeting=f"Hello, {wf.id}!"),
+        timeout=20,
+        what="the on_failure step",
+    )
+    assert len(backend.events(task="hello", greeting=f"Hello, {wf.id}!")) == 1
+
+
+def test_duplicate_deliveries_of_every_member_start_the_successor_once(backend: Backend) -> None:
+    t = tag()
+    members = 5
+    wf = lambda_jobs.chain(
+        lambda_jobs.group(demo_tasks.square.prepare(i, tag=t) for i in range(members)),
+        demo_tasks.collect.prepare(tag=t),
+    ).enqueue()
+    for member in range(members):  # each member's message a second time, as SQS or Lambda may
+        duplicate = Envelope(
+            id=step_job_id(wf.id, 0, member),
+            task="demo_tasks.square",
+            args=[member],
+            kwargs={"tag": t},
+            enqueued_at=datetime.now(UTC),
+            workflow={"v": 1, "id": wf.id, "stage": 0, "member": member},
+        )
+        send(backend, duplicate.to_json())
+    ended(wf)
+    assert wf.status == "succeeded", wf.error
+    poll(lambda: len(job_lines_of(backend, wf)) >= 2 * members, timeout=30, what="duplicates")
+    lines = job_lines_of(backend, wf)
+    assert {x["workflow_id"] for x in lines} == {wf.id}  # each line names its workflow and step
+    assert {x["workflow_step"] for x in lines} == {f"0.{m}" for m in range(members)}
+    assert len(backend.events(task="collect", tag=t)) == 1
+    assert len(backend.events(task="square", tag=t)) == members  # each member ran once
+
+
+def test_a_workflow_needs_the_job_store(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = dict(backend.config)
+    del config["job_store"]
+    monkeypatch.setenv("LAMBDA_JOBS_CONFIG", json.dumps(config))
+    with pytest.raises(lambda_jobs.ConfigurationError, match=r"job_store=JobStore"):
+        lambda_jobs.chain(demo_tasks.add.prepare(1, 2)).enqueue()
+
+
+def send(backend: Backend, body: str) -> None:
+    lane = backend.config["queues"]["default"]["lanes"][0]["target"]
+    if backend.name == "goat":
+        backend.sqs().send_message(QueueUrl=lane, MessageBody=body)
+        return
+    import boto3
+
+    boto3.client(
+        "lambda",
+        endpoint_url=backend.config["endpoints"]["lambda"],
+        region_name=backend.config["region"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).invoke(FunctionName=lane, InvocationType="Event", Payload=body.encode())
+
+
+def job_lines_of(backend: Backend, wf: lambda_jobs.Workflow) -> list[dict[str, Any]]:
+    """The function's log lines of the workflow's first stage's jobs."""
+    ids = {step_job_id(wf.id, 0, m) for m in range(5)}
+    found = []
+    for line in backend.emulator.log_path.read_text(encoding="utf-8").splitlines():
+        start = line.find('{"type": "lambda_jobs.job"')
+        if start >= 0:
+            entry = json.loads(line[start:])
+            if entry.get("id") in ids:
+                found.append(entry)
+    return found
+
+
+def test_cancel_stops_the_steps_not_started_and_every_later_stage(backend: Backend) -> None:
+    t = tag()
+    wf = lambda_jobs.chain(
+        demo_tasks.hello.using(run_after=timedelta(seconds=3)).prepare(t),
+        demo_tasks.add.prepare(1, tag=t),
+    ).enqueue()
+    wf.cancel()
+    assert wf.status == "cancelled"
+    assert [s.status for s in wf.steps] == ["cancelled", "pending"]
+    with pytest.raises(lambda_jobs.JobStateError, match="has already ended"):
+        wf.cancel()
+    if backend.name == "goat":  # SQS still delivers the delayed message: acknowledged unrun
+        first = step_job_id(wf.id, 0, 0)
+        poll(
+            lambda: [x for x in job_lines(backend, first) if x["outcome"] == "cancelled"],
+            timeout=20,
+            what="the worker to acknowledge the cancelled step",
+        )
+    assert not backend.events(task="hello", greeting=f"Hello, {t}!")
+    assert not backend.events(task="add", tag=t)
+
+
+def test_workflows_show_draws_the_steps(
+    backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.tools.ops.conftest import cli_json
+
+    t = tag()
+    wf = ended(
+        lambda_jobs.chain(
+            lambda_jobs.group(demo_tasks.square.prepare(i, tag=t) for i in range(3)),
+            demo_tasks.collect.prepare(tag=t),
+        ).enqueue()
+    )
+    shown = cli_json(capsys, "workflows", "show", wf.id)
+    assert shown["status"] == "succeeded" and shown["result"] == 5
+    assert [(s["stage"], s["member"], s["status"]) for s in shown["steps"]] == [
+        (0, 0, "succeeded"),
+        (0, 1, "succeeded"),
+        (0, 2, "succeeded"),
+        (1, 0, "succeeded"),
+    ]
+    assert shown["steps"][3]["task"] == "demo_tasks.collect"
+
+
+def test_tolerated_failures_reach_the_successor_as_markers(backend: Backend) -> None:
+    t = tag()
+    wf = lambda_jobs.chain(
+        lambda_jobs.group(
+            demo_tasks.square.prepare(1, tag=t),
+            demo_tasks.failing.prepare(f"tolerated {t}"),
+            demo_tasks.square.prepare(3, tag=t),
+            tolerate=1,
+        ),
+        demo_tasks.collect.prepare(tag=t),
+    ).enqueue()
+    ended(wf)
+    assert wf.status == "succeeded", wf.error
+    (collected,) = backend.events(task="collect", tag=t)
+    marker = {
+        "lambda_jobs.error": {
+            "job_id": step_job_id(wf.id, 0, 1),
+            "type": "RuntimeError",
+            "message": f"tolerated {t}",
+        }
+    }
+    assert collected["values"] == [1, marker, 9]
+    assert wf.result == 10
+
+
+def test_results_too_large_for_the_next_envelope_fail_the_workflow_naming_sizes(
+    backend: Backend,
+) -> None:
+    t = tag()
+    big = "x" * 60_000  # each greeting is kept (under the store's 64 KiB); 20 of them are not sent
+    wf = lambda_jobs.chain(
+        lambda_jobs.group(demo_tasks.hello.prepare(f"{big}{i}") for i in range(20)),
+        demo_tasks.collect.prepare(tag=t),
+    ).enqueue()
+    ended(wf, timeout=90)
+    assert wf.status == "failed"
+    assert wf.error is not None
+    assert re.search(
+        r"is [\d,]+ bytes as JSON, over the \w+ backend's limit of [\d,]+ bytes", wf.error
+    )
+    assert not backend.events(task="collect", tag=t)  # nothing truncated, nothing sent

@@ -1,0 +1,196 @@
+"""Workflows in-process: the canvas, inline mode, the envelope's ``workflow`` field, and the
+job store's sharded join against moto DynamoDB (real HTTP), concurrent and duplicated.
+
+The same under ``lambda-jobs local`` on both backends: tests/e2e/test_workflows.py.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import lambda_jobs
+import pytest
+from lambda_jobs import envelope as envelope_format
+from lambda_jobs.envelope import Envelope
+from lambda_jobs.errors import EnvelopeError, InvalidJobError
+from lambda_jobs.jobstore import workflow_state
+from lambda_jobs.workflows.canvas import step_job_id, without_result
+from lambda_jobs_tools.emulator.motoserver import MotoServer
+
+from tests.runtime.job_table import TABLE, make_table
+
+
+@lambda_jobs.task(name="wf.add")
+def add(value: int, amount: int) -> int:
+    return value + amount
+
+
+@lambda_jobs.task(name="wf.total")
+def total(values: list[int]) -> int:
+    return sum(values)
+
+
+@lambda_jobs.task(name="wf.boom")
+def boom(message: str = "boom") -> None:
+    raise RuntimeError(message)
+
+
+@lambda_jobs.task(name="wf.const")
+def const(value: int) -> int:
+    return value
+
+
+@pytest.fixture
+def inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAMBDA_JOBS_CONFIG", "inline")
+
+
+def test_inline_chain_passes_each_result_on(inline: None) -> None:
+    wf = lambda_jobs.chain(add.prepare(1, 2), add.prepare(10), add.prepare(100)).enqueue()  # type: ignore[call-arg]
+    assert isinstance(wf, lambda_jobs.Workflow)
+    assert (wf.status, wf.result) == ("succeeded", 113)
+    assert [s.status for s in wf.steps] == ["succeeded"] * 3
+    assert wf.steps[1].job_id == step_job_id(wf.id, 1, 0)
+    assert wf.refresh() is wf  # inline: nothing to re-read
+
+
+def test_inline_chord_gets_results_in_member_order(inline: None) -> None:
+    wf = lambda_jobs.chain(
+        lambda_jobs.group(const.prepare(i) for i in range(20)),
+        total.prepare(),  # type: ignore[call-arg]
+    ).enqueue()
+    assert (wf.status, wf.result) == ("succeeded", sum(range(20)))
+    plain = lambda_jobs.group(const.prepare(i) for i in range(5)).enqueue()
+    assert plain.result == [0, 1, 2, 3, 4]
+
+
+def test_inline_failure_stops_the_rest(inline: None) -> None:
+    wf = lambda_jobs.chain(
+        add.prepare(1, 2),
+        without_result(boom.prepare("no")),
+        add.prepare(3),  # type: ignore[call-arg]
+    ).enqueue()
+    assert wf.status == "failed"
+    assert wf.error == "RuntimeError: no"
+    assert wf.failed_step == step_job_id(wf.id, 1, 0)
+    assert len(wf.steps) == 2  # the third never ran
+
+
+def test_a_step_awaiting_a_result_cannot_be_first_or_enqueued_alone(inline: None) -> None:
+    # Fits (value, amount) only with the predecessor's result first.
+    waiting = add.prepare(10)  # type: ignore[call-arg]
+    with pytest.raises(InvalidJobError, match="missing a required argument: 'amount'"):
+        add.enqueue(10)  # type: ignore[call-arg]
+    with pytest.raises(InvalidJobError, match="missing a required argument"):
+        lambda_jobs.enqueue_many([waiting])
+    with pytest.raises(InvalidJobError, match="the first step of a workflow has no predecessor"):
+        lambda_jobs.chain(waiting).enqueue()
+    with pytest.raises(InvalidJobError, match="missing a required argument"):
+        lambda_jobs.chain(const.prepare(1), without_result(waiting)).enqueue()
+
+
+def test_nesting_this_version_refuses_says_so(inline: None) -> None:
+    with pytest.raises(InvalidJobError, match="a group's members are single jobs"):
+        lambda_jobs.group(lambda_jobs.chain(const.prepare(1)))  # type: ignore[arg-type]
+    with pytest.raises(InvalidJobError, match="chain\\(\\) takes prepared jobs"):
+        lambda_jobs.chain("not a job")  # type: ignore[arg-type]
+    inner = lambda_jobs.chain(const.prepare(1), add.prepare(1))  # type: ignore[call-arg]
+    flat = lambda_jobs.chain(inner, add.prepare(1))  # type: ignore[call-arg]
+    assert flat.enqueue().result == 3
+
+
+def test_the_envelope_workflow_field_is_optional_and_versioned() -> None:
+    now = datetime.now(UTC)
+    marker = {"v": 1, "id": "w1", "stage": 2, "member": 7}
+    step = Envelope(id="j", task="t", enqueued_at=now, workflow=marker)
+    assert json.loads(step.to_json())["workflow"] == marker
+    assert envelope_format.from_json(step.to_json()).workflow == marker
+    old = Envelope(id="j", task="t", enqueued_at=now).to_dict()
+    assert "workflow" not in old
+    assert envelope_format.from_dict(old).workflow is None  # envelopes from before still run
+    with pytest.raises(EnvelopeError, match="this runtime reads workflow format 1"):
+        envelope_format.from_dict({**old, "workflow": {**marker, "v": 2}})
+    with pytest.raises(EnvelopeError, match="integers 'stage' and 'member'"):
+        envelope_format.from_dict({**old, "workflow": {**marker, "member": -1}})
+
+
+def test_a_thousand_members_join_once_under_concurrency_and_duplicates(moto: MotoServer) -> None:
+    """Members recorded from 16 threads, then every one again (duplicate deliveries): exactly one
+    first-time writer completes the stage, results come back in member order, and no item
+    is written more than 100 times (10 shard items of 100, one stage item of 10)."""
+    dynamodb = make_table(moto)
+    members = 1000
+
+    def record(member: int) -> bool:
+        return workflow_state.record_member(
+            dynamodb, TABLE, "wf-1", 0, member, members, json.dumps(member * 2), 3600
+        )
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        completed = list(pool.map(record, range(members)))
+    assert completed.count(True) == 1
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        again = list(pool.map(record, range(members)))
+    assert all(again)  # a duplicate after completion resumes it (idempotent)
+    assert workflow_state.results(dynamodb, TABLE, "wf-1", 0, members) == [
+        m * 2 for m in range(members)
+    ]
+
+    def size(pk: str, attribute: str) -> int:
+        item: dict[str, Any] = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": pk}})["Item"]
+        return len(item[attribute]["SS"])
+
+    shards = [size(workflow_state.shard_pk("wf-1", 0, k), "done") for k in range(10)]
+    assert shards == [100] * 10
+    assert size(workflow_state.stage_pk("wf-1", 0), "shards") == 10
+
+
+def test_a_ten_thousand_step_stage_is_stored_in_chunks_and_a_huge_step_is_refused() -> None:
+    steps = [{"task": "wf.const", "args": [i, "x" * 100]} for i in range(10_000)]
+    chunks = workflow_state.chunks_of(steps)
+    assert len(chunks) > 1
+    assert all(len(c.encode()) <= workflow_state.PLAN_CHUNK_BYTES for c in chunks)
+    assert [s for c in chunks for s in json.loads(c)] == steps
+    with pytest.raises(ValueError, match=r"wf.const is 400,0\d\d bytes as JSON, over the 307,200"):
+        workflow_state.chunks_of([{"task": "wf.const", "args": ["x" * 400_000]}])
+
+
+def test_inline_tolerated_failures_are_markers_and_one_too_many_fails(inline: None) -> None:
+    members = [const.prepare(1), boom.prepare("a"), boom.prepare("b")]
+    wf = lambda_jobs.chain(
+        lambda_jobs.group(*members, tolerate="all"), without_result(const.prepare(7))
+    ).enqueue()
+    assert (wf.status, wf.result) == ("succeeded", 7)
+    marked = lambda_jobs.group(*members, tolerate=2).enqueue()
+    assert marked.result[1] == {
+        "lambda_jobs.error": {
+            "job_id": marked.steps[1].job_id,
+            "type": "RuntimeError",
+            "message": "a",
+        }
+    }
+    over = lambda_jobs.chain(lambda_jobs.group(*members, tolerate=1), const.prepare()).enqueue()  # type: ignore[call-arg]
+    assert over.status == "failed" and over.error == "RuntimeError: a"
+    with pytest.raises(InvalidJobError, match="a count of members >= 0 or 'all', got -1"):
+        lambda_jobs.group(*members, tolerate=-1)
+
+
+@lambda_jobs.task(name="wf.notify")
+def notify(workflow_id: str) -> str:
+    return f"notified {workflow_id}"
+
+
+def test_inline_on_failure_runs_once_with_the_workflow_id(inline: None) -> None:
+    failing = lambda_jobs.chain(
+        const.prepare(1),
+        without_result(boom.prepare("x")),
+        on_failure=notify.prepare(),  # type: ignore[call-arg]
+    ).enqueue()
+    assert failing.status == "failed"
+    error_step = failing.steps[-1]
+    assert (error_step.task, error_step.status) == ("wf.notify", "succeeded")
+    fine = lambda_jobs.chain(const.prepare(1), on_failure=notify.prepare()).enqueue()  # type: ignore[call-arg]
+    assert fine.status == "succeeded" and [s.task for s in fine.steps] == ["wf.const"]

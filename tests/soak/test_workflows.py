@@ -1,0 +1,79 @@
+"""A chord under duplicate deliveries of every member: the successor starts exactly once.
+
+``WORKFLOW_MEMBERS`` ``member`` jobs (CI 100, ``make soak`` 10,000) in a group followed by
+``joined``; right after the enqueue every member's message is sent a second time (the same
+envelope, as SQS or Lambda's async queue may deliver it). Checked: every member ran once, the
+successor ran once with every result in member order, the workflow succeeded, nothing reached the
+dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import lambda_jobs
+import pytest
+from lambda_jobs.envelope import Envelope
+from lambda_jobs.workflows.canvas import step_job_id
+
+from tests.soak.conftest import SoakBackend
+from tests.soak.sizes import WORKFLOW_MEMBERS
+from tests.soak.soak_jobs import soak_tasks, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("soak_backend", ["lamb-store"], indirect=True)
+def test_every_member_delivered_twice_starts_the_successor_once(
+    soak_backend: SoakBackend,
+) -> None:
+    import boto3
+
+    backend = soak_backend
+    prefix = f"wf-{uuid.uuid4().hex[:6]}"
+    wf = lambda_jobs.chain(
+        lambda_jobs.group(
+            soak_tasks.member.prepare(f"{prefix}-{i}", i) for i in range(WORKFLOW_MEMBERS)
+        ),
+        soak_tasks.joined.prepare(key=f"{prefix}-joined"),
+    ).enqueue()
+    lane = backend.config["queues"]["default"]["lanes"][0]["target"]
+    client: Any = boto3.client(
+        "lambda",
+        endpoint_url=backend.config["endpoints"]["lambda"],
+        region_name=backend.config["region"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+    def again(i: int) -> None:
+        envelope = Envelope(
+            id=step_job_id(wf.id, 0, i),
+            task="soak_tasks.member",
+            args=[f"{prefix}-{i}", i],
+            enqueued_at=datetime.now(UTC),
+            workflow={"v": 1, "id": wf.id, "stage": 0, "member": i},
+        )
+        client.invoke(
+            FunctionName=lane, InvocationType="Event", Payload=envelope.to_json().encode()
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(again, range(WORKFLOW_MEMBERS)))
+    assert wait_for(lambda: wf.refresh().status != "running", timeout=60 + WORKFLOW_MEMBERS / 10)
+    assert wf.status == "succeeded", wf.error
+    runs = backend.runs(prefix)
+    members = [r for r in runs if r["task"] == "soak_tasks.member"]
+    joined = [r for r in runs if r["task"] == "soak_tasks.joined"]
+    assert len(joined) == 1, joined
+    assert joined[0]["values"] == [i * i for i in range(WORKFLOW_MEMBERS)]
+    assert sorted(r["key"] for r in members) == sorted(
+        f"{prefix}-{i}" for i in range(WORKFLOW_MEMBERS)
+    )  # each member ran once: the copies were skipped
+    assert wf.result == WORKFLOW_MEMBERS
+    seen: dict[str, dict[str, Any]] = {}
+    backend.take_dead_letters(seen)
+    assert not [m for m in seen.values() if wf.id in m.get("Body", "")]
