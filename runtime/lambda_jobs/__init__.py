@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
     from lambda_jobs.context import JobContext
     from lambda_jobs.job import Job, JobStatus, PreparedJob
+    from lambda_jobs.limits import Concurrency, Rate
 
 #: Public names loaded on first use (PEP 562), each from its module: job receipts are only needed
 #: where jobs are enqueued, a :class:`JobContext` only where a ``takes_context`` task runs, and
@@ -50,6 +51,8 @@ _LAZY = {
     "JobStatus": "lambda_jobs.job",
     "PreparedJob": "lambda_jobs.job",
     "JobContext": "lambda_jobs.context",
+    "Concurrency": "lambda_jobs.limits",
+    "Rate": "lambda_jobs.limits",
 }
 
 
@@ -99,6 +102,7 @@ def cancel_job(job_id: str) -> Job:
 
 
 __all__ = [
+    "Concurrency",
     "ConfigurationError",
     "EnqueueError",
     "IncompleteAttempts",
@@ -111,6 +115,7 @@ __all__ = [
     "JobTimeoutError",
     "LambdaJobsError",
     "PreparedJob",
+    "Rate",
     "ResultNotStored",
     "Task",
     "UnknownJobError",

@@ -40,7 +40,19 @@ def prepare(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any])
         from lambda_jobs.enqueue.signature import check_signature
 
         check_signature(task.name, task.func, task.takes_context, args, kwargs)
-    return PreparedJob(task=task, args=args, kwargs=kwargs)
+    from lambda_jobs import registry
+
+    registered = registry.get(task.name)
+    replaced = registered is not None and task.limits is not registered.limits
+    if not task.limits and not replaced:
+        return PreparedJob(task=task, args=args, kwargs=kwargs)
+    from lambda_jobs.limits import resolve
+
+    held = resolve(task.limits, args, kwargs, task.name)  # a key that fails, fails here
+    # The task's own limits are resolved again by the worker (so a deploy that changes them
+    # applies to jobs already queued); a per-job ``using(limits=...)`` travels in the envelope.
+    overrides = {"limits": [h.to_wire() for h in held]} if replaced else {}
+    return PreparedJob(task=task, args=args, kwargs=kwargs, overrides=overrides)
 
 
 class JobStatus(StrEnum):

@@ -15,6 +15,8 @@ Metrics, namespace ``LambdaJobs``:
 - ``JobsRetried`` (Count): failed attempts that will run again (``retrying``);
 - ``JobsDeadLettered`` (Count): jobs sent to the dead-letter queue;
 - ``JobsHandedBack`` (Count): jobs not started near the deadline (run in a later invocation);
+- ``JobsLimited`` (Count): starts a ``Concurrency`` or ``Rate`` limit refused (the job waits and
+  comes back; per task with the ``task`` dimension below; docs/guide/limits.md);
 - ``JobDuration`` (Milliseconds): run time of each attempt that ran (one value per attempt, 0.0
   included: a job faster than the log's 0.1 ms resolution is a duration too);
 - ``QueueLatency`` (Milliseconds): start of a first attempt minus when the job became due
@@ -59,8 +61,16 @@ COUNTERS = {
     "dead_lettered": ("JobsFailed", "JobsDeadLettered"),
     "dead_letter_failed": ("JobsFailed",),
     "handed_back": ("JobsHandedBack",),
+    "limited": ("JobsLimited",),
 }
-COUNTER_NAMES = ("JobsSucceeded", "JobsFailed", "JobsRetried", "JobsDeadLettered", "JobsHandedBack")
+COUNTER_NAMES = (
+    "JobsSucceeded",
+    "JobsFailed",
+    "JobsRetried",
+    "JobsDeadLettered",
+    "JobsHandedBack",
+    "JobsLimited",
+)
 DURATION = "JobDuration"
 LATENCY = "QueueLatency"
 #: EMF allows at most 100 values per metric per line; further values of one invocation go to
