@@ -140,7 +140,7 @@ def check_limits(limits: object, where: str) -> tuple[Limit, ...]:
         if limit.name in seen:
             raise InvalidTaskError(f"{where}: limit {limit.name!r} appears twice in limits")
         seen.add(limit.name)
-    return tuple(limits)
+    return tuple(list(limits))  # a new tuple: job.prepare tells a per-job override by identity
 
 
 def declare(limits: Iterable[Limit], task_name: str) -> None:

@@ -204,7 +204,7 @@ class Task(_Generic[P, R]):
             if limits is not None:
                 from lambda_jobs.limits import check_known, check_limits
 
-                changes["limits"] = check_limits(list(limits), self.name)
+                changes["limits"] = check_limits(limits, self.name)
                 check_known(changes["limits"], self.name)
         except InvalidTaskError as exc:
             raise InvalidJobError(str(exc)) from None
