@@ -48,7 +48,7 @@ def prepare(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any])
         return PreparedJob(task=task, args=args, kwargs=kwargs)
     from lambda_jobs.limits import resolve
 
-    held = resolve(task.limits, args, kwargs, task.name)  # a key that fails, fails here
+    held = resolve(task, task.limits, args, kwargs)  # a key that fails, fails here
     # The task's own limits are resolved again by the worker (so a deploy that changes them
     # applies to jobs already queued); a per-job ``using(limits=...)`` travels in the envelope.
     overrides = {"limits": [h.to_wire() for h in held]} if replaced else {}

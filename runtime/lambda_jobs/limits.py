@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
     from typing import Any
 
+    from lambda_jobs.tasks import Task
+
 #: The largest ``n`` of a limit: a rate's budget keeps its last ``n`` start times in one DynamoDB
 #: item (400 KB at most, "Constraints in Amazon DynamoDB"); a concurrency's slots are a map in one.
 MAX_N = 1000
@@ -198,18 +200,47 @@ class Held:
         return cls(kind, limit.name, limit.n, float(per), key)
 
 
-def key_value(
-    limit: Limit, args: Sequence[Any], kwargs: dict[str, Any], task_name: str
-) -> str | None:
-    """The key value of ``limit`` for a job's arguments: None without ``key``; a string or int
-    the key function returns, as text (at most 256 characters); else :class:`InvalidJobError`."""
+def key_arguments(
+    task: Task[..., Any], args: Sequence[Any], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """The job's arguments by parameter name, defaults filled in (what a ``key`` is called with:
+    ``key=lambda account_id, **_: account_id`` reads ``account_id`` however it was passed).
+
+    A ``*args`` parameter is passed under its name; ``**kwargs`` ones are spread. Arguments that do
+    not fit the signature (or a function without one) are passed as given, by keyword only."""
+    import inspect  # only for tasks whose limits have keys
+
+    try:
+        signature = inspect.signature(task.func)
+        leading = (None,) if task.takes_context else ()
+        bound = signature.bind(*leading, *args, **kwargs)
+    except (TypeError, ValueError):
+        return dict(kwargs)
+    bound.apply_defaults()
+    named: dict[str, Any] = {}
+    for index, (name, value) in enumerate(bound.arguments.items()):
+        if task.takes_context and index == 0:
+            continue
+        if signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+            named.update(value)
+        else:
+            named[name] = value
+    return named
+
+
+def key_value(limit: Limit, arguments: dict[str, Any], task_name: str) -> str | None:
+    """The key value of ``limit`` for a job's arguments (:func:`key_arguments`): None without
+    ``key``; a string or int the key function returns, as text (at most 256 characters); else
+    :class:`InvalidJobError`."""
     if limit.key is None:
         return None
     try:
-        value = limit.key(*args, **kwargs)
+        value = limit.key(**arguments)
     except Exception as exc:
         raise InvalidJobError(
-            f"{task_name}: the key of limit {limit.name!r} raised {type(exc).__name__}: {exc}"
+            f"{task_name}: the key of limit {limit.name!r} raised {type(exc).__name__}: {exc} "
+            "(a key is called with the job's arguments by name, e.g. "
+            "key=lambda account_id, **_: account_id)"
         ) from None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise InvalidJobError(
@@ -226,16 +257,17 @@ def key_value(
 
 
 def resolve(
-    limits: Sequence[Limit], args: Sequence[Any], kwargs: dict[str, Any], task_name: str
+    task: Task[..., Any], limits: Sequence[Limit], args: Sequence[Any], kwargs: dict[str, Any]
 ) -> list[Held]:
-    """The limits one job runs under, keys applied to its arguments."""
+    """The limits one job of ``task`` runs under, keys applied to its arguments."""
+    arguments = key_arguments(task, args, kwargs) if any(lim.key for lim in limits) else {}
     return [
         Held(
             limit.kind,
             limit.name,
             limit.n,
             limit.per if isinstance(limit, Rate) else 0.0,
-            key_value(limit, args, kwargs, task_name),
+            key_value(limit, arguments, task.name),
         )
         for limit in limits
     ]

@@ -85,7 +85,7 @@ def start(
 
 def all_runs(backend: Backend, series: str, count: int, timeout: float) -> list[dict[str, Any]]:
     return poll(
-        lambda: (runs if len(runs := backend.events(series=series)) >= count else None),
+        lambda: runs if len(runs := backend.events(series=series)) >= count else None,
         timeout=timeout,
         what=f"{count} runs of {series}",
         interval=0.5,

@@ -77,11 +77,11 @@ def test_a_name_used_as_concurrency_and_as_rate_is_refused() -> None:
         (lambda: Concurrency("x", 0), r"Concurrency\('x'\) n must be a whole number 1..1000"),
         (lambda: Concurrency("x", 1001), "got 1001"),
         (lambda: Concurrency("x", True), "got True"),
-        (lambda: Concurrency("x", 2.5), "got 2.5"),
-        (lambda: Concurrency("x", 1, key="account"), "key must be a function"),
+        (lambda: Concurrency("x", 2.5), "got 2.5"),  # type: ignore[arg-type]
+        (lambda: Concurrency("x", 1, key="account"), "key must be a function"),  # type: ignore[arg-type]
         (lambda: Rate("x", 10, per=timedelta(milliseconds=500)), "per must be a timedelta or"),
         (lambda: Rate("x", 10, per=timedelta(days=2)), "to 86400 s"),
-        (lambda: Rate("x", 10, per="1s"), "got '1s'"),
+        (lambda: Rate("x", 10, per="1s"), "got '1s'"),  # type: ignore[arg-type]
     ],
 )
 def test_bad_limit_values_name_the_problem(make: Any, message: str) -> None:
@@ -91,7 +91,7 @@ def test_bad_limit_values_name_the_problem(make: Any, message: str) -> None:
 
 def test_limits_must_be_a_list_of_limits_with_each_name_once() -> None:
     with pytest.raises(InvalidTaskError, match="limits must be a list"):
-        task(name="tests.limits.bad1", limits=Concurrency("unit-x", 1))(lambda: None)  # type: ignore[arg-type]
+        task(name="tests.limits.bad1", limits=Concurrency("unit-x", 1))(lambda: None)  # type: ignore[call-overload]
     with pytest.raises(InvalidTaskError, match=r"hold Concurrency\(...\) and Rate\(...\) only"):
         task(name="tests.limits.bad2", limits=["crm"])(lambda: None)  # type: ignore[list-item]
     with pytest.raises(InvalidTaskError, match="limit 'unit-y' appears twice"):

@@ -83,7 +83,7 @@ def held_limits(job: Arrival) -> list[Held]:
     if override is not None:
         found = [limits.Held.from_wire(entry) for entry in override]
     else:
-        found = limits.resolve(task.limits, envelope.args, envelope.kwargs, task.name)
+        found = limits.resolve(task, task.limits, envelope.args, envelope.kwargs)
     return sorted(found, key=lambda held: held.kind != limits.CONCURRENCY)
 
 
