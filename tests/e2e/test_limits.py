@@ -128,6 +128,8 @@ def test_a_burst_under_concurrency_3_never_runs_more_than_3_and_all_succeed_on_a
         assert limited, "the burst never met its limit: the test proves nothing"
         assert {line["limit"] for line in limited} == {"c"}
         assert backend.dead_letters() == []
+        emf = backend.emulator.log_path.read_text(encoding="utf-8")
+        assert '"JobsLimited":' in emf  # the EMF count of limited starts
 
 
 @pytest.mark.parametrize("name", BACKENDS)
