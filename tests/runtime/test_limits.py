@@ -9,8 +9,10 @@ lease ends, a rate never grants more than ``n`` in a window. The whole path unde
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -170,3 +172,47 @@ def test_a_rate_grants_n_at_once_then_waits_out_the_window(store: WorkerStore) -
     assert wait is not None and 0.5 < wait <= 1.0 + store_limits.RATE_MARGIN_SECONDS
     time.sleep(wait + 0.05)
     assert store_limits.acquire(store, budget, "j3", 5.0) is None
+
+
+def test_goat_hands_a_limited_job_back_as_a_delayed_copy_that_uses_no_attempt(
+    moto: MotoServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """In-process Goat with the store: the job is refused before its claim, the original is
+    acknowledged and a copy comes back after the wait; run then, it is attempt 1."""
+    from tests.runtime import lambda_events as ev
+    from tests.runtime.worker.test_goat import Goat, T
+
+    dynamodb = make_table(moto)
+    worker = Goat(moto, monkeypatch, LAMBDA_JOBS_JOB_TABLE=TABLE)
+    dynamodb.put_item(  # another attempt holds the only slot
+        TableName=TABLE,
+        Item={
+            "pk": {"S": "limit#unit-goat"},
+            "holders": {"M": {"other/req": {"N": str(int(time.time()) + 60)}}},
+            "v": {"N": "1"},
+        },
+    )
+    out = tmp_path / "out"
+    limited = ["concurrency", "unit-goat", 1, 0.0, None]
+    job = ev.envelope(T + "write_file", str(out), "ran", limits=[limited])
+    free = ev.envelope(T + "write_file", str(tmp_path / "free"), "ran")
+    worker.send(job, free)
+    _, result = worker.run(2)
+    assert result == {"batchItemFailures": []}  # the original is acknowledged: a copy waits
+    assert not out.exists() and (tmp_path / "free").read_text() == "ran"
+    line = next(
+        json.loads(text)
+        for text in capsys.readouterr().out.splitlines()
+        if '"outcome": "limited"' in text
+    )
+    assert (line["id"], line["limit"], line["attempt"]) == (job.id, "unit-goat", 1)
+    assert 1 <= line["retry_in_s"] <= 4
+    assert "Item" not in dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": job.id}})  # unclaimed
+    dynamodb.delete_item(TableName=TABLE, Key={"pk": {"S": "limit#unit-goat"}})  # slot free
+    [copy] = ev.receive(worker.sqs, worker.url, 1, timeout=10)
+    body = json.loads(copy["Body"])
+    assert (body["id"], body["attempt"], body["overrides"]["limits"]) == (job.id, 1, [limited])
+    assert int(copy["Attributes"]["ApproximateReceiveCount"]) == 1  # a fresh message
