@@ -216,3 +216,25 @@ def test_goat_hands_a_limited_job_back_as_a_delayed_copy_that_uses_no_attempt(
     body = json.loads(copy["Body"])
     assert (body["id"], body["attempt"], body["overrides"]["limits"]) == (job.id, 1, [limited])
     assert int(copy["Attributes"]["ApproximateReceiveCount"]) == 1  # a fresh message
+
+
+def test_a_malformed_limits_override_is_dead_lettered_unrun(
+    moto: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tests.runtime import lambda_events as ev
+    from tests.runtime.worker.test_goat import Goat, T
+
+    make_table(moto)
+    worker = Goat(moto, monkeypatch, LAMBDA_JOBS_JOB_TABLE=TABLE)
+    out = tmp_path / "out"
+    worker.send(ev.envelope(T + "write_file", str(out), "ran", limits=[["concurrency", "x", 0]]))
+    _, result = worker.run(1)
+    assert result == {"batchItemFailures": []}
+    assert not out.exists()
+    [entry] = ev.receive(worker.sqs, worker.dlq_url, 1)
+    attributes = entry["MessageAttributes"]
+    assert attributes["lambda_jobs.reason"]["StringValue"] == "undecodable"
+    assert (
+        "a limit override is [kind, name, n, per, key]"
+        in (attributes["lambda_jobs.error_message"]["StringValue"])
+    )

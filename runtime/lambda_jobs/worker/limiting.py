@@ -95,7 +95,13 @@ def enter(job: Arrival, time_limit: float | None, worker_id: str) -> Entered:
     assert envelope is not None
     entered = Entered(job, f"{envelope.id}/{worker_id}")
     store = job.store
-    held_list = held_limits(job)
+    try:
+        held_list = held_limits(job)
+    except ValueError as exc:  # a malformed ``overrides["limits"]``: dead-lettered unrun
+        from lambda_jobs.worker.words import UNDECODABLE
+
+        job.reason, job.error = UNDECODABLE, exc
+        return entered
     if store is None:  # cold start refuses this (worker.coldstart); never runs unchecked
         entered.wait_s, entered.name = STORE_ERROR_WAIT, held_list[0].name if held_list else ""
         job.store_error = "limits need the job store (LAMBDA_JOBS_JOB_TABLE is not set)"
