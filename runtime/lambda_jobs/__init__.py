@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     from lambda_jobs.context import JobContext
     from lambda_jobs.job import Job, JobStatus, PreparedJob
+    from lambda_jobs.limits import Concurrency, Rate
     from lambda_jobs.workflows.canvas import chain, group
     from lambda_jobs.workflows.handle import Workflow, get_workflow
 
@@ -57,6 +58,8 @@ _LAZY = {
     "group": "lambda_jobs.workflows.canvas",
     "Workflow": "lambda_jobs.workflows.handle",
     "get_workflow": "lambda_jobs.workflows.handle",
+    "Concurrency": "lambda_jobs.limits",
+    "Rate": "lambda_jobs.limits",
 }
 
 
@@ -106,6 +109,7 @@ def cancel_job(job_id: str) -> Job:
 
 
 __all__ = [
+    "Concurrency",
     "ConfigurationError",
     "EnqueueError",
     "IncompleteAttempts",
@@ -118,6 +122,7 @@ __all__ = [
     "JobTimeoutError",
     "LambdaJobsError",
     "PreparedJob",
+    "Rate",
     "ResultNotStored",
     "Task",
     "UnknownJobError",

@@ -43,6 +43,8 @@ OVERRIDE_TYPES: dict[str, tuple[type, ...]] = {
     "retry_backoff": (int, float),
     "retry_backoff_max": (int, float),
     "retry_jitter": (bool,),
+    # A per-job ``using(limits=...)``: [[kind, name, n, per, key], ...] (lambda_jobs.limits.Held)
+    "limits": (list,),
 }
 
 

@@ -41,10 +41,12 @@ def prepare(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any])
     """The job of ``task(*args, **kwargs)``; arguments that do not fit its function's signature
     raise :class:`~lambda_jobs.errors.InvalidJobError` (unless the task has ``check_arguments``
     off)."""
+    from lambda_jobs.errors import InvalidJobError
+
     args, kwargs = tuple(args), dict(kwargs)
+    awaits_result: str | None = None
     if task.check_arguments:
         from lambda_jobs.enqueue.signature import check_signature
-        from lambda_jobs.errors import InvalidJobError
 
         try:
             check_signature(task.name, task.func, task.takes_context, args, kwargs)
@@ -53,8 +55,29 @@ def prepare(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any])
                 check_signature(task.name, task.func, task.takes_context, (None, *args), kwargs)
             except InvalidJobError:
                 raise exc from None
-            return PreparedJob(task=task, args=args, kwargs=kwargs, awaits_result=str(exc))
-    return PreparedJob(task=task, args=args, kwargs=kwargs)
+            awaits_result = str(exc)
+    from lambda_jobs import registry
+
+    registered = registry.get(task.name)
+    replaced = registered is not None and task.limits is not registered.limits
+    if not task.limits and not replaced:
+        return PreparedJob(task=task, args=args, kwargs=kwargs, awaits_result=awaits_result)
+    if awaits_result is not None:
+        if replaced:
+            raise InvalidJobError(
+                f"{task.name}: using(limits=...) on a workflow step that takes its predecessor's "
+                "result is not supported; give the task its limits with @task(limits=[...])"
+            )
+        # Its key functions need the result, known only when the step starts: the worker
+        # resolves the task's own limits then.
+        return PreparedJob(task=task, args=args, kwargs=kwargs, awaits_result=awaits_result)
+    from lambda_jobs.limits import resolve
+
+    held = resolve(task, task.limits, args, kwargs)  # a key that fails, fails here
+    # The task's own limits are resolved again by the worker (so a deploy that changes them
+    # applies to jobs already queued); a per-job ``using(limits=...)`` travels in the envelope.
+    overrides = {"limits": [h.to_wire() for h in held]} if replaced else {}
+    return PreparedJob(task=task, args=args, kwargs=kwargs, overrides=overrides)
 
 
 class JobStatus(StrEnum):

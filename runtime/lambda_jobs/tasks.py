@@ -47,11 +47,12 @@ if not TYPE_CHECKING:
         return func
 
 else:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 
     from lambda_jobs.context import JobContext
     from lambda_jobs.job import Job, PreparedJob
+    from lambda_jobs.limits import Limit
 
     P = ParamSpec("P")
     R = TypeVar("R")
@@ -68,12 +69,15 @@ class Task(_Generic[P, R]):
     function's deadline less ``LAMBDA_JOBS_DEADLINE_MARGIN_MS``), ``takes_context``,
     ``check_arguments`` (False: enqueue does not bind the arguments to the function's signature),
     ``run_after``, ``message_group_id`` (FIFO lanes only; None means the task name) and
-    ``tenant`` (the SQS fair-queue tenant of the job on standard Goat lanes; None: no tenant).
+    ``tenant`` (the SQS fair-queue tenant of the job on standard Goat lanes; None: no tenant),
+    ``limits`` (the :class:`~lambda_jobs.limits.Concurrency` and :class:`~lambda_jobs.limits.Rate`
+    limits its jobs run under; docs/guide/limits.md).
     """
 
     __slots__ = (
         "check_arguments",
         "func",
+        "limits",
         "message_group_id",
         "name",
         "priority",
@@ -105,8 +109,10 @@ class Task(_Generic[P, R]):
         unique_for: float | None = None,
         unique_until: str = "executed",
         check_arguments: bool = True,
+        limits: tuple[Limit, ...] = (),
     ) -> None:
         self.func = func
+        self.limits = limits
         self.check_arguments = check_arguments
         self.name = name
         self.queue_name = queue_name
@@ -160,6 +166,7 @@ class Task(_Generic[P, R]):
         unique_key: str | None = None,
         unique_for: Seconds | None = None,
         unique_until: Literal["executed", "expired"] = "executed",
+        limits: Sequence[Limit] | None = None,
     ) -> Task[P, R]:
         """A copy with other job options; the registered task is unchanged.
 
@@ -177,6 +184,9 @@ class Task(_Generic[P, R]):
         ``unique_for`` (required with it: seconds or timedelta, 1 s..30 days) bounds how long the
         key is held; ``unique_until="executed"`` (default) frees it when the job finishes,
         ``"expired"`` holds it for all of ``unique_for`` (at most one run per period).
+
+        ``limits`` replaces the task's limits for this job (``[]``: none); a name declared by a
+        task must keep that task's numbers (docs/guide/limits.md).
         """
         changes: dict[str, Any] = {}
         try:
@@ -191,6 +201,11 @@ class Task(_Generic[P, R]):
             if unique_key is not None or unique_for is not None:
                 key, seconds, until = check_unique(unique_key, unique_for, unique_until)
                 changes.update(unique_key=key, unique_for=seconds, unique_until=until)
+            if limits is not None:
+                from lambda_jobs.limits import check_known, check_limits
+
+                changes["limits"] = check_limits(limits, self.name)
+                check_known(changes["limits"], self.name)
         except InvalidTaskError as exc:
             raise InvalidJobError(str(exc)) from None
         return self._replace(**changes)
@@ -230,6 +245,7 @@ def task(
     takes_context: Literal[True],
     message_group_id: str | None = None,
     check_arguments: bool = True,
+    limits: Sequence[Limit] = (),
 ) -> Callable[[Callable[Concatenate[JobContext, P], R]], Task[P, R]]: ...
 
 
@@ -247,6 +263,7 @@ def task(
     takes_context: Literal[False] = False,
     message_group_id: str | None = None,
     check_arguments: bool = True,
+    limits: Sequence[Limit] = (),
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
@@ -265,6 +282,7 @@ def task(
     takes_context: bool = False,
     message_group_id: str | None = None,
     check_arguments: bool = True,
+    limits: Sequence[Limit] = (),
 ) -> Any:
     """Declare a job function: bare ``@task`` or ``@task(option=...)``.
 
@@ -284,6 +302,9 @@ def task(
     - ``check_arguments`` [True]: at enqueue, bind the arguments to the function's signature and
       refuse a call it cannot accept (``InvalidJobError``); False sends them unchecked, for a
       function whose signature cannot be inspected or understates what it accepts.
+    - ``limits`` [()]: :class:`~lambda_jobs.limits.Concurrency` and
+      :class:`~lambda_jobs.limits.Rate` limits, global across the backend (needs the job store;
+      docs/guide/limits.md). One limit name with other numbers in another task is refused.
     - ``name`` [module.qualname]: the name messages carry; change it only to keep old messages
       runnable after a rename.
     """
@@ -308,6 +329,12 @@ def task(
         group = message_group_id
         if group is not None and not (isinstance(group, str) and 1 <= len(group) <= 128):
             raise InvalidTaskError("message_group_id must be a string of 1-128 characters")
+        checked_limits: tuple[Limit, ...] = ()
+        if limits:
+            from lambda_jobs.limits import check_limits, declare
+
+            checked_limits = check_limits(limits, task_name)
+            declare(checked_limits, task_name)
         new: Task[..., Any] = Task(
             func=fn,
             name=task_name,
@@ -323,6 +350,7 @@ def task(
             takes_context=takes_context,
             message_group_id=group,
             check_arguments=bool(check_arguments),
+            limits=checked_limits,
         )
         registry.register(new)
         return new

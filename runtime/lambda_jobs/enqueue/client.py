@@ -140,6 +140,7 @@ def _checked[T](
                 raise InvalidJobError(job.awaits_result)
             if config.job_store is None:
                 _check_no_unique(job, config)
+                _check_no_limits(job, config)
             results.append(check(job))
         except InvalidJobError as exc:
             refused.append(RefusedJob(position, job.id, job.task.name, str(exc)))
@@ -154,6 +155,17 @@ def _checked[T](
         f"{len(refused)} of {len(prepared)} jobs refused, nothing was sent "
         f"(position in the call, from 0):{lines}",
         refused=refused,
+    )
+
+
+def _check_no_limits(job: PreparedJob, config: ClientConfig) -> None:
+    """Limits are held in the job store: a backend without one cannot take a job under them
+    (inline mode runs jobs here and now, without limits: docs/guide/limits.md)."""
+    if config.is_inline or not (job.task.limits or job.overrides.get("limits")):
+        return
+    raise ConfigurationError(
+        f"{job.task.name}: its limits need the job store, and this {config.backend} backend has "
+        "none (deploy the backend with job_store=JobStore(...), or remove the limits)"
     )
 
 

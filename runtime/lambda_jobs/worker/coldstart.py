@@ -162,7 +162,9 @@ def cold_start(environ: Mapping[str, str] | None = None) -> Runtime:
     if django is not None:
         django.register_tasks(modules)
     store: WorkerStore | None = None
-    if env.get(JOB_TABLE_ENV, "").strip():  # the store's code loads only when it is on
+    if not env.get(JOB_TABLE_ENV, "").strip():
+        _refuse_limits_without_store(names)
+    else:  # the store's code loads only when it is on
         from lambda_jobs.jobstore.claims import from_env
 
         store = from_env(env)
@@ -176,3 +178,23 @@ def cold_start(environ: Mapping[str, str] | None = None) -> Runtime:
         modules=names,
         store=store,
     )
+
+
+def _refuse_limits_without_store(modules: tuple[str, ...]) -> None:
+    """An init error naming the tasks with ``limits`` defined in the task ``modules`` (or their
+    submodules) when the function has no job store: limits are held in the store's table, and a
+    job under them must not run unchecked (the worker makes it wait instead)."""
+    limited = []
+    for name in sorted(registry.names()):
+        found = registry.get(name)
+        home = str(getattr(getattr(found, "func", None), "__module__", ""))
+        if getattr(found, "limits", ()) and any(
+            home == module or home.startswith(module + ".") for module in modules
+        ):
+            limited.append(name)
+    if limited:
+        raise ConfigurationError(
+            f"task {', '.join(limited)} has limits=[...], which need the job store, and this "
+            f"function has no {JOB_TABLE_ENV}: deploy the backend with the job_store prop "
+            "(job_store=JobStore(...)), or remove the limits (docs/guide/limits.md)"
+        )

@@ -238,6 +238,11 @@ class _Goat:
     def dead_lettered(self, job: _Record, reason: Reason, failure: Exception | None) -> bool:
         return failure is None
 
+    def limited(self, job: _Record, wait_s: int, name: str) -> bool:
+        from lambda_jobs.worker.limiting import goat_wait
+
+        return goat_wait(job, wait_s, name)
+
 
 _GOAT = _Goat()
 

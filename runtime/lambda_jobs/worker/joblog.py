@@ -11,7 +11,9 @@ its success path). The line::
 
 ``outcome`` is one of :data:`lambda_jobs.worker.words.OUTCOMES`: ``succeeded``, ``retrying`` (will
 run again after ``retry_in_s``), ``dead_lettered`` (in the DLQ, ``reason`` says why),
-``handed_back`` (not started near the deadline; runs in a later invocation) or
+``handed_back`` (not started near the deadline; runs in a later invocation), ``limited`` (a
+``Concurrency`` or ``Rate`` limit refused the start: ``limit`` names it, the job comes back after
+``retry_in_s`` without using an attempt) or
 ``dead_letter_failed`` (the DLQ send failed, so the message was kept: it comes back and is
 dead-lettered then). With the job store on (:mod:`lambda_jobs.jobstore.claims`) three more:
 ``skipped_duplicate`` (the job already finished, or — Lamb — runs under a live lease in another
@@ -65,6 +67,7 @@ from lambda_jobs.worker.words import (
     DEAD_LETTERED,
     DEFERRED,
     HANDED_BACK,
+    LIMITED,
     RETRYING,
     SKIPPED_DUPLICATE,
     SUCCEEDED,
@@ -83,6 +86,7 @@ _LEVELS = {
     SKIPPED_DUPLICATE: "INFO",
     CANCELLED: "INFO",
     DEFERRED: "INFO",
+    LIMITED: "INFO",
     RETRYING: "WARNING",
     DEAD_LETTERED: "ERROR",
 }

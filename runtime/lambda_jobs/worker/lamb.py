@@ -125,6 +125,11 @@ class _Lamb:
             raise failure
         return {"job_id": job.identity()[1], "outcome": DEAD_LETTERED, "reason": reason}
 
+    def limited(self, job: Arrival, wait_s: int, name: str) -> dict[str, Any]:
+        from lambda_jobs.worker.limiting import lamb_wait
+
+        return lamb_wait(job, wait_s, name)
+
 
 _LAMB = _Lamb()
 

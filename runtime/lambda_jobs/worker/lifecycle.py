@@ -2,7 +2,9 @@
 
 :func:`live` takes an :class:`~lambda_jobs.worker.triage.Arrival` through claim (job store on) →
 refuse (a job that cannot run is dead-lettered unrun) → run → settle (the store's status) and log →
-retry or dead-letter. A backend supplies only what differs, as a :class:`Policy`:
+retry or dead-letter. A job under limits (:mod:`lambda_jobs.worker.limiting`) takes them before
+the claim, and waits (``limited``) when one refuses. A backend supplies only what differs, as a
+:class:`Policy`:
 
 - what a claim that says "do not run" means (Goat hides a busy job's copy until the lease ends;
   Lamb logs the duplicate and returns);
@@ -47,6 +49,10 @@ if TYPE_CHECKING:
         def dead_lettered(self, job: J_contra, reason: Reason, failure: Exception | None) -> R_co:
             """After the DLQ send: ``failure`` is None when the DLQ holds the job."""
 
+        def limited(self, job: J_contra, wait_s: int, name: str) -> R_co:
+            """A limit (``name``) refused the start: make the job come back after ``wait_s``
+            without using an attempt, and log ``limited`` (:mod:`lambda_jobs.worker.limiting`)."""
+
 
 def live[J: Arrival, R](
     job: J,
@@ -61,6 +67,35 @@ def live[J: Arrival, R](
     :meth:`~lambda_jobs.worker.triage.Arrival.claim`).
     """
     limit, message = job.time_limit(clock)
+    task, envelope = job.task, job.envelope
+    if (  # flow control (its module loads only for jobs under limits), before the claim
+        task is not None
+        and envelope is not None
+        and job.reason in (None, EXHAUSTED)
+        and (task.limits or "limits" in envelope.overrides)
+    ):
+        from lambda_jobs.worker.limiting import enter
+
+        entered = enter(job, limit, worker_id)
+        if entered.wait_s is not None:
+            return policy.limited(job, entered.wait_s, entered.name)
+        try:
+            return _claimed(job, clock, worker_id, policy, delivered_attempt, limit, message)
+        finally:
+            entered.leave()
+    return _claimed(job, clock, worker_id, policy, delivered_attempt, limit, message)
+
+
+def _claimed[J: Arrival, R](  # noqa: PLR0917 - live's arguments, passed on
+    job: J,
+    clock: FunctionClock,
+    worker_id: str,
+    policy: Policy[J, R],
+    delivered_attempt: int | None,
+    limit: float | None,
+    message: str,
+) -> R:
+    """:func:`live` from the claim on."""
     action = job.claim(limit, worker_id, delivered_attempt)
     if action != RUN:
         if action == FINISHED and job.envelope is not None and job.envelope.workflow is not None:

@@ -15,6 +15,9 @@ Metrics, namespace ``LambdaJobs``:
 - ``JobsRetried`` (Count): failed attempts that will run again (``retrying``);
 - ``JobsDeadLettered`` (Count): jobs sent to the dead-letter queue;
 - ``JobsHandedBack`` (Count): jobs not started near the deadline (run in a later invocation);
+- ``JobsLimited`` (Count): starts a ``Concurrency`` or ``Rate`` limit refused (the job waits and
+  comes back; docs/guide/limits.md); only in the lines of invocations that had some, so a backend
+  without limits has no such metric;
 - ``JobDuration`` (Milliseconds): run time of each attempt that ran (one value per attempt, 0.0
   included: a job faster than the log's 0.1 ms resolution is a duration too);
 - ``QueueLatency`` (Milliseconds): start of a first attempt minus when the job became due
@@ -59,8 +62,11 @@ COUNTERS = {
     "dead_lettered": ("JobsFailed", "JobsDeadLettered"),
     "dead_letter_failed": ("JobsFailed",),
     "handed_back": ("JobsHandedBack",),
+    "limited": (),  # JobsLimited: only in documents that have some (LIMITED_COUNT)
 }
 COUNTER_NAMES = ("JobsSucceeded", "JobsFailed", "JobsRetried", "JobsDeadLettered", "JobsHandedBack")
+#: Counted only where a limit refused a start, so a backend without limits pays for no metric.
+LIMITED_COUNT = "JobsLimited"
 DURATION = "JobDuration"
 LATENCY = "QueueLatency"
 #: EMF allows at most 100 values per metric per line; further values of one invocation go to
@@ -147,6 +153,7 @@ def _tally(outcomes: list[str]) -> dict[str, int]:
 #: The metric definitions, shared by every document (they are only ever serialised).
 _COUNT_DEFINITIONS = tuple({"Name": name, "Unit": "Count"} for name in COUNTER_NAMES)
 _VALUE_DEFINITIONS = {name: {"Name": name, "Unit": "Milliseconds"} for name in (DURATION, LATENCY)}
+_VALUE_DEFINITIONS[LIMITED_COUNT] = {"Name": LIMITED_COUNT, "Unit": "Count"}
 #: The value metrics a document holds, by (has durations, has latencies).
 _VALUE_NAMES = {
     (False, False): (),
@@ -192,7 +199,11 @@ def _bodies() -> list[tuple[dict[str, Any], tuple[str, ...]]]:
             other = latencies[chunk : chunk + MAX_VALUES]
             if other:
                 body[LATENCY] = other
-            out.append((body, _VALUE_NAMES[bool(part), bool(other)]))
+            names = _VALUE_NAMES[bool(part), bool(other)]
+            if chunk == 0 and "limited" in outcomes:
+                body[LIMITED_COUNT] = outcomes.count("limited")
+                names = (*names, LIMITED_COUNT)
+            out.append((body, names))
             chunk += MAX_VALUES
             if chunk >= len(durations) and chunk >= len(latencies):
                 break

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         "skipped_duplicate",
         "cancelled",
         "deferred",
+        "limited",
     ]
     Reason = Literal["exhausted", "undecodable", "unknown_task", "not_allowed"]
 
@@ -46,6 +47,8 @@ HANDED_BACK: Final = "handed_back"
 DEAD_LETTER_FAILED: Final = "dead_letter_failed"
 SKIPPED_DUPLICATE: Final = "skipped_duplicate"
 DEFERRED: Final = "deferred"
+#: A limit refused the start; the job comes back later (:mod:`lambda_jobs.worker.limiting`).
+LIMITED: Final = "limited"
 OUTCOMES: tuple[Outcome, ...] = (
     SUCCEEDED,
     RETRYING,
@@ -55,6 +58,7 @@ OUTCOMES: tuple[Outcome, ...] = (
     SKIPPED_DUPLICATE,
     CANCELLED,
     DEFERRED,
+    LIMITED,
 )
 
 # Dead-letter reasons.

@@ -157,8 +157,12 @@ def install() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``moto_server`` with :func:`install` applied; takes moto_server's arguments."""
+    """``moto_server`` with :func:`install` applied (and DynamoDB's atomic conditional writes,
+    :mod:`~lambda_jobs_tools.emulator.dynamodb_atomic`); takes moto_server's arguments."""
     install()
+    from lambda_jobs_tools.emulator import dynamodb_atomic
+
+    dynamodb_atomic.install()
     from moto.server import main as moto_main
 
     moto_main(argv)
