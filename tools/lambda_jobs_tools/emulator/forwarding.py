@@ -12,9 +12,13 @@ from __future__ import annotations
 import http.client
 import threading
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+#: Request headers about the connection to a front, not passed upstream (its own request sets
+#: them); every other header is (signature headers included: moto does not check them).
+CONNECTION_HEADERS = frozenset({"host", "content-length", "connection", "keep-alive"})
 
 
 class LoopbackServer:
@@ -56,6 +60,10 @@ class QuietHandler(BaseHTTPRequestHandler):
         """The request's body (``Content-Length`` bytes; empty without one)."""
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
+
+    def request_headers(self, skipped: Collection[str] = CONNECTION_HEADERS) -> dict[str, str]:
+        """The request's headers but those named (lower case) in ``skipped``, to pass upstream."""
+        return {k: v for k, v in self.headers.items() if k.lower() not in skipped}
 
     def reply(self, status: int, headers: Iterable[tuple[str, str]], body: bytes) -> None:
         """Answer ``status`` with ``headers``, then ``Content-Length`` and ``body``."""

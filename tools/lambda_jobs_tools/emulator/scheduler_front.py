@@ -25,7 +25,6 @@ from typing import Any
 
 from lambda_jobs_tools.emulator.forwarding import KeepAlive, LoopbackServer, QuietHandler
 
-_SKIPPED_REQUEST_HEADERS = {"host", "content-length", "connection", "keep-alive"}
 _PASSED_RESPONSE_HEADERS = ("Content-Type", "x-amzn-RequestId", "x-amzn-ErrorType")
 DEFAULT_GROUP = "default"
 
@@ -89,9 +88,7 @@ def _make_handler(front: SchedulerFront) -> type[QuietHandler]:
     class FrontHandler(QuietHandler):
         def _handle(self) -> None:
             body = self.request_body()
-            headers = {
-                k: v for k, v in self.headers.items() if k.lower() not in _SKIPPED_REQUEST_HEADERS
-            }
+            headers = self.request_headers()
             status, reply_headers, data = front.answer(self.command, self.path, headers, body)
             self.reply(status, reply_headers.items(), data)
 

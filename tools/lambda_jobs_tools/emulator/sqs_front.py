@@ -29,8 +29,6 @@ from lambda_jobs_tools.emulator.forwarding import KeepAlive, LoopbackServer, Qui
 TARGET_PREFIX = "AmazonSQS."
 TRACE_HEADER = "X-Amzn-Trace-Id"
 TRACE_ATTRIBUTE = "AWSTraceHeader"
-#: Request headers passed on to moto (signature headers included: moto does not check them).
-_SKIPPED_REQUEST_HEADERS = {"host", "content-length", "connection", "keep-alive"}
 _PASSED_RESPONSE_HEADERS = ("Content-Type", "x-amzn-RequestId", "x-amzn-query-error")
 #: Trace headers of batched messages remembered (the oldest are forgotten first).
 MAX_REMEMBERED = 200_000
@@ -85,9 +83,7 @@ def _make_handler(front: SqsFront) -> type[QuietHandler]:
     class FrontHandler(QuietHandler):
         def do_POST(self) -> None:
             body = self.request_body()
-            headers = {
-                k: v for k, v in self.headers.items() if k.lower() not in _SKIPPED_REQUEST_HEADERS
-            }
+            headers = self.request_headers()
             action = (self.headers.get("X-Amz-Target") or "").removeprefix(TARGET_PREFIX)
             raw_trace = self.headers.get(TRACE_HEADER)
             trace = urllib.parse.unquote(raw_trace) if raw_trace else None

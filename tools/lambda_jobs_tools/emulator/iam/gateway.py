@@ -106,7 +106,7 @@ def _make_handler(gateway: Gateway) -> type[QuietHandler]:
     class GatewayHandler(QuietHandler):
         def _handle(self) -> None:
             body = self.request_body()
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+            headers = self.request_headers(_HOP_BY_HOP)
             signed = signature(self.headers.get("Authorization"))
             service = signed.service if signed else "moto"
             if signed is not None:
