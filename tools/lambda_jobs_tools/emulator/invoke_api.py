@@ -18,13 +18,11 @@ exceptions: ``ResourceNotFoundException`` (404), ``RequestTooLargeException`` (4
 from __future__ import annotations
 
 import json
-import threading
 import urllib.parse
 import uuid
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
+from lambda_jobs_tools.emulator.forwarding import LoopbackServer, QuietHandler
 from lambda_jobs_tools.emulator.runtime_api import InvocationResult
 
 PATH_PREFIX = "/2015-03-31/functions/"
@@ -57,36 +55,17 @@ def function_name(identifier: str) -> str:
     return parts[0]
 
 
-class InvokeApi:
+class InvokeApi(LoopbackServer):
     """The HTTP server; ``url`` is its endpoint. :meth:`close` stops it."""
 
     def __init__(self, targets: dict[str, InvokeTarget], host: str = "127.0.0.1") -> None:
         self.targets = targets
-        self._server = _Server((host, 0), _make_handler(self))
-        self.url = f"http://{host}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="invoke-api", daemon=True
-        )
-        self._thread.start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(_make_handler(self), name="invoke-api", host=host)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-
-def _make_handler(api: InvokeApi) -> type[BaseHTTPRequestHandler]:
-    class InvokeHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Silent: the async queue logs each job."""
-
+def _make_handler(api: InvokeApi) -> type[QuietHandler]:
+    # Silent, as every front: the async queue logs each job.
+    class InvokeHandler(QuietHandler):
         def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -101,8 +80,7 @@ def _make_handler(api: InvokeApi) -> type[BaseHTTPRequestHandler]:
             self._reply(status, body, {"x-amzn-ErrorType": code})
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            payload = self.rfile.read(length) if length > 0 else b""
+            payload = self.request_body()
             path = urllib.parse.urlsplit(self.path).path
             if not (path.startswith(PATH_PREFIX) and path.endswith(PATH_SUFFIX)):
                 self._error(404, "UnknownOperationException", f"no such operation: {path}")

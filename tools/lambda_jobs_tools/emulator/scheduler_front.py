@@ -19,14 +19,12 @@ schedule poller talks to moto.
 
 from __future__ import annotations
 
-import http.client
 import json
-import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-_SKIPPED_REQUEST_HEADERS = {"host", "content-length", "connection", "keep-alive"}
+from lambda_jobs_tools.emulator.forwarding import KeepAlive, LoopbackServer, QuietHandler
+
 _PASSED_RESPONSE_HEADERS = ("Content-Type", "x-amzn-RequestId", "x-amzn-ErrorType")
 DEFAULT_GROUP = "default"
 
@@ -37,48 +35,21 @@ def error_answer(status: int, shape: str, message: str) -> tuple[int, dict[str, 
     return status, headers, json.dumps({"Message": message}).encode()
 
 
-class SchedulerFront:
+class SchedulerFront(LoopbackServer):
     """The front server; ``url`` is its endpoint. :meth:`close` stops it."""
 
     def __init__(self, moto_url: str, host: str = "127.0.0.1") -> None:
-        parts = urllib.parse.urlsplit(moto_url)
-        self.moto_host = parts.hostname or "127.0.0.1"
-        self.moto_port = parts.port or 80
-        self._local = threading.local()
-        self._server = _Server((host, 0), _make_handler(self))
-        self.url = f"http://{host}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="scheduler-front", daemon=True
-        )
-        self._thread.start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self.moto_url = moto_url
+        self._moto = KeepAlive(timeout=60)
+        super().__init__(_make_handler(self), name="scheduler-front", host=host)
 
     def forward(
         self, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
         """One request to moto on this thread's connection: (status, headers, body)."""
-        for attempt in (1, 2):
-            connection = getattr(self._local, "connection", None)
-            if connection is None:
-                connection = http.client.HTTPConnection(self.moto_host, self.moto_port, timeout=60)
-                self._local.connection = connection
-            try:
-                connection.request(method, path, body=body or None, headers=headers)
-                response = connection.getresponse()
-                data = response.read()
-            except (http.client.HTTPException, OSError):
-                connection.close()
-                self._local.connection = None
-                if attempt == 2:
-                    raise
-                continue
-            kept = {k: v for k in _PASSED_RESPONSE_HEADERS if (v := response.getheader(k))}
-            return response.status, kept, data
-        raise AssertionError("unreachable")
+        response, data = self._moto.send(self.moto_url, method, path, headers, body or None)
+        kept = {k: v for k in _PASSED_RESPONSE_HEADERS if (v := response.getheader(k))}
+        return response.status, kept, data
 
     def answer(
         self, method: str, path: str, headers: dict[str, str], body: bytes
@@ -113,31 +84,13 @@ class SchedulerFront:
         return status != 404
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-
-def _make_handler(front: SchedulerFront) -> type[BaseHTTPRequestHandler]:
-    class FrontHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Silent."""
-
+def _make_handler(front: SchedulerFront) -> type[QuietHandler]:
+    class FrontHandler(QuietHandler):
         def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length > 0 else b""
-            headers = {
-                k: v for k, v in self.headers.items() if k.lower() not in _SKIPPED_REQUEST_HEADERS
-            }
+            body = self.request_body()
+            headers = self.request_headers()
             status, reply_headers, data = front.answer(self.command, self.path, headers, body)
-            self.send_response(status)
-            for name, value in reply_headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.reply(status, reply_headers.items(), data)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 

@@ -18,45 +18,31 @@ and talk to moto directly.
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 import urllib.parse
 from collections import OrderedDict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from lambda_jobs_tools.emulator.forwarding import KeepAlive, LoopbackServer, QuietHandler
 
 TARGET_PREFIX = "AmazonSQS."
 TRACE_HEADER = "X-Amzn-Trace-Id"
 TRACE_ATTRIBUTE = "AWSTraceHeader"
-#: Request headers passed on to moto (signature headers included: moto does not check them).
-_SKIPPED_REQUEST_HEADERS = {"host", "content-length", "connection", "keep-alive"}
 _PASSED_RESPONSE_HEADERS = ("Content-Type", "x-amzn-RequestId", "x-amzn-query-error")
 #: Trace headers of batched messages remembered (the oldest are forgotten first).
 MAX_REMEMBERED = 200_000
 
 
-class SqsFront:
+class SqsFront(LoopbackServer):
     """The front server; ``url`` is its endpoint. :meth:`close` stops it."""
 
     def __init__(self, moto_url: str, host: str = "127.0.0.1") -> None:
-        parts = urllib.parse.urlsplit(moto_url)
-        self.moto_host = parts.hostname or "127.0.0.1"
-        self.moto_port = parts.port or 80
-        self._local = threading.local()
+        self.moto_url = moto_url
+        self._moto = KeepAlive(timeout=60)
         self._traces: OrderedDict[str, str] = OrderedDict()
         self._traces_lock = threading.Lock()
-        self._server = _Server((host, 0), _make_handler(self))
-        self.url = f"http://{host}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="sqs-front", daemon=True
-        )
-        self._thread.start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(_make_handler(self), name="sqs-front", host=host)
 
     def trace_header(self, message_id: str) -> str | None:
         """The ``AWSTraceHeader`` of a message sent in a batch through this front, if it had one."""
@@ -73,24 +59,9 @@ class SqsFront:
         self, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
         """One request to moto on this thread's connection: (status, headers, body)."""
-        for attempt in (1, 2):
-            connection = getattr(self._local, "connection", None)
-            if connection is None:
-                connection = http.client.HTTPConnection(self.moto_host, self.moto_port, timeout=60)
-                self._local.connection = connection
-            try:
-                connection.request("POST", path, body=body, headers=headers)
-                response = connection.getresponse()
-                data = response.read()
-            except (http.client.HTTPException, OSError):
-                connection.close()
-                self._local.connection = None
-                if attempt == 2:
-                    raise
-                continue
-            kept = {k: v for k in _PASSED_RESPONSE_HEADERS if (v := response.getheader(k))}
-            return response.status, kept, data
-        raise AssertionError("unreachable")
+        response, data = self._moto.send(self.moto_url, "POST", path, headers, body)
+        kept = {k: v for k in _PASSED_RESPONSE_HEADERS if (v := response.getheader(k))}
+        return response.status, kept, data
 
 
 def with_trace(message: dict[str, Any], trace: str | None) -> dict[str, Any]:
@@ -108,32 +79,11 @@ def with_trace(message: dict[str, Any], trace: str | None) -> dict[str, Any]:
     }
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-
-def _make_handler(front: SqsFront) -> type[BaseHTTPRequestHandler]:
-    class FrontHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Silent."""
-
-        def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
+def _make_handler(front: SqsFront) -> type[QuietHandler]:
+    class FrontHandler(QuietHandler):
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length > 0 else b""
-            headers = {
-                k: v for k, v in self.headers.items() if k.lower() not in _SKIPPED_REQUEST_HEADERS
-            }
+            body = self.request_body()
+            headers = self.request_headers()
             action = (self.headers.get("X-Amz-Target") or "").removeprefix(TARGET_PREFIX)
             raw_trace = self.headers.get(TRACE_HEADER)
             trace = urllib.parse.unquote(raw_trace) if raw_trace else None
@@ -149,9 +99,10 @@ def _make_handler(front: SqsFront) -> type[BaseHTTPRequestHandler]:
                 status, reply_headers, data = front.forward(self.path, headers, body)
                 if status == 200:
                     self._remember(request, data, trace)
-                self._reply(status, reply_headers, data)
+                self.reply(status, reply_headers.items(), data)
                 return
-            self._reply(*front.forward(self.path, headers, body))
+            status, reply_headers, data = front.forward(self.path, headers, body)
+            self.reply(status, reply_headers.items(), data)
 
         def _remember(self, request: dict[str, Any], data: bytes, trace: str | None) -> None:
             """Note the trace header of each message the batch sent (see the module docstring)."""

@@ -24,14 +24,11 @@ off: this gateway is the only judge, and a denial never comes twice.
 
 from __future__ import annotations
 
-import http.client
 import json
-import threading
-import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from lambda_jobs_tools.emulator.forwarding import KeepAlive, LoopbackServer, QuietHandler
 from lambda_jobs_tools.emulator.iam.authorizer import Authorizer
 from lambda_jobs_tools.emulator.iam.evaluator import EvaluatorUnavailable
 from lambda_jobs_tools.emulator.iam.requests import Call, calls_of, signature
@@ -41,7 +38,7 @@ _HOP_BY_HOP = {"host", "content-length", "connection", "keep-alive", "transfer-e
 ACCOUNT_ID = "123456789012"
 
 
-class Gateway:
+class Gateway(LoopbackServer):
     """The HTTP server; ``url`` is its endpoint; :meth:`close` stops it."""
 
     def __init__(
@@ -59,47 +56,17 @@ class Gateway:
         self.moto_url = moto_url
         self.upstreams = upstreams
         self.on_denied = on_denied
-        self._local = threading.local()
-        self._server = _Server((host, 0), _make_handler(self))
-        self.url = f"http://{host}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="iam-gateway", daemon=True
-        )
-        self._thread.start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._upstream = KeepAlive(timeout=960)
+        super().__init__(_make_handler(self), name="iam-gateway", host=host)
 
     def forward(
         self, service: str, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         """One request to the service's upstream on this thread's connection to it."""
-        parts = urllib.parse.urlsplit(self.upstreams.get(service, self.moto_url))
-        host, port = parts.hostname or "127.0.0.1", parts.port or 80
-        connections: dict[tuple[str, int], http.client.HTTPConnection] = (
-            getattr(self._local, "connections", None) or {}
-        )
-        self._local.connections = connections
-        for attempt in (1, 2):
-            connection = connections.get((host, port))
-            if connection is None:
-                connection = http.client.HTTPConnection(host, port, timeout=960)
-                connections[(host, port)] = connection
-            try:
-                connection.request(method, path, body=body, headers=headers)
-                response = connection.getresponse()
-                data = response.read()
-            except (http.client.HTTPException, OSError):
-                connection.close()
-                del connections[(host, port)]
-                if attempt == 2:
-                    raise
-                continue
-            kept = [(k, v) for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP]
-            return response.status, kept, data
-        raise AssertionError("unreachable")
+        url = self.upstreams.get(service, self.moto_url)
+        response, data = self._upstream.send(url, method, path, headers, body)
+        kept = [(k, v) for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP]
+        return response.status, kept, data
 
 
 def _emulator_own(call: Call) -> bool:
@@ -134,30 +101,12 @@ def denial(service: str, message: str) -> tuple[int, list[tuple[str, str]], byte
     return 400, headers, body
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-
-def _make_handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
-    class GatewayHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Silent: denials are reported through ``on_denied``."""
-
-        def _reply(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-            self.send_response(status)
-            for name, value in headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
+def _make_handler(gateway: Gateway) -> type[QuietHandler]:
+    # Silent, as every front: denials are reported through ``on_denied``.
+    class GatewayHandler(QuietHandler):
         def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length > 0 else b""
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+            body = self.request_body()
+            headers = self.request_headers(_HOP_BY_HOP)
             signed = signature(self.headers.get("Authorization"))
             service = signed.service if signed else "moto"
             if signed is not None:
@@ -189,12 +138,12 @@ def _make_handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                         if not decision.allowed:
                             self._deny(service, decision.message)
                             return
-            self._reply(*gateway.forward(service, self.command, self.path, headers, body))
+            self.reply(*gateway.forward(service, self.command, self.path, headers, body))
 
         def _deny(self, service: str, message: str) -> None:
             if gateway.on_denied is not None:
                 gateway.on_denied(message)
-            self._reply(*denial(service, message))
+            self.reply(*denial(service, message))
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle
 
