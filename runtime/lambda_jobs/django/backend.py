@@ -49,7 +49,12 @@ from django.utils.json import normalize_json
 from lambda_jobs import config as client_config
 from lambda_jobs.config import ClientConfig
 from lambda_jobs.django.options import BackendOptions, JobDefaults, job_defaults, parse_options
-from lambda_jobs.django.task import LambdaJobsTask, checks_arguments, task_job_options
+from lambda_jobs.django.task import (
+    LambdaJobsTask,
+    as_enqueued,
+    checks_arguments,
+    task_job_options,
+)
 from lambda_jobs.errors import ConfigurationError, InvalidJobError, InvalidTaskError
 from lambda_jobs.options import check_queue_name
 
@@ -314,7 +319,13 @@ class LambdaJobsBackend(BaseTaskBackend):
                     traceback=job.error_traceback or _error_line(job.error_type, job.error_message),
                 )
             )
-        task = self._as_enqueued(task, job)
+        task = as_enqueued(
+            task,
+            queue_name=job.queue_name or None,
+            priority=job.priority,
+            run_after=job.run_after,
+            backend=self.alias,
+        )
         result: TaskResult[..., Any] = TaskResult(
             task=task,
             id=job.id,
@@ -331,26 +342,6 @@ class LambdaJobsBackend(BaseTaskBackend):
         )
         object.__setattr__(result, "_return_value", job.return_value)
         return result
-
-    def _as_enqueued(self, task: Task[..., Any], job: Any) -> Task[..., Any]:
-        """``task`` as the job was enqueued: its queue, priority and ``run_after``, and this
-        backend (Django: ``TaskResult.task`` is "the Task the result was enqueued for")."""
-        changes: dict[str, Any] = {}
-        if job.queue_name and job.queue_name != task.queue_name:
-            changes["queue_name"] = job.queue_name
-        if job.priority != task.priority:
-            changes["priority"] = job.priority
-        if job.run_after is not None and job.run_after != task.run_after:
-            changes["run_after"] = job.run_after
-        if self.alias != task.backend:
-            changes["backend"] = self.alias
-        if not changes:
-            return task
-        try:
-            return task.using(**changes)
-        except (InvalidTask, InvalidTaskBackend):
-            # The settings changed since the job was enqueued: the declared task is what is left.
-            return task
 
     # System checks --------------------------------------------------------------------------------
 

@@ -164,20 +164,11 @@ class DjangoTaskRunner:
 
         The backend alias stays the declared one: the message does not carry Django's alias.
         """
-        from django.tasks.exceptions import InvalidTask, InvalidTaskBackend
+        from lambda_jobs.django.task import as_enqueued
 
-        task = self.django_task
-        changes: dict[str, Any] = {}
-        if context.queue_name != task.queue_name:
-            changes["queue_name"] = context.queue_name
-        if context.priority != task.priority:
-            changes["priority"] = context.priority
-        if not changes:
-            return task
-        try:
-            return task.using(**changes)
-        except (InvalidTask, InvalidTaskBackend):
-            return task
+        return as_enqueued(
+            self.django_task, queue_name=context.queue_name, priority=context.priority
+        )
 
     def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         func = self.django_task.func

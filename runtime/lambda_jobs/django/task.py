@@ -60,3 +60,23 @@ def task_job_options(task: Task[..., Any]) -> dict[str, Any]:
     return {
         name: getattr(task, name) for name in JOB_OPTION_KEYS if getattr(task, name) is not None
     }
+
+
+def as_enqueued(task: Task[..., Any], **enqueued: Any) -> Task[..., Any]:
+    """``task`` as a job of it was enqueued: ``task.using(...)`` with each given value (None: not
+    known) that differs from the task's own (Django: ``TaskResult.task`` is "the Task the result
+    was enqueued for"). The declared task if the settings no longer allow those values (they
+    changed since the job was enqueued)."""
+    from django.tasks.exceptions import InvalidTask, InvalidTaskBackend
+
+    changes = {
+        name: value
+        for name, value in enqueued.items()
+        if value is not None and value != getattr(task, name)
+    }
+    if not changes:
+        return task
+    try:
+        return task.using(**changes)
+    except (InvalidTask, InvalidTaskBackend):
+        return task
