@@ -119,3 +119,24 @@ def test_inline_cancelled_awaited_work_is_failed_as_with_the_immediate_backend(
         [error] = result.errors
         assert error.exception_class_path == "asyncio.exceptions.CancelledError"
     assert (tmp_path / "ours").read_text() == (tmp_path / "theirs").read_text() == "awaiting"
+
+
+def test_inline_async_task_is_stopped_at_its_timeout_off_the_main_thread(tmp_path: Path) -> None:
+    """``aenqueue`` runs ``enqueue`` in a worker thread, where no signal reaches the task: the
+    worker's coroutine runner still cancels it at its timeout (as the handler does), so the awaited
+    work sees ``CancelledError`` and the attempt fails with ``JobTimeoutError``."""
+    import asyncio
+    import time
+
+    from django.tasks import TaskResultStatus
+
+    from tests.django.djapp.cancelling import outlives_its_timeout
+
+    target = tmp_path / "ended"
+    started = time.monotonic()
+    result = asyncio.run(outlives_its_timeout.aenqueue(str(target)))
+
+    assert time.monotonic() - started < 10
+    assert target.read_text() == "cancelled"
+    assert result.status == TaskResultStatus.FAILED
+    assert [e.exception_class_path for e in result.errors] == ["lambda_jobs.errors.JobTimeoutError"]

@@ -10,15 +10,16 @@ The lambda-jobs task always ``takes_context``: the handler passes the runner its
 :class:`~lambda_jobs.context.JobContext`, and the runner hands the Django function a Django
 ``TaskContext`` instead (when the Django task ``takes_context``) whose ``attempt`` is the job's real
 attempt number. Around the call it sends Django's ``task_started`` and ``task_finished`` signals,
-as Django's own backends do. Coroutine functions are run to completion with :func:`asyncio.run`.
+as Django's own backends do. For a coroutine function the runner returns a coroutine that the
+worker's attempt runner awaits (:mod:`lambda_jobs.worker.coroutine`), as for any ``async def`` task.
 """
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import os
 import socket
+from asyncio import CancelledError
 from typing import TYPE_CHECKING, Any
 
 from django.db import close_old_connections
@@ -28,6 +29,7 @@ from django.tasks.signals import task_enqueued, task_finished, task_started
 from django.utils import timezone
 from django.utils.json import normalize_json
 
+from lambda_jobs.errors import JobTimeoutError
 from lambda_jobs.tasks import Task as JobTask
 
 if TYPE_CHECKING:
@@ -67,7 +69,9 @@ class DjangoTaskRunner:
     any). Otherwise (in the handler) each attempt makes its own result, and database connections
     that are broken or past ``CONN_MAX_AGE`` are closed before and after it, as Django does around
     each web request: a Lambda environment is frozen between invocations, and a job must not
-    inherit a dead connection. (Inline, the caller's request owns its connections.)
+    inherit a dead connection. (Inline, the caller's request owns its connections.) A coroutine
+    function's attempt is awaited after the call returns, so its connections are closed before
+    the next attempt instead (Django refuses synchronous database calls inside a running loop).
     """
 
     __slots__ = ("django_task", "result")
@@ -100,27 +104,52 @@ class DjangoTaskRunner:
         result = self._start(context, args, kwargs)
         task_started.send(sender=sender, task_result=result)
         call_args = (TaskContext(task_result=result), *args) if task.takes_context else args
+        if inspect.iscoroutinefunction(task.func):
+            # The worker's attempt runner drives it (lambda_jobs.worker.coroutine), under the
+            # attempt's time limit, also from a thread where a loop runs or no signal reaches.
+            return self._awaited(result, sender, task.func(*call_args, **kwargs))
         try:
-            value = self._call(call_args, kwargs)
-            # Django keeps return values as JSON; a value that is not JSON fails the attempt.
+            value = task.func(*call_args, **kwargs)
+        except BaseException as exc:
+            self._failed(result, sender, exc)
+            raise
+        return self._returned(result, sender, value)
+
+    async def _awaited(self, result: TaskResult[..., Any], sender: type, coroutine: Any) -> Any:
+        try:
+            value = await coroutine
+        except BaseException as exc:
+            # Cancelled at the time limit: the attempt fails with the JobTimeoutError it carries.
+            timeout = exc.args[0] if isinstance(exc, CancelledError) and exc.args else None
+            self._failed(result, sender, timeout if isinstance(timeout, JobTimeoutError) else exc)
+            raise
+        return self._returned(result, sender, value)
+
+    def _returned(self, result: TaskResult[..., Any], sender: type, value: Any) -> Any:
+        """Settle a returned attempt: Django keeps return values as JSON, so a value that is not
+        JSON fails the attempt."""
+        try:
             returned = normalize_json(value)
         except BaseException as exc:
-            import traceback
-
-            exc_type = type(exc)
-            result.errors.append(
-                TaskError(
-                    exception_class_path=f"{exc_type.__module__}.{exc_type.__qualname__}",
-                    traceback="".join(traceback.format_exception(exc)),
-                )
-            )
-            self._finish(result, TaskResultStatus.FAILED)
-            task_finished.send(sender=sender, task_result=result)
+            self._failed(result, sender, exc)
             raise
         object.__setattr__(result, "_return_value", returned)
         self._finish(result, TaskResultStatus.SUCCESSFUL)
         task_finished.send(sender=sender, task_result=result)
         return value
+
+    def _failed(self, result: TaskResult[..., Any], sender: type, exc: BaseException) -> None:
+        import traceback
+
+        exc_type = type(exc)
+        result.errors.append(
+            TaskError(
+                exception_class_path=f"{exc_type.__module__}.{exc_type.__qualname__}",
+                traceback="".join(traceback.format_exception(exc)),
+            )
+        )
+        self._finish(result, TaskResultStatus.FAILED)
+        task_finished.send(sender=sender, task_result=result)
 
     def _start(
         self, context: JobContext, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -169,12 +198,6 @@ class DjangoTaskRunner:
         return as_enqueued(
             self.django_task, queue_name=context.queue_name, priority=context.priority
         )
-
-    def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        func = self.django_task.func
-        if inspect.iscoroutinefunction(func):
-            return asyncio.run(func(*args, **kwargs))
-        return func(*args, **kwargs)
 
     @staticmethod
     def _finish(result: TaskResult[..., Any], status: TaskResultStatus) -> None:

@@ -12,7 +12,9 @@ docs/internals/performance.md), small beside any job that awaits real I/O.
 
 The attempt's :class:`~lambda_jobs.worker.timelimit.TimeLimit` stops a coroutine too. Its first
 alarm cancels the coroutine where it awaits (``CancelledError`` there, so ``finally`` blocks and
-``async with`` exits run), and the attempt fails with
+``async with`` exits run; its one argument is the :class:`~lambda_jobs.errors.JobTimeoutError`,
+so code between the task and this runner can tell the time limit from a cancellation the task
+met in its own work), and the attempt fails with
 :class:`~lambda_jobs.errors.JobTimeoutError`; a coroutine that blocks the loop or ignores the
 cancellation gets the usual ``JobTimeoutError`` from the next alarm. Where signals cannot reach the
 job (not the main thread, or an outer timer fires first) the loop cancels it at the limit itself.
@@ -82,7 +84,7 @@ def _run_on_new_loop(coroutine: Coroutine[Any, Any, Any], limit: TimeLimit) -> A
         def cancel() -> None:
             # From the SIGALRM handler (in the main thread, which may not be the loop's), possibly
             # while the loop waits in ``select``: thread-safe, and it wakes the loop.
-            loop.call_soon_threadsafe(job.cancel)
+            loop.call_soon_threadsafe(job.cancel, JobTimeoutError(limit.message))
 
         if limit.enforced:
             limit.interrupt = cancel
@@ -103,7 +105,7 @@ def _run_on_new_loop(coroutine: Coroutine[Any, Any, Any], limit: TimeLimit) -> A
 
 def _fire(limit: TimeLimit, job: asyncio.Task[Any]) -> None:
     limit.fired = True
-    job.cancel()
+    job.cancel(JobTimeoutError(limit.message))
 
 
 def _shut_down(loop: asyncio.AbstractEventLoop) -> None:
