@@ -240,7 +240,13 @@ class JobBackend(Construct):
             description="Execution role of the lambda-jobs functions of this backend",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
         )
-        self.dead_letter_queue.grant_send_messages(self.role)
+        # SendMessage alone: the function has the DLQ's URL (LAMBDA_JOBS_DLQ_URL), so the
+        # GetQueueUrl and GetQueueAttributes that grant_send_messages adds are never used.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]
+            )
+        )
         self.job_table: JobTable | None = None
         if job_store is not None:
             self.job_table = JobTable(self, "JobStore", props=job_store)

@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import jsii
 from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_sqs as sqs
 
 from lambda_jobs_cdk.job_backend import JobBackend, lane_entry, lane_suffix
 from lambda_jobs_cdk.job_queue import GOAT_ONLY_PROPS, JobQueue
@@ -61,7 +62,7 @@ class LambJobBackend(JobBackend):
                 )
 
     def _provision(self) -> dict[str, Any]:
-        on_failure = destinations.SqsDestination(self.dead_letter_queue)
+        on_failure = _DeadLetterDestination(self.dead_letter_queue)
         self.lane_functions: dict[str, list[lambda_.DockerImageFunction]] = {}
         config_queues: dict[str, Any] = {}
         for queue in self.queues:
@@ -120,3 +121,26 @@ class LambJobBackend(JobBackend):
     def _lane_statement(self) -> iam.PolicyStatement:
         function_arns = [fn.function_arn for fns in self.lane_functions.values() for fn in fns]
         return iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=function_arns)
+
+
+@jsii.implements(lambda_.IDestination)
+class _DeadLetterDestination:
+    """The on-failure destination: the dead-letter queue, which the function role may already
+    send to (:class:`~lambda_jobs_cdk.job_backend.JobBackend` grants ``sqs:SendMessage`` on it).
+
+    CDK's ``SqsDestination`` would add ``GetQueueAttributes`` and ``GetQueueUrl`` as well, which
+    Lambda does not use to deliver a record ("Capturing records of Lambda asynchronous
+    invocations": the execution role needs ``sqs:SendMessage`` on the queue).
+    """
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self.queue = queue
+
+    def bind(
+        self,
+        scope: Any,
+        fn: lambda_.IFunction,
+        *,
+        type: lambda_.DestinationType | None = None,
+    ) -> lambda_.DestinationConfig:
+        return lambda_.DestinationConfig(destination=self.queue.queue_arn)

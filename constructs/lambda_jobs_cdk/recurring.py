@@ -36,7 +36,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_cdk import Duration, Stack
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from lambda_jobs.contract import MAX_PRIORITY, MIN_PRIORITY
 from lambda_jobs.enqueue.arguments import check_arguments
@@ -288,16 +287,11 @@ def _check_names_in_stack(backend: JobBackend, names: set[str]) -> None:
 def provision_schedules(backend: JobBackend, schedules: Sequence[JobSchedule]) -> list[Any]:
     """One ``CfnSchedule`` per schedule, in the backend's group; returns them (in order).
 
-    The scheduler role is given ``sqs:SendMessage`` on the dead-letter queue (Scheduler's
-    dead-letter events); the lanes it already reaches (the backend's lane statement).
+    The scheduler role already reaches the lanes and the dead-letter queue (the backend grants
+    both, for one-time schedules too).
     """
     if not schedules:
         return []
-    backend.scheduler_role.add_to_policy(
-        iam.PolicyStatement(
-            actions=["sqs:SendMessage"], resources=[backend.dead_letter_queue.queue_arn]
-        )
-    )
     created = []
     for schedule in schedules:
         arn, fifo = backend.schedule_target(schedule.queue_name, schedule.priority)

@@ -301,6 +301,20 @@ def test_goat_function_role_names_every_resource_and_has_no_scheduler_rights(
     assert len(resources(template, "AWS::IAM::Role")) == 3  # function, scheduler, AppRole
 
 
+@pytest.mark.parametrize("stack", ["GoatDefaults", "LambDefaults"])
+def test_function_role_may_only_send_to_the_dead_letter_queue(synth: Synth, stack: str) -> None:
+    """Dead letters and Lamb's on-failure records are sends to a queue whose URL and ARN the
+    function has: no ``GetQueueUrl``/``GetQueueAttributes`` on it (CDK's ``grant_send_messages``
+    and ``SqsDestination`` would add both)."""
+    on_dlq = [
+        statement
+        for statement in _statements(synth.json(stack), "JobsFunctionRole")
+        if str(statement["Resource"]).count("JobsDeadLetterQueue")
+    ]
+    assert on_dlq
+    assert {a for s in on_dlq for a in _actions(s)} == {"sqs:SendMessage"}
+
+
 def test_lamb_default_one_function_retry_2_event_age_6h_failures_to_dlq(synth: Synth) -> None:
     template = synth.templates["LambDefaults"]
     template.resource_count_is("AWS::Lambda::Function", 1)

@@ -41,7 +41,8 @@ def _without_dead_letter_send(assembly: Path, into: Path) -> str:
     ]
     statements.remove(removed)
     path.write_text(json.dumps(template), encoding="utf-8")
-    return ",".join(removed["Action"])
+    action = removed["Action"]
+    return action if isinstance(action, str) else ",".join(action)
 
 
 def _logical_id(template: dict[str, Any], prefix: str) -> str:
