@@ -495,6 +495,29 @@ def requeue(envelope: Any, config: ClientConfig, *, redrive_of: str) -> dict[str
     return dict(old) if old else None
 
 
+def requeue_refusal(job_id: str, config: ClientConfig, *, redrive_of: str) -> str | None:
+    """What :func:`requeue` would answer now, without writing (a dry run): None when it would set
+    the job back, else why not, as its :class:`JobStateError` says. One strongly consistent
+    ``GetItem``; the same rule as :data:`REQUEUE_CONDITION`. Raises AWS errors."""
+    store = store_of(config)
+    item = read(_client(config), store, job_id)
+    if item is None:
+        return None
+    status = item.get("status")
+    lease_until = item.get("lease_until")
+    if (
+        status == schema.FAILED
+        or (
+            status == schema.RUNNING
+            and lease_until is not None
+            and lease_until < schema.now_epoch()
+        )
+        or (status == schema.ENQUEUED and item.get("redrive_of") in (None, redrive_of))
+    ):
+        return None
+    return f"job {job_id} {_live_because(item)}"
+
+
 def _live_because(item: dict[str, Any]) -> str:
     """Why a redrive must not set the job ``item`` back to enqueued (see :func:`requeue`)."""
     status = item.get("status")

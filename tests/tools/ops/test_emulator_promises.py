@@ -220,6 +220,11 @@ def test_a_job_with_three_dlq_entries_is_redriven_once(
     # A stale entry of the job arriving later is not run again: the job already succeeded.
     send_again(ops, original, copies=1)
     poll(lambda: listed(capsys, job_id), timeout=10, what="the stale entry")
+    # A dry run asks the store too, and answers what the real run then does.
+    dry = cli_json(capsys, "dlq", "redrive", "--dry-run")
+    assert dry["redriven"] == []
+    [would_skip] = dry["skipped"]
+    assert would_skip["id"] == job_id and "already succeeded" in would_skip["why"]
     status, out, err = cli_run(capsys, "dlq", "redrive", "--json")
     assert status == 0, err
     report = json.loads(out)

@@ -284,6 +284,9 @@ class _Run:
                         held.append(entry.receipt)
             for entry, why in refused:
                 # Another entry of the same job was copied later in this run: this one is done.
+                if entry.job_id in self.done and self.dry_run:
+                    self.report.acknowledged.append((entry.job_id, entry.message_id))
+                    continue
                 if entry.job_id in self.done and self.acknowledge(url, entry, deleted):
                     continue
                 self.report.skipped.append((entry.job_id or entry.message_id, why))
@@ -315,10 +318,13 @@ class _Run:
         if self.dry_run:
             if duplicate:
                 report.acknowledged.append((name, entry.message_id))
-            else:
-                report.redriven.append((name, envelope.task, target))
-                if entry.job_id:
-                    self.done.add(entry.job_id)
+                return None
+            refused = self.refusal(envelope, entry)
+            if refused is not None:
+                return refused
+            report.redriven.append((name, envelope.task, target))
+            if entry.job_id:
+                self.done.add(entry.job_id)
             return None
         if duplicate:
             self.acknowledge(url, entry, deleted)
@@ -342,6 +348,16 @@ class _Run:
         report.redriven.append((name, envelope.task, target))
         report.resumed += resumed
         return None
+
+    def refusal(self, envelope: Envelope, entry: DeadLetter) -> str | None:
+        """A dry run's answer of the job store (if any): why the real run would leave ``entry``
+        in the DLQ (:func:`lambda_jobs.jobstore.records.requeue_refusal`: read, no write)."""
+        if self.config.job_store is None:
+            return None
+        from lambda_jobs.jobstore.records import requeue_refusal
+
+        why = requeue_refusal(envelope.id, self.config, redrive_of=entry.message_id)
+        return None if why is None else f"{why}; the entry is left in the DLQ"
 
     def send(self, lane: Lane, entry: DeadLetter, envelope: Envelope) -> tuple[bool, str | None]:
         """Requeue the job in the store (if any) and send the copy: (sent, why the store refused).
