@@ -2,19 +2,34 @@
 
 For each record, in order:
 
-- **attempt** = the envelope's ``attempt`` + ``ApproximateReceiveCount`` - 1, so deliveries that
-  never finished (a crash, the whole function timing out) count as attempts too.
-- **came back** (receive count above 1, no job store): a crash fails the whole invocation and
-  raises the receive count of every record of the batch, also of those that never started; the
-  count cannot tell the record that crashed from its neighbours. So such a record runs alone, in
-  a child process (:func:`_process_alone`, :mod:`lambda_jobs.worker.isolation`): it is never
-  dead-lettered unrun because of the count (one the count puts past its last attempt runs as its
-  last attempt), and a crash of its own is seen there and counted against it alone
-  (``IncompleteAttempts``: retried, or dead-lettered on the last attempt). With the job store the
-  claim counts attempts instead: a record that never started was never claimed.
+- **attempt**, without the job store: on a standard queue whose retry after the envelope's
+  ``attempt`` waits at most SQS's 900 s message delay (``DelaySeconds``,
+  "SendMessageBatchRequestEntry", Amazon SQS API Reference; :attr:`_Record.by_copy`), a retry is a
+  fresh copy of the envelope at ``attempt`` + 1, so the receive count of a message only counts its
+  deliveries that did not finish (a crash, the whole function timing out), and the attempt is the
+  envelope's ``attempt``.
+  Elsewhere (FIFO queues, which refuse a per-message delay; longer backoffs) a retry keeps the
+  message, and the attempt is the envelope's ``attempt`` + ``ApproximateReceiveCount`` - 1: every
+  delivery counts, also one a neighbour's crash ended.
+- **came back** (receive count above 1, or a copy marked :data:`RUN_ALONE`; no job store): a crash
+  fails the whole invocation and raises the receive count of every record of the batch, also of
+  those that never started; the count cannot tell the record that crashed from its neighbours. So
+  such a record runs alone, in a child process (:func:`_process_alone`,
+  :mod:`lambda_jobs.worker.isolation`). If it does not crash there, it runs as the attempt above:
+  on a standard queue its unfinished deliveries are charged to nobody (they may have been a
+  neighbour's crash); elsewhere a count past its last attempt runs as its last attempt, so it is
+  never dead-lettered unrun. If it crashes alone, the crash is its own (``IncompleteAttempts``):
+  retried as a copy marked :data:`RUN_ALONE` at ``attempt`` + 1 (so it crashes no batch), or after
+  the backoff where retries keep the message, or dead-lettered on its last attempt. With the job
+  store the claim counts attempts instead: a record that never started was never claimed.
 - **success**: not listed; the event-source mapping deletes it.
-- **failure with attempts left**: ``ChangeMessageVisibility`` to the backoff
-  (:meth:`lambda_jobs.options.RetryPolicy.delay_after`), then listed in ``batchItemFailures``.
+- **failure with attempts left**: the backoff is
+  :meth:`lambda_jobs.options.RetryPolicy.delay_after`. A copy (above): the copies of a batch are
+  sent once it is done (``SendMessageBatch``, ``DelaySeconds`` = the backoff, :func:`_send_retries`)
+  and the originals acknowledged, so a crash later in the invocation leaves no copy behind a
+  message that comes back; a copy SQS refused falls back to the next way, with an error line (its
+  next receive is then not charged: the attempt runs again). Otherwise ``ChangeMessageVisibility``
+  to the backoff, then listed in ``batchItemFailures``.
 - **dead-lettered** (sent to ``LAMBDA_JOBS_DLQ_URL`` with the ``lambda_jobs.*`` attributes, body
   unchanged, then not listed so the mapping deletes it): a failure on the last attempt
   (``exhausted``); an attempt already past the last one, i.e. earlier deliveries never finished
@@ -26,13 +41,14 @@ For each record, in order:
 - **deadline** (:mod:`lambda_jobs.worker.deadline`): once a record may not start, it and all later
   records are handed back. On a standard queue a hand-back re-sends an identical copy of the
   envelope whose ``attempt`` is the attempt the record would have run as (so a hand-back does not
-  use up an attempt) and acknowledges the original; a body that cannot be decoded, or a copy SQS
-  refused, is listed instead. The copy carries the envelope, the original's tenant
+  use up an attempt; the copy of a record that came back is marked :data:`RUN_ALONE`) and
+  acknowledges the original; a body that cannot be decoded, or a copy SQS refused, is listed
+  instead. The copy carries the envelope, the original's tenant
   (``MessageGroupId``) and its X-Ray trace header, so it is no further hop towards Lambda's
   recursive loop cutoff (:func:`copy_trace_header`); SQS message attributes of the original are
-  not copied (lambda-jobs puts nothing there). On a FIFO queue (source ARN ending in
-  ``.fifo``) the records are listed, which keeps their order; there a hand-back does count as a
-  delivery (the receive count grows), so it uses up an attempt.
+  not copied (lambda-jobs puts nothing there but :data:`RUN_ALONE`, set as above). On a FIFO
+  queue (source ARN ending in ``.fifo``) the records are listed, which keeps their order; there a
+  hand-back does count as a delivery (the receive count grows), so it uses up an attempt.
 - **FIFO order**: on a FIFO queue, once a record is listed, every later record of the batch is
   listed without running ("Handling errors for an SQS event source in Lambda": stop at the first
   failure and report it and every unprocessed record). Those later records, and a hand-back's,
