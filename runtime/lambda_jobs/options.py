@@ -175,6 +175,19 @@ class RetryPolicy:
             )
         )
 
+    def longest_delay_after(self, failed_attempts: int) -> int:
+        """The most :meth:`delay_after` can return: its value without jitter, rounded up."""
+        import math
+
+        return math.ceil(
+            retry_delay(
+                failed_attempts,
+                base=self.retry_backoff,
+                maximum=self.retry_backoff_max,
+                jitter=False,
+            )
+        )
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RetryPolicy):
             return NotImplemented

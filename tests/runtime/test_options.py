@@ -7,7 +7,7 @@ import random
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from lambda_jobs.options import MAX_BACKOFF_SECONDS, retry_delay
+from lambda_jobs.options import MAX_BACKOFF_SECONDS, RetryPolicy, retry_delay
 
 attempts = st.integers(min_value=1, max_value=10_000)
 bases = st.floats(min_value=0.001, max_value=MAX_BACKOFF_SECONDS)
@@ -64,3 +64,14 @@ def test_backoff_huge_attempt_counts_do_not_overflow() -> None:
 def test_backoff_needs_at_least_one_failed_attempt(failed: int) -> None:
     with pytest.raises(ValueError, match="failed_attempts must be >= 1"):
         retry_delay(failed, base=1.0, maximum=2.0, jitter=True)
+
+
+@given(failed=st.integers(min_value=1, max_value=60), backoff=bases, seed=seeds)
+def test_longest_delay_after_bounds_every_delay_after(
+    failed: int, backoff: float, seed: int
+) -> None:
+    """Goat picks a retry's way (a delayed copy up to 900 s) from the bound, which the receiver
+    of the message computes again: every jittered wait must be within it."""
+    policy = RetryPolicy(retries=3, retry_backoff=backoff, retry_backoff_max=MAX_BACKOFF_SECONDS)
+    random.seed(seed)
+    assert policy.delay_after(failed) <= policy.longest_delay_after(failed)

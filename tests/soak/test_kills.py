@@ -9,7 +9,10 @@ once, and it may retry 5 times, so every job must end ``succeeded``:
 - Goat (a 2 s function, so a batch lost with its environment is back after its 12 s visibility
   timeout): every other kill waits for a job mid-batch, one started right after another job of
   the same invocation succeeded in that process; the records of that batch, finished or not,
-  come back.
+  come back. A kill is no job's failure: without the job store those records run alone and no
+  job is charged an attempt for it (counted from the handler's ``retrying`` lines: a job's
+  highest attempt is at most 1 + its own failures); with the store, only the killed attempt,
+  which its claim counted.
 - Lamb: a killed invocation comes back through Lambda's async retries (scaled to 3 s and 6 s).
 
 Executions and duplicates (jobs that finished before their batch's environment died run again:
@@ -157,6 +160,20 @@ def test_faults_environments_killed_mid_job_and_mid_batch_lose_no_job(
     finished = Counter(run["key"] for run in runs if run["outcome"] == "succeeded")
     duplicates = sum(count - 1 for count in finished.values())
     lost = sorted(set(keys) - succeeded)
+    # Attempts each job was charged beyond its own failures (its ``retrying`` lines): a killed
+    # environment is no job's failure. With the job store, the claim of the killed job's attempt
+    # counts it (that job only); without, the records that come back run alone and a kill is
+    # charged to none of them.
+    own_failures = Counter(line["id"] for line in backend.function_lines("retrying"))
+    charged: dict[str, int] = {}
+    for job in prepared:
+        key = job.args[0]
+        highest = max((run["attempt"] for run in runs if run["key"] == key), default=1)
+        allowed = 1 + own_failures[job.id]
+        if sizes.JOB_STORE and any(kill.key == key for kill in kills):
+            allowed += 1
+        if highest > allowed:
+            charged[key] = highest - allowed
     where = (
         f"{sum(kill.mid_batch for kill in kills)} of them mid-batch, after another job of the "
         "same invocation had succeeded"
@@ -170,7 +187,8 @@ def test_faults_environments_killed_mid_job_and_mid_batch_lose_no_job(
         f"{max((k.into_job_s for k in kills), default=0):.2f} s into a 0.25 s job ({where}); "
         f"{sum(1 for run in runs if run['outcome'] == 'started')} executions, "
         f"{duplicates} duplicate completions (at-least-once), {len(dead_ours)} in the DLQ, "
-        f"{len(lost)} lost",
+        f"{len(lost)} lost"
+        + (f", {len(charged)} jobs charged an attempt for a kill" if lane == "goat" else ""),
     )
     assert not lost, f"jobs that never succeeded after the kills: {lost[:20]}"
     assert not dead_ours, "a job killed once (of 6 attempts) must not end in the DLQ"
@@ -181,9 +199,13 @@ def test_faults_environments_killed_mid_job_and_mid_batch_lose_no_job(
         # The killed run never finished; the job ran again after its environment died.
         after = [run for run in runs if run["key"] == kill.key and run["pid"] != kill.pid]
         assert any(run["outcome"] == "succeeded" for run in after), kill
-        if lane == "goat":
-            # A crash counts as a failed attempt on Goat (receive count).
+        if lane == "goat" and sizes.JOB_STORE:
+            # With the store, the killed attempt was claimed: it counts (for this job only).
             assert max(run["attempt"] for run in after) >= 2, kill
+    if lane == "goat":
+        # lingering (retries=5) never fails on its own unless it overruns its timeout: every
+        # job, killed or a neighbour whose batch came back with the kill, is charged only that.
+        assert not charged, f"attempts charged for a killed environment: {charged}"
 
 
 #: Jobs that share a batch with the one that crashes (the ESM's batch is 10).
@@ -244,3 +266,93 @@ def test_a_crash_never_dead_letters_its_neighbours_unrun(soak_backend: SoakBacke
     assert dead_letter_attribute(entry, "reason") == "exhausted"
     # With the store the claim stops it on its second delivery, unrun; without, it ran alone.
     assert len(crashes) == (1 if store else 2), crashes
+
+
+def charged_beyond_own_failures(runs: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """The runs of ``key`` whose attempt is past 1 + the failures of its own before them: each
+    one an attempt charged for something else (another job's crash, a kill)."""
+    failures = 0
+    charged = []
+    for run in runs:
+        if run["key"] != key:
+            continue
+        if run["attempt"] > failures + 1:
+            charged.append(run)
+        failures += run["outcome"] == "failed"
+    return charged
+
+
+@pytest.mark.parametrize("soak_backend", ["goat-short", "goat-short-store"], indirect=True)
+def test_a_crash_charges_its_retried_neighbours_none_of_their_attempts(
+    soak_backend: SoakBackend,
+) -> None:
+    """Issue 32, the rest: a neighbour with ``retries > 0`` lost an attempt to another job's
+    crash (its receive count rose with the batch's). One batch: a job that ends its process on
+    each of its 2 attempts, neighbours that fail on their first run and succeed on the next (one
+    retry: any attempt charged for the crash would dead-letter them) and neighbours that fail on
+    both of their attempts. Each neighbour must be charged only its own failures; the crasher
+    reaches the DLQ as ``IncompleteAttempts`` after its own 2 attempts."""
+    backend = soak_backend
+    store = backend.name.endswith("store") or sizes.JOB_STORE
+    prefix = f"crash-retried-{backend.name}-"
+    crasher = soak_tasks.crashing_retried.prepare(f"{prefix}crasher")
+    once = [soak_tasks.fails_once.prepare(f"{prefix}once{index}") for index in range(4)]
+    doomed = [soak_tasks.doomed.prepare(f"{prefix}doomed{index}") for index in range(5)]
+    once_keys = [job.args[0] for job in once]
+    doomed_keys = [job.args[0] for job in doomed]
+    enqueued = time.time()
+    # One SendMessageBatch of 10 (one batch, as a rule), the crasher mid-batch: some neighbours
+    # run (and fail) before it, the others never start.
+    enqueue_many([*once[:2], *doomed[:2], crasher, *once[2:], *doomed[2:]])
+    dead: dict[str, dict[str, Any]] = {}
+    expected_dead = {job.id for job in doomed} | {crasher.id}
+
+    def settled() -> bool:
+        backend.take_dead_letters(dead)
+        dead_ids = {dead_letter_attribute(m, "job_id") for m in dead.values()}
+        return expected_dead <= dead_ids and succeeded_keys(backend, prefix) >= set(once_keys)
+
+    assert wait_for(settled, timeout=120), (
+        f"not settled: succeeded {sorted(succeeded_keys(backend, prefix))}, "
+        f"dead {sorted(str(dead_letter_attribute(m, 'task')) for m in dead.values())}"
+    )
+    runs = backend.runs(prefix)
+    entries = {dead_letter_attribute(m, "job_id"): m for m in dead.values()}
+    # The crasher shared its batch: neighbours ran as attempt 1 after the batch came back (12 s).
+    shared = sorted(
+        key
+        for key in once_keys + doomed_keys
+        if any(r["key"] == key and r["attempt"] == 1 and r["at"] - enqueued > 10 for r in runs)
+    )
+    charged = {key: charged_beyond_own_failures(runs, key) for key in once_keys + doomed_keys}
+    crashes = [run for run in runs if run["key"] == crasher.args[0]]
+    report.add(
+        f"crash-retried[{'goat+store' if store else 'goat'}]",
+        f"1 job ending its process on both of its 2 attempts, in one batch with "
+        f"{len(once)} fail-once and {len(doomed)} always-failing neighbours (retries=1): "
+        f"{len(shared)} came back with it; {sum(map(len, charged.values()))} neighbour attempts "
+        f"charged for the crash; crasher ran {len(crashes)} times, dead-lettered as "
+        f"{dead_letter_attribute(entries[crasher.id], 'error_type')} "
+        f"(attempts {dead_letter_attribute(entries[crasher.id], 'attempts')})",
+    )
+    assert shared, "no neighbour shared the crasher's batch: nothing was tested"
+    assert not any(charged.values()), f"attempts charged for another job's crash: {charged}"
+    assert not {job.id for job in once} & set(entries), "a fail-once neighbour was dead-lettered"
+    for job in doomed:
+        entry = entries[job.id]
+        assert dead_letter_attribute(entry, "error_type") == "RuntimeError", entry
+        assert dead_letter_attribute(entry, "attempts") == "2", entry
+        key = job.args[0]
+        assert {r["attempt"] for r in runs if r["key"] == key} == {1, 2}, key
+    entry = entries[crasher.id]
+    assert dead_letter_attribute(entry, "error_type") == "IncompleteAttempts"
+    # With the store the claim refuses the attempt past the last one and names it (3).
+    assert dead_letter_attribute(entry, "attempts") == ("3" if store else "2")
+    emulator_log = backend.emulator_log.read_text(encoding="utf-8")
+    assert (
+        f"returned with the failed invocation  soak_tasks.crashing_retried {crasher.id[:8]}"
+        in emulator_log
+    )
+    # Without the store: once with the batch (not charged: it could have been a neighbour's),
+    # then alone on each of its 2 attempts. With it, the claim counts the 2 attempts it started.
+    assert len(crashes) == (2 if store else 3), crashes

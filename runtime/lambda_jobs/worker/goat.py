@@ -2,19 +2,34 @@
 
 For each record, in order:
 
-- **attempt** = the envelope's ``attempt`` + ``ApproximateReceiveCount`` - 1, so deliveries that
-  never finished (a crash, the whole function timing out) count as attempts too.
-- **came back** (receive count above 1, no job store): a crash fails the whole invocation and
-  raises the receive count of every record of the batch, also of those that never started; the
-  count cannot tell the record that crashed from its neighbours. So such a record runs alone, in
-  a child process (:func:`_process_alone`, :mod:`lambda_jobs.worker.isolation`): it is never
-  dead-lettered unrun because of the count (one the count puts past its last attempt runs as its
-  last attempt), and a crash of its own is seen there and counted against it alone
-  (``IncompleteAttempts``: retried, or dead-lettered on the last attempt). With the job store the
-  claim counts attempts instead: a record that never started was never claimed.
+- **attempt**, without the job store: on a standard queue whose retry after the envelope's
+  ``attempt`` waits at most SQS's 900 s message delay (``DelaySeconds``,
+  "SendMessageBatchRequestEntry", Amazon SQS API Reference; :attr:`_Record.by_copy`), a retry is a
+  fresh copy of the envelope at ``attempt`` + 1, so the receive count of a message only counts its
+  deliveries that did not finish (a crash, the whole function timing out), and the attempt is the
+  envelope's ``attempt``.
+  Elsewhere (FIFO queues, which refuse a per-message delay; longer backoffs) a retry keeps the
+  message, and the attempt is the envelope's ``attempt`` + ``ApproximateReceiveCount`` - 1: every
+  delivery counts, also one a neighbour's crash ended.
+- **came back** (receive count above 1, or a copy marked :data:`RUN_ALONE`; no job store): a crash
+  fails the whole invocation and raises the receive count of every record of the batch, also of
+  those that never started; the count cannot tell the record that crashed from its neighbours. So
+  such a record runs alone, in a child process (:func:`_process_alone`,
+  :mod:`lambda_jobs.worker.isolation`). If it does not crash there, it runs as the attempt above:
+  on a standard queue its unfinished deliveries are charged to nobody (they may have been a
+  neighbour's crash); elsewhere a count past its last attempt runs as its last attempt, so it is
+  never dead-lettered unrun. If it crashes alone, the crash is its own (``IncompleteAttempts``):
+  retried as a copy marked :data:`RUN_ALONE` at ``attempt`` + 1 (so it crashes no batch), or after
+  the backoff where retries keep the message, or dead-lettered on its last attempt. With the job
+  store the claim counts attempts instead: a record that never started was never claimed.
 - **success**: not listed; the event-source mapping deletes it.
-- **failure with attempts left**: ``ChangeMessageVisibility`` to the backoff
-  (:meth:`lambda_jobs.options.RetryPolicy.delay_after`), then listed in ``batchItemFailures``.
+- **failure with attempts left**: the backoff is
+  :meth:`lambda_jobs.options.RetryPolicy.delay_after`. A copy (above): the copies of a batch are
+  sent once it is done (``SendMessageBatch``, ``DelaySeconds`` = the backoff, :func:`_send_retries`)
+  and the originals acknowledged, so a crash later in the invocation leaves no copy behind a
+  message that comes back; a copy SQS refused falls back to the next way, with an error line (its
+  next receive is then not charged: the attempt runs again). Otherwise ``ChangeMessageVisibility``
+  to the backoff, then listed in ``batchItemFailures``.
 - **dead-lettered** (sent to ``LAMBDA_JOBS_DLQ_URL`` with the ``lambda_jobs.*`` attributes, body
   unchanged, then not listed so the mapping deletes it): a failure on the last attempt
   (``exhausted``); an attempt already past the last one, i.e. earlier deliveries never finished
@@ -26,13 +41,14 @@ For each record, in order:
 - **deadline** (:mod:`lambda_jobs.worker.deadline`): once a record may not start, it and all later
   records are handed back. On a standard queue a hand-back re-sends an identical copy of the
   envelope whose ``attempt`` is the attempt the record would have run as (so a hand-back does not
-  use up an attempt) and acknowledges the original; a body that cannot be decoded, or a copy SQS
-  refused, is listed instead. The copy carries the envelope, the original's tenant
+  use up an attempt; the copy of a record that came back is marked :data:`RUN_ALONE`) and
+  acknowledges the original; a body that cannot be decoded, or a copy SQS refused, is listed
+  instead. The copy carries the envelope, the original's tenant
   (``MessageGroupId``) and its X-Ray trace header, so it is no further hop towards Lambda's
   recursive loop cutoff (:func:`copy_trace_header`); SQS message attributes of the original are
-  not copied (lambda-jobs puts nothing there). On a FIFO queue (source ARN ending in
-  ``.fifo``) the records are listed, which keeps their order; there a hand-back does count as a
-  delivery (the receive count grows), so it uses up an attempt.
+  not copied (lambda-jobs puts nothing there but :data:`RUN_ALONE`, set as above). On a FIFO
+  queue (source ARN ending in ``.fifo``) the records are listed, which keeps their order; there a
+  hand-back does count as a delivery (the receive count grows), so it uses up an attempt.
 - **FIFO order**: on a FIFO queue, once a record is listed, every later record of the batch is
   listed without running ("Handling errors for an SQS event source in Lambda": stop at the first
   failure and report it and every unprocessed record). Those later records, and a hand-back's,
@@ -59,7 +75,7 @@ record needs an AWS call (failure, DLQ, hand-back).
 
 from __future__ import annotations
 
-from lambda_jobs.contract import MAX_VISIBILITY_SECONDS
+from lambda_jobs.contract import MAX_VISIBILITY_SECONDS, SQS_MAX_DELAY_SECONDS
 from lambda_jobs.worker.deadline import MIN_SLICE_MS, FunctionClock
 from lambda_jobs.worker.lifecycle import live, send_to_dlq
 from lambda_jobs.worker.triage import INCOMPLETE_ATTEMPTS, Arrival, decode_body
@@ -81,6 +97,8 @@ if TYPE_CHECKING:
     from lambda_jobs.worker.words import ClaimAction, Reason
 
 EVENT_SOURCE = "aws:sqs"
+#: SQS message attribute of a copy that must run alone (module docstring, "came back").
+RUN_ALONE = "lambda_jobs.run_alone"
 
 
 def is_sqs_batch(event: Any) -> bool:
@@ -101,21 +119,47 @@ class _Record(Arrival):
     ``message_id`` is read by the caller (it also names the record if building this one fails).
     """
 
-    __slots__ = ("receipt", "record")
+    __slots__ = ("alone", "receipt", "record", "retry_copy")
     message_id: str  # always set for an SQS record ("" when SQS gave none)
 
     def __init__(self, record: dict[str, Any], runtime: Runtime, message_id: str) -> None:
         self.record = record
         self.receipt = str(record.get("receiptHandle", ""))
         body = record.get("body")
+        count = _receive_count(record)
         Arrival.__init__(
             self,
             body if isinstance(body, str) else "",
             decode_body,
             runtime,
             str(record.get("eventSourceARN", "")),
-            _receive_count(record),
+            count,
             message_id,
+        )
+        #: Retries are delayed copies (module docstring, "attempt"); None: no retry is due.
+        self.retry_copy: tuple[int, bool] | None = None  # (delay in seconds, crashed alone)
+        attributes = record.get("messageAttributes")
+        self.alone = self.store is None and (
+            count > 1 or (isinstance(attributes, dict) and RUN_ALONE in attributes)
+        )
+        if count > 1 and self.by_copy:  # its receives since the last copy were not finished
+            assert self.envelope is not None and self.options is not None
+            self.attempt = self.envelope.attempt
+            if self.reason == EXHAUSTED and self.attempt <= self.options.max_attempts:
+                self.reason = None
+
+    @property
+    def by_copy(self) -> bool:
+        """True when this message's retries are delayed copies, so its receive count only counts
+        deliveries that did not finish (module docstring, "attempt"): a standard queue, no job
+        store, and a backoff after the envelope's attempt that SQS can delay a message by."""
+        options, envelope = self.options, self.envelope
+        return (
+            self.store is None
+            and options is not None
+            and envelope is not None
+            and not self.source.endswith(".fifo")
+            and options.retry.longest_delay_after(envelope.attempt) <= SQS_MAX_DELAY_SECONDS
         )
 
     @property
@@ -181,6 +225,7 @@ def handle_batch(event: dict[str, Any], context: Any, runtime: Runtime) -> dict[
     worker_id = str(getattr(context, "aws_request_id", "") or "")
     failures: list[str] = []
     handed_back: list[_Record] = []
+    retried: list[_Record] = []
     started = 0
     stopped = False
     for raw in records:
@@ -192,15 +237,17 @@ def handle_batch(event: dict[str, Any], context: Any, runtime: Runtime) -> dict[
                 handed_back.append(record)
                 continue
             started += 1
-            alone = record.store is None and (record.receive_count or 1) > 1
-            if not (_process_alone if alone else _process)(record, clock, worker_id):
+            if not (_process_alone if record.alone else _process)(record, clock, worker_id):
                 failures.append(record.message_id)
                 stopped = stopped or fifo  # FIFO: every later record stays behind this one
+            elif record.retry_copy is not None:
+                retried.append(record)
         except Exception as exc:  # a bug here must not cost the neighbours their results
             failures.append(message_id)
             if fifo:
                 stopped = True
             _log_internal_error(message_id, exc)
+    failures.extend(_send_retries(retried))
     failures.extend(_hand_back(handed_back, fifo=fifo, clock=clock))
     return {"batchItemFailures": [{"itemIdentifier": item} for item in failures]}
 
@@ -228,8 +275,7 @@ class _Goat:
         return True
 
     def retry(self, job: _Record, duration_ms: float, error_type: str) -> bool:
-        _retry_later(job, duration_ms, error_type)
-        return False
+        return _retry_later(job, duration_ms, error_type)
 
     def dead_letter_entry(self, job: _Record, reason: Reason) -> tuple[str, str, str | None]:
         _task, job_id = job.identity()
@@ -248,16 +294,16 @@ _GOAT = _Goat()
 
 
 def _process_alone(record: _Record, clock: FunctionClock, worker_id: str) -> bool:
-    """:func:`_process` of a record that came back, without the job store, in a child process
-    (:mod:`lambda_jobs.worker.isolation`: the module docstring says why).
+    """:func:`_process` of a record that came back (or a copy marked :data:`RUN_ALONE`), without
+    the job store, in a child process (:mod:`lambda_jobs.worker.isolation`: why).
 
-    The receive count still counts its deliveries as attempts, but never dead-letters it unrun: a
-    record the count puts past its last attempt runs as its last attempt. If it crashes alone, the
-    crash is its own: an attempt that did not finish (``IncompleteAttempts``), retried or, past
-    the last attempt, dead-lettered as such.
+    It is never dead-lettered unrun because of its receive count: one the count puts past its last
+    attempt (FIFO, long backoffs) runs as its last attempt. If it crashes alone, the crash is its
+    own: an attempt that did not finish (``IncompleteAttempts``), retried (a copy marked to run
+    alone again, or after the backoff) or, on the last attempt, dead-lettered as such.
     """
     options = record.options
-    if options is None or record.reason not in (None, "exhausted"):
+    if options is None or record.reason not in (None, EXHAUSTED):
         return _process(record, clock, worker_id)  # refused unrun: nothing that could crash
     from lambda_jobs.worker.isolation import run_alone
 
@@ -265,12 +311,16 @@ def _process_alone(record: _Record, clock: FunctionClock, worker_id: str) -> boo
     if record.reason == EXHAUSTED:
         record.reason, record.attempt = None, options.max_attempts
 
-    def work() -> bool:
+    def work() -> bool | str:
         try:
-            return _process(record, clock, worker_id)
+            settled = _process(record, clock, worker_id)
         except Exception as exc:  # as handle_batch does: list it, say why
             _log_internal_error(record.message_id, exc)
             return False
+        if record.retry_copy is not None:  # the parent sends it, with the batch's others
+            delay, crashed = record.retry_copy
+            return f"{delay} {int(crashed)}"
+        return settled
 
     # The child keeps to its time limit itself; this is the backstop for one that does not:
     # killed (an attempt that did not finish) before Lambda's deadline would end this process.
@@ -282,12 +332,16 @@ def _process_alone(record: _Record, clock: FunctionClock, worker_id: str) -> boo
         settled, how = run_alone(work, seconds)
     except OSError:  # no fork here: run it in this process, counted as before
         return _process(record, clock, worker_id)
+    if isinstance(settled, str):
+        delay, crashed = settled.split()
+        record.retry_copy = (int(delay), crashed == "1")
+        return True
     if settled is not None:
         return settled
-    record.attempt = max(counted, record.attempt)
+    if not record.by_copy:  # the receive count charged its deliveries; so does this crash
+        record.attempt = max(counted, record.attempt)
     if record.attempt < options.max_attempts:
-        _retry_later(record, 0.0, INCOMPLETE_ATTEMPTS)
-        return False
+        return _retry_later(record, 0.0, INCOMPLETE_ATTEMPTS, crashed=True)
     return send_to_dlq(
         record,
         _GOAT,
@@ -303,12 +357,49 @@ def _process_alone(record: _Record, clock: FunctionClock, worker_id: str) -> boo
     )
 
 
-def _retry_later(record: _Record, duration_ms: float, error_type: str) -> None:
-    """Hide the message for the backoff; the caller lists it in ``batchItemFailures``."""
+def _retry_later(
+    record: _Record, duration_ms: float, error_type: str, *, crashed: bool = False
+) -> bool:
+    """Make the next attempt come after the backoff; True to acknowledge the record, False to
+    list it. A copy when :attr:`_Record.by_copy` (sent after the batch, :func:`_send_retries`),
+    else the message hidden for the backoff. ``crashed``: this attempt crashed alone."""
     assert record.options is not None
     delay = record.options.retry.delay_after(record.attempt)
+    if record.by_copy:
+        record.retry_copy = (delay, crashed)
+        record.log(RETRYING, duration_ms, error_type=error_type, retry_in_s=delay)
+        return True
     aws_error = _hide(record, delay)
     record.log(RETRYING, duration_ms, error_type=error_type, retry_in_s=delay, aws_error=aws_error)
+    return False
+
+
+def _send_retries(records: list[_Record]) -> list[str]:
+    """Send the retry copies of a batch (one request per 10); returns the ids to list.
+
+    Sent once the batch is done, so a crash later in the invocation leaves none behind: the
+    originals come back and run that attempt again. A copy SQS refused falls back to hiding the
+    original for the backoff and listing it (its next receive is then not charged, see the module
+    docstring), with an error line.
+    """
+    if not records:
+        return []
+    refused = _send_copies(records)
+    listed = []
+    for record in records:
+        error = refused.get(record.message_id)
+        if error is None:
+            continue
+        assert record.retry_copy is not None
+        delay = record.retry_copy[0]
+        hidden = _hide(record, delay)
+        _log_internal_error(
+            record.message_id,
+            RuntimeError(f"retry copy refused: {error}" + (f"; {hidden}" if hidden else "")),
+            f"hidden for its {delay} s backoff and listed in batchItemFailures",
+        )
+        listed.append(record.message_id)
+    return listed
 
 
 def _defer(record: _Record, lease_remaining: float) -> None:
@@ -347,7 +438,7 @@ def _hand_back(records: list[_Record], *, fifo: bool, clock: FunctionClock) -> l
         return []
     listed = [r for r in records if fifo or r.envelope is None]
     copies = [r for r in records if not fifo and r.envelope is not None]
-    refused = _send_copies(copies) if copies else set()
+    refused = _send_copies(copies) if copies else {}
     not_released = _release(listed) if fifo else {}  # message id -> the AWS error
     remaining = clock.remaining_ms()
     remaining = round(remaining, 1) if remaining is not None else None  # as duration_ms is
@@ -396,9 +487,10 @@ def _release(records: list[_Record]) -> dict[str, str]:
     return failed
 
 
-def _send_copies(records: list[_Record]) -> set[str]:
-    """Re-send each record's envelope at the attempt it would have run as; returns refused ids."""
-    refused: set[str] = set()
+def _send_copies(records: list[_Record]) -> dict[str, str]:
+    """Send each record's copy (:func:`_copy_entry`); returns ``{refused message id: error}``."""
+    prefix = "SendMessageBatch failed"
+    refused: dict[str, str] = {}
     for source_arn, chunk in _batches(records):
         try:
             from lambda_jobs import aws
@@ -407,11 +499,12 @@ def _send_copies(records: list[_Record]) -> set[str]:
                 QueueUrl=queue_url(source_arn),
                 Entries=[_copy_entry(str(index), r) for index, r in enumerate(chunk)],
             )
-        except Exception:
-            refused.update(r.message_id for r in chunk)
+        except Exception as exc:
+            refused.update((r.message_id, f"{prefix}: {type(exc).__name__}: {exc}") for r in chunk)
             continue
         for failed in response.get("Failed", []):
-            refused.add(chunk[int(failed["Id"])].message_id)
+            error = f"{prefix}: {failed.get('Code')}: {failed.get('Message')}"
+            refused[chunk[int(failed["Id"])].message_id] = error
     return refused
 
 
@@ -432,7 +525,10 @@ TRACE_ENV = "_X_AMZN_TRACE_ID"
 
 
 def _copy_entry(entry_id: str, record: _Record) -> dict[str, Any]:
-    """The ``SendMessageBatch`` entry of a hand-back copy of ``record``.
+    """The ``SendMessageBatch`` entry of a copy of ``record``: its retry when it has one
+    (``attempt`` + 1, delayed by the backoff), else its hand-back (or limit wait) copy at the
+    attempt it would have run as. A copy of a record that runs alone is marked
+    :data:`RUN_ALONE`, so that it runs alone too.
 
     The copy keeps the original's tenant (``MessageGroupId``) and its X-Ray trace header: the
     ``AWSTraceHeader`` system attribute overrides the HTTP trace header that botocore adds inside
@@ -443,12 +539,21 @@ def _copy_entry(entry_id: str, record: _Record) -> dict[str, Any]:
     """
     assert record.envelope is not None
     attempt = record.attempt
-    if record.options is not None:  # a count past the last attempt runs as the last one
+    alone = record.alone
+    if record.retry_copy is not None:
+        attempt += 1
+        alone = record.retry_copy[1]  # crashed alone: its next attempt runs alone as well
+    elif record.options is not None:  # a count past the last attempt runs as the last one
         attempt = min(attempt, record.options.max_attempts)  # (see "came back" above)
     entry: dict[str, Any] = {
         "Id": entry_id,
         "MessageBody": record.envelope.with_attempt(attempt).to_json(),
     }
+    if record.retry_copy is not None and record.retry_copy[0] > 0:
+        entry["DelaySeconds"] = record.retry_copy[0]
+    if alone:
+        reason = "crashed alone" if record.retry_copy is not None else "came back"
+        entry["MessageAttributes"] = {RUN_ALONE: {"DataType": "String", "StringValue": reason}}
     group = record.message_group_id
     if group is not None:
         entry["MessageGroupId"] = group
@@ -478,7 +583,9 @@ def copy_trace_header(record: dict[str, Any]) -> str | None:
     return ";".join(fields) or None
 
 
-def _log_internal_error(message_id: str, exc: Exception) -> None:
+def _log_internal_error(
+    message_id: str, exc: Exception, action: str = "listed in batchItemFailures"
+) -> None:
     from lambda_jobs.worker.joblog import write
 
     write(
@@ -488,6 +595,6 @@ def _log_internal_error(message_id: str, exc: Exception) -> None:
             "message_id": message_id,
             "error_type": type(exc).__name__,
             "error_message": str(exc)[:1000],
-            "action": "listed in batchItemFailures",
+            "action": action,
         }
     )

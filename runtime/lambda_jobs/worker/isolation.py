@@ -10,12 +10,13 @@ alone: the one that crashed crashes again, in the child, where the handler sees 
 against that job only; the others run.
 
 :func:`run_alone` forks; the child runs ``work`` (the record's whole handling: its attempt, its
-log line and metrics, its retry or dead letter) and reports whether the record is settled through
-a pipe. The parent waits at most ``seconds``, then kills the child. Returns the child's answer, or
-None and how the child ended when it died without one (exit code, signal, killed at the time
-limit). The child dies with the parent (``PR_SET_PDEATHSIG``, Linux), so a child never outlives a
-killed execution environment. Only a redelivered record pays for a fork (a few milliseconds); the
-child's module-level state (caches a task filled) is not kept.
+log line and metrics, its retry or dead letter) and reports through a pipe whether the record is
+settled (True or False) or a short text (Goat: the retry copy the parent is to send). The parent
+waits at most ``seconds``, then kills the child. Returns the child's answer, or None and how the
+child ended when it died without one (exit code, signal, killed at the time limit). The child dies
+with the parent (``PR_SET_PDEATHSIG``, Linux), so a child never outlives a killed execution
+environment. Only a record that came back pays for a fork (a few milliseconds); the child's
+module-level state (caches a task filled) is not kept.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ WORK_RAISED = 70
 _PR_SET_PDEATHSIG = 1
 
 
-def run_alone(work: Callable[[], bool], seconds: float | None) -> tuple[bool | None, str]:
+def run_alone(
+    work: Callable[[], bool | str], seconds: float | None
+) -> tuple[bool | str | None, str]:
     """``(work's result, "")`` from a child process, or ``(None, how it died)``.
 
     Raises OSError when the process cannot fork (the caller then runs ``work`` itself).
@@ -57,7 +60,7 @@ def run_alone(work: Callable[[], bool], seconds: float | None) -> tuple[bool | N
     return _wait(pid, read, seconds)
 
 
-def _child(work: Callable[[], bool], write: int, parent: int) -> None:
+def _child(work: Callable[[], bool | str], write: int, parent: int) -> None:
     status = 0
     try:
         _die_with(parent)
@@ -70,10 +73,13 @@ def _child(work: Callable[[], bool], write: int, parent: int) -> None:
             metrics.begin()  # only this job: the parent writes what it collected itself
         joblog.begin()
         try:
-            settled = work()
+            answer = work()
         finally:
             joblog.end(metrics.close() if counting else "")
-        os.write(write, b"1" if settled else b"0")
+        data = b"s" + answer.encode() if isinstance(answer, str) else b"1" if answer else b"0"
+        data += b"\n"  # the end of the answer (a process the task forked may hold the pipe open)
+        while data:
+            data = data[os.write(write, data) :]
     except BaseException:
         status = WORK_RAISED
     finally:
@@ -93,7 +99,7 @@ def _die_with(parent: int) -> None:
         os._exit(0)
 
 
-def _wait(pid: int, read: int, seconds: float | None) -> tuple[bool | None, str]:
+def _wait(pid: int, read: int, seconds: float | None) -> tuple[bool | str | None, str]:
     import select
     import signal
     import time
@@ -110,13 +116,17 @@ def _wait(pid: int, read: int, seconds: float | None) -> tuple[bool | None, str]
                 break
             ready, _, _ = select.select([read], [], [], left)
             if ready:
-                answer = os.read(read, 1)  # b"" (end of file): the child died without answering
-                break
+                chunk = os.read(read, 4096)
+                answer += chunk
+                if not chunk or answer.endswith(b"\n"):  # answered, or died without answering
+                    break
     finally:
         os.close(read)
     _, status = os.waitpid(pid, 0)
-    if answer in (b"0", b"1"):
-        return answer == b"1", ""
+    if answer in (b"0\n", b"1\n"):
+        return answer == b"1\n", ""
+    if answer.startswith(b"s") and answer.endswith(b"\n"):
+        return answer[1:-1].decode(), ""
     if killed:
         return None, f"killed after {seconds:.1f} s, at the function's deadline"
     if os.WIFSIGNALED(status):

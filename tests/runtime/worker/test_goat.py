@@ -1,11 +1,12 @@
 """Goat handler: real-shaped SQS batches from a moto queue, then the queue state in moto.
 
 Pinned behaviour: runs each record and returns exactly the failed
-ones in ``batchItemFailures``; a failure with attempts left changes the record's visibility to the
-backoff; exhausted or poison messages reach the DLQ with the error attributes, then are
-acknowledged; nothing that failed is deleted; attempt = ApproximateReceiveCount, and a record
-that came back runs alone in a child process (never dead-lettered unrun; a crash of its own is
-caught there); per-task timeout; near the deadline, unstarted records go back.
+ones in ``batchItemFailures``; a failure with attempts left is a delayed copy at the next attempt
+(standard queue, backoff up to 900 s) or changes the record's visibility to the backoff (FIFO,
+longer backoffs); exhausted or poison messages reach the DLQ with the error attributes, then are
+acknowledged; nothing that failed is deleted; a record that came back runs alone in a child process
+(never dead-lettered unrun, charged only for a crash of its own, caught there); per-task timeout;
+near the deadline, unstarted records go back.
 """
 
 from __future__ import annotations
@@ -74,9 +75,7 @@ def test_batch_success_runs_every_record_and_reports_no_failures(goat: Goat, tmp
     assert ev.queue_is_empty(goat.sqs, goat.dlq_url)
 
 
-def test_retry_sets_visibility_to_backoff_and_lists_only_the_failed_record(
-    goat: Goat, tmp_path: Path
-):
+def test_retry_is_a_copy_at_the_next_attempt_delayed_by_the_backoff(goat: Goat, tmp_path: Path):
     attempts = tmp_path / "attempts"
     goat.send(
         ev.envelope(T + "write_file", str(tmp_path / "before"), "ok"),
@@ -84,21 +83,38 @@ def test_retry_sets_visibility_to_backoff_and_lists_only_the_failed_record(
         ev.envelope(T + "write_file", str(tmp_path / "after"), "ok"),
     )
     event, result = goat.run(3)
-    assert ev.failed_ids(result) == goat.ids(event, 1)
+    assert result == {"batchItemFailures": []}  # the original is acknowledged: a copy waits
     assert (tmp_path / "before").read_text() == (tmp_path / "after").read_text() == "ok"
     failed_at = time.monotonic()
-    # The queue's visibility timeout is 30 s; the handler set this message's to the 1 s backoff.
-    assert goat.sqs.receive_message(QueueUrl=goat.url).get("Messages") is None
+    assert goat.sqs.receive_message(QueueUrl=goat.url).get("Messages") is None  # delayed 1 s
     again = ev.receive(goat.sqs, goat.url, 1, timeout=10)[0]
     waited = time.monotonic() - failed_at
     assert 0.5 <= waited < 10
-    assert again["Attributes"]["ApproximateReceiveCount"] == "2"
-    assert again["Body"] == event["Records"][1]["body"]  # the same message, not a copy
-    # Second delivery: attempt 2 succeeds, the ESM deletes it.
-    result = dispatch({"Records": [ev.record(again, goat.arn)]}, ev.Context(), goat.runtime)
+    assert again["Attributes"]["ApproximateReceiveCount"] == "1"  # no fork for it
+    assert "MessageAttributes" not in again  # ran in its batch: it need not run alone
+    original = json.loads(event["Records"][1]["body"])
+    assert json.loads(again["Body"]) == {**original, "attempt": 2}
+    # The copy: attempt 2 succeeds, the ESM deletes it.
+    copy_event = {"Records": [ev.record(again, goat.arn)]}
+    result = dispatch(copy_event, ev.Context(), goat.runtime)
     assert result == {"batchItemFailures": []}
+    ev.settle(goat.sqs, goat.url, copy_event, result)
     assert lines(attempts) == ["run", "run"]
+    assert ev.queue_is_empty(goat.sqs, goat.url)
     assert ev.queue_is_empty(goat.sqs, goat.dlq_url)
+
+
+def test_retry_after_a_backoff_over_900_s_hides_the_message_and_lists_it(
+    goat: Goat, tmp_path: Path
+):
+    """SQS delays a message at most 900 s ("SendMessageBatchRequestEntry", SQS API Reference):
+    a longer backoff keeps the message, invisible for the backoff, and counts its receives."""
+    goat.send(ev.envelope(T + "fail_until", str(tmp_path / "runs"), 2, retry_backoff=1000))
+    event, result = goat.run(1)
+    assert ev.failed_ids(result) == goat.ids(event, 0)
+    attributes = goat.sqs.get_queue_attributes(QueueUrl=goat.url, AttributeNames=["All"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"
+    assert attributes["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "0"
 
 
 def test_exhausted_job_reaches_dlq_with_error_attributes_and_is_acknowledged(
@@ -230,19 +246,41 @@ def test_a_record_that_crashes_alone_is_dead_lettered_as_incomplete_attempts(
     assert entry["error_type"] == "IncompleteAttempts"
     assert "crashed the function's process when run alone (exit code 1)" in entry["error_message"]
     assert "previous attempts did not finish" in entry["error_message"]
-    assert entry["attempts"] == "2"
+    # Only the crash alone is its own: its first delivery's end may have been a neighbour's.
+    assert entry["attempts"] == "1"
     assert lines(tmp_path / "runs") == ["run"]  # run once alone (the first crash is not here)
 
 
-def test_a_crash_alone_with_attempts_left_is_retried_after_the_backoff(goat: Goat, tmp_path: Path):
-    goat.send(ev.envelope(T + "kill_process", str(tmp_path / "runs"), retries=2, retry_backoff=60))
+def test_a_job_that_keeps_crashing_alone_is_charged_each_crash_and_dead_lettered(
+    goat: Goat, tmp_path: Path
+):
+    goat.send(ev.envelope(T + "kill_process", str(tmp_path / "runs"), retries=2, retry_backoff=1))
     redeliver(goat)
-    event, result = goat.run(1)
-    assert ev.failed_ids(result) == goat.ids(event, 0)
-    assert ev.queue_is_empty(goat.sqs, goat.dlq_url)
-    attributes = goat.sqs.get_queue_attributes(QueueUrl=goat.url, AttributeNames=["All"])
-    assert attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"  # backoff
-    assert lines(tmp_path / "runs") == ["run"]
+    for attempt in (1, 2):
+        _, result = goat.run(1)  # alone: a child crashes, this process goes on
+        assert result == {"batchItemFailures": []}  # acknowledged: a delayed copy holds it
+        assert lines(tmp_path / "runs") == ["run"] * attempt
+        assert ev.queue_is_empty(goat.sqs, goat.dlq_url)
+        [copy] = ev.receive(goat.sqs, goat.url, 1)  # after its 1 s backoff
+        assert json.loads(copy["Body"])["attempt"] == attempt + 1
+        assert copy["Attributes"]["ApproximateReceiveCount"] == "1"
+        # Marked: it runs alone again instead of crashing a whole batch.
+        assert copy["MessageAttributes"]["lambda_jobs.run_alone"]["StringValue"] == (
+            "crashed alone"
+        )
+        goat.sqs.change_message_visibility(
+            QueueUrl=goat.url, ReceiptHandle=copy["ReceiptHandle"], VisibilityTimeout=0
+        )
+    _, result = goat.run(1)  # the marked copy of attempt 3 (receive count 2 by now)
+    assert result == {"batchItemFailures": []}
+    [entry] = ev.dead_letters(goat.sqs, goat.dlq_url, 1)
+    assert (entry["reason"], entry["error_type"], entry["attempts"]) == (
+        "exhausted",
+        "IncompleteAttempts",
+        "3",
+    )
+    assert lines(tmp_path / "runs") == ["run"] * 3
+    assert ev.queue_is_empty(goat.sqs, goat.url)
 
 
 def test_a_record_past_its_last_attempt_handed_back_is_copied_as_its_last_attempt(
@@ -282,16 +320,25 @@ def test_a_normal_failure_past_the_count_runs_alone_and_keeps_its_own_error(
     )
 
 
-def test_attempt_counts_receive_count_and_envelope_attempt(goat: Goat, tmp_path: Path):
+@pytest.mark.parametrize(
+    ("overrides", "attempt"),
+    [
+        ({}, 2),  # retries are copies: the receives since the last one did not finish
+        ({"retry_backoff": 1000}, 3),  # retries keep the message: each receive is an attempt
+    ],
+)
+def test_attempt_of_a_record_that_came_back(
+    goat: Goat, tmp_path: Path, overrides: dict[str, Any], attempt: int
+):
     out = tmp_path / "context.json"
-    goat.send(ev.envelope(T + "record_context", str(out), attempt=2))
+    goat.send(ev.envelope(T + "record_context", str(out), attempt=2, **overrides))
     first = ev.receive(goat.sqs, goat.url, 1)[0]
     goat.sqs.change_message_visibility(
         QueueUrl=goat.url, ReceiptHandle=first["ReceiptHandle"], VisibilityTimeout=0
     )
-    goat.run(1)  # receive count 2, envelope attempt 2 -> attempt 3
+    goat.run(1)  # receive count 2, envelope attempt 2
     seen = json.loads(out.read_text())
-    assert seen["attempt"] == 3
+    assert seen["attempt"] == attempt
     assert seen["max_attempts"] == 5
     assert seen["task_name"] == T + "record_context"
     assert 0 < seen["remaining_seconds"] <= 60
@@ -323,9 +370,10 @@ def test_one_failing_record_never_fails_its_neighbours(goat: Goat, tmp_path: Pat
     )
     event, result = goat.run(5)
     by_body = {r["messageId"]: r["body"] for r in event["Records"]}
-    failed_bodies = sorted(by_body[i] for i in ev.failed_ids(result))
-    assert len(failed_bodies) == 2
-    assert all("fail_with_retries" in b or "exit_process" in b for b in failed_bodies)
+    # The retries of fail_with_retries and exit_process are delayed copies (60 s and 5 s).
+    assert [by_body[i] for i in ev.failed_ids(result)] == []
+    delayed = goat.sqs.get_queue_attributes(QueueUrl=goat.url, AttributeNames=["All"])
+    assert delayed["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "2"
     assert (tmp_path / "a").read_text() == "a"
     assert (tmp_path / "b").read_text() == "b"
     [entry] = ev.dead_letters(goat.sqs, goat.dlq_url, 1)
@@ -397,8 +445,10 @@ def test_deadline_hands_back_unstarted_records_as_copies_without_using_an_attemp
     for copy in copies:
         body = json.loads(copy["Body"])
         assert copy["Attributes"]["ApproximateReceiveCount"] == "1"
-        assert body["attempt"] == 2  # the attempt it would have run as: not used up
-        assert {**body, "attempt": 1} == originals[body["id"]]
+        # The attempt it would have run as (the unfinished delivery is not charged): not used up.
+        assert body == originals[body["id"]]
+        # It came back, so it would have run alone: so does its copy.
+        assert copy["MessageAttributes"]["lambda_jobs.run_alone"]["StringValue"] == "came back"
     assert {Path(json.loads(c["Body"])["args"][0]).name for c in copies} == {"long", "third"}
 
 
@@ -593,3 +643,17 @@ def test_hand_back_line_rounds_remaining_ms_as_duration_ms(goat: Goat, tmp_path:
     [line] = [line for line in logged if line["outcome"] == "handed_back"]
     assert 0 < line["remaining_ms"] <= 6000
     assert line["remaining_ms"] == round(line["remaining_ms"], 1)
+
+
+def test_retry_copy_refused_by_sqs_is_listed_with_an_error_line(goat: Goat, tmp_path: Path, capsys):
+    goat.send(ev.envelope(T + "fail_until", str(tmp_path / "runs"), 2))
+    event = ev.sqs_event(goat.sqs, goat.url, goat.arn, 1)
+    goat.sqs.delete_queue(QueueUrl=goat.url)  # the copy has nowhere to go
+    result = dispatch(event, ev.Context(), goat.runtime)
+    assert ev.failed_ids(result) == goat.ids(event, 0)  # kept: it comes back, never lost
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    [error] = [r for r in records if r["type"] == "lambda_jobs.internal_error"]
+    assert error["message_id"] == goat.ids(event, 0)[0]
+    assert error["error_message"].startswith("retry copy refused: SendMessageBatch failed: ")
+    assert "ChangeMessageVisibility failed" in error["error_message"]
+    assert error["action"] == "hidden for its 1 s backoff and listed in batchItemFailures"

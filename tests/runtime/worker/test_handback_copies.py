@@ -91,3 +91,30 @@ def test_copy_trace_header_outside_a_function_is_none(monkeypatch: pytest.Monkey
     monkeypatch.delenv("_X_AMZN_TRACE_ID", raising=False)
     assert copy_trace_header({"attributes": {}}) is None
     assert copy_trace_header({"attributes": {"AWSTraceHeader": ORIGINAL}}) == ORIGINAL
+
+
+def test_a_retry_copy_keeps_the_originals_trace_header_and_tenant(
+    moto: MotoServer, front: SqsFront, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A Goat retry on a standard queue is a copy too (delayed by the backoff): the same job
+    trying again, no further hop."""
+    sqs = boto_client(moto, "sqs")
+    url, arn = ev.make_queue(sqs, "jobs")
+    runtime = cold_start({"LAMBDA_JOBS_TASKS": "tests.runtime.sample_tasks"})
+    body = ev.envelope(T + "fail_until", str(tmp_path / "runs"), 2).to_json()  # 1 s backoff
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody=body,
+        MessageGroupId="acme",
+        MessageSystemAttributes={"AWSTraceHeader": {"DataType": "String", "StringValue": ORIGINAL}},
+    )
+    event = ev.sqs_event(sqs, url, arn, 1)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "jobs-function")
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", CURRENT)
+    result = dispatch(event, ev.Context(), runtime)
+    assert result == {"batchItemFailures": []}
+    ev.settle(sqs, url, event, result)
+    (copy,) = ev.receive(sqs, url, 1)
+    assert json.loads(copy["Body"])["attempt"] == 2
+    assert _trace(front, copy) == ORIGINAL  # not CURRENT: no further hop
+    assert copy["Attributes"]["MessageGroupId"] == "acme"

@@ -20,6 +20,7 @@ def test_the_childs_answer_comes_back_and_the_parent_keeps_its_state(tmp_path: P
 
     assert run_alone(work, 10) == (False, "")
     assert run_alone(lambda: True, 10) == (True, "")
+    assert run_alone(lambda: "7 1", 10) == ("7 1", "")  # a text answer (Goat: a retry copy)
     assert state == {"touched": False}
     assert int((tmp_path / "ran").read_text()) != os.getpid()
 

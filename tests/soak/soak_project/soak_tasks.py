@@ -83,6 +83,28 @@ def crashing(context: JobContext, key: str) -> None:
     os._exit(1)
 
 
+@task(takes_context=True, retries=1, retry_backoff=1, retry_jitter=False)
+def crashing_retried(context: JobContext, key: str) -> None:
+    """``crashing`` with one retry: ends its process on both attempts, so it must reach the
+    dead-letter queue as ``IncompleteAttempts`` after 2 attempts of its own."""
+    _record(context, key, "started")
+    os._exit(1)
+
+
+@task(takes_context=True, retries=1, retry_backoff=1, retry_jitter=False)
+def fails_once(context: JobContext, key: str) -> None:
+    """Fails on its first *run* (whatever its attempt number), succeeds on the next: with one
+    retry it succeeds unless an attempt was used up by something other than its own failure."""
+    marker = f"{os.environ['LAMBDA_JOBS_SOAK_LOG']}.{key}.failed"
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        _record(context, key, "succeeded")
+        return
+    _record(context, key, "failed")
+    raise RuntimeError(f"{key}: fails on its first run on purpose")
+
+
 @task(takes_context=True, retries=2, retry_backoff=1, retry_jitter=False)
 def overrunning(context: JobContext, key: str, seconds: float) -> None:
     """Runs ``seconds`` on its first attempt (past the function's deadline), then succeeds at once.
