@@ -15,6 +15,7 @@ reach the enqueue side, and no module of theirs imports it (``tests/runtime/test
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lambda_jobs.contract import SQS_MAX_DELAY_SECONDS
@@ -24,28 +25,21 @@ if TYPE_CHECKING:
     from lambda_jobs.job import Job, PreparedJob
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Backend:
-    """One backend; immutable by contract. Sends through ``sender``'s ``enqueue(prepared, config,
-    single=...)``, which validates every job before it sends any."""
+    """One backend. Sends through ``sender``'s ``enqueue(prepared, config, single=...)``, which
+    validates every job before it sends any."""
 
-    __slots__ = ("invokes_function", "max_delay_without_scheduler", "name", "sender")
-
-    def __init__(
-        self, name: str, *, invokes_function: bool, max_delay_without_scheduler: int, sender: str
-    ) -> None:
-        #: The configuration's ``backend`` (as log lines and error messages name it).
-        self.name = name
-        #: True for Lamb: the target is a function, so every delay (and every retry) is a one-time
-        #: schedule whose input is a Lamb delivery, and a job carries no SQS tenant.
-        self.invokes_function = invokes_function
-        #: The longest delay it carries without EventBridge Scheduler: the default
-        #: ``max_delay_seconds`` of a configuration with ``"scheduler": null``.
-        self.max_delay_without_scheduler = max_delay_without_scheduler
-        #: The dotted path of its enqueue-side module.
-        self.sender = sender
-
-    def __repr__(self) -> str:
-        return f"<Backend {self.name}>"
+    name: str
+    """The configuration's ``backend`` (as log lines and error messages name it)."""
+    invokes_function: bool
+    """True for Lamb: the target is a function, so every delay (and every retry) is a one-time
+    schedule whose input is a Lamb delivery, and a job carries no SQS tenant."""
+    max_delay_without_scheduler: int
+    """The longest delay it carries without EventBridge Scheduler: the default
+    ``max_delay_seconds`` of a configuration with ``"scheduler": null``."""
+    sender: str
+    """The dotted path of its enqueue-side module."""
 
     def enqueue(
         self, prepared: list[PreparedJob], config: ClientConfig, *, single: bool
@@ -60,17 +54,20 @@ class Backend:
 
 
 GOAT = Backend(
-    "goat",
+    name="goat",
     invokes_function=False,
     max_delay_without_scheduler=SQS_MAX_DELAY_SECONDS,  # SQS DelaySeconds
     sender="lambda_jobs.enqueue.goat",
 )
 LAMB = Backend(
-    "lamb", invokes_function=True, max_delay_without_scheduler=0, sender="lambda_jobs.enqueue.lamb"
+    name="lamb",
+    invokes_function=True,
+    max_delay_without_scheduler=0,
+    sender="lambda_jobs.enqueue.lamb",
 )
 #: ``LAMBDA_JOBS_CONFIG=inline``: jobs run in the calling process; a delay is not waited for.
 INLINE = Backend(
-    "inline",
+    name="inline",
     invokes_function=False,
     max_delay_without_scheduler=0,
     sender="lambda_jobs.enqueue.inline",

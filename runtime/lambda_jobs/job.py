@@ -154,8 +154,8 @@ def _no_store_read(job_id: str, config: ClientConfig | None) -> Job:
     from lambda_jobs.errors import ConfigurationError
 
     raise ConfigurationError(
-        f"job {job_id}: this process has used no job store, so no receipt of it can be re-read; "
-        "deploy the backend with job_store=JobStore(...) (lambda_jobs.get_job reads a job by id)"
+        f"job {job_id} was not enqueued through a job store, so it cannot be re-read: deploy the "
+        "backend with job_store=JobStore(...) to look up, cancel or deduplicate jobs"
     )
 
 
