@@ -23,8 +23,8 @@ SENDER_TABLE = "lambda_jobs.backends"
 #: The import loops left, and why. A loop among other modules, or a larger one, fails the test.
 KNOWN_LOOPS = {
     # A chain or group enqueues itself (canvas -> start); starting a stage builds its steps
-    # (start -> canvas) and returns a handle (start -> handle), which reads its steps back
-    # (handle -> canvas); inline mode runs the stages with the same three.
+    # (start -> canvas) and returns a handle (start -> handle), which finds its steps by the job
+    # ids canvas derives (handle -> canvas); inline mode runs the stages with the same three.
     frozenset(
         {
             "lambda_jobs.workflows.canvas",
@@ -33,9 +33,10 @@ KNOWN_LOOPS = {
             "lambda_jobs.workflows.start",
         }
     ),
-    # The one lifecycle calls its limit check (lifecycle -> limiting), and a refused start is
-    # handed back the way each backend's policy hands a job back (limiting -> goat, lamb), whose
-    # handlers run that lifecycle (goat, lamb -> lifecycle).
+    # The one lifecycle enters a job's limits (lifecycle -> limiting); a refused start waits the
+    # way its backend waits (goat, lamb -> limiting's goat_wait and lamb_wait), which send, hide
+    # or schedule with that backend's own helpers (limiting -> goat, lamb), and both backends run
+    # the one lifecycle (goat, lamb -> lifecycle).
     frozenset(
         {
             "lambda_jobs.worker.goat",
