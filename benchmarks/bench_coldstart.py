@@ -323,8 +323,8 @@ def measure(rounds: int) -> Section:
         "notes": [
             "*bare* counts every module the handler loads: on a Goat function's success path "
             "that is the runtime's modules that path runs (not Lamb's, the schedules', the job "
-            "context's or the job store's client code), `os`, `datetime` and the C built-ins "
-            "`_json` and `_operator`; no `typing`, `json`, `re`, `enum`, `signal`, "
+            "context's or the job store's client code), `os`, `datetime` and the C built-in "
+            "`_json`; no `typing`, `json`, `re`, `enum`, `signal`, "
             "`threading`, `contextlib`, `collections` or `importlib` "
             "(`tests/runtime/worker/test_coldstart.py` pins the exact list). The child has "
             "`LAMBDA_JOBS_BACKEND=goat`, as the construct sets it, so Goat's module is imported "

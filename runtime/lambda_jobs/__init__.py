@@ -81,9 +81,11 @@ def enqueue_many(jobs: Iterable[PreparedJob]) -> list[Job]:
     :class:`EnqueueError` names exactly the ids that failed (``job_ids``) and those sent
     (``sent_ids``). Returns the receipts in input order.
     """
-    from lambda_jobs.enqueue.client import enqueue_many as _enqueue_many
+    from lambda_jobs import config as config_module
+    from lambda_jobs.backends import enqueue
 
-    return _enqueue_many(list(jobs))
+    prepared = list(jobs)
+    return enqueue(prepared, config_module.load()) if prepared else []
 
 
 def get_job(job_id: str) -> Job:

@@ -75,3 +75,10 @@ def reset() -> None:
     with _lock:
         _clients.clear()
         _session = None
+
+
+def aws_errors() -> tuple[type[Exception], ...]:
+    """The exceptions that mean "AWS (or the network) refused", as opposed to a bug here."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError)

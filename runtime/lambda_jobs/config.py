@@ -48,6 +48,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from lambda_jobs.backends import DEPLOYED
 from lambda_jobs.contract import (
     CONFIG_VERSION,
     DEFAULT_MAX_DELAY_SECONDS,
@@ -202,8 +203,10 @@ def parse(data: Any) -> ClientConfig:
             f"{CONFIG_VERSION}); upgrade lambda-jobs"
         )
     backend = _require(data, "backend", str, "the document")
-    if backend not in ("goat", "lamb"):
-        raise ConfigurationError(f"{ENV_VAR}: backend must be 'goat' or 'lamb', got {backend!r}")
+    kind = DEPLOYED.get(backend)
+    if kind is None:
+        names = " or ".join(repr(name) for name in DEPLOYED)
+        raise ConfigurationError(f"{ENV_VAR}: backend must be {names}, got {backend!r}")
     raw_queues = _require(data, "queues", dict, "the document")
     if not raw_queues:
         raise ConfigurationError(f"{ENV_VAR}: queues must name at least one queue")
@@ -244,7 +247,7 @@ def parse(data: Any) -> ClientConfig:
     if isinstance(max_payload, bool) or not isinstance(max_payload, int) or max_payload < 1024:
         raise ConfigurationError(f"{ENV_VAR}: max_payload_bytes must be an integer >= 1024")
     if scheduler is None:
-        default_delay = SQS_MAX_DELAY_SECONDS if backend == "goat" else 0
+        default_delay = kind.max_delay_without_scheduler
     else:
         default_delay = DEFAULT_MAX_DELAY_SECONDS
     max_delay = data.get("max_delay_seconds", default_delay)

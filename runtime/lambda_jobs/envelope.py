@@ -24,7 +24,6 @@ JSON only: no pickle, so a message can never execute code on decode.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from operator import itemgetter
 
 from lambda_jobs import jsoncodec
 from lambda_jobs.errors import EnvelopeError
@@ -184,73 +183,71 @@ def from_json(text: str | bytes) -> Envelope:
     return from_dict(parse_json(text))
 
 
-#: Every key an envelope may have; a plain job's has all but ``schedule`` and ``workflow`` (the
-#: keys :meth:`Envelope.to_dict` leaves out when unset).
+#: Every key an envelope may have.
 _KNOWN_KEYS = frozenset({VERSION_KEY, *Envelope.__slots__})
-_PLAIN_KEY_COUNT = len(_KNOWN_KEYS) - 2
-#: The values of every key, in one call (C), for the hot path of :func:`from_dict`.
-_fields = itemgetter(
-    VERSION_KEY,
-    "id",
-    "task",
-    "args",
-    "kwargs",
-    "queue",
-    "priority",
-    "attempt",
-    "overrides",
-    "enqueued_at",
-    "run_after",
-)
-#: Their JSON types in an envelope :meth:`Envelope.to_dict` wrote (``run_after`` null or set).
-_TYPES = (int, str, str, list, dict, str, int, int, dict, str, type(None))
-_TYPES_DELAYED = (int, str, str, list, dict, str, int, int, dict, str, str)
-_fromisoformat = datetime.fromisoformat
 
 
 def from_dict(data: Any) -> Envelope:
-    """Validate a decoded envelope object; any defect raises :class:`EnvelopeError` naming it.
-
-    On the handler's hot path: an envelope as :meth:`Envelope.to_dict` writes it for a job no
-    recurring schedule started (every key but ``schedule`` present, each value of its JSON type)
-    is checked in a few C calls and built without keyword arguments; anything else (a firing's
-    envelope included) takes :func:`_checked_envelope`, which names the defect.
-    """
-    if type(data) is not dict or len(data) != _PLAIN_KEY_COUNT:
-        return _checked_envelope(data)
-    try:
-        fields = _fields(data)
-    except KeyError:
-        return _checked_envelope(data)
-    types = tuple(map(type, fields))
-    if types not in (_TYPES, _TYPES_DELAYED):
-        return _checked_envelope(data)
-    version, job_id, task, args, kwargs, queue, priority, attempt, overrides, at, after = fields
-    if version != VERSION or not job_id or not task or attempt < 1:
-        return _checked_envelope(data)
+    """Validate a decoded envelope object; any defect raises :class:`EnvelopeError` naming it."""
+    if not isinstance(data, dict):
+        raise EnvelopeError(f"envelope must be a JSON object, got {type(data).__name__}")
+    get = data.get
+    version = get(VERSION_KEY)
+    if type(version) is not int or version != VERSION:  # true and 1.0 are not version 1
+        raise EnvelopeError(
+            f"unsupported envelope version {version!r} (this runtime reads version {VERSION}); "
+            "upgrade lambda-jobs in the function image"
+        )
+    if not _KNOWN_KEYS.issuperset(data):
+        unknown = sorted(set(data) - _KNOWN_KEYS)
+        raise EnvelopeError(f"envelope has unknown fields: {', '.join(unknown)}")
+    job_id = get("id")
+    if not isinstance(job_id, str) or not job_id:
+        raise EnvelopeError(f"envelope field 'id' must be a non-empty string, got {job_id!r}")
+    task = get("task")
+    if not isinstance(task, str) or not task:
+        raise EnvelopeError(f"envelope field 'task' must be a non-empty string, got {task!r}")
+    args = get("args", [])
+    if not isinstance(args, list):
+        raise EnvelopeError("envelope field 'args' must be a JSON array")
+    kwargs = get("kwargs", {})
+    if not isinstance(kwargs, dict):
+        raise EnvelopeError("envelope field 'kwargs' must be a JSON object")
+    queue = get("queue", "default")
+    if not isinstance(queue, str):
+        raise EnvelopeError(f"envelope field 'queue' must be a string, got {queue!r}")
+    priority = get("priority", 0)
+    if not isinstance(priority, int) or isinstance(priority, bool):
+        raise EnvelopeError(f"envelope field 'priority' must be an integer, got {priority!r}")
+    attempt = get("attempt", 1)
+    if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 1:
+        raise EnvelopeError(f"envelope field 'attempt' must be an integer >= 1, got {attempt!r}")
+    overrides = get("overrides", {})
+    if not isinstance(overrides, dict):
+        raise EnvelopeError("envelope field 'overrides' must be a JSON object")
     if overrides:
         _check_overrides(overrides)
-    try:
-        enqueued_at = _fromisoformat(at)
-        run_after = None if after is None else _fromisoformat(after)
-    except ValueError:
-        return _checked_envelope(data)
-    if enqueued_at.tzinfo is None or (run_after is not None and run_after.tzinfo is None):
-        return _checked_envelope(data)
-    envelope = Envelope.__new__(Envelope)
-    envelope.id = job_id
-    envelope.task = task
-    envelope.args = args
-    envelope.kwargs = kwargs
-    envelope.queue = queue
-    envelope.priority = priority
-    envelope.enqueued_at = enqueued_at
-    envelope.run_after = run_after
-    envelope.attempt = attempt
-    envelope.overrides = overrides
-    envelope.schedule = None
-    envelope.workflow = None
-    return envelope
+    schedule = get("schedule")
+    if schedule is not None:
+        _check_schedule(schedule)
+    workflow = get("workflow")
+    if workflow is not None:
+        _check_workflow(workflow)
+    run_after = get("run_after")
+    return Envelope(
+        id=job_id,
+        task=task,
+        args=args,
+        kwargs=kwargs,
+        queue=queue,
+        priority=priority,
+        enqueued_at=parse_time(get("enqueued_at"), "enqueued_at"),
+        run_after=None if run_after is None else parse_time(run_after, "run_after"),
+        attempt=attempt,
+        overrides=overrides,
+        schedule=schedule,
+        workflow=workflow,
+    )
 
 
 def _check_overrides(overrides: dict[str, Any]) -> None:
@@ -260,67 +257,6 @@ def _check_overrides(overrides: dict[str, Any]) -> None:
             raise EnvelopeError(f"envelope override {key!r} is not a task option")
         if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
             raise EnvelopeError(f"envelope override {key!r} has the wrong type: {value!r}")
-
-
-def _checked_envelope(data: Any) -> Envelope:
-    """:func:`from_dict` for any input: every check, and the message of the first that fails."""
-    if not isinstance(data, dict):
-        raise EnvelopeError(f"envelope must be a JSON object, got {type(data).__name__}")
-    version = data.get(VERSION_KEY)
-    if type(version) is not int or version != VERSION:  # true and 1.0 are not version 1
-        raise EnvelopeError(
-            f"unsupported envelope version {version!r} (this runtime reads version {VERSION}); "
-            "upgrade lambda-jobs in the function image"
-        )
-    unknown = sorted(set(data) - _KNOWN_KEYS)
-    if unknown:
-        raise EnvelopeError(f"envelope has unknown fields: {', '.join(unknown)}")
-    job_id = data.get("id")
-    if not isinstance(job_id, str) or not job_id:
-        raise EnvelopeError(f"envelope field 'id' must be a non-empty string, got {job_id!r}")
-    task = data.get("task")
-    if not isinstance(task, str) or not task:
-        raise EnvelopeError(f"envelope field 'task' must be a non-empty string, got {task!r}")
-    args = data.get("args", [])
-    if not isinstance(args, list):
-        raise EnvelopeError("envelope field 'args' must be a JSON array")
-    kwargs = data.get("kwargs", {})
-    if not isinstance(kwargs, dict):
-        raise EnvelopeError("envelope field 'kwargs' must be a JSON object")
-    queue = data.get("queue", "default")
-    if not isinstance(queue, str):
-        raise EnvelopeError(f"envelope field 'queue' must be a string, got {queue!r}")
-    priority = data.get("priority", 0)
-    if not isinstance(priority, int) or isinstance(priority, bool):
-        raise EnvelopeError(f"envelope field 'priority' must be an integer, got {priority!r}")
-    attempt = data.get("attempt", 1)
-    if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 1:
-        raise EnvelopeError(f"envelope field 'attempt' must be an integer >= 1, got {attempt!r}")
-    overrides = data.get("overrides", {})
-    if not isinstance(overrides, dict):
-        raise EnvelopeError("envelope field 'overrides' must be a JSON object")
-    _check_overrides(overrides)
-    schedule = data.get("schedule")
-    if schedule is not None:
-        _check_schedule(schedule)
-    workflow = data.get("workflow")
-    if workflow is not None:
-        _check_workflow(workflow)
-    run_after_raw = data.get("run_after")
-    return Envelope(
-        id=job_id,
-        task=task,
-        args=args,
-        kwargs=kwargs,
-        queue=queue,
-        priority=priority,
-        enqueued_at=parse_time(data.get("enqueued_at"), "enqueued_at"),
-        run_after=None if run_after_raw is None else parse_time(run_after_raw, "run_after"),
-        attempt=attempt,
-        overrides=overrides,
-        schedule=schedule,
-        workflow=workflow,
-    )
 
 
 #: The workflow field's format version this runtime reads (see the module docstring).

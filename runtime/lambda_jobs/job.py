@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any
 from lambda_jobs.jobstore import schema
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from lambda_jobs.config import ClientConfig
     from lambda_jobs.tasks import Task
 
 
@@ -46,7 +49,7 @@ def prepare(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any])
     args, kwargs = tuple(args), dict(kwargs)
     awaits_result: str | None = None
     if task.check_arguments:
-        from lambda_jobs.enqueue.signature import check_signature
+        from lambda_jobs.signature import check_signature
 
         try:
             check_signature(task.name, task.func, task.takes_context, args, kwargs)
@@ -140,10 +143,29 @@ class Job:
         Raises :class:`~lambda_jobs.errors.ConfigurationError` without a job store and
         :class:`~lambda_jobs.errors.UnknownJobError` if its item is gone (expired).
         """
-        from lambda_jobs.jobstore.records import get_job
-
-        fresh = get_job(self.id, self.config)
+        fresh = _store_reader(self.id, self.config)
         for name in Job.__dataclass_fields__:
             if name not in ("existing", "config"):
                 setattr(self, name, getattr(fresh, name))
         return self
+
+
+def _no_store_read(job_id: str, config: ClientConfig | None) -> Job:
+    from lambda_jobs.errors import ConfigurationError
+
+    raise ConfigurationError(
+        f"job {job_id} was not enqueued through a job store, so it cannot be re-read: deploy the "
+        "backend with job_store=JobStore(...) to look up, cancel or deduplicate jobs"
+    )
+
+
+#: What :meth:`Job.refresh` reads through: :func:`lambda_jobs.jobstore.records.get_job`, which
+#: that module sets here when it loads (every receipt of a backend with a job store is made after
+#: it loaded). Set, not imported: that module makes the receipts, so it imports this one.
+_store_reader: Callable[[str, ClientConfig | None], Job] = _no_store_read
+
+
+def read_through(reader: Callable[[str, ClientConfig | None], Job]) -> None:
+    """Make :meth:`Job.refresh` read through ``reader`` (called by the job store's client half)."""
+    global _store_reader
+    _store_reader = reader

@@ -222,9 +222,11 @@ class Task(_Generic[P, R]):
 
     def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job:
         """Send one job to the backend in ``LAMBDA_JOBS_CONFIG``; returns it with its ``id``."""
-        from lambda_jobs.enqueue.client import enqueue_one
+        from lambda_jobs import config as config_module
+        from lambda_jobs.backends import enqueue
 
-        return enqueue_one(self.prepare(*args, **kwargs))
+        prepared = self.prepare(*args, **kwargs)
+        return enqueue([prepared], config_module.load(), single=True)[0]
 
 
 @overload

@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from lambda_jobs import InvalidJobError, InvalidTaskError, JobContext, Task, registry, task
+from lambda_jobs import (
+    ConfigurationError,
+    InvalidJobError,
+    InvalidTaskError,
+    JobContext,
+    Task,
+    registry,
+    task,
+)
 from lambda_jobs.job import PreparedJob
 from lambda_jobs.options import RetryPolicy
 
@@ -219,3 +227,15 @@ def test_task_accepts_an_async_def_function() -> None:
 
     declared = task(name="tests.runtime.test_task_api.later")(later)
     assert declared.func is later
+
+
+def test_refreshing_a_job_without_a_job_store_says_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``Job.refresh`` reads through the job store's client half, which ``lambda_jobs.job`` does
+    not import (tests/runtime/test_layers.py); an inline receipt has no store to read."""
+    monkeypatch.setenv("LAMBDA_JOBS_CONFIG", "inline")
+    job = bare.enqueue(1)
+    assert job.return_value == 2
+    with pytest.raises(ConfigurationError, match=r"job_store=JobStore\(\.\.\.\)"):
+        job.refresh()

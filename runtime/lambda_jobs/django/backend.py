@@ -12,7 +12,7 @@ A Django project switches by settings alone::
 
 ``enqueue`` validates the task against the backend's client configuration, refuses arguments that
 are not JSON or do not fit the function's signature (:class:`InvalidTaskArguments`), sends one job
-through :func:`lambda_jobs.enqueue.client.enqueue_one` (the envelope's ``task`` is the Django
+through :func:`lambda_jobs.backends.enqueue` (the envelope's ``task`` is the Django
 task's ``module_path``, its ``overrides`` carry the resolved retries, backoff and timeout), sends
 ``task_enqueued`` and returns a ``TaskResult`` whose ``id`` is the job id and whose status is READY.
 With the ``inline`` configuration the job runs in this process before ``enqueue`` returns, and the
@@ -230,8 +230,8 @@ class LambdaJobsBackend(BaseTaskBackend):
         self, task: Task[P, R], args: Sequence[Any], kwargs: dict[str, Any]
     ) -> TaskResult[P, R]:
         """Send one job for ``task``; see the module docstring for what callers may rely on."""
+        from lambda_jobs.backends import enqueue
         from lambda_jobs.django.runner import job_task_for
-        from lambda_jobs.enqueue.client import enqueue_one
         from lambda_jobs.job import PreparedJob
 
         config = self.client_config()
@@ -268,7 +268,7 @@ class LambdaJobsBackend(BaseTaskBackend):
         )
         object.__setattr__(result, "id", prepared.id)
         try:
-            job = enqueue_one(prepared, config)
+            (job,) = enqueue([prepared], config, single=True)
         except InvalidJobError as exc:
             raise InvalidTask(str(exc)) from exc  # the message starts with the task name
         if not config.is_inline:
@@ -396,10 +396,10 @@ def _pending_run_after(run_after: datetime | None) -> datetime | None:
 def bind_arguments(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     """Raise :class:`InvalidTaskArguments` unless the arguments fit ``task.func``'s signature.
 
-    As for a lambda-jobs task (:mod:`lambda_jobs.enqueue.signature`): a ``takes_context`` task is
+    As for a lambda-jobs task (:mod:`lambda_jobs.signature`): a ``takes_context`` task is
     bound without its ``context``; ``@task(check_arguments=False)`` skips this.
     """
-    from lambda_jobs.enqueue.signature import check_signature
+    from lambda_jobs.signature import check_signature
 
     try:
         check_signature(task.module_path, task.func, task.takes_context, args, kwargs)

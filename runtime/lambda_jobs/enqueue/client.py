@@ -1,6 +1,8 @@
-"""The one enqueue entry point: validate, encode, pick the lane, hand to the backend's sender.
+"""The one enqueue path: validate, encode, pick the lane, hand to the backend's sender.
 
-``Task.enqueue`` and :func:`lambda_jobs.enqueue_many` both come here. Every job of a call is
+Every send comes here through the backend object (:func:`lambda_jobs.backends.enqueue`): Goat's
+and Lamb's ``enqueue`` is :func:`enqueue_jobs` with their send, inline's checks its jobs with
+:func:`checked_envelopes` before it runs them. Every job of a call is
 checked before anything is sent; a job that cannot work raises :class:`InvalidJobError` naming the
 problem (and nothing of the call is sent):
 
@@ -32,6 +34,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from lambda_jobs.backends import backend_of
 from lambda_jobs.contract import SQS_MAX_DELAY_SECONDS
 from lambda_jobs.errors import (
     ConfigurationError,
@@ -54,40 +57,21 @@ if TYPE_CHECKING:
 RUN_AFTER_TOLERANCE_SECONDS = 1.0
 
 
-def enqueue_one(prepared: PreparedJob, config: ClientConfig | None = None) -> Job:
-    """Validate and send one job; returns its receipt.
-
-    ``config`` None means ``LAMBDA_JOBS_CONFIG`` (:func:`lambda_jobs.config.load`); integrations
-    (the Django backend) pass their own.
-    """
-    return _enqueue([prepared], config, single=True)[0]
+#: A backend's send: every job of ``outgoing``, or one ``EnqueueError`` naming those not accepted.
+type Send = Callable[[list[Outgoing], ClientConfig, bool], None]
 
 
-def enqueue_many(prepared: list[PreparedJob], config: ClientConfig | None = None) -> list[Job]:
-    """Validate every job, then send them in few requests; receipts come back in input order.
+def enqueue_jobs(
+    prepared: list[PreparedJob], config: ClientConfig, send: Send, *, single: bool
+) -> list[Job]:
+    """Validate every job, register it in the job store (if any), then ``send`` them; receipts
+    in input order. A Goat or Lamb backend's ``enqueue`` (:mod:`lambda_jobs.backends`).
 
     Goat sends ``SendMessageBatch`` requests of 10 in parallel and retries the entries SQS rejects;
     Lamb sends one ``Invoke`` per job, in parallel. If AWS refuses some jobs, the
     :class:`EnqueueError` names exactly which (``job_ids``) and which were sent (``sent_ids``).
     """
-    return _enqueue(prepared, config, single=False)
-
-
-def _enqueue(
-    prepared: list[PreparedJob], config: ClientConfig | None, *, single: bool
-) -> list[Job]:
-    if not prepared:
-        return []
-    if config is None:
-        from lambda_jobs import config as config_module
-
-        config = config_module.load()
-    now = datetime.now(UTC)
-    # The envelope carries milliseconds (:mod:`lambda_jobs.envelope`): the receipt's time is that
-    # one too, so ``Job.enqueued_at`` equals the ``JobContext.enqueued_at`` the task sees.
-    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
-    if config.is_inline:
-        return _run_inline(prepared, config, now, single=single)
+    now = now_ms()
     outgoing = _checked(prepared, lambda job: _outgoing(job, config, now), config, single=single)
     existing: dict[str, Job] = {}
     if config.job_store is not None:
@@ -96,7 +80,8 @@ def _enqueue(
         existing = records.register(prepared, outgoing, config)
     to_send = [item for item in outgoing if item.job_id not in existing]
     try:
-        _send(to_send, config, single=single)
+        if to_send:
+            send(to_send, config, single)
     except EnqueueError as exc:
         if config.job_store is not None:
             from lambda_jobs.jobstore import records
@@ -106,12 +91,12 @@ def _enqueue(
     return [existing.get(item.job_id) or _receipt(item, now, config) for item in outgoing]
 
 
-def _send(outgoing: list[Outgoing], config: ClientConfig, *, single: bool) -> None:
-    if not outgoing:
-        return
-    from lambda_jobs.enqueue.backends import backend_of
-
-    backend_of(config).send(outgoing, config, single=single)
+def now_ms() -> datetime:
+    """The enqueue time: now, to the millisecond. The envelope carries milliseconds
+    (:mod:`lambda_jobs.envelope`): the receipt's time is that one too, so ``Job.enqueued_at``
+    equals the ``JobContext.enqueued_at`` the task sees."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def _checked[T](
@@ -178,19 +163,17 @@ def _check_no_unique(job: PreparedJob, config: ClientConfig) -> None:
         )
 
 
-def _run_inline(
+def checked_envelopes(
     prepared: list[PreparedJob], config: ClientConfig, now: datetime, *, single: bool
-) -> list[Job]:
-    """Validate every job as a real backend would, then run each here, in order."""
-    from lambda_jobs.enqueue.inline import run_inline
+) -> list[Envelope]:
+    """Every job's envelope, checked as a real backend checks it (the inline backend's jobs)."""
 
     def check(job: PreparedJob) -> Envelope:
         envelope, _body, delay = _envelope_and_delay(job, config, now)
         _check_max_delay(job, config, delay)
         return envelope
 
-    checked = _checked(prepared, check, config, single=single)
-    return [run_inline(job.task, envelope) for job, envelope in zip(prepared, checked, strict=True)]
+    return _checked(prepared, check, config, single=single)
 
 
 def _outgoing(job: PreparedJob, config: ClientConfig, now: datetime) -> Outgoing:
@@ -200,8 +183,6 @@ def _outgoing(job: PreparedJob, config: ClientConfig, now: datetime) -> Outgoing
     queue = _queue(job, config)
     envelope, body, delay = _envelope_and_delay(job, config, now)
     fifo = queue.fifo
-    from lambda_jobs.enqueue.backends import backend_of
-
     lamb = backend_of(config).invokes_function
     via_scheduler = delay > 0 and (lamb or fifo or delay > SQS_MAX_DELAY_SECONDS)
     if via_scheduler:
@@ -316,8 +297,6 @@ def _check_scheduler(job: PreparedJob, config: ClientConfig, delay: int, fifo: b
     """A delay that only a schedule can carry needs a configured scheduler."""
     if config.scheduler is not None:
         return
-    from lambda_jobs.enqueue.backends import backend_of
-
     if backend_of(config).invokes_function:
         why = "a Lamb backend delays every job through EventBridge Scheduler"
     elif fifo:

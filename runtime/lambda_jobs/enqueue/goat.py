@@ -29,11 +29,12 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from lambda_jobs.aws import aws_errors
+from lambda_jobs.enqueue.client import enqueue_jobs
 from lambda_jobs.enqueue.outgoing import (
     Outgoing,
     Request,
     SendOutcome,
-    aws_errors,
     raise_failures,
     run_requests,
     schedule_requests,
@@ -42,6 +43,7 @@ from lambda_jobs.jsoncodec import wire_size
 
 if TYPE_CHECKING:
     from lambda_jobs.config import ClientConfig
+    from lambda_jobs.job import Job, PreparedJob
 
 #: SQS's limit of entries per ``SendMessageBatch``.
 BATCH_SIZE = 10
@@ -54,7 +56,7 @@ BATCH_ATTEMPTS = 4
 BATCH_RETRY_BASE_SECONDS = 0.1
 
 
-def send(outgoing: list[Outgoing], config: ClientConfig, *, single: bool = False) -> None:
+def send(outgoing: list[Outgoing], config: ClientConfig, single: bool = False) -> None:
     """Send every job of ``outgoing``; raise one EnqueueError naming any job not accepted.
 
     ``single`` uses ``SendMessage`` for a lone job (``Task.enqueue``); otherwise direct sends go
@@ -72,7 +74,7 @@ def send(outgoing: list[Outgoing], config: ClientConfig, *, single: bool = False
         else:
             requests.extend(_batch_requests(sqs, direct))
     requests.extend(schedule_requests(outgoing, config, lamb=False))
-    raise_failures(outgoing, run_requests(requests), BACKEND.name)
+    raise_failures(outgoing, run_requests(requests), "goat")
 
 
 def _send_message(sqs: Any, item: Outgoing) -> SendOutcome:
@@ -228,14 +230,6 @@ def read_batch_response(entry_jobs: dict[str, str], response: dict[str, Any]) ->
     return reading
 
 
-class GoatBackend:
-    """The Goat backend object (:class:`lambda_jobs.enqueue.backends.Backend`): SQS messages."""
-
-    name = "goat"
-    invokes_function = False
-
-    def send(self, outgoing: list[Outgoing], config: ClientConfig, *, single: bool) -> None:
-        send(outgoing, config, single=single)
-
-
-BACKEND = GoatBackend()
+def enqueue(prepared: list[PreparedJob], config: ClientConfig, *, single: bool) -> list[Job]:
+    """The Goat backend's enqueue (:data:`lambda_jobs.backends.GOAT`): SQS messages."""
+    return enqueue_jobs(prepared, config, send, single=single)

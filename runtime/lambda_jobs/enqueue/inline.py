@@ -1,6 +1,7 @@
 """``LAMBDA_JOBS_CONFIG=inline``: run a job in this process, at enqueue, as the handler would.
 
-:func:`run_inline` is what the enqueue client calls instead of sending. It uses the handler's own
+:func:`enqueue` is this backend's (:data:`lambda_jobs.backends.INLINE`): it runs each job with
+:func:`run_inline` instead of sending it. :func:`run_inline` uses the handler's own
 :func:`~lambda_jobs.worker.runner.run_attempt`, so options, overrides, ``takes_context`` and the
 time limit behave as in Lambda, with two differences made for tests and scripts: retries run at once
 (no backoff wait) and ``run_after`` is not waited for. The arguments go through a JSON round trip
@@ -25,8 +26,21 @@ from lambda_jobs.job import Job, JobStatus
 from lambda_jobs.worker.runner import AttemptOutcome, JobOptions, run_attempt
 
 if TYPE_CHECKING:
+    from lambda_jobs.config import ClientConfig
     from lambda_jobs.envelope import Envelope
+    from lambda_jobs.job import PreparedJob
     from lambda_jobs.tasks import Task
+
+
+def enqueue(prepared: list[PreparedJob], config: ClientConfig, *, single: bool) -> list[Job]:
+    """The inline backend's enqueue (:data:`lambda_jobs.backends.INLINE`): every job checked as a
+    real backend checks it, then each run here, in order."""
+    from lambda_jobs.enqueue.client import checked_envelopes, now_ms
+
+    envelopes = checked_envelopes(prepared, config, now_ms(), single=single)
+    return [
+        run_inline(job.task, envelope) for job, envelope in zip(prepared, envelopes, strict=True)
+    ]
 
 
 def run_inline(task: Task[..., Any], envelope: Envelope) -> Job:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from lambda_jobs.enqueue.client import enqueue_jobs
 from lambda_jobs.enqueue.outgoing import (
     Request,
     SendOutcome,
@@ -26,13 +27,17 @@ from lambda_jobs.enqueue.outgoing import (
 if TYPE_CHECKING:
     from lambda_jobs.config import ClientConfig
     from lambda_jobs.enqueue.outgoing import Outgoing
+    from lambda_jobs.job import Job, PreparedJob
 
 #: The status Lambda answers an accepted asynchronous invocation with.
 ACCEPTED = 202
 
 
-def send(outgoing: list[Outgoing], config: ClientConfig) -> None:
-    """Send every job of ``outgoing``; raise one EnqueueError naming any job not accepted."""
+def send(outgoing: list[Outgoing], config: ClientConfig, single: bool = False) -> None:
+    """Send every job of ``outgoing``; raise one EnqueueError naming any job not accepted.
+
+    ``single`` changes nothing: Lambda has no batch invoke, every job is one ``Invoke``.
+    """
     from lambda_jobs import aws
 
     requests: list[Request] = []
@@ -42,7 +47,7 @@ def send(outgoing: list[Outgoing], config: ClientConfig) -> None:
         for item in direct:
             requests.append(Request([item.job_id], partial(_invoke, lambda_client, item)))
     requests.extend(schedule_requests(outgoing, config, lamb=True))
-    raise_failures(outgoing, run_requests(requests), BACKEND.name)
+    raise_failures(outgoing, run_requests(requests), "lamb")
 
 
 def _invoke(lambda_client: Any, item: Outgoing) -> SendOutcome:
@@ -59,14 +64,6 @@ def _invoke(lambda_client: Any, item: Outgoing) -> SendOutcome:
     return SendOutcome(sent=[item.job_id])
 
 
-class LambBackend:
-    """The Lamb backend object (:class:`lambda_jobs.enqueue.backends.Backend`): async invokes."""
-
-    name = "lamb"
-    invokes_function = True
-
-    def send(self, outgoing: list[Outgoing], config: ClientConfig, *, single: bool) -> None:
-        send(outgoing, config)
-
-
-BACKEND = LambBackend()
+def enqueue(prepared: list[PreparedJob], config: ClientConfig, *, single: bool) -> list[Job]:
+    """The Lamb backend's enqueue (:data:`lambda_jobs.backends.LAMB`): async invokes."""
+    return enqueue_jobs(prepared, config, send, single=single)

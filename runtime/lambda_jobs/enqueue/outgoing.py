@@ -14,6 +14,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from lambda_jobs.aws import aws_errors
 from lambda_jobs.errors import EnqueueError
 
 if TYPE_CHECKING:
@@ -135,13 +136,6 @@ def _schedule(scheduler: Any, item: Outgoing, config: ClientConfig, lamb: bool) 
         message_group_id=item.message_group_id if item.fifo else None,
     )
     return SendOutcome(sent=[item.job_id])
-
-
-def aws_errors() -> tuple[type[Exception], ...]:
-    """The exceptions that mean "AWS (or the network) refused", as opposed to a bug here."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    return (BotoCoreError, ClientError)
 
 
 def _run(request: Request, errors: tuple[type[Exception], ...]) -> SendOutcome:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambda_jobs.contract import FAILURES_INDEX
 from lambda_jobs.errors import ConfigurationError, EnqueueError, JobStateError, UnknownJobError
+from lambda_jobs.job import read_through
 from lambda_jobs.jobstore import schema
 from lambda_jobs.jobstore.schema import n, s
 
@@ -74,7 +75,7 @@ def register(
         _put_job(client, store, job, item)
         return None
 
-    from lambda_jobs.enqueue.outgoing import aws_errors
+    from lambda_jobs.aws import aws_errors
 
     errors = aws_errors()
     existing: dict[str, Job] = {}
@@ -308,6 +309,9 @@ def get_job(job_id: str, config: ClientConfig | None = None) -> Job:
     return to_job(item, config)
 
 
+read_through(get_job)  # what Job.refresh reads through (lambda_jobs.job imports no store module)
+
+
 def cancel_job(job_id: str, config: ClientConfig | None = None) -> Job:
     """Cancel ``job_id`` if it has not started (enqueued, or waiting for its next attempt).
 
@@ -367,7 +371,7 @@ def _has_schedule(config: ClientConfig, before: dict[str, Any], run_after: datet
     """
     if config.scheduler is None:
         return False
-    from lambda_jobs.enqueue.backends import backend_of
+    from lambda_jobs.backends import backend_of
 
     lamb = backend_of(config).invokes_function
     if before.get("status") == schema.RETRYING:
@@ -397,7 +401,7 @@ def _delete_schedule(config: ClientConfig, job_id: str, before: dict[str, Any]) 
     """
     assert config.scheduler is not None  # _has_schedule
     from lambda_jobs import aws
-    from lambda_jobs.enqueue.outgoing import aws_errors
+    from lambda_jobs.aws import aws_errors
     from lambda_jobs.scheduling import one_time
 
     attempt = before.get("attempt", 0)

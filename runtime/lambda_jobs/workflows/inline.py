@@ -18,7 +18,7 @@ def run_workflow_inline(
     workflow_id: str, plan: list[dict[str, Any]], on_failure: dict[str, Any] | None = None
 ) -> Workflow:
     from lambda_jobs import config as config_module
-    from lambda_jobs.enqueue.client import enqueue_one
+    from lambda_jobs.backends import enqueue
     from lambda_jobs.workflows.handle import Step, Workflow
 
     config = config_module.INLINE
@@ -31,8 +31,10 @@ def run_workflow_inline(
         results: list[Any] = []
         failures: list[Step] = []
         for member, step in enumerate(spec["steps"]):
-            job = enqueue_one(
-                prepared_step(step, workflow_id, stage, member, result, has_result), config
+            (job,) = enqueue(
+                [prepared_step(step, workflow_id, stage, member, result, has_result)],
+                config,
+                single=True,
             )
             steps.append(
                 Step(stage, member, job.id, step["task"], str(job.status), job.attempts, job.error)
@@ -47,9 +49,10 @@ def run_workflow_inline(
             failed = failures[0]
             status = "failed"
             if on_failure is not None:
-                job = enqueue_one(
-                    prepared_step(on_failure, workflow_id, len(plan), 0, workflow_id, True),
+                (job,) = enqueue(
+                    [prepared_step(on_failure, workflow_id, len(plan), 0, workflow_id, True)],
                     config,
+                    single=True,
                 )
                 steps.append(
                     Step(

@@ -1,7 +1,7 @@
 """Start a workflow (app side) and start one of its stages (app side for the first, the worker
 that completed the stage before it for the rest).
 
-A stage's jobs go through the one enqueue path (:func:`lambda_jobs.enqueue.client.enqueue_many`)
+A stage's jobs go through the one enqueue path (:func:`lambda_jobs.backends.enqueue`)
 with ids derived from the workflow id and position (:func:`~lambda_jobs.workflows.canvas.
 step_job_id`): the job store's conditional ``PutItem`` keeps their item once, and if two
 deliveries both start the same successor, the worker's claim runs it once and skips the copy.
@@ -74,14 +74,14 @@ def start_stage(
     """Enqueue ``steps``, the steps of ``stage`` (derived ids: starting it twice sends copies the
     claim skips). A result too large for a step's envelope raises ``InvalidJobError`` naming
     sizes."""
-    from lambda_jobs.enqueue.client import enqueue_many
+    from lambda_jobs.backends import enqueue
 
     jobs = []
     for member, step in enumerate(steps):
         job = prepared_step(step, workflow_id, stage, member, result, has_result)
         marker = {"v": WORKFLOW_VERSION, "id": workflow_id, "stage": stage, "member": member}
         jobs.append(_with_workflow(job, marker))
-    enqueue_many(jobs, config)
+    enqueue(jobs, config)
 
 
 def _with_workflow(job: Any, marker: dict[str, Any]) -> Any:

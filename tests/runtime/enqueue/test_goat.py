@@ -367,11 +367,11 @@ def test_goat_config_passed_explicitly_wins_over_the_environment(
     goat: GoatBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from lambda_jobs import config
-    from lambda_jobs.enqueue import client
+    from lambda_jobs.backends import enqueue
 
     monkeypatch.setenv("LAMBDA_JOBS_CONFIG", "not used")
     prepared = add.prepare(7)
-    (job,) = client.enqueue_many([prepared], config.parse(goat.document()))
+    (job,) = enqueue([prepared], config.parse(goat.document()))
 
     assert decoded(goat.receive(goat.low_url, 1)[0]).id == job.id == prepared.id
 

@@ -145,7 +145,6 @@ GOAT_SUCCESS_PATH = frozenset(
         "_collections_abc",
         "_datetime",
         "_json",
-        "_operator",
         "_stat",
         "datetime",
         "genericpath",
@@ -174,7 +173,6 @@ GOAT_SUCCESS_PATH = frozenset(
         "lambda_jobs.worker.timelimit",
         "lambda_jobs.worker.triage",
         "lambda_jobs.worker.words",
-        "operator",  # awslambdaric's bootstrap loads it anyway (benchmarks/bench_coldstart.py)
     }
 )
 #: A Lamb function's: the same with Lamb's module instead of Goat's.

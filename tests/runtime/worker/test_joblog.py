@@ -1,7 +1,7 @@
 """The job log line: its text, and when it reaches stdout.
 
-Pinned behaviour: the hand-written line of :func:`log_job` is exactly what the JSON encoder writes
-for :func:`job_line`'s fields (plus ``queue_latency_ms``), whatever the field values; outside an
+Pinned behaviour: the line :func:`log_job` writes field by field is exactly what the JSON encoder
+writes for the documented fields in their order, whatever the field values; outside an
 invocation each line is written at once; inside one (``begin`` .. ``end``) the lines are held and
 written in one write at the end, at once when the last write is ``HOLD_SECONDS`` old, and before a
 job is interrupted by its time limit.
@@ -77,11 +77,24 @@ def log_job(**fields: Any) -> None:
 
 
 def expected(due_at: datetime | None = None, **fields: Any) -> str:
-    """The line as the JSON encoder writes :func:`job_line`'s dict (the reference), its fields
-    in the documented order: the common ones, ``store_error``, ``message_id``, the rest."""
-    order = [*COMMON, "store_error", "message_id"]
-    ordered = {k: fields[k] for k in order if k in fields}
-    line = joblog.job_line(**ordered, **{k: v for k, v in fields.items() if k not in ordered})
+    """The line as the JSON encoder writes its fields (the reference), in the documented order:
+    type, level, backend, the common ones, ``store_error``, ``message_id``, the rest."""
+    failed = fields.get("store_error") is not None or fields.get("aws_error") is not None
+    level = "ERROR" if failed else joblog._LEVELS.get(fields["outcome"], "ERROR")
+    line: dict[str, Any] = {"type": "lambda_jobs.job", "level": level, "backend": "goat"}
+    line["id"] = fields["job_id"]
+    line.update({k: fields[k] for k in COMMON if k != "job_id"})
+    line["duration_ms"] = round(fields["duration_ms"], 1)
+    for key in ("store_error", "message_id"):
+        if fields.get(key) is not None:
+            line[key] = fields[key]
+    line.update(
+        {
+            k: v
+            for k, v in fields.items()
+            if k not in line and k not in (*COMMON, *PARAMETERS) and v is not None
+        }
+    )
     if due_at is not None:
         duration = fields["duration_ms"]
         waited = (time.time() - duration / 1000 - due_at.timestamp()) * 1000
@@ -103,6 +116,8 @@ def expected(due_at: datetime | None = None, **fields: Any) -> str:
         {**COMMON, "max_attempts": None, "message_id": None},
         {**COMMON, "duration_ms": 0},
         {**COMMON, "duration_ms": 123456789.96},
+        {**COMMON, "duration_ms": 1e16, "outcome": "handed_back", "remaining_ms": float("inf")},
+        {**COMMON, "outcome": "retrying", "retry_in_s": 2**70, "error_type": ("E", 1)},
         {**COMMON, "attempt": True},
         {
             **COMMON,

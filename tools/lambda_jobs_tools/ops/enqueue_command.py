@@ -126,7 +126,7 @@ def name_only_task(name: str) -> Task[..., Any]:
 
 @shared.command("enqueue")
 def run(args: argparse.Namespace) -> int:
-    from lambda_jobs.enqueue.client import enqueue_one
+    from lambda_jobs.backends import enqueue
     from lambda_jobs.job import prepare
 
     from lambda_jobs_tools.ops.durations import parse_duration
@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     config = shared.load_config(args.config)
     task = name_only_task(args.task) if args.name_only else find_task(args.task)
     task = task.using(queue_name=args.queue, priority=priority, run_after=delay)
-    job = enqueue_one(prepare(task, tuple(positional), keywords), config)
+    (job,) = enqueue([prepare(task, tuple(positional), keywords)], config, single=True)
     print(job.id)
     message(f"enqueued {job.task_name} as {job.id} on queue {job.queue_name!r}")
     return shared.EXIT_OK

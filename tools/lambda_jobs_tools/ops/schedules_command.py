@@ -205,7 +205,7 @@ def _job(detail: dict[str, Any]) -> dict[str, Any] | None:
 
 def run_now(config: ClientConfig, name: str) -> int:
     """Enqueue the job of schedule ``name`` once, now; prints its id."""
-    from lambda_jobs.enqueue.client import enqueue_one
+    from lambda_jobs.backends import enqueue
     from lambda_jobs.job import prepare
 
     from lambda_jobs_tools.ops.enqueue_command import name_only_task
@@ -227,7 +227,7 @@ def run_now(config: ClientConfig, name: str) -> int:
     task = name_only_task(job["task"]).using(
         queue_name=str(job.get("queue") or "default"), priority=int(job.get("priority") or 0)
     )
-    sent = enqueue_one(prepare(task, tuple(args), kwargs), config)
+    (sent,) = enqueue([prepare(task, tuple(args), kwargs)], config, single=True)
     print(sent.id)
     message(f"enqueued {sent.task_name} as {sent.id} on queue {sent.queue_name!r} (from {name})")
     return shared.EXIT_OK
