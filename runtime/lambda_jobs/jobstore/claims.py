@@ -99,7 +99,7 @@ def from_env(environ: Mapping[str, str]) -> WorkerStore | None:
 class Claim:
     """What :func:`claim` decided; see the module docstring for ``action``."""
 
-    __slots__ = ("action", "attempt", "error", "lease_remaining")
+    __slots__ = ("action", "attempt", "error", "lease_remaining", "worker_index")
 
     def __init__(
         self,
@@ -108,11 +108,15 @@ class Claim:
         attempt: int | None = None,
         lease_remaining: float = 0.0,
         error: str | None = None,
+        worker_index: int | None = None,
     ) -> None:
         self.action = action
         self.attempt = attempt
         self.lease_remaining = lease_remaining
         self.error = error
+        #: ``run``: where the claim put this delivery's worker in the item's ``workers`` list
+        #: (:func:`finish` takes it out again for a delivery that is refused unrun).
+        self.worker_index = worker_index
 
 
 _NAME = re.compile(r"#(\w+)")
@@ -212,8 +216,10 @@ def claim(
             return _refused(schema.decode_item(old), now)
     except Exception as exc:
         return Claim(UNAVAILABLE, error=_aws_error(exc))
-    attempt = schema.decode(response["Attributes"]["attempt"])
-    return Claim(RUN, attempt=int(attempt))
+    attributes = response["Attributes"]
+    attempt = schema.decode(attributes["attempt"])
+    workers = attributes.get("workers", {}).get("L", [])
+    return Claim(RUN, attempt=int(attempt), worker_index=len(workers) - 1 if workers else None)
 
 
 def _refused(item: dict[str, Any], now: float) -> Claim:
@@ -242,6 +248,7 @@ def finish(
     error_type: str | None = None,
     error_message: str = "",
     error: BaseException | None = None,
+    unrun_worker: int | None = None,
 ) -> str | None:
     """Record how attempt ``attempt`` of ``job_id`` ended; returns None, or the store error text.
 
@@ -249,11 +256,20 @@ def finish(
     why), retrying or failed (with the error). ``attempt`` None writes unconditionally (a job that
     was never claimed: dead-lettered before running). A finished job releases its unique key when
     that key is released on completion.
+
+    ``unrun_worker`` (with ``attempt``): the claim was refused after all, the attempt being past
+    the last one (dead-lettered as ``IncompleteAttempts`` without running); the same write takes
+    the claim's entry out of ``workers`` (at that index) and sets ``attempt`` back by one, so both
+    count the attempts that really started (Django's ``attempts`` is ``len(worker_ids)``).
     """
     now = schema.now_epoch()
     values: dict[str, Any] = {":status": s(status)}
     sets = ["#status = :status"]
     removes = ["#lease_until"]
+    if unrun_worker is not None and attempt is not None:
+        sets.append("#attempt = :started")
+        values[":started"] = n(attempt - 1)
+        removes.append(f"#workers[{int(unrun_worker)}]")
     if status == schema.SUCCEEDED:
         result, why = encode_result(value)
         if result is not None:
