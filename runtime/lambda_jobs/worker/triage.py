@@ -245,6 +245,7 @@ class Arrival:
             error_message=error_message,
             error=error,
             unrun_worker=self.claimed.worker_index if unrun and self.claimed else None,
+            release_key=self.claimed.release_key if claimed and self.claimed else ...,
         )
         if failure is not None:
             text = f"recording {status} failed: {failure}"
