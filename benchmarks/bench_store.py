@@ -37,7 +37,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench_results import Section, Table, median, paired_ratio, quartiles, write_section
+from bench_results import Goal, Section, Table, median, paired_ratio, quartiles, write_section
 from bench_tasks import noop
 from lambda_jobs import aws, enqueue_many
 from lambda_jobs_tools.emulator.motoserver import MotoServer
@@ -616,7 +616,7 @@ def measure(repeats: int, batches: int, calls: int) -> Section:
     }
 
 
-def goals(records: Figures, others: Figures) -> list[dict[str, Any]]:
+def goals(records: Figures, others: Figures) -> list[Goal]:
     """Issue 22's targets, as measured in this run (ratios: HTTP excluded, paired per repeat)."""
 
     def ratio(name: str, peer: str, figures: Figures) -> float:
