@@ -480,6 +480,68 @@ def other_jobs(bench: Bench, repeats: int, batches: int) -> Figures:
     return figures
 
 
+class _CannedBody:
+    """The raw body of an answer botocore reads with ``stream()``."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.body
+
+
+def client_work(rounds: int, calls: int) -> list[list[str]]:
+    """CPU µs of one claim (lambda-jobs building it, botocore serializing, signing and parsing it)
+    with the network taken out exactly: the client's ``before-send`` hook answers in-process with
+    a claim's answer, so nothing is sent. Botocore's parameter validation on (as before issue 22)
+    and off (the worker's client now); best of ``rounds`` rounds of ``calls`` claims."""
+    import boto3
+    from botocore.awsrequest import AWSResponse, HTTPHeaders
+    from botocore.config import Config
+    from lambda_jobs.jobstore import claims
+
+    answer = json.dumps(
+        {
+            "Attributes": {
+                "pk": {"S": "job"},
+                "status": {"S": "running"},
+                "attempt": {"N": "1"},
+                "workers": {"L": [{"S": "request"}]},
+            }
+        }
+    ).encode()
+
+    def canned(request: Any, **_: Any) -> AWSResponse:
+        headers = HTTPHeaders()
+        headers["x-amzn-RequestId"] = "r"
+        headers["Content-Type"] = "application/x-amz-json-1.0"
+        return AWSResponse(request.url, 200, headers, _CannedBody(answer))
+
+    rows = []
+    envelope = ev.envelope(noop.name)
+    variants = (("on (botocore's default)", True), ("off (the worker's client)", False))
+    for label, validated in variants:
+        client = boto3.session.Session().client(
+            "dynamodb",
+            region_name=REGION,
+            endpoint_url="http://127.0.0.1:9",
+            config=Config(
+                retries={"mode": "standard", "max_attempts": 5}, parameter_validation=validated
+            ),
+        )
+        client.meta.events.register("before-send.dynamodb", canned)
+        store = claims.WorkerStore(TABLE, TTL_SECONDS)
+        store._client = client
+        best = float("inf")
+        for _ in range(rounds):
+            cpu = time.thread_time()
+            for _ in range(calls):
+                claims.claim(store, envelope, max_attempts=1, lease_seconds=30, worker_id="w")
+            best = min(best, (time.thread_time() - cpu) / calls)
+        rows.append([f"parameter validation {label}", f"**{best * 1e6:,.0f}**"])
+    return rows
+
+
 def cost_table(title: str, unit: str, figures: Figures, baseline: str, scale: float) -> Table:
     """A row per contender: all in, HTTP excluded (with quartiles), CPU; ratios to ``baseline``."""
     base = figures[baseline]
@@ -529,6 +591,7 @@ def measure(repeats: int, batches: int, calls: int) -> Section:
         records, moto_ms = per_record(bench, repeats, batches)
         others = other_jobs(bench, repeats, max(1, batches // 2))
         enqueues, put_ms = enqueue(bench, repeats, calls)
+        work = client_work(repeats, 200)
     off = records[HANDLER_OFF]
     on = records[HANDLER_ON]
     duplicate = records[HANDLER_DUPLICATE]
@@ -582,6 +645,11 @@ def measure(repeats: int, batches: int, calls: int) -> Section:
                 GOAT_OFF,
                 1e6,
             ),
+            {
+                "title": "One claim's own work, the network taken out exactly (CPU, best round)",
+                "columns": ["worker's DynamoDB client", "CPU µs per claim"],
+                "rows": work,
+            },
             cost_table("Enqueue, one job per call", "ms", enqueues, ENQUEUE_OFF, 1e3),
             {
                 "title": "Time inside one DynamoDB request (moto's, not DynamoDB's)",
