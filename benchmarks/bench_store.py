@@ -480,6 +480,31 @@ def other_jobs(bench: Bench, repeats: int, batches: int) -> Figures:
     return figures
 
 
+#: A claim's answer (``ALL_NEW``) and a whole job item (what an outcome write asked for before).
+_CLAIMED = {
+    "pk": {"S": "00000000-0000-0000-0000-000000000000"},
+    "task": {"S": "bench_tasks.noop"},
+    "queue": {"S": "default"},
+    "priority": {"N": "0"},
+    "status": {"S": "running"},
+    "attempt": {"N": "1"},
+    "max_attempts": {"N": "1"},
+    "enqueued_at": {"S": "2026-01-01T00:00:00.000+00:00"},
+    "started_at": {"S": "2026-01-01T00:00:00.010+00:00"},
+    "lease_until": {"N": "1767225635.010"},
+    "lease_owner": {"S": "00000000-0000-0000-0000-000000000001"},
+    "workers": {"L": [{"S": "00000000-0000-0000-0000-000000000001"}]},
+    "ttl": {"N": "1767229200"},
+}
+
+
+def _answer(body: bytes) -> bytes:
+    """What DynamoDB answers a claim or an outcome write of :func:`client_work`."""
+    if b'"ReturnValues": "NONE"' in body:
+        return b"{}"
+    return json.dumps({"Attributes": _CLAIMED}).encode()
+
+
 class _CannedBody:
     """The raw body of an answer botocore reads with ``stream()``."""
 
@@ -490,55 +515,105 @@ class _CannedBody:
         yield self.body
 
 
-def client_work(rounds: int, calls: int) -> list[list[str]]:
-    """CPU µs of one claim (lambda-jobs building it, botocore serializing, signing and parsing it)
-    with the network taken out exactly: the client's ``before-send`` hook answers in-process with
-    a claim's answer, so nothing is sent. Botocore's parameter validation on (as before issue 22)
-    and off (the worker's client now); best of ``rounds`` rounds of ``calls`` claims."""
+def _canned_server(close: bool) -> Any:
+    """A loopback HTTP/1.1 server answering every request with :func:`_answer` at once, keeping
+    the connection alive (as DynamoDB does) or closing it after each answer (as moto does)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Answer(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def do_POST(self) -> None:
+            answer = _answer(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-amz-json-1.0")
+            self.send_header("x-amzn-RequestId", "r")
+            self.send_header("Content-Length", str(len(answer)))
+            if close:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *_: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+#: How the two requests of a job reach their answer in :func:`client_work`.
+TRANSPORTS = (
+    "answered in-process (no network)",
+    "kept-alive connection (botocore to DynamoDB)",
+    "a connection per request (moto's `Connection: close`)",
+)
+
+
+def client_work(rounds: int, jobs: int) -> list[list[str]]:
+    """CPU µs of one job's claim and outcome write (lambda-jobs building them, botocore
+    serializing, signing, sending and parsing them) against answers that cost nothing: answered
+    in-process by the client's ``before-send`` hook, or by a loopback server that answers at once
+    over a kept-alive connection or a new one per request. Before issue 22 (botocore's parameter
+    validation on, the outcome write answered with the whole item) and now; best of ``rounds``
+    rounds of ``jobs`` jobs."""
     import boto3
     from botocore.awsrequest import AWSResponse, HTTPHeaders
     from botocore.config import Config
     from lambda_jobs.jobstore import claims
 
-    answer = json.dumps(
-        {
-            "Attributes": {
-                "pk": {"S": "job"},
-                "status": {"S": "running"},
-                "attempt": {"N": "1"},
-                "workers": {"L": [{"S": "request"}]},
-            }
-        }
-    ).encode()
-
     def canned(request: Any, **_: Any) -> AWSResponse:
         headers = HTTPHeaders()
         headers["x-amzn-RequestId"] = "r"
         headers["Content-Type"] = "application/x-amz-json-1.0"
-        return AWSResponse(request.url, 200, headers, _CannedBody(answer))
+        return AWSResponse(request.url, 200, headers, _CannedBody(_answer(request.body)))
 
+    servers = {
+        transport: _canned_server(close=index == 2)
+        for index, transport in enumerate(TRANSPORTS)
+        if index
+    }
     rows = []
     envelope = ev.envelope(noop.name)
-    variants = (("on (botocore's default)", True), ("off (the worker's client)", False))
-    for label, validated in variants:
-        client = boto3.session.Session().client(
-            "dynamodb",
-            region_name=REGION,
-            endpoint_url="http://127.0.0.1:9",
-            config=Config(
-                retries={"mode": "standard", "max_attempts": 5}, parameter_validation=validated
-            ),
-        )
-        client.meta.events.register("before-send.dynamodb", canned)
-        store = claims.WorkerStore(TABLE, TTL_SECONDS)
-        store._client = client
-        best = float("inf")
-        for _ in range(rounds):
-            cpu = time.thread_time()
-            for _ in range(calls):
-                claims.claim(store, envelope, max_attempts=1, lease_seconds=30, worker_id="w")
-            best = min(best, (time.thread_time() - cpu) / calls)
-        rows.append([f"parameter validation {label}", f"**{best * 1e6:,.0f}**"])
+    try:
+        for label, before in (("before issue 22", True), ("now", False)):
+            row = [label]
+            for transport in TRANSPORTS:
+                server = servers.get(transport)
+                port = server.server_address[1] if server is not None else 9
+                client = boto3.session.Session().client(
+                    "dynamodb",
+                    region_name=REGION,
+                    endpoint_url=f"http://127.0.0.1:{port}",
+                    config=Config(
+                        retries={"mode": "standard", "max_attempts": 5},
+                        parameter_validation=before,
+                    ),
+                )
+                if server is None:
+                    client.meta.events.register("before-send.dynamodb", canned)
+                store = claims.WorkerStore(TABLE, TTL_SECONDS)
+                store._client = client
+                release: Any = ... if before else None  # before: the item came back to say it
+
+                best = float("inf")
+                for _ in range(rounds + 1):
+                    cpu = time.thread_time()
+                    for _ in range(jobs):
+                        claims.claim(
+                            store, envelope, max_attempts=1, lease_seconds=30, worker_id="w"
+                        )
+                        claims.finish(
+                            store, envelope.id, attempt=1, status="succeeded", release_key=release
+                        )
+                    best = min(best, (time.thread_time() - cpu) / jobs)
+                row.append(f"**{best * 1e6:,.0f}**")
+            rows.append(row)
+    finally:
+        for server in servers.values():
+            server.shutdown()
+            server.server_close()
     return rows
 
 
@@ -591,7 +666,7 @@ def measure(repeats: int, batches: int, calls: int) -> Section:
         records, moto_ms = per_record(bench, repeats, batches)
         others = other_jobs(bench, repeats, max(1, batches // 2))
         enqueues, put_ms = enqueue(bench, repeats, calls)
-        work = client_work(repeats, 200)
+        work = client_work(repeats, 100)
     off = records[HANDLER_OFF]
     on = records[HANDLER_ON]
     duplicate = records[HANDLER_DUPLICATE]
@@ -646,8 +721,9 @@ def measure(repeats: int, batches: int, calls: int) -> Section:
                 1e6,
             ),
             {
-                "title": "One claim's own work, the network taken out exactly (CPU, best round)",
-                "columns": ["worker's DynamoDB client", "CPU µs per claim"],
+                "title": "A job's claim and outcome write against answers that cost nothing: CPU "
+                "µs per job (best round)",
+                "columns": ["worker's requests", *TRANSPORTS],
                 "rows": work,
             },
             cost_table("Enqueue, one job per call", "ms", enqueues, ENQUEUE_OFF, 1e3),
