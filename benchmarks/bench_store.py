@@ -543,6 +543,9 @@ def _canned_server(close: bool) -> Any:
     return server
 
 
+#: CPU µs per job of :func:`client_work`, by (before issue 22 / now, transport).
+WORK: dict[tuple[str, str], float] = {}
+
 #: How the two requests of a job reach their answer in :func:`client_work`.
 TRANSPORTS = (
     "answered in-process (no network)",
@@ -609,6 +612,7 @@ def client_work(rounds: int, jobs: int) -> list[list[str]]:
                         )
                     best = min(best, (time.thread_time() - cpu) / jobs)
                 row.append(f"**{best * 1e6:,.0f}**")
+                WORK[label, transport] = best * 1e6
             rows.append(row)
     finally:
         for server in servers.values():
@@ -807,11 +811,13 @@ def goals(records: Figures, others: Figures) -> list[Goal]:
             "met": COUNTED[LAMB_HANDLER_ON] <= 1.5,
         },
         {
-            "goal": "job store, Lamb: time per job, DynamoDB HTTP excluded (x store off), "
-            "reported (target: half of the figure before issue 22)",
-            "measured": f"{lamb:.1f}x store off, "
-            f"{median(others[LAMB_HANDLER_ON]['HTTP excluded']) * 1e6:,.0f} µs",
-            "met": True,
+            "goal": "job store, Lamb one job per invocation: the store's own work per job (claim "
+            "and outcome, answered in-process: CPU) half of what it was before issue 22",
+            "measured": f"{WORK['before issue 22', TRANSPORTS[0]]:,.0f} → "
+            f"{WORK['now', TRANSPORTS[0]]:,.0f} µs (kept-alive HTTP: "
+            f"{WORK['before issue 22', TRANSPORTS[1]]:,.0f} → {WORK['now', TRANSPORTS[1]]:,.0f}); "
+            f"the Lamb handler store on, HTTP excluded: {lamb:.1f}x store off",
+            "met": WORK["now", TRANSPORTS[0]] <= WORK["before issue 22", TRANSPORTS[0]] / 2,
         },
     ]
 
