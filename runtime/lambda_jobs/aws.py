@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from lambda_jobs.config import ClientConfig
 
-_clients: dict[tuple[str, str | None, str | None], Any] = {}
+_clients: dict[tuple[str, str | None, str | None, bool], Any] = {}
 _lock = threading.Lock()
 _session: Any = None
 
@@ -26,23 +26,31 @@ _session: Any = None
 MAX_POOL_CONNECTIONS = 32
 
 
-def client(service: str, config: ClientConfig | None) -> Any:
-    """The shared client for ``service``, targeting the region and endpoint of ``config``."""
+def client(service: str, config: ClientConfig | None, *, validated: bool = True) -> Any:
+    """The shared client for ``service``, targeting the region and endpoint of ``config``.
+
+    ``validated=False``: botocore does not check the parameters against the service model before
+    each request (``Config(parameter_validation=False)``, "Configuration" in botocore's docs). For
+    the requests lambda-jobs builds itself from fixed expressions (the job store's worker half),
+    whose every value has the model's type by construction: the check costs about a fifth of
+    botocore's work per request, and the service still refuses a bad request
+    (``ValidationException``).
+    """
     region = config.region if config is not None else None
     endpoint = config.endpoints.get(service) if config is not None else None
-    key = (service, region, endpoint)
+    key = (service, region, endpoint, validated)
     found = _clients.get(key)
     if found is not None:
         return found
     with _lock:
         found = _clients.get(key)
         if found is None:
-            found = _make(service, region, endpoint)
+            found = _make(service, region, endpoint, validated)
             _clients[key] = found
         return found
 
 
-def _make(service: str, region: str | None, endpoint: str | None) -> Any:
+def _make(service: str, region: str | None, endpoint: str | None, validated: bool = True) -> Any:
     global _session
     import boto3
     from botocore.config import Config
@@ -55,6 +63,7 @@ def _make(service: str, region: str | None, endpoint: str | None) -> Any:
             max_pool_connections=MAX_POOL_CONNECTIONS,
             connect_timeout=5,
             read_timeout=30,
+            parameter_validation=validated,
         )
     }
     region = region or _session.region_name or os.environ.get("AWS_REGION") or None

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
-from lambda_jobs import enqueue_many
+from lambda_jobs import enqueue_many, get_job
 
 from tests.soak import report, sizes
 from tests.soak.conftest import SoakBackend, dead_letter_attribute, destination_job_id
@@ -266,6 +266,9 @@ def test_a_crash_never_dead_letters_its_neighbours_unrun(soak_backend: SoakBacke
     assert dead_letter_attribute(entry, "reason") == "exhausted"
     # With the store the claim stops it on its second delivery, unrun; without, it ran alone.
     assert len(crashes) == (1 if store else 2), crashes
+    if store:  # issue 31 point 6: that refused delivery is no attempt (one worker per run)
+        crashed = get_job(crasher.id)
+        assert crashed.attempts == len(crashes) == len(crashed.worker_ids), crashed
 
 
 def charged_beyond_own_failures(runs: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:

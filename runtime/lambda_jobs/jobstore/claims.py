@@ -53,6 +53,8 @@ from lambda_jobs.jsoncodec import wire_json, wire_size
 from lambda_jobs.worker.words import BUSY, CANCELLED, FINISHED, RUN, UNAVAILABLE, WAITING
 
 if TYPE_CHECKING:
+    from types import EllipsisType
+
     from lambda_jobs.envelope import Envelope
     from lambda_jobs.worker.words import ClaimAction
 
@@ -72,7 +74,9 @@ class WorkerStore:
         if self._client is None:
             from lambda_jobs import aws
 
-            self._client = aws.client("dynamodb", None)
+            # Every request of the worker half is built here from fixed expressions: botocore's
+            # check of the parameters against the model is skipped (see aws.client).
+            self._client = aws.client("dynamodb", None, validated=False)
         return self._client
 
     def connect(self) -> None:
@@ -99,7 +103,7 @@ def from_env(environ: Mapping[str, str]) -> WorkerStore | None:
 class Claim:
     """What :func:`claim` decided; see the module docstring for ``action``."""
 
-    __slots__ = ("action", "attempt", "error", "lease_remaining")
+    __slots__ = ("action", "attempt", "error", "lease_remaining", "release_key", "worker_index")
 
     def __init__(
         self,
@@ -108,11 +112,19 @@ class Claim:
         attempt: int | None = None,
         lease_remaining: float = 0.0,
         error: str | None = None,
+        worker_index: int | None = None,
+        release_key: str | None = None,
     ) -> None:
         self.action = action
         self.attempt = attempt
         self.lease_remaining = lease_remaining
         self.error = error
+        #: ``run``: the unique key the job's item holds and releases when the job finishes, if
+        #: any (read from the claim's answer, so :func:`finish` need not ask for the item back).
+        self.release_key = release_key
+        #: ``run``: where the claim put this delivery's worker in the item's ``workers`` list
+        #: (:func:`finish` takes it out again for a delivery that is refused unrun).
+        self.worker_index = worker_index
 
 
 _NAME = re.compile(r"#(\w+)")
@@ -146,6 +158,17 @@ _RETRY_CLAIM_CONDITION = (
     "OR #lease_owner = :owner)) "
     "OR (#status = :running AND (#lease_until < :now OR #lease_owner = :owner))"
 )
+#: Built once: what every claim sends unchanged (the request is otherwise rebuilt per job).
+_CLAIM_NAMES = _names(_CLAIM_UPDATE, _CLAIM_CONDITION)
+_RETRY_CLAIM_NAMES = _names(_CLAIM_UPDATE, _RETRY_CLAIM_CONDITION)
+_CLAIM_CONSTANTS = {
+    ":running": s(schema.RUNNING),
+    ":enqueued": s(schema.ENQUEUED),
+    ":retrying": s(schema.RETRYING),
+    ":zero": n(0),
+    ":one": n(1),
+    ":empty": {"L": []},
+}
 
 
 def claim(
@@ -170,8 +193,24 @@ def claim(
         import uuid
 
         worker_id = f"local-{uuid.uuid4()}"
-    condition = _CLAIM_CONDITION if delivered_attempt is None else _RETRY_CLAIM_CONDITION
-    extra = {} if delivered_attempt is None else {":delivered": n(delivered_attempt)}
+    values = {
+        **_CLAIM_CONSTANTS,
+        ":now": n(now),
+        ":now_iso": s(schema.iso()),
+        ":lease": n(now + lease_seconds + schema.LEASE_GRACE_SECONDS),
+        ":task": s(envelope.task),
+        ":queue": s(envelope.queue),
+        ":enq": s(schema.iso(envelope.enqueued_at)),
+        ":max": n(max_attempts),
+        ":ttl": n(now + store.ttl_seconds),
+        ":me": {"L": [s(worker_id)]},
+        ":owner": s(worker_id),
+    }
+    if delivered_attempt is None:
+        condition, names = _CLAIM_CONDITION, _CLAIM_NAMES
+    else:
+        condition, names = _RETRY_CLAIM_CONDITION, _RETRY_CLAIM_NAMES
+        values[":delivered"] = n(delivered_attempt)
     try:
         client = store.client
         try:
@@ -180,27 +219,11 @@ def claim(
                 Key={"pk": s(envelope.id)},
                 UpdateExpression=_CLAIM_UPDATE,
                 ConditionExpression=condition,
-                ExpressionAttributeNames=_names(_CLAIM_UPDATE, condition),
-                ExpressionAttributeValues={
-                    **extra,
-                    ":running": s(schema.RUNNING),
-                    ":enqueued": s(schema.ENQUEUED),
-                    ":retrying": s(schema.RETRYING),
-                    ":zero": n(0),
-                    ":one": n(1),
-                    ":now": n(now),
-                    ":now_iso": s(schema.iso()),
-                    ":lease": n(now + lease_seconds + schema.LEASE_GRACE_SECONDS),
-                    ":task": s(envelope.task),
-                    ":queue": s(envelope.queue),
-                    ":enq": s(schema.iso(envelope.enqueued_at)),
-                    ":max": n(max_attempts),
-                    ":ttl": n(now + store.ttl_seconds),
-                    ":empty": {"L": []},
-                    ":me": {"L": [s(worker_id)]},
-                    ":owner": s(worker_id),
-                },
-                ReturnValues="UPDATED_NEW",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                # The whole item, not only what the claim set: its unique key tells finish()
+                # what to release without asking for the item back (one answer parsed, not two).
+                ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except client.exceptions.ConditionalCheckFailedException as refused:
@@ -212,8 +235,20 @@ def claim(
             return _refused(schema.decode_item(old), now)
     except Exception as exc:
         return Claim(UNAVAILABLE, error=_aws_error(exc))
-    attempt = schema.decode(response["Attributes"]["attempt"])
-    return Claim(RUN, attempt=int(attempt))
+    attributes = response["Attributes"]
+    attempt = schema.decode(attributes["attempt"])
+    workers = attributes.get("workers", {}).get("L", [])
+    return Claim(
+        RUN,
+        attempt=int(attempt),
+        worker_index=len(workers) - 1 if workers else None,
+        release_key=schema.released_on_finish(schema.decode_item(_unique_of(attributes))),
+    )
+
+
+def _unique_of(attributes: dict[str, Any]) -> dict[str, Any]:
+    """The attributes :func:`schema.released_on_finish` reads, of a raw item."""
+    return {key: attributes[key] for key in ("unique_key", "unique_release") if key in attributes}
 
 
 def _refused(item: dict[str, Any], now: float) -> Claim:
@@ -242,6 +277,8 @@ def finish(
     error_type: str | None = None,
     error_message: str = "",
     error: BaseException | None = None,
+    unrun_worker: int | None = None,
+    release_key: str | EllipsisType | None = ...,
 ) -> str | None:
     """Record how attempt ``attempt`` of ``job_id`` ended; returns None, or the store error text.
 
@@ -249,11 +286,24 @@ def finish(
     why), retrying or failed (with the error). ``attempt`` None writes unconditionally (a job that
     was never claimed: dead-lettered before running). A finished job releases its unique key when
     that key is released on completion.
+
+    ``unrun_worker`` (with ``attempt``): the claim was refused after all, the attempt being past
+    the last one (dead-lettered as ``IncompleteAttempts`` without running); the same write takes
+    the claim's entry out of ``workers`` (at that index) and sets ``attempt`` back by one, so both
+    count the attempts that really started (Django's ``attempts`` is ``len(worker_ids)``).
+
+    ``release_key`` is the unique key the claim saw the item hold and release on completion (None:
+    none), so the write asks for nothing back; left out (a job never claimed), the write returns
+    the item and its key is read from it.
     """
     now = schema.now_epoch()
     values: dict[str, Any] = {":status": s(status)}
     sets = ["#status = :status"]
     removes = ["#lease_until"]
+    if unrun_worker is not None and attempt is not None:
+        sets.append("#attempt = :started")
+        values[":started"] = n(attempt - 1)
+        removes.append(f"#workers[{int(unrun_worker)}]")
     if status == schema.SUCCEEDED:
         result, why = encode_result(value)
         if result is not None:
@@ -284,6 +334,7 @@ def finish(
         condition = "#attempt = :attempt"
         values[":attempt"] = n(attempt)
         kwargs["ConditionExpression"] = condition
+    known = release_key is not ...
     try:
         client = store.client
         try:
@@ -293,14 +344,17 @@ def finish(
                 UpdateExpression=update,
                 ExpressionAttributeNames=_names(update, condition),
                 ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
+                ReturnValues="NONE" if known else "ALL_NEW",
                 **kwargs,
             )
         except client.exceptions.ConditionalCheckFailedException:
             return f"attempt {attempt} no longer owns the job's item (a later claim took it over)"
         if status in schema.FINISHED:
-            item = schema.decode_item(response.get("Attributes", {}))
-            schema.release_after_finish(client, store.table, item)
+            if isinstance(release_key, str):
+                schema.release_unique(client, store.table, release_key, job_id)
+            elif not known:
+                item = schema.decode_item(response.get("Attributes", {}))
+                schema.release_after_finish(client, store.table, item)
     except Exception as exc:
         return _aws_error(exc)
     return None

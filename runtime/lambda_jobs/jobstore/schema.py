@@ -187,10 +187,18 @@ def release_unique(client: Any, table: str, key: str, job_id: str) -> None:
         )
 
 
-def release_after_finish(client: Any, table: str, item: dict[str, Any]) -> None:
-    """Release the unique key of a finished job item if it is released on completion."""
+def released_on_finish(item: dict[str, Any]) -> str | None:
+    """The unique key of the (decoded) job ``item`` if it is released on completion, else None."""
     key = item.get("unique_key")
     if isinstance(key, str) and item.get("unique_release", RELEASE_EXECUTED) == RELEASE_EXECUTED:
+        return key
+    return None
+
+
+def release_after_finish(client: Any, table: str, item: dict[str, Any]) -> None:
+    """Release the unique key of a finished job item if it is released on completion."""
+    key = released_on_finish(item)
+    if key is not None:
         release_unique(client, table, key, str(item["pk"]))
 
 

@@ -232,6 +232,8 @@ class Arrival:
         status = STATUS_OF_OUTCOME[outcome]
 
         claimed = self.claimed is not None and self.claimed.action == RUN
+        # A claim whose attempt is past the last one: dead-lettered without running.
+        unrun = claimed and self.reason == EXHAUSTED and error is None
         failure = finish(
             self.store,
             job_id,
@@ -242,6 +244,8 @@ class Arrival:
             error_type=error_type,
             error_message=error_message,
             error=error,
+            unrun_worker=self.claimed.worker_index if unrun and self.claimed else None,
+            release_key=self.claimed.release_key if claimed and self.claimed else ...,
         )
         if failure is not None:
             text = f"recording {status} failed: {failure}"
