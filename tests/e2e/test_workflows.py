@@ -86,6 +86,8 @@ def test_a_failed_step_ends_the_workflow_and_later_steps_never_start(backend: Ba
         what="the on_failure step",
     )
     assert len(backend.events(task="hello", greeting=f"Hello, {wf.id}!")) == 1
+    emf = backend.emulator.log_path.read_text(encoding="utf-8")
+    assert '"WorkflowsFailed":1' in emf  # the EMF count of failed workflows
 
 
 def test_duplicate_deliveries_of_every_member_start_the_successor_once(backend: Backend) -> None:

@@ -17,7 +17,8 @@ drawn from the workflow id:
 The step whose bookkeeping failed comes again (Goat lists the record, Lamb raises for Lambda's
 retry); its claim says ``finished``, so the task does not run again and the bookkeeping is
 finished. Checked: every workflow succeeded with its result, every step (a successor included)
-ran exactly once, the handler reported unfinished bookkeeping, nothing reached the DLQ.
+ran exactly once, the handler reported unfinished bookkeeping, nothing reached the DLQ, and the
+EMF metric ``WorkflowsSucceeded`` counted each workflow once.
 
 **Kills and duplicates** (:func:`test_kills_and_duplicates_every_workflow_finishes`): chains and
 chords of steps that run 0.25 s, every first-stage message delivered twice, while environments
@@ -199,6 +200,19 @@ def ours(backend: SoakBackend, ids: set[str]) -> list[dict[str, Any]]:
     ]
 
 
+def emf_counts(backend: SoakBackend, stack: str) -> Counter[str]:
+    """The ``Workflows*`` counts of the EMF lines the functions of ``stack`` wrote."""
+    counts: Counter[str] = Counter()
+    for line in backend.emulator_log.read_text(encoding="utf-8").splitlines():
+        start = line.find("{")
+        if f"[{stack}-" not in line or start < 0 or '"_aws"' not in line:
+            continue
+        document = json.loads(line[start:])
+        for name in ("WorkflowsSucceeded", "WorkflowsFailed"):
+            counts[name] += document.get(name, 0)
+    return counts
+
+
 def unfinished_lines(backend: SoakBackend, workflow_ids: set[str]) -> list[dict[str, Any]]:
     """The handler's lines of step deliveries whose bookkeeping did not finish."""
     return [
@@ -243,6 +257,7 @@ def test_bookkeeping_faults_every_workflow_finishes_each_step_once(
     ids = job_ids(flows)
     unfinished = unfinished_lines(backend, workflow_ids)
     dead = ours(backend, ids)
+    emf = emf_counts(backend, STACKS[f"{lane}-store"])
     outages: Counter[str] = Counter()
     for key, requests in proxy.outages.items():
         kind, _, rest = key.partition(":")
@@ -257,7 +272,8 @@ def test_bookkeeping_faults_every_workflow_finishes_each_step_once(
         f"{len(unfinished)} step deliveries left their bookkeeping unfinished and came again; "
         f"all ended after {settled_s:.0f} s: {dict(statuses)}; {len(keys)} steps, "
         f"{sum(finished[key] for key in keys)} executions, {len(twice)} ran twice, "
-        f"{len(never)} never ran, {len(dead)} in the DLQ",
+        f"{len(never)} never ran, {len(dead)} in the DLQ; EMF WorkflowsSucceeded "
+        f"{emf['WorkflowsSucceeded']}, WorkflowsFailed {emf['WorkflowsFailed']}",
     )
     assert statuses == {"succeeded": len(flows)}, [
         (wf.id, kind_of(wf.id), wf.status, wf.error) for wf in workflows if wf.status != "succeeded"
@@ -270,6 +286,8 @@ def test_bookkeeping_faults_every_workflow_finishes_each_step_once(
     assert all(r["values"] == [m * m for m in range(WORKFLOW_CHORD)] for r in joined)
     assert set(outages) == set(KINDS), outages
     assert unfinished, "no step's bookkeeping failed: nothing was tested"
+    # The metric counts each workflow once, however often its last step came again.
+    assert emf == Counter(WorkflowsSucceeded=len(flows)), emf
 
 
 JOB_SECONDS = 0.25

@@ -22,6 +22,7 @@ is idempotent (derived successor ids, conditional joins).
 from __future__ import annotations
 
 import json
+import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -101,6 +102,7 @@ def _failed_work(job: Arrival, error_type: str, error_message: str) -> None:
         _advance(job, json.dumps(marker, separators=(",", ":")), None)
         return
     _fail(
+        job,
         store.client,
         store.table,
         envelope.workflow["id"],
@@ -124,6 +126,7 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
     plan = item["plan"]
     if result_json is None:
         _fail(
+            job,
             client,
             table,
             workflow_id,
@@ -144,6 +147,7 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
     if len(failures) > plan[stage].get("tolerate", 0):
         first = failures[0][ERROR_MARKER]
         _fail(
+            job,
             client,
             table,
             workflow_id,
@@ -155,13 +159,14 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
         return
     outcome = results if plan[stage]["group"] else results[0]
     if stage + 1 == len(plan):
-        workflow_state.finish(
+        if workflow_state.finish(
             client,
             table,
             workflow_id,
             workflow_state.SUCCEEDED,
             result_json=json.dumps(outcome, separators=(",", ":")),
-        )
+        ):
+            _count_ended(job, workflow_state.SUCCEEDED)
         return
     from lambda_jobs import config as config_module
     from lambda_jobs.errors import InvalidJobError
@@ -175,6 +180,7 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
         start_stage(config, workflow_id, steps, stage + 1, outcome, has_result=True)
     except InvalidJobError as exc:  # e.g. the results do not fit the next step's envelope
         _fail(
+            job,
             client,
             table,
             workflow_id,
@@ -185,6 +191,7 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
 
 
 def _fail(
+    job: Arrival,
     client: Any,
     table: str,
     workflow_id: str,
@@ -200,6 +207,8 @@ def _fail(
     ended = workflow_state.finish(
         client, table, workflow_id, workflow_state.FAILED, failed_step=failed_step, error=error
     )
+    if ended:
+        _count_ended(job, workflow_state.FAILED)
     if item is None or "on_failure" not in item:
         return
     if not ended and item["status"] != workflow_state.FAILED:
@@ -210,6 +219,18 @@ def _fail(
     config = config_module.resolve(str(item["config"]))
     step = json.loads(str(item["on_failure"]))
     start_stage(config, workflow_id, [step], len(item["plan"]), workflow_id, has_result=True)
+
+
+def _count_ended(job: Arrival, status: str) -> None:
+    """Count the workflow this step ended (``WorkflowsSucceeded`` / ``WorkflowsFailed``): once,
+    by the delivery whose conditional write ended it, in the step's backend and queue."""
+    from lambda_jobs.worker import metrics
+    from lambda_jobs.worker.joblog import BACKEND_ENV
+
+    envelope = job.envelope
+    assert envelope is not None
+    backend = os.environ.get(BACKEND_ENV) or None
+    metrics.count(f"workflow_{status}", backend, envelope.queue, envelope.task, None, None)
 
 
 def _guarded(job: Arrival, work: Any) -> bool:
