@@ -93,10 +93,11 @@ def _failed_work(job: Arrival, error_type: str, error_message: str) -> None:
     item = workflow_state.load(store.client, store.table, envelope.workflow["id"])
     if item is not None and envelope.workflow["stage"] >= len(item["plan"]):
         return  # the on_failure step itself failed: its dead-letter entry says so
-    if item is not None and item["plan"][envelope.workflow["stage"]].get("tolerate", 0) > 0:
+    from lambda_jobs.workflows.canvas import error_marker, tolerates
+
+    if item is not None and tolerates(item["plan"][envelope.workflow["stage"]]):
         # A group that tolerates failures: the member joins with an error marker; the
         # completer counts the markers against the tolerance.
-        from lambda_jobs.workflows.canvas import error_marker
 
         marker = error_marker(envelope.id, error_type, error_message[:1000])
         _advance(job, json.dumps(marker, separators=(",", ":")), None)
@@ -141,9 +142,9 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
     ):
         return
     results = workflow_state.results(client, table, workflow_id, stage, members)
-    from lambda_jobs.workflows.canvas import ERROR_MARKER
+    from lambda_jobs.workflows.canvas import ERROR_MARKER, outcome_of
 
-    failures = [r for r in results if isinstance(r, dict) and ERROR_MARKER in r]
+    values, failures = outcome_of(results, plan[stage])
     if len(failures) > plan[stage].get("tolerate", 0):
         first = failures[0][ERROR_MARKER]
         _fail(
@@ -153,11 +154,11 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
             workflow_id,
             item,
             failed_step=first["job_id"],
-            error=f"{first['type']}: {first['message']} ({len(failures)} of {members} members "
-            f"failed, {plan[stage].get('tolerate', 0)} tolerated)",
+            error=f"{first['type']}: {first['message']} ({len(failures)} of {len(values)} "
+            f"members failed, {plan[stage].get('tolerate', 0)} tolerated)",
         )
         return
-    outcome = results if plan[stage]["group"] else results[0]
+    outcome = values if plan[stage]["group"] else values[0]
     if stage + 1 == len(plan):
         if workflow_state.finish(
             client,
