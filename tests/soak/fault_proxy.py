@@ -16,10 +16,10 @@ The proxy keeps which job ids AWS really accepted and which it accepted behind a
 test can check the client's report (``sent_ids`` / ``job_ids``) against what happened.
 
 An ``outage`` (a function of the request's target and body) names requests by a key instead of
-drawing: the first :data:`OUTAGE_REQUESTS` requests of each key it names fail (``5xx``, or
-``lost_answer``), the later ones pass. That is one botocore call with all its retries failing
-(``retries={"max_attempts": 5}`` is 5 retries after the first request: 6 requests), then the
-service back: a deterministic fault a test can count.
+drawing: every request of a key it names fails (``5xx``, or ``lost_answer``) for
+:data:`OUTAGE_SECONDS` from that key's first request, then the service is back: a fault a test
+can count, and one that does not depend on how many requests the client makes (botocore's retry
+quota, once spent, stops its retries: a count of failed requests would then span deliveries).
 DynamoDB requests (``DynamoDB_20120810.*``) are answered in DynamoDB's JSON error format.
 """
 
@@ -29,6 +29,7 @@ import http.client
 import json
 import random
 import threading
+import time
 import urllib.parse
 from collections import Counter
 from collections.abc import Callable
@@ -37,8 +38,8 @@ from types import TracebackType
 from typing import Any
 
 FAULTS = ("throttle", "5xx", "lost_answer", "partial")
-#: Requests of one outage key that fail: the runtime's clients make 6 per call (1 + 5 retries).
-OUTAGE_REQUESTS = 6
+#: How long an outage key is down from its first request.
+OUTAGE_SECONDS = 2.0
 
 #: ``outage(target, body)`` -> ``(key, "5xx" | "lost_answer")`` for a request to fail, or None.
 Outage = Callable[[str, bytes], tuple[str, str] | None]
@@ -55,6 +56,7 @@ class FaultProxy:
         self.outage = outage
         self.outages: Counter[str] = Counter()
         """Requests failed per outage key."""
+        self._outage_began: dict[str, float] = {}
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self.requests = 0
@@ -87,7 +89,8 @@ class FaultProxy:
             return None
         key, fault = named
         with self._lock:
-            if self.outages[key] >= OUTAGE_REQUESTS:
+            began = self._outage_began.setdefault(key, time.monotonic())
+            if time.monotonic() - began >= OUTAGE_SECONDS:
                 return None
             self.outages[key] += 1
             self.faults[fault] += 1

@@ -98,7 +98,6 @@ def _failed_work(job: Arrival, error_type: str, error_message: str) -> None:
     if item is not None and tolerates(item["plan"][envelope.workflow["stage"]]):
         # A group that tolerates failures: the member joins with an error marker; the
         # completer counts the markers against the tolerance.
-
         marker = error_marker(envelope.id, error_type, error_message[:1000])
         _advance(job, json.dumps(marker, separators=(",", ":")), None)
         return
