@@ -86,6 +86,8 @@ def test_a_failed_step_ends_the_workflow_and_later_steps_never_start(backend: Ba
         what="the on_failure step",
     )
     assert len(backend.events(task="hello", greeting=f"Hello, {wf.id}!")) == 1
+    emf = backend.emulator.log_path.read_text(encoding="utf-8")
+    assert '"WorkflowsFailed":1' in emf  # the EMF count of failed workflows
 
 
 def test_duplicate_deliveries_of_every_member_start_the_successor_once(backend: Backend) -> None:
@@ -238,3 +240,30 @@ def test_results_too_large_for_the_next_envelope_fail_the_workflow_naming_sizes(
         r"is [\d,]+ bytes as JSON, over the \w+ backend's limit of [\d,]+ bytes", wf.error
     )
     assert not backend.events(task="collect", tag=t)  # nothing truncated, nothing sent
+
+
+def test_a_group_of_groups_nests_the_results_and_tolerates_per_group(backend: Backend) -> None:
+    t = tag()
+    wf = lambda_jobs.chain(
+        lambda_jobs.group(
+            lambda_jobs.group(
+                demo_tasks.square.prepare(1, tag=t),
+                demo_tasks.failing.prepare(f"nested {t}"),
+                tolerate=1,
+            ),
+            demo_tasks.square.prepare(3, tag=t),
+        ),
+        demo_tasks.collect.prepare(tag=t),
+    ).enqueue()
+    ended(wf)
+    assert wf.status == "succeeded", wf.error
+    (collected,) = backend.events(task="collect", tag=t)
+    marker = {
+        "lambda_jobs.error": {
+            "job_id": step_job_id(wf.id, 0, 1),
+            "type": "RuntimeError",
+            "message": f"nested {t}",
+        }
+    }
+    assert collected["values"] == [[1, marker], 9]
+    assert [(s.stage, s.member) for s in wf.steps] == [(0, 0), (0, 1), (0, 2), (1, 0)]

@@ -93,7 +93,11 @@ def test_a_step_awaiting_a_result_cannot_be_first_or_enqueued_alone(inline: None
 
 
 def test_nesting_this_version_refuses_says_so(inline: None) -> None:
-    with pytest.raises(InvalidJobError, match="a group's members are single jobs"):
+    with pytest.raises(
+        InvalidJobError,
+        match=r"a group's members are jobs \(Task.prepare\(...\)\) or groups in this version, got "
+        "a Chain: a chain inside a group is not supported yet; run it as its own workflow",
+    ):
         lambda_jobs.group(lambda_jobs.chain(const.prepare(1)))  # type: ignore[arg-type]
     with pytest.raises(InvalidJobError, match="chain\\(\\) takes prepared jobs"):
         lambda_jobs.chain("not a job")  # type: ignore[arg-type]
@@ -194,3 +198,39 @@ def test_inline_on_failure_runs_once_with_the_workflow_id(inline: None) -> None:
     assert (error_step.task, error_step.status) == ("wf.notify", "succeeded")
     fine = lambda_jobs.chain(const.prepare(1), on_failure=notify.prepare()).enqueue()  # type: ignore[call-arg]
     assert fine.status == "succeeded" and [s.task for s in fine.steps] == ["wf.const"]
+
+
+def test_inline_group_of_groups_nests_the_results_and_each_group_tolerates_its_own(
+    inline: None,
+) -> None:
+    nested = lambda_jobs.chain(
+        lambda_jobs.group(lambda_jobs.group(const.prepare(1), const.prepare(2)), const.prepare(3)),
+        total.prepare(),  # type: ignore[call-arg]
+    )
+    plan = workflow_state_plan(nested)
+    assert plan[0]["shape"] == {"tolerate": 0, "members": [{"tolerate": 0, "members": [0, 1]}, 2]}
+    assert [s["args"] for s in plan[0]["steps"]] == [[1], [2], [3]]
+    shaped = lambda_jobs.group(
+        lambda_jobs.group(const.prepare(1), const.prepare(2)), const.prepare(3)
+    ).enqueue()
+    assert (shaped.status, shaped.result) == ("succeeded", [[1, 2], 3])
+    assert [s.job_id for s in shaped.steps] == [step_job_id(shaped.id, 0, m) for m in range(3)]
+    inner = lambda_jobs.group(boom.prepare("a"), const.prepare(2), tolerate=1)
+    tolerated = lambda_jobs.group(inner, const.prepare(3)).enqueue()
+    assert tolerated.status == "succeeded"
+    assert tolerated.result[0][0]["lambda_jobs.error"]["message"] == "a"
+    assert tolerated.result[0][1:] == [2] and tolerated.result[1] == 3
+    # An inner group past its tolerance is one failed member of the group around it.
+    over = lambda_jobs.group(boom.prepare("x"), boom.prepare("y"), tolerate=1)
+    outer_tolerates = lambda_jobs.group(over, const.prepare(3), tolerate=1).enqueue()
+    assert outer_tolerates.status == "succeeded"
+    assert outer_tolerates.result[0]["lambda_jobs.error"]["message"] == "x"
+    failed = lambda_jobs.group(over, const.prepare(3)).enqueue()
+    assert (failed.status, failed.error) == ("failed", "RuntimeError: x")
+    assert failed.failed_step == step_job_id(failed.id, 0, 0)
+
+
+def workflow_state_plan(flow: lambda_jobs.Chain) -> list[dict[str, Any]]:
+    from lambda_jobs.workflows.canvas import plan_of
+
+    return plan_of(flow)

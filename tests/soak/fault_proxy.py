@@ -14,6 +14,13 @@ seeded draw injects a fault:
 
 The proxy keeps which job ids AWS really accepted and which it accepted behind a lost answer, so a
 test can check the client's report (``sent_ids`` / ``job_ids``) against what happened.
+
+An ``outage`` (a function of the request's target and body) names requests by a key instead of
+drawing: every request of a key it names fails (``5xx``, or ``lost_answer``) for
+:data:`OUTAGE_SECONDS` from that key's first request, then the service is back: a fault a test
+can count, and one that does not depend on how many requests the client makes (botocore's retry
+quota, once spent, stops its retries: a count of failed requests would then span deliveries).
+DynamoDB requests (``DynamoDB_20120810.*``) are answered in DynamoDB's JSON error format.
 """
 
 from __future__ import annotations
@@ -22,23 +29,34 @@ import http.client
 import json
 import random
 import threading
+import time
 import urllib.parse
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
 FAULTS = ("throttle", "5xx", "lost_answer", "partial")
+#: How long an outage key is down from its first request.
+OUTAGE_SECONDS = 2.0
+
+#: ``outage(target, body)`` -> ``(key, "5xx" | "lost_answer")`` for a request to fail, or None.
+Outage = Callable[[str, bytes], tuple[str, str] | None]
 
 
 class FaultProxy:
     """Forwards to ``upstream`` (``http://host:port``), injecting faults at ``rate`` per request."""
 
-    def __init__(self, upstream: str, *, rate: float, seed: int) -> None:
-        parsed = urllib.parse.urlsplit(upstream)
-        self.upstream_host = parsed.hostname or "127.0.0.1"
-        self.upstream_port = parsed.port or 80
+    def __init__(
+        self, upstream: str, *, rate: float, seed: int, outage: Outage | None = None
+    ) -> None:
+        self.upstream = upstream
         self.rate = rate
+        self.outage = outage
+        self.outages: Counter[str] = Counter()
+        """Requests failed per outage key."""
+        self._outage_began: dict[str, float] = {}
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self.requests = 0
@@ -52,6 +70,31 @@ class FaultProxy:
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+
+    @property
+    def upstream(self) -> str:
+        return f"http://{self.upstream_host}:{self.upstream_port}"
+
+    @upstream.setter
+    def upstream(self, url: str) -> None:
+        """Where requests go (settable: a proxy can be started before what it fronts)."""
+        parsed = urllib.parse.urlsplit(url)
+        self.upstream_host = parsed.hostname or "127.0.0.1"
+        self.upstream_port = parsed.port or 80
+
+    def _outage(self, target: str, body: bytes) -> str | None:
+        """The fault of an outage request (counted), or None."""
+        named = self.outage(target, body) if self.outage is not None else None
+        if named is None:
+            return None
+        key, fault = named
+        with self._lock:
+            began = self._outage_began.setdefault(key, time.monotonic())
+            if time.monotonic() - began >= OUTAGE_SECONDS:
+                return None
+            self.outages[key] += 1
+            self.faults[fault] += 1
+            return fault
 
     def _draw(self, batch: bool) -> str | None:
         with self._lock:
@@ -88,8 +131,10 @@ class FaultProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 target = self.headers.get("X-Amz-Target") or ""
                 is_sqs = target.startswith("AmazonSQS.")
+                if target.startswith("DynamoDB_"):
+                    is_sqs = True  # the same JSON error shape; named for DynamoDB in _error
                 batch = target == "AmazonSQS.SendMessageBatch"
-                fault = proxy._draw(batch)
+                fault = proxy._outage(target, body) or proxy._draw(batch)
                 if fault == "throttle":
                     self._error(is_sqs, 400 if is_sqs else 429, throttle=True)
                     return
@@ -138,7 +183,11 @@ class FaultProxy:
             def _error(self, is_sqs: bool, status: int, *, throttle: bool) -> None:
                 if is_sqs:
                     code = "ThrottlingException" if throttle else "InternalError"
-                    data = {"__type": f"com.amazonaws.sqs#{code}", "message": "injected by test"}
+                    service = "com.amazonaws.sqs"
+                    if (self.headers.get("X-Amz-Target") or "").startswith("DynamoDB_"):
+                        code = "ThrottlingException" if throttle else "InternalServerError"
+                        service = "com.amazonaws.dynamodb.v20120810"
+                    data = {"__type": f"{service}#{code}", "message": "injected by test"}
                     headers = [("Content-Type", "application/x-amz-json-1.0")]
                 else:
                     code = "TooManyRequestsException" if throttle else "ServiceException"

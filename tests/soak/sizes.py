@@ -36,3 +36,8 @@ EXAMPLES = 400 if FULL else 60
 JOB_STORE = os.environ.get("SOAK_JOB_STORE", "") == "1"
 #: Members of the workflow soak's chord (each delivered twice): the issue's 10,000 at full size.
 WORKFLOW_MEMBERS = 10_000 if FULL else 100
+#: Workflows per backend (half chains of 3, half chords of WORKFLOW_CHORD members and their
+#: successor) in the workflow fault and kill tests, and the environments the kill test kills.
+WORKFLOW_FLOWS = 60 if FULL else 10
+WORKFLOW_CHORD = 10 if FULL else 4
+WORKFLOW_KILLS = {"goat": 12, "lamb": 10} if FULL else {"goat": 3, "lamb": 3}

@@ -7,6 +7,8 @@
 - ``SoakLambStore``: a Lamb backend that always has a job store, for the duplicate deliveries of
   jobs waiting for a retry (``test_duplicates``).
 - ``SoakGoatShortStore``: ``SoakGoatShort`` with a job store, always (how a crash counts there).
+- ``SoakGoatStore``: ``SoakGoat`` with a job store, always (workflows under faults: a step's
+  bookkeeping waits through botocore's retries, longer than the short function's 2 s).
 
 With ``SOAK_JOB_STORE=1`` every backend has a job store. Synthesize with
 ``cdk synth --app "python -m tests.soak.soak_app"`` from the repository root.
@@ -28,6 +30,7 @@ STACKS = {
     "goat-short": "SoakGoatShort",
     "lamb-store": "SoakLambStore",
     "goat-short-store": "SoakGoatShortStore",
+    "goat-store": "SoakGoatStore",
 }
 CONCURRENCY = 4
 SHORT_TIMEOUT_S = 2
@@ -77,6 +80,14 @@ def build_app() -> App:
         "Jobs",
         code=_code(),
         timeout=Duration.seconds(SHORT_TIMEOUT_S),
+        queues=[JobQueue("default", max_concurrency=CONCURRENCY)],
+        job_store=JobStore(),
+    )
+    GoatJobBackend(  # workflows need a job store whatever SOAK_JOB_STORE says
+        Stack(app, STACKS["goat-store"]),
+        "Jobs",
+        code=_code(),
+        timeout=Duration.seconds(30),
         queues=[JobQueue("default", max_concurrency=CONCURRENCY)],
         job_store=JobStore(),
     )

@@ -3,9 +3,10 @@
 Items (partition key ``pk``; all carry ``ttl``)::
 
     workflow#<id>                  the workflow: status (running | succeeded | failed | cancelled),
-                                   plan (JSON: per stage, group or not, member count and
-                                   chunk count), config (the LAMBDA_JOBS_CONFIG value it was
-                                   enqueued with: the worker starts later stages with it),
+                                   plan (JSON: per stage, group or not, member count,
+                                   chunk count, tolerance, a group of groups' shape),
+                                   config (the LAMBDA_JOBS_CONFIG value it was enqueued
+                                   with: the worker starts later stages with it),
                                    created_at, finished_at, result (JSON), failed_step, error
     workflow#<id>#plan#<stage>#<k> chunk k of a stage's steps (JSON, at most PLAN_CHUNK_BYTES),
                                    read by the worker that starts the stage
@@ -131,6 +132,7 @@ def create(  # noqa: PLR0917 - the item's fields
                 "members": len(spec["steps"]),
                 "chunks": len(chunks),
                 "tolerate": spec.get("tolerate", 0),
+                **({"shape": spec["shape"]} if "shape" in spec else {}),
             }
         )
     extra = {} if on_failure is None else {"on_failure": s(json.dumps(on_failure))}

@@ -66,7 +66,10 @@ record is claimed first, and the attempt is the store's count instead of the rec
 that already finished is acknowledged without running (``skipped_duplicate``), so is a cancelled
 one (``cancelled``); one running under a live lease elsewhere is made invisible until that lease
 ends and listed (``deferred``: it comes back then, at the cost of one more receive, which counts
-toward the queue's ``maxReceiveCount``). Outcomes are recorded after each attempt.
+toward the queue's ``maxReceiveCount``). Outcomes are recorded after each attempt. A workflow
+step whose bookkeeping failed after the step ended (a DynamoDB or enqueue error) is listed too,
+hidden for 2, 4, 8 ... (at most 300) seconds by its receive count: its next delivery is
+acknowledged once that bookkeeping is done (:mod:`lambda_jobs.worker.workflow_step`).
 
 The handler never raises out of a batch: an unexpected error while handling one record lists that
 record and goes on with the next. Its neighbours are never affected. boto3 is only loaded when a
@@ -289,6 +292,15 @@ class _Goat:
 
         return goat_wait(job, wait_s, name)
 
+    def unfinished(self, job: _Record) -> bool:
+        # Listed: the message comes back after a short wait (doubling with its receive count)
+        # and the redelivery finishes the workflow's bookkeeping without running the task.
+        _hide(job, min(2 ** (job.receive_count or 1), UNFINISHED_WAIT_MAX_S))
+        return False
+
+
+#: The longest wait before a workflow step whose bookkeeping did not finish comes back.
+UNFINISHED_WAIT_MAX_S = 300
 
 _GOAT = _Goat()
 

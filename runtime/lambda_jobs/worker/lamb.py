@@ -34,6 +34,11 @@ Returning normally in all those cases leaves Lambda's own async retries (and the
 on-failure destination) for crashes only. If creating the retry schedule or the DLQ send fails,
 the handler raises, so Lambda's async retry, then the on-failure destination, still hold the job:
 nothing is lost, at the price of the attempt running again.
+
+A workflow step whose bookkeeping failed after the step ended (a DynamoDB or enqueue error)
+raises too (``BookkeepingUnfinished``): Lambda's async retry delivers the event again, the claim
+says ``finished`` and the bookkeeping is finished without running the task
+(:mod:`lambda_jobs.worker.workflow_step`).
 """
 
 from __future__ import annotations
@@ -129,6 +134,11 @@ class _Lamb:
         from lambda_jobs.worker.limiting import lamb_wait
 
         return lamb_wait(job, wait_s, name)
+
+    def unfinished(self, job: Arrival) -> dict[str, Any]:
+        from lambda_jobs.worker.workflow_step import BookkeepingUnfinished
+
+        raise BookkeepingUnfinished(job.identity()[1], job.store_error)
 
 
 _LAMB = _Lamb()

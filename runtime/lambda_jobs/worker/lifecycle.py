@@ -12,7 +12,9 @@ the claim, and waits (``limited``) when one refuses. A backend supplies only wha
   ``batchItemFailures``; Lamb creates a one-time schedule that re-delivers the next attempt);
 - how a dead-letter entry is keyed and what a failed send does (Goat lists the record, Lamb raises
   so Lambda's own retries keep the job);
-- what the handler answers for the job (Goat: acknowledge or not; Lamb: the job's outcome).
+- what the handler answers for the job (Goat: acknowledge or not; Lamb: the job's outcome);
+- how a workflow step whose bookkeeping did not finish comes again (Goat lists it, Lamb raises:
+  :mod:`lambda_jobs.worker.workflow_step`).
 """
 
 from __future__ import annotations
@@ -52,6 +54,12 @@ if TYPE_CHECKING:
         def limited(self, job: J_contra, wait_s: int, name: str) -> R_co:
             """A limit (``name``) refused the start: make the job come back after ``wait_s``
             without using an attempt, and log ``limited`` (:mod:`lambda_jobs.worker.limiting`)."""
+
+        def unfinished(self, job: J_contra) -> R_co:
+            """A workflow step ended (logged and recorded already) but its bookkeeping did not
+            finish (``job.store_error`` says why): have the same job delivered again, where the
+            claim says ``finished`` and :func:`~lambda_jobs.worker.workflow_step.resumed`
+            finishes it without running the task."""
 
 
 def live[J: Arrival, R](
@@ -101,7 +109,9 @@ def _claimed[J: Arrival, R](  # noqa: PLR0917 - live's arguments, passed on
         if action == FINISHED and job.envelope is not None and job.envelope.workflow is not None:
             from lambda_jobs.worker import workflow_step
 
-            workflow_step.resumed(job)
+            if not workflow_step.resumed(job):
+                policy.skipped(job, action)  # logged as the duplicate it is, with store_error
+                return policy.unfinished(job)
         return policy.skipped(job, action)
     if job.reason is not None:
         error_type, error_message = job.refusal()
@@ -111,12 +121,13 @@ def _claimed[J: Arrival, R](  # noqa: PLR0917 - live's arguments, passed on
     outcome = job.run(clock, limit, message)
     if outcome.ok:
         job.settle(SUCCEEDED, value=outcome.value)
+        done = True
         if job.envelope is not None and job.envelope.workflow is not None:
             from lambda_jobs.worker import workflow_step
 
-            workflow_step.succeeded(job, outcome.value)
+            done = workflow_step.succeeded(job, outcome.value)
         job.log(SUCCEEDED, outcome.duration_ms)
-        return policy.succeeded(job)
+        return policy.succeeded(job) if done else policy.unfinished(job)
     assert outcome.error is not None
     error_type = str(outcome.error_type)
     if job.attempt < options.max_attempts:
@@ -149,10 +160,11 @@ def send_to_dlq[J: Arrival, R](  # noqa: PLR0917 - the entry's fields, in the or
 ) -> R:
     """Dead-letter ``job`` (:func:`~lambda_jobs.worker.triage.dead_letter`) keyed as ``policy``
     says; returns what ``policy`` answers for it."""
+    unfinished = False
     if job.envelope is not None and job.envelope.workflow is not None:
         from lambda_jobs.worker import workflow_step
 
-        workflow_step.failed(job, error_type, error_message)
+        unfinished = not workflow_step.failed(job, error_type, error_message)
     body, deduplication_id, group_id = policy.dead_letter_entry(job, reason)
     failure = dead_letter(
         job,
@@ -165,4 +177,6 @@ def send_to_dlq[J: Arrival, R](  # noqa: PLR0917 - the entry's fields, in the or
         deduplication_id=deduplication_id,
         group_id=group_id,
     )
+    if unfinished and failure is None:  # in the DLQ; the workflow does not know it yet
+        return policy.unfinished(job)
     return policy.dead_lettered(job, reason, failure)

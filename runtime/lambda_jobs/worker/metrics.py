@@ -18,6 +18,10 @@ Metrics, namespace ``LambdaJobs``:
 - ``JobsLimited`` (Count): starts a ``Concurrency`` or ``Rate`` limit refused (the job waits and
   comes back; docs/guide/limits.md); only in the lines of invocations that had some, so a backend
   without limits has no such metric;
+- ``WorkflowsSucceeded`` / ``WorkflowsFailed`` (Count): workflows that ended ``succeeded`` /
+  ``failed`` (docs/guide/workflows.md), each counted once, by the step delivery whose conditional
+  write ended it, under that step's dimensions; only in the lines of invocations that ended some
+  (a cancel ends a workflow in the client: not counted);
 - ``JobDuration`` (Milliseconds): run time of each attempt that ran (one value per attempt, 0.0
   included: a job faster than the log's 0.1 ms resolution is a duration too);
 - ``QueueLatency`` (Milliseconds): start of a first attempt minus when the job became due
@@ -63,10 +67,14 @@ COUNTERS = {
     "dead_letter_failed": ("JobsFailed",),
     "handed_back": ("JobsHandedBack",),
     "limited": (),  # JobsLimited: only in documents that have some (LIMITED_COUNT)
+    "workflow_succeeded": (),  # WorkflowsSucceeded / WorkflowsFailed: likewise (WORKFLOW_COUNTS)
+    "workflow_failed": (),
 }
 COUNTER_NAMES = ("JobsSucceeded", "JobsFailed", "JobsRetried", "JobsDeadLettered", "JobsHandedBack")
 #: Counted only where a limit refused a start, so a backend without limits pays for no metric.
 LIMITED_COUNT = "JobsLimited"
+#: Workflows ended, by the outcome counted for them; only in documents that have some.
+WORKFLOW_COUNTS = {"workflow_succeeded": "WorkflowsSucceeded", "workflow_failed": "WorkflowsFailed"}
 DURATION = "JobDuration"
 LATENCY = "QueueLatency"
 #: EMF allows at most 100 values per metric per line; further values of one invocation go to
@@ -154,6 +162,8 @@ def _tally(outcomes: list[str]) -> dict[str, int]:
 _COUNT_DEFINITIONS = tuple({"Name": name, "Unit": "Count"} for name in COUNTER_NAMES)
 _VALUE_DEFINITIONS = {name: {"Name": name, "Unit": "Milliseconds"} for name in (DURATION, LATENCY)}
 _VALUE_DEFINITIONS[LIMITED_COUNT] = {"Name": LIMITED_COUNT, "Unit": "Count"}
+for _name in WORKFLOW_COUNTS.values():
+    _VALUE_DEFINITIONS[_name] = {"Name": _name, "Unit": "Count"}
 #: The value metrics a document holds, by (has durations, has latencies).
 _VALUE_NAMES = {
     (False, False): (),
@@ -203,6 +213,10 @@ def _bodies() -> list[tuple[dict[str, Any], tuple[str, ...]]]:
             if chunk == 0 and "limited" in outcomes:
                 body[LIMITED_COUNT] = outcomes.count("limited")
                 names = (*names, LIMITED_COUNT)
+            for outcome, name in WORKFLOW_COUNTS.items():
+                if chunk == 0 and outcome in outcomes:
+                    body[name] = outcomes.count(outcome)
+                    names = (*names, name)
             out.append((body, names))
             chunk += MAX_VALUES
             if chunk >= len(durations) and chunk >= len(latencies):

@@ -1,15 +1,20 @@
 """What the worker does after a workflow step ends (docs/guide/workflows.md).
 
 Called by :mod:`lambda_jobs.worker.lifecycle` only for an envelope with a ``workflow`` field, so
-plain jobs never import this module. Never raises: a failure is added to the job's
-``store_error`` (its log line says it) and the next delivery of the step finishes the work.
+plain jobs never import this module. Never raises: each function returns True when the step's
+bookkeeping is done, False when a DynamoDB or enqueue error stopped it (the error is added to the
+job's ``store_error``, so its log line says it). On False the lifecycle has the step delivered
+again (:meth:`lambda_jobs.worker.lifecycle.Policy.unfinished`): the redelivery's claim says
+``finished``, so the task does not run again and :func:`resumed` finishes the bookkeeping, which
+is idempotent (derived successor ids, conditional joins).
 
 - :func:`succeeded`: record the member once (:func:`~lambda_jobs.jobstore.workflow_state.
   record_member`); the delivery that completes the stage starts the next one with the stage's
   results, or ends the workflow ``succeeded`` with them after the last stage.
-- :func:`resumed`: a duplicate delivery of a step that already succeeded (the claim said
-  ``finished``) does the same from the stored result, so a crash between the job's success and
-  its stage's bookkeeping is finished by the redelivery.
+- :func:`resumed`: a duplicate delivery of a step that already ended (the claim said
+  ``finished``) does the same from the job's item (its stored result, or its error if it was
+  dead-lettered), so a crash or an error between the job's end and its stage's bookkeeping is
+  finished by the redelivery.
 - :func:`failed`: a step dead-lettered (retries used up, or refused) ends the workflow
   ``failed``, naming the step and its error; no later stage starts.
 """
@@ -17,24 +22,41 @@ plain jobs never import this module. Never raises: a failure is added to the job
 from __future__ import annotations
 
 import json
+import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lambda_jobs.worker.triage import Arrival
 
 
-def succeeded(job: Arrival, value: Any) -> None:
+class BookkeepingUnfinished(Exception):
+    """Raised out of the Lamb handler when a step's bookkeeping did not finish, so that Lambda's
+    async retry delivers the step again (Goat lists the record instead)."""
+
+    def __init__(self, job_id: str | None, why: str | None) -> None:
+        super().__init__(
+            f"workflow step {job_id} ended but its workflow bookkeeping did not finish ({why}); "
+            "raised so that Lambda delivers the step again to finish it (the task does not run "
+            "again)"
+        )
+
+
+def succeeded(job: Arrival, value: Any) -> bool:
+    """The step succeeded with ``value``: join it; True when that is done."""
     from lambda_jobs.jobstore.claims import encode_result
 
     text, why = encode_result(value)
-    _guarded(job, lambda: _advance(job, text, why))
+    return _guarded(job, lambda: _advance(job, text, why))
 
 
-def resumed(job: Arrival) -> None:
+def resumed(job: Arrival) -> bool:
+    """The step's claim said ``finished``: do its bookkeeping again from its job item (a no-op
+    where it was done); True when that is done."""
+
     def resume() -> None:
         store, envelope = job.store, job.envelope
         assert store is not None and envelope is not None
-        from lambda_jobs.jobstore.schema import SUCCEEDED, decode_item, s
+        from lambda_jobs.jobstore.schema import FAILED, SUCCEEDED, decode_item, s
 
         item = store.client.get_item(
             TableName=store.table, Key={"pk": s(envelope.id)}, ConsistentRead=True
@@ -42,39 +64,52 @@ def resumed(job: Arrival) -> None:
         if item is None:
             return
         decoded = decode_item(item)
-        if decoded.get("status") == SUCCEEDED and "result" in decoded:
-            _advance(job, str(decoded["result"]), None)
+        status = decoded.get("status")
+        if status == SUCCEEDED:
+            if "result" in decoded:
+                _advance(job, str(decoded["result"]), None)
+            else:  # its return value was not stored: the workflow fails saying why
+                _advance(job, None, str(decoded.get("error_message", "")))
+        elif status == FAILED:  # dead-lettered
+            _failed_work(
+                job, str(decoded.get("error_type", "")), str(decoded.get("error_message", ""))
+            )
 
-    _guarded(job, resume)
+    return _guarded(job, resume)
 
 
-def failed(job: Arrival, error_type: str, error_message: str) -> None:
-    def fail() -> None:
-        store, envelope = job.store, job.envelope
-        assert store is not None and envelope is not None and envelope.workflow is not None
-        from lambda_jobs.jobstore import workflow_state
+def failed(job: Arrival, error_type: str, error_message: str) -> bool:
+    """The step is dead-lettered: fail the workflow (or join an error marker in a group that
+    tolerates failures); True when that is done."""
+    return _guarded(job, lambda: _failed_work(job, error_type, error_message))
 
-        item = workflow_state.load(store.client, store.table, envelope.workflow["id"])
-        if item is not None and envelope.workflow["stage"] >= len(item["plan"]):
-            return  # the on_failure step itself failed: its dead-letter entry says so
-        if item is not None and item["plan"][envelope.workflow["stage"]].get("tolerate", 0) > 0:
-            # A group that tolerates failures: the member joins with an error marker; the
-            # completer counts the markers against the tolerance.
-            from lambda_jobs.workflows.canvas import error_marker
 
-            marker = error_marker(envelope.id, error_type, error_message[:1000])
-            _advance(job, json.dumps(marker, separators=(",", ":")), None)
-            return
-        _fail(
-            store.client,
-            store.table,
-            envelope.workflow["id"],
-            item,
-            failed_step=envelope.id,
-            error=f"{error_type}: {error_message}",
-        )
+def _failed_work(job: Arrival, error_type: str, error_message: str) -> None:
+    """:func:`failed`'s work; raises what DynamoDB or the enqueue raised."""
+    store, envelope = job.store, job.envelope
+    assert store is not None and envelope is not None and envelope.workflow is not None
+    from lambda_jobs.jobstore import workflow_state
 
-    _guarded(job, fail)
+    item = workflow_state.load(store.client, store.table, envelope.workflow["id"])
+    if item is not None and envelope.workflow["stage"] >= len(item["plan"]):
+        return  # the on_failure step itself failed: its dead-letter entry says so
+    from lambda_jobs.workflows.canvas import error_marker, tolerates
+
+    if item is not None and tolerates(item["plan"][envelope.workflow["stage"]]):
+        # A group that tolerates failures: the member joins with an error marker; the
+        # completer counts the markers against the tolerance.
+        marker = error_marker(envelope.id, error_type, error_message[:1000])
+        _advance(job, json.dumps(marker, separators=(",", ":")), None)
+        return
+    _fail(
+        job,
+        store.client,
+        store.table,
+        envelope.workflow["id"],
+        item,
+        failed_step=envelope.id,
+        error=f"{error_type}: {error_message}",
+    )
 
 
 def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
@@ -91,6 +126,7 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
     plan = item["plan"]
     if result_json is None:
         _fail(
+            job,
             client,
             table,
             workflow_id,
@@ -105,30 +141,32 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
     ):
         return
     results = workflow_state.results(client, table, workflow_id, stage, members)
-    from lambda_jobs.workflows.canvas import ERROR_MARKER
+    from lambda_jobs.workflows.canvas import ERROR_MARKER, outcome_of
 
-    failures = [r for r in results if isinstance(r, dict) and ERROR_MARKER in r]
+    values, failures = outcome_of(results, plan[stage])
     if len(failures) > plan[stage].get("tolerate", 0):
         first = failures[0][ERROR_MARKER]
         _fail(
+            job,
             client,
             table,
             workflow_id,
             item,
             failed_step=first["job_id"],
-            error=f"{first['type']}: {first['message']} ({len(failures)} of {members} members "
-            f"failed, {plan[stage].get('tolerate', 0)} tolerated)",
+            error=f"{first['type']}: {first['message']} ({len(failures)} of {len(values)} "
+            f"members failed, {plan[stage].get('tolerate', 0)} tolerated)",
         )
         return
-    outcome = results if plan[stage]["group"] else results[0]
+    outcome = values if plan[stage]["group"] else values[0]
     if stage + 1 == len(plan):
-        workflow_state.finish(
+        if workflow_state.finish(
             client,
             table,
             workflow_id,
             workflow_state.SUCCEEDED,
             result_json=json.dumps(outcome, separators=(",", ":")),
-        )
+        ):
+            _count_ended(job, workflow_state.SUCCEEDED)
         return
     from lambda_jobs import config as config_module
     from lambda_jobs.errors import InvalidJobError
@@ -142,6 +180,7 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
         start_stage(config, workflow_id, steps, stage + 1, outcome, has_result=True)
     except InvalidJobError as exc:  # e.g. the results do not fit the next step's envelope
         _fail(
+            job,
             client,
             table,
             workflow_id,
@@ -152,6 +191,7 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
 
 
 def _fail(
+    job: Arrival,
     client: Any,
     table: str,
     workflow_id: str,
@@ -167,6 +207,8 @@ def _fail(
     ended = workflow_state.finish(
         client, table, workflow_id, workflow_state.FAILED, failed_step=failed_step, error=error
     )
+    if ended:
+        _count_ended(job, workflow_state.FAILED)
     if item is None or "on_failure" not in item:
         return
     if not ended and item["status"] != workflow_state.FAILED:
@@ -179,10 +221,24 @@ def _fail(
     start_stage(config, workflow_id, [step], len(item["plan"]), workflow_id, has_result=True)
 
 
-def _guarded(job: Arrival, work: Any) -> None:
+def _count_ended(job: Arrival, status: str) -> None:
+    """Count the workflow this step ended (``WorkflowsSucceeded`` / ``WorkflowsFailed``): once,
+    by the delivery whose conditional write ended it, in the step's backend and queue."""
+    from lambda_jobs.worker import metrics
+    from lambda_jobs.worker.joblog import BACKEND_ENV
+
+    envelope = job.envelope
+    assert envelope is not None
+    backend = os.environ.get(BACKEND_ENV) or None
+    metrics.count(f"workflow_{status}", backend, envelope.queue, envelope.task, None, None)
+
+
+def _guarded(job: Arrival, work: Any) -> bool:
+    """Run ``work``; True if it returned, False (the error noted) if it raised."""
     if job.store is None or job.envelope is None or job.envelope.workflow is None:
+        # Nothing a redelivery could do better: said in the log line, never retried.
         _note(job, "workflow step on a function without LAMBDA_JOBS_JOB_TABLE: not advanced")
-        return
+        return True
     try:
         work()
     except Exception as exc:
@@ -191,6 +247,8 @@ def _guarded(job: Arrival, work: Any) -> None:
             f"workflow {job.envelope.workflow['id']}: {type(exc).__name__}: "
             f"{str(exc)[:300]} (the step's next delivery finishes it)",
         )
+        return False
+    return True
 
 
 def _note(job: Arrival, text: str) -> None:

@@ -2,10 +2,12 @@
 
 A plan is a list of *stages* run one after another; a stage is one step (a job) or a group of
 steps that run at the same time. A chain's nested chains are flattened; a group's members are
-single jobs (a group of chains or of groups is refused in this version). A step receives its
-predecessor stage's outcome as its first positional argument: the return value after a one-step
-stage, the list of the members' results in member order after a group, unless it was wrapped in
-:func:`without_result`.
+jobs or groups: a group of groups is one stage of all their jobs whose ``shape`` (nested member
+indices, each group's ``tolerate``) gives the results their nesting back (:func:`outcome_of`).
+A group of chains is refused in this version (docs/guide/workflows.md says why). A step receives
+its predecessor stage's outcome as its first positional argument: the return value after a
+one-step stage, the list of the members' results in member order after a group, unless it was
+wrapped in :func:`without_result`.
 
 The plan is plain JSON (each step: task name, args, kwargs, queue, priority, delay, overrides,
 whether it takes the result): it is stored in the workflow's job-store item, and the worker that
@@ -65,7 +67,7 @@ class Group:
 
     __slots__ = ("members", "tolerate")
 
-    def __init__(self, members: list[Step], tolerate: int = 0) -> None:
+    def __init__(self, members: list[Step | Group], tolerate: int = 0) -> None:
         self.members = members
         self.tolerate = tolerate
 
@@ -110,8 +112,11 @@ def chain(*parts: Step | Group | Chain, on_failure: Step | None = None) -> Chain
     return Chain(list(parts), on_failure)
 
 
-def group(*members: Step | Iterable[Step], tolerate: int | str = 0) -> Group:
+def group(*members: Step | Group | Iterable[Step | Group], tolerate: int | str = 0) -> Group:
     """Jobs to run at the same time: ``group(a.prepare(), b.prepare())`` or ``group(generator)``.
+    A member may be a group: the results are nested the same way (``[[a, b], c]``), and each
+    group's ``tolerate`` counts its own members (a nested group past its tolerance is one failed
+    member of the group around it).
 
     ``tolerate``: how many members may fail (a count, or ``"all"``) and the workflow still goes
     on; what follows then receives a failed member's result as :func:`error_marker`.
@@ -125,10 +130,10 @@ def group(*members: Step | Iterable[Step], tolerate: int | str = 0) -> Group:
     if not flat:
         raise InvalidJobError("group() needs at least one job")
     for member in flat:
-        if isinstance(member, (Group, Chain)):
+        if isinstance(member, Chain):
             raise InvalidJobError(
-                f"a group's members are single jobs (Task.prepare(...)) in this version, got a "
-                f"{type(member).__name__}: run the nested flow as its own workflow"
+                "a group's members are jobs (Task.prepare(...)) or groups in this version, got a "
+                "Chain: a chain inside a group is not supported yet; run it as its own workflow"
             )
         _check_part(member, "group")
     if tolerate == "all":
@@ -157,13 +162,12 @@ def plan_of(flow: Chain | Group) -> list[dict[str, Any]]:
             for inner in part.parts:
                 add(inner)
         elif isinstance(part, Group):
-            stages.append(
-                {
-                    "group": True,
-                    "tolerate": part.tolerate,
-                    "steps": [_step(m) for m in part.members],
-                }
-            )
+            steps: list[dict[str, Any]] = []
+            shape = _flatten(part, steps)
+            stage = {"group": True, "tolerate": part.tolerate, "steps": steps}
+            if any(isinstance(m, dict) for m in shape["members"]):
+                stage["shape"] = shape  # a group of groups: the nesting of the results
+            stages.append(stage)
         else:
             stages.append({"group": False, "steps": [_step(part)]})
 
@@ -180,6 +184,63 @@ def plan_of(flow: Chain | Group) -> list[dict[str, Any]]:
             if step["awaits_result"] is not None and not step["result"]:
                 raise InvalidJobError(str(step["awaits_result"]))
     return stages
+
+
+def _flatten(group: Group, steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """Append ``group``'s jobs (nested groups' jobs in place) to ``steps``; returns its shape:
+    ``{"tolerate": n, "members": [step index or a nested group's shape, ...]}``."""
+    members: list[Any] = []
+    for member in group.members:
+        if isinstance(member, Group):
+            members.append(_flatten(member, steps))
+        else:
+            members.append(len(steps))
+            steps.append(_step(member))
+    return {"tolerate": group.tolerate, "members": members}
+
+
+def is_error_marker(value: Any) -> bool:
+    return isinstance(value, dict) and ERROR_MARKER in value
+
+
+def outcome_of(results: list[Any], stage: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+    """``(values, failures)`` of a stage from its steps' ``results`` (member order): ``values``
+    nested as the stage's ``shape`` says (as they are without one); ``failures`` the error
+    markers of its failed members. A nested group with more failures than it tolerates is a
+    failed member of the group around it, whose marker is its first failure's."""
+
+    def evaluate(shape: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+        values: list[Any] = []
+        failures: list[Any] = []
+        for member in shape["members"]:
+            if isinstance(member, dict):
+                value, inner = evaluate(member)
+                if len(inner) > member["tolerate"]:
+                    value = inner[0]
+            else:
+                value = results[member]
+            values.append(value)
+            if is_error_marker(value):
+                failures.append(value)
+        return values, failures
+
+    shape = stage.get("shape")
+    if shape is None:
+        return results, [r for r in results if is_error_marker(r)]
+    return evaluate(shape)
+
+
+def tolerates(stage: dict[str, Any]) -> bool:
+    """True if a group of the stage (itself or a nested one) tolerates failed members: a failed
+    step then joins with its error marker instead of failing the workflow at once."""
+
+    def any_tolerance(shape: dict[str, Any]) -> bool:
+        return shape["tolerate"] > 0 or any(
+            isinstance(m, dict) and any_tolerance(m) for m in shape["members"]
+        )
+
+    shape = stage.get("shape")
+    return stage.get("tolerate", 0) > 0 or (shape is not None and any_tolerance(shape))
 
 
 def _step(part: Step) -> dict[str, Any]:

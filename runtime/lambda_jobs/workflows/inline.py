@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lambda_jobs.workflows.canvas import error_marker, prepared_step
+from lambda_jobs.workflows.canvas import error_marker, outcome_of, prepared_step
 
 if TYPE_CHECKING:
     from lambda_jobs.workflows.handle import Workflow
@@ -29,7 +29,6 @@ def run_workflow_inline(
     failed: Step | None = None
     for stage, spec in enumerate(plan):
         results: list[Any] = []
-        failures: list[Step] = []
         for member, step in enumerate(spec["steps"]):
             (job,) = enqueue(
                 [prepared_step(step, workflow_id, stage, member, result, has_result)],
@@ -44,9 +43,10 @@ def run_workflow_inline(
                 continue
             error_type, _, message = (job.error or "Error: ").partition(": ")
             results.append(error_marker(job.id, error_type, message))
-            failures.append(steps[-1])
+        values, failures = outcome_of(results, spec)
         if len(failures) > spec.get("tolerate", 0):
-            failed = failures[0]
+            failed_id = failures[0]["lambda_jobs.error"]["job_id"]
+            failed = next(s for s in steps if s.job_id == failed_id)
             status = "failed"
             if on_failure is not None:
                 (job,) = enqueue(
@@ -66,7 +66,7 @@ def run_workflow_inline(
                     )
                 )
             break
-        result = results if spec["group"] else results[0]
+        result = values if spec["group"] else values[0]
         has_result = True
     return Workflow(
         workflow_id,

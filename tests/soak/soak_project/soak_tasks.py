@@ -146,3 +146,24 @@ def joined(context: JobContext, values: list[int], key: str) -> int:
     """A chord's successor: records the members' results in the order it received them."""
     _record(context, key, "succeeded", values=values)
     return len(values)
+
+
+@task(takes_context=True, retries=5, retry_backoff=1, retry_jitter=False, timeout=0.6)
+def link(context: JobContext, value: int, key: str, seconds: float) -> int:
+    """A chain's step: runs ``seconds`` (a window to kill its environment in), returns
+    ``value + 1`` (the first step gets its ``value`` as an argument, later ones their
+    predecessor's result)."""
+    _record(context, key, "started", value=value)
+    time.sleep(seconds)
+    _record(context, key, "succeeded", value=value)
+    return value + 1
+
+
+@task(takes_context=True, retries=5, retry_backoff=1, retry_jitter=False, timeout=0.6)
+def slow_member(context: JobContext, key: str, number: int, seconds: float) -> int:
+    """A chord's member that runs ``seconds`` (a window to kill its environment in), then
+    returns ``number * number``."""
+    _record(context, key, "started")
+    time.sleep(seconds)
+    _record(context, key, "succeeded")
+    return number * number

@@ -319,3 +319,35 @@ def test_a_record_run_alone_is_logged_and_counted_once(moto: MotoServer, tmp_pat
         validate_emf(doc)
     assert sum(doc["JobsSucceeded"] for doc in docs) == 2
     assert sum(len(doc["JobDuration"]) for doc in docs) == 2
+
+
+def test_workflows_ended_are_counted_once_in_the_steps_document_only_where_some_ended():
+    """``WorkflowsSucceeded`` / ``WorkflowsFailed`` (docs/guide/workflows.md): in the document of
+    the step's dimensions, as Count metrics the EMF directive declares; absent elsewhere."""
+    metrics.begin()
+    try:
+        for _ in range(3):
+            metrics.count("succeeded", "goat", "q", "t.step", 1.0, None)
+        metrics.count("workflow_succeeded", "goat", "q", "t.step", None, None)
+        metrics.count("workflow_succeeded", "", "q", "t.step", None, None)  # backend unknown
+        metrics.count("dead_lettered", "goat", "q", "t.step", 1.0, None)
+        metrics.count("workflow_failed", "goat", "q", "t.step", None, None)
+        metrics.count("succeeded", "goat", "other", "t.plain", 1.0, None)
+        docs = metrics.documents(now_ms=1)
+    finally:
+        text = metrics.close(now_ms=1)
+    for doc in docs:
+        validate_emf(doc)
+    by_dimensions = {(doc["backend"], doc["queue"]): doc for doc in docs}
+    assert set(by_dimensions) == {("goat", "q"), ("unknown", "q"), ("goat", "other")}
+    step, plain = by_dimensions["goat", "q"], by_dimensions["goat", "other"]
+    declared = {m["Name"]: m["Unit"] for m in step["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert step["WorkflowsSucceeded"] == 1 and step["WorkflowsFailed"] == 1
+    assert by_dimensions["unknown", "q"]["WorkflowsSucceeded"] == 1
+    assert step["JobsSucceeded"] == 3 and step["JobsFailed"] == 1
+    assert declared["WorkflowsSucceeded"] == declared["WorkflowsFailed"] == "Count"
+    assert "WorkflowsSucceeded" not in plain and "WorkflowsFailed" not in plain
+    assert not any(
+        m["Name"].startswith("Workflows") for m in plain["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+    )
+    assert text == "".join(json.dumps(doc, separators=(",", ":")) + "\n" for doc in docs)
