@@ -1,0 +1,142 @@
+"""Flow control's fairness bound (issue 20), counted on a real (moto server) DynamoDB table.
+
+A steady stream: every tick one slot of ``Concurrency(name, n)`` frees and one new job tries at
+once, before the waiters come back (each waiter tries again 2 ticks after a refusal, as a
+hand-back copy would). Without a bound the new arrivals take every freed slot and the first
+waiters never start. With it (``jobstore.limits``: a place kept by the first wait, a waiter passed
+over ``n`` times is due and room is kept for it), counted per job:
+
+- every job starts;
+- a waiter is passed over (a job that first tried after it starts before it) by at most ``n``
+  jobs before room is kept for it; ``n = 1`` leaves no room beyond the kept one, so exactly at
+  most ``n`` later jobs start before it;
+- once due, each refusal it meets is for room held by jobs ahead of it or granted before it was
+  due: never by a later job that started after it was due.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+from lambda_jobs.jobstore import limits as store_limits
+from lambda_jobs.jobstore.claims import WorkerStore
+from lambda_jobs.limits import Held
+from lambda_jobs_tools.emulator.motoserver import MotoServer
+
+from tests.runtime.job_table import TABLE, make_table
+
+RETURN_TICKS = 2
+FIRST_WAITERS = 4
+STREAM_TICKS = 24
+
+
+@pytest.fixture
+def store(moto: MotoServer) -> WorkerStore:
+    make_table(moto)
+    return WorkerStore(TABLE, 3600)
+
+
+@dataclass
+class Stream:
+    """What the harness saw, independently of the store's own bookkeeping."""
+
+    n: int
+    fair: bool
+    first_try: dict[str, int] = field(default_factory=dict)  # job -> sequence of its first try
+    first_refusal: dict[str, int] = field(default_factory=dict)
+    granted: dict[str, int] = field(default_factory=dict)  # job -> sequence of its grant
+    holders: list[str] = field(default_factory=list)  # in grant order
+    refused_while_held_by: dict[str, list[list[str]]] = field(default_factory=dict)
+    seq: int = 0
+
+    def tick(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def passed_over(self, job: str) -> list[str]:
+        """The jobs that first tried after ``job``'s first refusal and started before it."""
+        if job not in self.first_refusal:
+            return []
+        until = self.granted.get(job, self.seq + 1)
+        return sorted(
+            (
+                other
+                for other, at in self.granted.items()
+                if self.first_try[other] > self.first_refusal[job] and at < until
+            ),
+            key=self.granted.__getitem__,
+        )
+
+
+def run_stream(store: WorkerStore, n: int, *, fair: bool) -> Stream:
+    """Run the stream (module docstring) against ``Concurrency(<fresh name>, n)``."""
+    held = Held("concurrency", f"fair-{uuid.uuid4().hex[:8]}", n, 0.0, None)
+    seen = Stream(n, fair)
+    returns: dict[int, list[str]] = {}
+    tick = 0
+
+    def try_start(job: str) -> None:
+        seen.first_try.setdefault(job, seen.tick())
+        decision = store_limits.acquire(store, held, f"{job}/req", 60.0, job if fair else None)
+        at = seen.tick()
+        if decision.wait is None:
+            seen.granted[job] = at
+            seen.holders.append(job)
+            return
+        seen.first_refusal.setdefault(job, at)
+        seen.refused_while_held_by.setdefault(job, []).append(list(seen.holders))
+        returns.setdefault(tick + RETURN_TICKS, []).append(job)
+
+    for index in range(n + FIRST_WAITERS):  # a burst: n start, the rest wait
+        try_start(f"burst-{index}")
+    for tick in range(1, 4 * STREAM_TICKS):
+        if seen.holders:  # one slot frees
+            oldest = seen.holders.pop(0)
+            store_limits.release(store, held, f"{oldest}/req")
+        if tick <= STREAM_TICKS:  # a new job tries at once: the worst case for the waiters
+            try_start(f"new-{tick}")
+        for job in returns.pop(tick, []):
+            try_start(job)
+        if tick > STREAM_TICKS and not returns:
+            break
+    return seen
+
+
+def test_without_the_bound_a_steady_stream_starves_the_first_waiters(store: WorkerStore) -> None:
+    """The harness's own check: with no job id (no fairness) the first waiters start only when
+    the stream ends, after every new job."""
+    seen = run_stream(store, 1, fair=False)
+    last_new = seen.granted[f"new-{STREAM_TICKS}"]
+    starved = [
+        f"burst-{i}" for i in range(1, 1 + FIRST_WAITERS) if seen.granted[f"burst-{i}"] > last_new
+    ]
+    assert starved, "the stream never starved anybody: it tests nothing"
+    assert len(seen.passed_over("burst-1")) >= STREAM_TICKS
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_a_waiter_is_passed_over_by_at_most_n_later_jobs_before_room_is_kept(
+    store: WorkerStore, n: int
+) -> None:
+    seen = run_stream(store, n, fair=True)
+    assert set(seen.granted) == set(seen.first_try), "a job never started"
+    waiters = sorted(seen.first_refusal)
+    assert len(waiters) > FIRST_WAITERS, "the new arrivals never waited: nothing was kept"
+    for job in waiters:
+        passed = seen.passed_over(job)
+        if n == 1:  # no room beyond the kept slot: at most n later jobs start before it
+            assert len(passed) <= n, (job, passed)
+        if len(passed) < n:
+            continue
+        # Its n-th pass made it due: a later job that started after that never held the room it
+        # was refused for.
+        later_after_due = set(passed[n:])
+        for holders in seen.refused_while_held_by[job]:
+            assert not later_after_due & set(holders), (job, holders)
+    # The first waiters, passed over most, did not wait for the whole stream.
+    assert all(
+        seen.granted[f"burst-{n + i}"] < seen.granted[f"new-{STREAM_TICKS}"]
+        for i in range(FIRST_WAITERS)
+    )
