@@ -36,3 +36,9 @@ EXAMPLES = 400 if FULL else 60
 JOB_STORE = os.environ.get("SOAK_JOB_STORE", "") == "1"
 #: Members of the workflow soak's chord (each delivered twice): the issue's 10,000 at full size.
 WORKFLOW_MEMBERS = 10_000 if FULL else 100
+#: Flow control under kills and duplicates: jobs under ``Concurrency("soak-c", 3)`` and under
+#: ``Rate("soak-r", 10)``, each delivered twice, and the environments killed mid-job (at least the
+#: cap: if a killed attempt's slot never came back, the limit would run nothing more).
+LIMIT_CAPPED_JOBS = 150 if FULL else 24
+LIMIT_PACED_JOBS = 100 if FULL else 20
+LIMIT_KILLS = 8 if FULL else 3

@@ -11,7 +11,7 @@ import json
 import os
 import time
 
-from lambda_jobs import JobContext, task
+from lambda_jobs import Concurrency, JobContext, Rate, task
 
 
 def _record(context: JobContext, key: str, outcome: str, **extra: object) -> None:
@@ -124,3 +124,24 @@ def joined(context: JobContext, values: list[int], key: str) -> int:
     """A chord's successor: records the members' results in the order it received them."""
     _record(context, key, "succeeded", values=values)
     return len(values)
+
+
+@task(
+    takes_context=True,
+    retries=5,
+    retry_backoff=1,
+    retry_jitter=False,
+    timeout=0.6,
+    limits=[Concurrency("soak-c", 3)],
+)
+def capped(context: JobContext, key: str, seconds: float) -> None:
+    """``lingering`` under ``Concurrency("soak-c", 3)``: at most 3 run at once, anywhere."""
+    _record(context, key, "started")
+    time.sleep(seconds)
+    _record(context, key, "succeeded")
+
+
+@task(takes_context=True, limits=[Rate("soak-r", 10, per=1.0)])
+def paced(context: JobContext, key: str) -> None:
+    """Under ``Rate("soak-r", 10)``: at most 10 granted starts in any second."""
+    _record(context, key, "succeeded")
