@@ -12,10 +12,14 @@ over ``n`` times is due and room is kept for it), counted per job:
   most ``n`` later jobs start before it;
 - once due, each refusal it meets is for room held by jobs ahead of it or granted before it was
   due: never by a later job that started after it was due.
+
+The same rule on a ``Rate`` (its window in real time): once passed over ``n`` times, a start in
+the window is kept for the waiter.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -140,3 +144,26 @@ def test_a_waiter_is_passed_over_by_at_most_n_later_jobs_before_room_is_kept(
         seen.granted[f"burst-{n + i}"] < seen.granted[f"new-{STREAM_TICKS}"]
         for i in range(FIRST_WAITERS)
     )
+
+
+def test_a_rate_keeps_a_start_for_a_waiter_passed_over_n_times(store: WorkerStore) -> None:
+    """The same rule on a ``Rate``: once passed over ``n`` times, a start in the window is kept
+    for the waiter; a later job gets only the room beyond it."""
+    budget = Held("rate", f"fair-rate-{uuid.uuid4().hex[:8]}", 2, 1.0, None)
+    window = budget.per + store_limits.RATE_MARGIN_SECONDS
+
+    def start(job: str) -> store_limits.Decision:
+        return store_limits.acquire(store, budget, f"{job}/req", 5.0, job)
+
+    assert start("a").wait is None and start("b").wait is None
+    refused = start("w")
+    assert refused.wait is not None and not refused.due
+    time.sleep(window)
+    assert start("c").wait is None and start("d").wait is None  # w passed over twice: due
+    again = start("w")
+    assert again.wait is not None and again.due  # no room yet, but w is due now
+    time.sleep(window)
+    assert start("e").wait is None  # the room beyond the start kept for w
+    assert start("f").wait is not None  # the last start of the window is w's
+    granted = start("w")
+    assert granted.wait is None and granted.waited >= 2 * window - 0.1

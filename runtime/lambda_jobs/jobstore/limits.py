@@ -235,7 +235,8 @@ def _rate(
     if len(recent) + kept >= held.n:
         if len(recent) >= held.n:
             return max(recent[0] + window - now, 0.0), {}, ""
-        return 1.0, {}, ""  # room, but kept for waiters ahead
+        # Room, but kept for waiters ahead: more comes when the oldest start leaves the window.
+        return max(recent[0] + window - now, 1.0) if recent else 1.0, {}, ""
     recent.append(now)
     return None, {":st": {"L": [n(round(t, 3)) for t in recent]}}, "SET starts = :st"
 
