@@ -3,15 +3,15 @@
 A steady stream: every tick one slot of ``Concurrency(name, n)`` frees and one new job tries at
 once, before the waiters come back (each waiter tries again 2 ticks after a refusal, as a
 hand-back copy would). Without a bound the new arrivals take every freed slot and the first
-waiters never start. With it (``jobstore.limits``: a place kept by the first wait, a waiter passed
-over ``n`` times is due and room is kept for it), counted per job:
+waiters never start. With it (``jobstore.limits``: a place kept by the first wait; a waiter passed
+over ``n`` times is due; one slot is kept for the oldest due waiter), counted per job:
 
 - every job starts;
-- a waiter is passed over (a job that first tried after it starts before it) by at most ``n``
-  jobs before room is kept for it; ``n = 1`` leaves no room beyond the kept one, so exactly at
-  most ``n`` later jobs start before it;
-- once due, each refusal it meets is for room held by jobs ahead of it or granted before it was
-  due: never by a later job that started after it was due.
+- with ``n = 1`` (no room beyond the kept slot) at most ``n`` jobs that first tried after a waiter
+  start before it;
+- once a waiter is due and every waiter before it has started (its turn), each refusal it meets
+  is for room held by jobs that started before its turn: never by a later job that started in
+  its turn.
 
 The same rule on a ``Rate`` (its window in real time): once passed over ``n`` times, a start in
 the window is kept for the waiter.
@@ -52,7 +52,8 @@ class Stream:
     first_refusal: dict[str, int] = field(default_factory=dict)
     granted: dict[str, int] = field(default_factory=dict)  # job -> sequence of its grant
     holders: list[str] = field(default_factory=list)  # in grant order
-    refused_while_held_by: dict[str, list[list[str]]] = field(default_factory=dict)
+    #: job -> (sequence, the holders then) of each of its refusals
+    refused_while_held_by: dict[str, list[tuple[int, list[str]]]] = field(default_factory=dict)
     seq: int = 0
 
     def tick(self) -> int:
@@ -90,7 +91,7 @@ def run_stream(store: WorkerStore, n: int, *, fair: bool) -> Stream:
             seen.holders.append(job)
             return
         seen.first_refusal.setdefault(job, at)
-        seen.refused_while_held_by.setdefault(job, []).append(list(seen.holders))
+        seen.refused_while_held_by.setdefault(job, []).append((at, list(seen.holders)))
         returns.setdefault(tick + RETURN_TICKS, []).append(job)
 
     for index in range(n + FIRST_WAITERS):  # a burst: n start, the rest wait
@@ -121,24 +122,30 @@ def test_without_the_bound_a_steady_stream_starves_the_first_waiters(store: Work
 
 
 @pytest.mark.parametrize("n", [1, 3])
-def test_a_waiter_is_passed_over_by_at_most_n_later_jobs_before_room_is_kept(
+def test_a_waiter_passed_over_n_times_is_served_in_turn_and_no_later_job_takes_its_room(
     store: WorkerStore, n: int
 ) -> None:
     seen = run_stream(store, n, fair=True)
     assert set(seen.granted) == set(seen.first_try), "a job never started"
-    waiters = sorted(seen.first_refusal)
+    waiters = sorted(seen.first_refusal, key=seen.first_refusal.__getitem__)
     assert len(waiters) > FIRST_WAITERS, "the new arrivals never waited: nothing was kept"
+    served_turn = 0
     for job in waiters:
         passed = seen.passed_over(job)
-        if n == 1:  # no room beyond the kept slot: at most n later jobs start before it
+        if n == 1:  # one slot, kept: at most n later jobs start before it
             assert len(passed) <= n, (job, passed)
         if len(passed) < n:
             continue
-        # Its n-th pass made it due: a later job that started after that never held the room it
-        # was refused for.
-        later_after_due = set(passed[n:])
-        for holders in seen.refused_while_held_by[job]:
-            assert not later_after_due & set(holders), (job, holders)
+        # Due at its n-th pass; its turn comes when every waiter before it has started: from
+        # then on a later job that started never held the room it was refused for.
+        older = [seen.granted[other] for other in waiters[: waiters.index(job)]]
+        turn = max([seen.granted[passed[n - 1]], *older])
+        later_in_turn = {other for other in passed if seen.granted[other] > turn}
+        for at, holders in seen.refused_while_held_by[job]:
+            if at > turn:
+                assert not later_in_turn & set(holders), (job, at, holders)
+                served_turn += 1
+    assert served_turn, "no waiter was refused in its turn: the bound was never tested"
     # The first waiters, passed over most, did not wait for the whole stream.
     assert all(
         seen.granted[f"burst-{n + i}"] < seen.granted[f"new-{STREAM_TICKS}"]

@@ -33,18 +33,20 @@ entered in ``waiting`` under its job id with the time of its first refusal (kept
 try, so it keeps its place however often it comes back). Each grant to a job that is *behind* a
 waiter (a later first wait, or a job that never waited) counts one pass over that waiter. A waiter
 passed over ``n`` times (the limit's own ``n``: one round of slots, or one window of starts) is
-*due*: from then on a job behind it is granted only from the room beyond one slot (or start)
-kept for each due waiter ahead of that job. So a later job never takes the room a due waiter
-needs: once due, a waiter is refused only while the room is held by jobs ahead of it or by
-holders granted before it became due, and it is told to come back at once
-(:attr:`Decision.due`: the worker's shortest wait). A waiter that does not come back within its
-wait plus :data:`RETURN_GRACE_SECONDS` loses its place (a killed waiter must not keep room
-forever); at most :data:`MAX_WAITERS` are kept per item (beyond that a job waits unregistered,
-as without fairness, until a place frees). The price: while a due waiter is away (its wait is at
-least 1 s), the room kept for it stays idle.
+*due*, and told to come back at once (:attr:`Decision.due`: the worker's shortest wait). One slot
+(or start) is kept for the oldest due waiter: a job behind it is granted only from the room
+beyond that one. So due waiters are served one after another in the order of their first
+refusal, each by the next room that frees while it is the oldest; a later job never takes that
+room. Keeping one slot, not one per due waiter, is the price chosen: while the oldest due waiter
+is away (its wait is at least 1 s, plus the time its copy takes to be received again behind the
+other waiting messages) that one slot stays idle, and the other ``n - 1`` keep serving whoever
+comes. A waiter that does not come back within its wait plus :data:`RETURN_GRACE_SECONDS` loses
+its place (a killed waiter must not keep room forever); at most :data:`MAX_WAITERS` are kept per
+item (beyond that a job waits unregistered, as without fairness, until a place frees). A refusal
+writes only to enter a waiter, or when its entry would lapse before it is back.
 
 Each call costs one read and one write (more under contention; a refusal writes only to enter a
-waiter or to extend its time); a store error is raised to the caller.
+waiter or to extend its time, about every 25 s); a store error is raised to the caller.
 """
 
 from __future__ import annotations
@@ -76,8 +78,9 @@ RETURN_GRACE_SECONDS = 30.0
 #: The longest wait a concurrency refusal is given (:data:`lambda_jobs.worker.limiting.SLOT_WAIT`
 #: and its spread), counted into a waiter's time.
 SLOT_WAIT_MAX_SECONDS = 4.0
-#: Waiters kept per limit item (each about 60 bytes: the item, and each write's cost, stay small).
-MAX_WAITERS = 100
+#: Waiters kept per limit item (each about 60 bytes): the item stays near 1 KB, so each write
+#: costs about one write unit and stays quick, however many jobs wait.
+MAX_WAITERS = 20
 
 
 class Decision(NamedTuple):
@@ -116,6 +119,7 @@ def acquire(
     client = store.client
     key = {"pk": s(limit_pk(held))}
     now = time.time()
+    mine: list[float] | None = None
     for _ in range(MAX_TRIES):
         item = client.get_item(TableName=store.table, Key=key, ConsistentRead=True).get("Item", {})
         version = int(item["v"]["N"]) if "v" in item else None
@@ -127,7 +131,8 @@ def acquire(
             for name, entry in waiting.items()
             if name != job_id and (mine is None or (entry[0], name) < (mine[0], job_id))
         ]
-        kept = sum(1 for _, entry in ahead if entry[1] >= held.n)
+        # One slot (or start) is kept for the oldest due waiter, if it is ahead of this job.
+        kept = 1 if any(entry[1] >= held.n for _, entry in ahead) else 0
         if held.kind == "concurrency":
             wait, values, expression = _concurrency(item, held, holder, now, lease_seconds, kept)
         else:
@@ -171,7 +176,8 @@ def acquire(
             time.sleep(random.uniform(0.005, 0.03))  # another worker wrote first: read again
             continue
         return decision
-    return Decision(1.0, now)
+    # Contended: every write lost to another worker's. A due waiter still comes back at once.
+    return Decision(1.0, now, 0.0, mine is not None and mine[1] >= held.n)
 
 
 def _waiting(item: dict[str, Any], now: float) -> dict[str, list[float]]:
@@ -198,7 +204,7 @@ def _enter(
             return False
         waiting[job_id] = [now, 0.0, until]
         return True
-    if mine[2] >= until - RETURN_GRACE_SECONDS / 2:  # still long enough: no write
+    if mine[2] >= now + max(wait, SLOT_WAIT_MAX_SECONDS) + 5.0:  # lasts till it is back: no write
         return False
     waiting[job_id] = [mine[0], mine[1], until]
     return True
