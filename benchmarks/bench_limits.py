@@ -8,8 +8,8 @@ received from a moto queue, one contender per task of ``bench_limits_tasks``:
 - no limits (the baseline: claim and outcome);
 - a ``Concurrency`` slot that is free (a read, the slot's write, the give-back);
 - a ``Rate`` start with room (a read, a write);
-- a ``Concurrency`` slot whose item lists 100 waiters ahead (the fairness bookkeeping: each grant
-  passes them over, rewriting a ~6 KB item);
+- a ``Concurrency`` slot whose item lists the most waiters it keeps (20) ahead (the fairness
+  bookkeeping: each grant passes them over, rewriting a ~1.2 KB item);
 - a job refused by a full ``Concurrency``, its first refusal (the wait: a read, the waiter's
   entry, a delayed copy sent to the queue instead of the run; a later refusal within 15 s writes
   nothing).
@@ -32,6 +32,7 @@ from typing import Any
 from bench_results import Section, median, paired_ratio, quartiles, write_section
 from bench_store import RequestMeter, timed
 from lambda_jobs import aws, enqueue_many
+from lambda_jobs.jobstore.limits import MAX_WAITERS
 from lambda_jobs_tools.emulator.motoserver import MotoServer
 
 from tests.conftest import REGION, boto_client
@@ -40,7 +41,7 @@ from tests.runtime.enqueue_backends import config_document, lane
 from tests.runtime.job_table import TABLE, make_table
 
 BATCH = 10
-WAITERS = 100
+WAITERS = MAX_WAITERS  # the most a limit's item keeps
 TASKS = "bench_limits_tasks"
 
 CONTENDERS = {
@@ -236,8 +237,8 @@ def measure(repeats: int, batches: int) -> Section:
             "to give the slot back after the outcome): the requests column is exact, the times "
             "are lambda-jobs' and botocore's work on the function's CPU around them; DynamoDB's "
             "own latency (single-digit ms a request) comes on top in AWS, in sequence.",
-            f"With {WAITERS} waiters listed, each grant rewrites the waiters' map (about 6 KB): "
-            "more bytes to build and parse, and 6 write units a grant in AWS instead of 1 "
+            f"With {WAITERS} waiters listed, each grant rewrites the waiters' map (about 1.2 KB): "
+            "more bytes to build and parse, and 2 write units a grant in AWS instead of 1 "
             "(docs/guide/limits.md, cost per million).",
             "A refused job runs nothing: its record costs the read (and, on its first refusal, "
             "the waiter's entry) and a `SendMessage` of the delayed copy.",
