@@ -19,7 +19,8 @@ A limited job waits, it is never lost (docs/guide/limits.md):
   ``at(...)`` in whole seconds, rounded up.
 
 Fairness (:mod:`lambda_jobs.jobstore.limits`): the job's id keeps its place among a limit's
-waiters; a waiter passed over ``n`` times is *due* and comes back after the shortest wait (1 s).
+waiters; a waiter passed over ``n`` times is *due*, and refused a concurrency slot it comes back
+after the shortest wait (1 s).
 A job that ran under limits has ``granted_at`` (epoch seconds, the store's time of the grant) and
 ``limited_s`` (seconds since its first refusal) on its log line.
 
@@ -128,10 +129,11 @@ def enter(job: Arrival, time_limit: float | None, worker_id: str) -> Entered:
             continue
         entered.leave()
         entered.slots = []
-        if due:  # passed over n times: room is kept for it, come back as soon as possible
-            wait = 0.0
-        elif held.kind == "concurrency" and job.store_error is None:
-            wait = random.uniform(*SLOT_WAIT)
+        if held.kind == "concurrency" and job.store_error is None:
+            # Due (passed over n times): a slot is kept for it, so it comes back at once; else
+            # after 1-3 s (a slot frees when a holder ends, which nothing announces). A rate's
+            # wait is exact: when its window has room.
+            wait = 0.0 if due else random.uniform(*SLOT_WAIT)
         entered.wait_s = min(max(math.ceil(wait + random.random() / 2), 1), MAX_WAIT_SECONDS)
         entered.name = held.name
         return entered
