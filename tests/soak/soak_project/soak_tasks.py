@@ -135,9 +135,15 @@ def joined(context: JobContext, values: list[int], key: str) -> int:
     limits=[Concurrency("soak-c", 3)],
 )
 def capped(context: JobContext, key: str, seconds: float) -> None:
-    """``lingering`` under ``Concurrency("soak-c", 3)``: at most 3 run at once, anywhere."""
+    """``lingering`` under ``Concurrency("soak-c", 3)``: at most 3 run at once, anywhere. A run
+    the handler cuts at its time limit (the deadline's budget) writes ``interrupted``: it ended,
+    and gave its slot back; only a killed run has no end."""
     _record(context, key, "started")
-    time.sleep(seconds)
+    try:
+        time.sleep(seconds)
+    except BaseException:
+        _record(context, key, "interrupted")
+        raise
     _record(context, key, "succeeded")
 
 
