@@ -55,6 +55,11 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
         ["--repeats", "7", "--batches", "5", "--calls", "30"],
         ["--repeats", "2", "--batches", "2", "--calls", "10"],
     ),
+    "limits": (
+        "bench_limits.py",
+        ["--repeats", "7", "--batches", "3"],
+        ["--repeats", "2", "--batches", "1"],
+    ),
 }
 
 

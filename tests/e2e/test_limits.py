@@ -92,6 +92,10 @@ def all_runs(backend: Backend, series: str, count: int, timeout: float) -> list[
     )
 
 
+def succeeded_lines(backend: Backend) -> list[dict[str, Any]]:
+    return handler_lines(backend.emulator.log_path, "succeeded")
+
+
 def max_overlap(runs: list[dict[str, Any]]) -> int:
     """The most runs that were running at one moment (an end before a start at one instant)."""
     edges = sorted([(r["start"], 1) for r in runs] + [(r["end"], -1) for r in runs])
@@ -138,11 +142,26 @@ def test_a_burst_under_rate_10_per_second_never_starts_more_than_10_in_a_second(
 ) -> None:
     series = f"r-{uuid.uuid4().hex[:8]}"
     with start(name) as backend:
-        enqueue_many(limits_tasks.paced.prepare(series, i) for i in range(RATE_JOBS))
+        receipts = enqueue_many(limits_tasks.paced.prepare(series, i) for i in range(RATE_JOBS))
         runs = all_runs(backend, series, RATE_JOBS, timeout=60 + RATE_JOBS)
         assert sorted(r["n"] for r in runs) == list(range(RATE_JOBS))
         assert {r["attempt"] for r in runs} == {1}
-        assert most_in_window([r["start"] for r in runs], 1.0) <= 10
+        # The promise is on the grants (docs/guide/limits.md): the store's time of each start,
+        # which the job's line carries as granted_at. The tasks' own first lines come later by a
+        # time that a loaded machine stretches (once 11 within 0.82 s, grants spaced as promised).
+        ids = {receipt.id for receipt in receipts}
+        granted = poll(
+            lambda: (
+                found
+                if len(found := [x for x in succeeded_lines(backend) if x["id"] in ids])
+                >= RATE_JOBS
+                else None
+            ),
+            timeout=30,
+            what=f"{RATE_JOBS} succeeded lines",
+        )
+        assert most_in_window([line["granted_at"] for line in granted], 1.0) <= 10
+        assert max(line["limited_s"] for line in granted) > 0  # some waited: the rate was met
         limited = handler_lines(backend.emulator.log_path, "limited")
         assert {line["limit"] for line in limited} == {"r"}
         assert backend.dead_letters() == []

@@ -145,33 +145,39 @@ def store(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> WorkerStore:
     return WorkerStore(TABLE, 3600)
 
 
+def acquire(store: WorkerStore, held: Held, holder: str, lease: float) -> float | None:
+    return store_limits.acquire(store, held, holder, lease_seconds=lease).wait
+
+
 def test_a_slot_held_by_a_killed_attempt_comes_back_when_its_lease_ends(
     store: WorkerStore,
 ) -> None:
     slot = Held("concurrency", "unit-lease", 1, 0.0, "k")
-    assert store_limits.acquire(store, slot, "job-1/req-1", lease_seconds=1.0) is None
-    wait = store_limits.acquire(store, slot, "job-2/req-2", lease_seconds=1.0)
+    assert acquire(store, slot, "job-1/req-1", 1.0) is None
+    wait = acquire(store, slot, "job-2/req-2", 1.0)
     assert wait is not None and 0 < wait <= 1.0
     # job-1's process was killed: nobody releases; the lease ends and the slot is free again.
     deadline = time.monotonic() + 5
-    while store_limits.acquire(store, slot, "job-2/req-2", lease_seconds=1.0) is not None:
+    while acquire(store, slot, "job-2/req-2", 1.0) is not None:
         assert time.monotonic() < deadline, "the slot never came back"
         time.sleep(0.1)
     # Released at once by its holder: the next one gets it without waiting for the lease.
     store_limits.release(store, slot, "job-2/req-2")
-    assert store_limits.acquire(store, slot, "job-3/req-3", lease_seconds=60.0) is None
+    assert acquire(store, slot, "job-3/req-3", 60.0) is None
     other_key = Held("concurrency", "unit-lease", 1, 0.0, "other")
-    assert store_limits.acquire(store, other_key, "job-4/req-4", lease_seconds=60.0) is None
+    assert acquire(store, other_key, "job-4/req-4", 60.0) is None
 
 
 def test_a_rate_grants_n_at_once_then_waits_out_the_window(store: WorkerStore) -> None:
     budget = Held("rate", "unit-window", 3, 1.0, None)
     granted = [store_limits.acquire(store, budget, f"j{i}", 5.0) for i in range(3)]
-    assert granted == [None, None, None]
-    wait = store_limits.acquire(store, budget, "j3", 5.0)
+    assert [decision.wait for decision in granted] == [None, None, None]
+    # The grant's time is the store's: the one the window is measured on.
+    assert all(time.time() - 5 < decision.at <= time.time() for decision in granted)
+    wait = acquire(store, budget, "j3", 5.0)
     assert wait is not None and 0.5 < wait <= 1.0 + store_limits.RATE_MARGIN_SECONDS
     time.sleep(wait + 0.05)
-    assert store_limits.acquire(store, budget, "j3", 5.0) is None
+    assert acquire(store, budget, "j3", 5.0) is None
 
 
 def test_goat_hands_a_limited_job_back_as_a_delayed_copy_that_uses_no_attempt(

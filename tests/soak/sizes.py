@@ -41,3 +41,9 @@ WORKFLOW_MEMBERS = 10_000 if FULL else 100
 WORKFLOW_FLOWS = 60 if FULL else 10
 WORKFLOW_CHORD = 10 if FULL else 4
 WORKFLOW_KILLS = {"goat": 12, "lamb": 10} if FULL else {"goat": 3, "lamb": 3}
+#: Flow control under kills and duplicates: jobs under ``Concurrency("soak-c", 3)`` and under
+#: ``Rate("soak-r", 10)``, each delivered twice, and the environments killed mid-job (at least the
+#: cap: if a killed attempt's slot never came back, the limit would run nothing more).
+LIMIT_CAPPED_JOBS = 150 if FULL else 24
+LIMIT_PACED_JOBS = 100 if FULL else 20
+LIMIT_KILLS = 8 if FULL else 3

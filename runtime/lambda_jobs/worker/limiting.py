@@ -18,6 +18,12 @@ A limited job waits, it is never lost (docs/guide/limits.md):
   envelope after the wait (the retry path's schedule, under a name of its own). Scheduler fires
   ``at(...)`` in whole seconds, rounded up.
 
+Fairness (:mod:`lambda_jobs.jobstore.limits`): the job's id keeps its place among a limit's
+waiters; a waiter passed over ``n`` times is *due*, and refused a concurrency slot it comes back
+after the shortest wait (1 s).
+A job that ran under limits has ``granted_at`` (epoch seconds, the store's time of the grant) and
+``limited_s`` (seconds since its first refusal) on its log line.
+
 A store error fails closed: the job waits :data:`STORE_ERROR_WAIT` seconds (the limit protects
 what the job calls; running it unchecked could flood that), and the log line carries
 ``store_error``.
@@ -107,9 +113,13 @@ def enter(job: Arrival, time_limit: float | None, worker_id: str) -> Entered:
         job.store_error = "limits need the job store (LAMBDA_JOBS_JOB_TABLE is not set)"
         return entered
     lease = (time_limit if time_limit is not None else MAX_LEASE_SECONDS) + LEASE_GRACE_SECONDS
+    granted_at, waited = 0.0, 0.0
     for held in held_list:
+        due = False
         try:
-            wait = acquire(store, held, entered.holder, lease)
+            decision = acquire(store, held, entered.holder, lease, envelope.id)
+            wait, due = decision.wait, decision.due
+            granted_at, waited = decision.at, max(waited, decision.waited)
         except Exception as exc:
             job.store_error = f"limit {held.name!r} not checked: {type(exc).__name__}: {exc}"
             wait = float(STORE_ERROR_WAIT)
@@ -120,10 +130,16 @@ def enter(job: Arrival, time_limit: float | None, worker_id: str) -> Entered:
         entered.leave()
         entered.slots = []
         if held.kind == "concurrency" and job.store_error is None:
-            wait = random.uniform(*SLOT_WAIT)
+            # Due (passed over n times): a slot is kept for it, so it comes back at once; else
+            # after 1-3 s (a slot frees when a holder ends, which nothing announces). A rate's
+            # wait is exact: when its window has room.
+            wait = 0.0 if due else random.uniform(*SLOT_WAIT)
         entered.wait_s = min(max(math.ceil(wait + random.random() / 2), 1), MAX_WAIT_SECONDS)
         entered.name = held.name
         return entered
+    # On the job's line: when its limits were granted (the store's clock; a rate's window is
+    # measured on these times) and how long it had waited for them.
+    job.limits_granted = (round(granted_at, 3), round(waited, 3))
     return entered
 
 

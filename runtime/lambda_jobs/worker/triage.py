@@ -102,6 +102,7 @@ class Arrival:
         "claimed",
         "envelope",
         "error",
+        "limits_granted",
         "message_id",
         "options",
         "raw",
@@ -133,6 +134,7 @@ class Arrival:
         self.attempt = 1 + redeliveries
         self.reason: Reason | None = None
         self.error: BaseException | None = None
+        self.limits_granted: tuple[float, float] | None = None  # worker.limiting: at, waited
         self.store: WorkerStore | None = runtime.store
         self.claimed: Claim | None = None
         self.store_error: str | None = None
@@ -309,6 +311,9 @@ class Arrival:
         if env is not None:
             if env.schedule is not None:  # a recurring firing: which schedule (its time is due_at)
                 extra.setdefault("schedule", env.schedule.get("name"))
+            if self.limits_granted is not None:  # ran under limits (worker.limiting)
+                extra.setdefault("granted_at", self.limits_granted[0])
+                extra.setdefault("limited_s", self.limits_granted[1])
             if env.workflow is not None:  # a workflow's step: which workflow, which position
                 extra.setdefault("workflow_id", env.workflow["id"])
                 extra.setdefault(
