@@ -27,8 +27,8 @@ its first event arrives; either way a function loads only the backend it runs.
 
 from __future__ import annotations
 
+import importlib
 import os
-import sys
 
 from lambda_jobs import registry
 from lambda_jobs.contract import JOB_TABLE_ENV
@@ -106,10 +106,7 @@ def task_modules(environ: Mapping[str, str]) -> tuple[str, ...]:
 
 def _import_task_module(name: str) -> ModuleType:
     try:
-        # ``__import__`` and ``sys.modules``: what ``importlib.import_module`` does for an
-        # absolute name, without importing ``importlib`` (and ``warnings``) at cold start.
-        __import__(name)
-        return sys.modules[name]
+        return importlib.import_module(name)
     except Exception as exc:
         raise ConfigurationError(
             f"{TASKS_ENV}: could not import task module {name!r}: {type(exc).__name__}: {exc}"
@@ -118,8 +115,7 @@ def _import_task_module(name: str) -> ModuleType:
 
 def _django_worker() -> Any:
     try:
-        __import__(DJANGO_WORKER_MODULE)
-        return sys.modules[DJANGO_WORKER_MODULE]
+        return importlib.import_module(DJANGO_WORKER_MODULE)
     except ImportError as exc:
         raise ConfigurationError(
             f"{DJANGO_SETTINGS_ENV} is set, but {DJANGO_WORKER_MODULE} cannot be imported "
@@ -141,7 +137,7 @@ def load_backend(environ: Mapping[str, str]) -> str | None:
             f"{BACKEND_ENV} is {name[:64]!r}: expected one of {', '.join(BACKEND_MODULES)} "
             "(the constructs set it), or unset"
         )
-    __import__(module)
+    importlib.import_module(module)
     return module
 
 
