@@ -36,8 +36,10 @@ CONCURRENCY = 4
 SHORT_TIMEOUT_S = 2
 
 
-def _code() -> JobCode:
-    return JobCode.from_directory(SOAK_PROJECT, tasks=["soak_tasks"])
+def _code(store: bool) -> JobCode:
+    """The soak tasks; with a job store also those under limits (which need one)."""
+    tasks = ["soak_tasks", "soak_limited_tasks"] if store else ["soak_tasks"]
+    return JobCode.from_directory(SOAK_PROJECT, tasks=tasks)
 
 
 def build_app() -> App:
@@ -46,7 +48,7 @@ def build_app() -> App:
     GoatJobBackend(
         Stack(app, STACKS["goat"]),
         "Jobs",
-        code=_code(),
+        code=_code(store is not None),
         timeout=Duration.seconds(30),
         queues=[JobQueue("default", max_concurrency=CONCURRENCY)],
         job_store=store,
@@ -54,7 +56,7 @@ def build_app() -> App:
     LambJobBackend(
         Stack(app, STACKS["lamb"]),
         "Jobs",
-        code=_code(),
+        code=_code(store is not None),
         timeout=Duration.seconds(30),
         queues=[JobQueue("default", max_concurrency=CONCURRENCY)],
         job_store=store,
@@ -62,7 +64,7 @@ def build_app() -> App:
     GoatJobBackend(
         Stack(app, STACKS["goat-short"]),
         "Jobs",
-        code=_code(),
+        code=_code(store is not None),
         timeout=Duration.seconds(SHORT_TIMEOUT_S),
         queues=[JobQueue("default", max_concurrency=CONCURRENCY)],
         job_store=store,
@@ -70,7 +72,7 @@ def build_app() -> App:
     LambJobBackend(
         Stack(app, STACKS["lamb-store"]),
         "Jobs",
-        code=_code(),
+        code=_code(True),
         timeout=Duration.seconds(30),
         queues=[JobQueue("default", max_concurrency=CONCURRENCY)],
         job_store=JobStore(),
@@ -78,7 +80,7 @@ def build_app() -> App:
     GoatJobBackend(  # the same with a job store whatever SOAK_JOB_STORE says (crash counting)
         Stack(app, STACKS["goat-short-store"]),
         "Jobs",
-        code=_code(),
+        code=_code(True),
         timeout=Duration.seconds(SHORT_TIMEOUT_S),
         queues=[JobQueue("default", max_concurrency=CONCURRENCY)],
         job_store=JobStore(),
@@ -86,7 +88,7 @@ def build_app() -> App:
     GoatJobBackend(  # workflows need a job store whatever SOAK_JOB_STORE says
         Stack(app, STACKS["goat-store"]),
         "Jobs",
-        code=_code(),
+        code=_code(True),
         timeout=Duration.seconds(30),
         queues=[JobQueue("default", max_concurrency=CONCURRENCY)],
         job_store=JobStore(),

@@ -11,7 +11,7 @@ import json
 import os
 import time
 
-from lambda_jobs import Concurrency, JobContext, Rate, task
+from lambda_jobs import JobContext, task
 
 
 def _record(context: JobContext, key: str, outcome: str, **extra: object) -> None:
@@ -167,30 +167,3 @@ def slow_member(context: JobContext, key: str, number: int, seconds: float) -> i
     time.sleep(seconds)
     _record(context, key, "succeeded")
     return number * number
-
-
-@task(
-    takes_context=True,
-    retries=5,
-    retry_backoff=1,
-    retry_jitter=False,
-    timeout=0.6,
-    limits=[Concurrency("soak-c", 3)],
-)
-def capped(context: JobContext, key: str, seconds: float) -> None:
-    """``lingering`` under ``Concurrency("soak-c", 3)``: at most 3 run at once, anywhere. A run
-    the handler cuts at its time limit (the deadline's budget) writes ``interrupted``: it ended,
-    and gave its slot back; only a killed run has no end."""
-    _record(context, key, "started")
-    try:
-        time.sleep(seconds)
-    except BaseException:
-        _record(context, key, "interrupted")
-        raise
-    _record(context, key, "succeeded")
-
-
-@task(takes_context=True, limits=[Rate("soak-r", 10, per=1.0)])
-def paced(context: JobContext, key: str) -> None:
-    """Under ``Rate("soak-r", 10)``: at most 10 granted starts in any second."""
-    _record(context, key, "succeeded")
