@@ -51,3 +51,17 @@ def boto_client(server: MotoServer, service: str) -> Any:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+
+
+#: The first pass of ``make test`` hands whole files to four xdist workers in collection order;
+#: the files that start emulators (and synthesize apps) come first, so the long ones do not start
+#: last and leave three workers idle at the end (longest first: the least time to finish them all).
+_FIRST = ("tests/soak/", "tests/e2e/", "tests/tools/", "tests/django/", "tests/constructs/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid
+        return next((i for i, prefix in enumerate(_FIRST) if path.startswith(prefix)), len(_FIRST))
+
+    items.sort(key=rank)  # stable: a file's tests keep their order
