@@ -101,15 +101,7 @@ def _failed_work(job: Arrival, error_type: str, error_message: str) -> None:
         marker = error_marker(envelope.id, error_type, error_message[:1000])
         _advance(job, json.dumps(marker, separators=(",", ":")), None)
         return
-    _fail(
-        job,
-        store.client,
-        store.table,
-        envelope.workflow["id"],
-        item,
-        failed_step=envelope.id,
-        error=f"{error_type}: {error_message}",
-    )
+    _fail(job, item, failed_step=envelope.id, error=f"{error_type}: {error_message}")
 
 
 def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
@@ -125,15 +117,7 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
         return  # ended (failed, cancelled) or expired: no later stage starts
     plan = item["plan"]
     if result_json is None:
-        _fail(
-            job,
-            client,
-            table,
-            workflow_id,
-            item,
-            failed_step=envelope.id,
-            error=f"lambda_jobs.ResultNotStored: {why}",
-        )
+        _fail(job, item, failed_step=envelope.id, error=f"lambda_jobs.ResultNotStored: {why}")
         return
     members = int(plan[stage]["members"])
     if not workflow_state.record_member(
@@ -148,9 +132,6 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
         first = failures[0][ERROR_MARKER]
         _fail(
             job,
-            client,
-            table,
-            workflow_id,
             item,
             failed_step=first["job_id"],
             error=f"{first['type']}: {first['message']} ({len(failures)} of {len(values)} "
@@ -179,33 +160,25 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
         )
         start_stage(config, workflow_id, steps, stage + 1, outcome, has_result=True)
     except InvalidJobError as exc:  # e.g. the results do not fit the next step's envelope
-        _fail(
-            job,
-            client,
-            table,
-            workflow_id,
-            item,
-            failed_step=envelope.id,
-            error=f"InvalidJobError: {exc}",
-        )
+        _fail(job, item, failed_step=envelope.id, error=f"InvalidJobError: {exc}")
 
 
-def _fail(
-    job: Arrival,
-    client: Any,
-    table: str,
-    workflow_id: str,
-    item: dict[str, Any] | None,
-    *,
-    failed_step: str,
-    error: str,
-) -> None:
-    """End the workflow ``failed``; then start its ``on_failure`` step (derived id: every
-    delivery that sees the failure may send it, the claim runs it once)."""
+def _fail(job: Arrival, item: dict[str, Any] | None, *, failed_step: str, error: str) -> None:
+    """End ``job``'s workflow ``failed`` (``item``: the workflow as loaded); then start its
+    ``on_failure`` step (derived id: every delivery that sees the failure may send it, the claim
+    runs it once)."""
     from lambda_jobs.jobstore import workflow_state
 
+    store, envelope = job.store, job.envelope
+    assert store is not None and envelope is not None and envelope.workflow is not None
+    workflow_id = envelope.workflow["id"]
     ended = workflow_state.finish(
-        client, table, workflow_id, workflow_state.FAILED, failed_step=failed_step, error=error
+        store.client,
+        store.table,
+        workflow_id,
+        workflow_state.FAILED,
+        failed_step=failed_step,
+        error=error,
     )
     if ended:
         _count_ended(job, workflow_state.FAILED)
