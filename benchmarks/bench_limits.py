@@ -30,12 +30,12 @@ import time
 from typing import Any
 
 from bench_results import Section, median, paired_ratio, quartiles, write_section
-from bench_store import RequestMeter, timed
+from bench_store import RequestMeter, timed, use_moto_environment
 from lambda_jobs import aws, enqueue_many
 from lambda_jobs.jobstore.limits import MAX_WAITERS
 from lambda_jobs_tools.emulator.motoserver import MotoServer
 
-from tests.conftest import REGION, boto_client
+from tests.conftest import boto_client
 from tests.runtime import lambda_events as ev
 from tests.runtime.enqueue_backends import config_document, lane
 from tests.runtime.job_table import TABLE, make_table
@@ -151,13 +151,7 @@ Figures = dict[str, dict[str, list[float]]]
 def measure(repeats: int, batches: int) -> Section:
     import bench_limits_tasks
 
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION=REGION,
-        AWS_REGION=REGION,
-        MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR="false",
-    )
+    use_moto_environment()
     figures: Figures = {
         name: {"all in": [], "excl": [], "cpu": [], "req": []} for name in CONTENDERS
     }

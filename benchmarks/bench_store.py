@@ -653,7 +653,8 @@ def cost_table(title: str, unit: str, figures: Figures, baseline: str, scale: fl
     }
 
 
-def measure(repeats: int, batches: int, calls: int) -> Section:
+def use_moto_environment() -> None:
+    """Credentials and region for a moto server this process starts (it inherits them)."""
     os.environ.update(
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
@@ -662,6 +663,10 @@ def measure(repeats: int, batches: int, calls: int) -> Section:
         # Real SQS allows one purge a minute; the server inherits this and lets us drain.
         MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR="false",
     )
+
+
+def measure(repeats: int, batches: int, calls: int) -> Section:
+    use_moto_environment()
     with MotoServer() as server, tempfile.TemporaryDirectory() as tmp:
         os.environ["AWS_ENDPOINT_URL"] = server.url  # the worker's clients, as in the emulator
         aws.reset()
