@@ -391,6 +391,12 @@ def test_cancel_reaches_the_steps_of_a_branch_midway(backend: Backend) -> None:
         timeout=30,
         what="the branch's delayed step to be enqueued",
     )
+    with pytest.raises(
+        lambda_jobs.JobStateError,
+        match=rf"workflow {branch} is a chain inside a group of workflow {wf.id}: cancel {wf.id} "
+        r"\(a branch cancelled on its own would never join its group\)",
+    ):
+        lambda_jobs.get_workflow(branch).cancel()
     wf.cancel()
     assert wf.status == "cancelled"
     statuses = {s.job_id: s.status for s in wf.steps}

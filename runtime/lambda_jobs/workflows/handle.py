@@ -61,19 +61,24 @@ class Workflow:
 
     def cancel(self) -> Workflow:
         """Cancel: no later stage starts, steps not yet started are cancelled (in its branches
-        too, which end ``cancelled``), a running step finishes. A finished workflow raises
-        :class:`JobStateError`."""
+        too, which end ``cancelled``), a running step finishes. A finished workflow, or a
+        branch (cancel the workflow around it), raises :class:`JobStateError`."""
         from lambda_jobs import cancel_job
         from lambda_jobs.jobstore import workflow_state
         from lambda_jobs.jobstore.records import _client, store_of
 
         config = self._config()
         store = store_of(config)
-        if not workflow_state.finish(
-            _client(config), store.table, self.id, workflow_state.CANCELLED
-        ):
-            raise JobStateError(f"workflow {self.id} has already ended ({self.refresh().status})")
         client = _client(config)
+        item = workflow_state.load(client, store.table, self.id)
+        if item is not None and "parent" in item:
+            outer = json.loads(str(item["parent"]))["id"]
+            raise JobStateError(
+                f"workflow {self.id} is a chain inside a group of workflow {outer}: cancel "
+                f"{outer} (a branch cancelled on its own would never join its group)"
+            )
+        if not workflow_state.finish(client, store.table, self.id, workflow_state.CANCELLED):
+            raise JobStateError(f"workflow {self.id} has already ended ({self.refresh().status})")
         for step in _read(self.id, config).steps:
             if step.kind == "chain" and step.status == workflow_state.RUNNING:
                 # Its running steps finish; their bookkeeping finds it ended.
