@@ -252,6 +252,21 @@ def test_a_ten_thousand_step_stage_is_stored_in_chunks_and_a_huge_step_is_refuse
     assert [s for c in chunks for s in json.loads(c)] == steps
     with pytest.raises(ValueError, match=r"wf.const is 400,0\d\d bytes as JSON, over the 307,200"):
         workflow_state.chunks_of([{"task": "wf.const", "args": ["x" * 400_000]}])
+    big = lambda_jobs.chain(
+        const.prepare(0),
+        lambda_jobs.group(
+            lambda_jobs.chain(*(without_result(const.prepare("x" * 50_000)) for _ in range(8))),
+            const.prepare(1),
+        ),
+    )
+    from lambda_jobs.workflows.canvas import plan_of
+
+    with pytest.raises(
+        ValueError,
+        match=r"a chain inside a group \(with all its steps\) is 40\d,\d{3} bytes as JSON, over "
+        r"the 307,200 bytes a step may take in the job store",
+    ):
+        workflow_state.chunks_of(plan_of(big)[1]["steps"])
 
 
 def test_inline_tolerated_failures_are_markers_and_one_too_many_fails(inline: None) -> None:
