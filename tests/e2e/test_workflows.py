@@ -283,7 +283,10 @@ def test_chains_inside_groups_pass_results_on_and_nest_them_in_member_order(
             lambda_jobs.chain(
                 demo_tasks.square.prepare(3, tag=t),
                 lambda_jobs.group(
-                    demo_tasks.add.prepare(1, tag=t), demo_tasks.add.prepare(2, tag=t)
+                    demo_tasks.add.prepare(1, tag=t),
+                    lambda_jobs.chain(  # a branch inside a branch
+                        demo_tasks.add.prepare(2, tag=t), demo_tasks.add.prepare(5, tag=t)
+                    ),
                 ),
             ),
             demo_tasks.square.prepare(4, tag=t),
@@ -293,11 +296,13 @@ def test_chains_inside_groups_pass_results_on_and_nest_them_in_member_order(
     ended(wf)
     assert wf.status == "succeeded", wf.error
     (collected,) = backend.events(task="collect", tag=t)
-    assert collected["values"] == [13, [10, 11], 16]  # each branch's last result, member order
+    assert collected["values"] == [13, [10, 16], 16]  # each branch's last result, member order
     assert wf.result == 29
     values = sorted((e["value"], e["amount"]) for e in backend.events(task="add", tag=t))
-    assert values == [(1, 2), (3, 10), (9, 1), (9, 2)]  # each ran once, with its predecessor's
+    # Each ran once, with its predecessor's result.
+    assert values == [(1, 2), (3, 10), (9, 1), (9, 2), (11, 5)]
     first, second = step_job_id(wf.id, 0, 0), step_job_id(wf.id, 0, 1)
+    inner = step_job_id(second, 1, 1)
     tree = [(s.branch, s.stage, s.member, s.task, s.status, s.job_id) for s in wf.steps]
     assert tree == [
         (None, 0, 0, "chain", "succeeded", first),
@@ -306,7 +311,9 @@ def test_chains_inside_groups_pass_results_on_and_nest_them_in_member_order(
         (None, 0, 1, "chain", "succeeded", second),
         ("0.1", 0, 0, "demo_tasks.square", "succeeded", step_job_id(second, 0, 0)),
         ("0.1", 1, 0, "demo_tasks.add", "succeeded", step_job_id(second, 1, 0)),
-        ("0.1", 1, 1, "demo_tasks.add", "succeeded", step_job_id(second, 1, 1)),
+        ("0.1", 1, 1, "chain", "succeeded", inner),
+        ("0.1/1.1", 0, 0, "demo_tasks.add", "succeeded", step_job_id(inner, 0, 0)),
+        ("0.1/1.1", 1, 0, "demo_tasks.add", "succeeded", step_job_id(inner, 1, 0)),
         (None, 0, 2, "demo_tasks.square", "succeeded", step_job_id(wf.id, 0, 2)),
         (None, 1, 0, "demo_tasks.collect", "succeeded", step_job_id(wf.id, 1, 0)),
     ]
@@ -316,7 +323,7 @@ def test_chains_inside_groups_pass_results_on_and_nest_them_in_member_order(
         ("0.0", "job", "succeeded"),
         ("0.0", "job", "succeeded"),
     ]
-    assert lambda_jobs.get_workflow(second).result == [10, 11]  # a branch is a workflow too
+    assert lambda_jobs.get_workflow(second).result == [10, 16]  # a branch is a workflow too
 
 
 def test_a_failed_step_in_a_branch_fails_its_member_or_joins_as_a_marker(backend: Backend) -> None:
