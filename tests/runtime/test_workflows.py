@@ -255,7 +255,7 @@ def test_a_ten_thousand_step_stage_is_stored_in_chunks_and_a_huge_step_is_refuse
     big = lambda_jobs.chain(
         const.prepare(0),
         lambda_jobs.group(
-            lambda_jobs.chain(*(without_result(const.prepare("x" * 50_000)) for _ in range(8))),
+            lambda_jobs.chain(*(without_result(echo.prepare("x" * 50_000)) for _ in range(8))),
             const.prepare(1),
         ),
     )
