@@ -267,3 +267,157 @@ def test_a_group_of_groups_nests_the_results_and_tolerates_per_group(backend: Ba
     }
     assert collected["values"] == [[1, marker], 9]
     assert [(s.stage, s.member) for s in wf.steps] == [(0, 0), (0, 1), (0, 2), (1, 0)]
+
+
+def test_chains_inside_groups_pass_results_on_and_nest_them_in_member_order(
+    backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.tools.ops.conftest import cli_json
+
+    t = tag()
+    wf = lambda_jobs.chain(
+        lambda_jobs.group(
+            lambda_jobs.chain(
+                demo_tasks.add.prepare(1, 2, tag=t), demo_tasks.add.prepare(10, tag=t)
+            ),
+            lambda_jobs.chain(
+                demo_tasks.square.prepare(3, tag=t),
+                lambda_jobs.group(
+                    demo_tasks.add.prepare(1, tag=t),
+                    lambda_jobs.chain(  # a branch inside a branch
+                        demo_tasks.add.prepare(2, tag=t), demo_tasks.add.prepare(5, tag=t)
+                    ),
+                ),
+            ),
+            demo_tasks.square.prepare(4, tag=t),
+        ),
+        demo_tasks.collect.prepare(tag=t),
+    ).enqueue()
+    ended(wf)
+    assert wf.status == "succeeded", wf.error
+    (collected,) = backend.events(task="collect", tag=t)
+    assert collected["values"] == [13, [10, 16], 16]  # each branch's last result, member order
+    assert wf.result == 29
+    values = sorted((e["value"], e["amount"]) for e in backend.events(task="add", tag=t))
+    # Each ran once, with its predecessor's result.
+    assert values == [(1, 2), (3, 10), (9, 1), (9, 2), (11, 5)]
+    first, second = step_job_id(wf.id, 0, 0), step_job_id(wf.id, 0, 1)
+    inner = step_job_id(second, 1, 1)
+    tree = [(s.branch, s.stage, s.member, s.task, s.status, s.job_id) for s in wf.steps]
+    assert tree == [
+        (None, 0, 0, "chain", "succeeded", first),
+        ("0.0", 0, 0, "demo_tasks.add", "succeeded", step_job_id(first, 0, 0)),
+        ("0.0", 1, 0, "demo_tasks.add", "succeeded", step_job_id(first, 1, 0)),
+        (None, 0, 1, "chain", "succeeded", second),
+        ("0.1", 0, 0, "demo_tasks.square", "succeeded", step_job_id(second, 0, 0)),
+        ("0.1", 1, 0, "demo_tasks.add", "succeeded", step_job_id(second, 1, 0)),
+        ("0.1", 1, 1, "chain", "succeeded", inner),
+        ("0.1/1.1", 0, 0, "demo_tasks.add", "succeeded", step_job_id(inner, 0, 0)),
+        ("0.1/1.1", 1, 0, "demo_tasks.add", "succeeded", step_job_id(inner, 1, 0)),
+        (None, 0, 2, "demo_tasks.square", "succeeded", step_job_id(wf.id, 0, 2)),
+        (None, 1, 0, "demo_tasks.collect", "succeeded", step_job_id(wf.id, 1, 0)),
+    ]
+    shown = cli_json(capsys, "workflows", "show", wf.id)
+    assert [(s["branch"], s["kind"], s["status"]) for s in shown["steps"]][:3] == [
+        (None, "chain", "succeeded"),
+        ("0.0", "job", "succeeded"),
+        ("0.0", "job", "succeeded"),
+    ]
+    assert lambda_jobs.get_workflow(second).result == [10, 16]  # a branch is a workflow too
+
+
+def test_a_failed_step_in_a_branch_fails_its_member_or_joins_as_a_marker(backend: Backend) -> None:
+    t = tag()
+
+    def flow(tolerate: int) -> lambda_jobs.Chain:
+        return lambda_jobs.chain(
+            lambda_jobs.group(
+                lambda_jobs.chain(
+                    demo_tasks.add.prepare(1, 2, tag=t),
+                    without_result(demo_tasks.failing.prepare(f"branch {tolerate} {t}")),
+                    demo_tasks.add.prepare(100, tag=t),
+                ),
+                demo_tasks.square.prepare(2, tag=t),
+                tolerate=tolerate,
+            ),
+            demo_tasks.collect.prepare(tag=t),
+            on_failure=demo_tasks.hello.prepare(),  # gets the workflow id
+        )
+
+    failing, tolerated = flow(0).enqueue(), flow(1).enqueue()
+    ended(failing)
+    assert failing.status == "failed"
+    failed_step = step_job_id(step_job_id(failing.id, 0, 0), 1, 0)
+    assert failing.failed_step == failed_step
+    assert failing.error == f"RuntimeError: branch 0 {t}"
+    poll(
+        lambda: backend.events(task="hello", greeting=f"Hello, {failing.id}!"),
+        timeout=20,
+        what="the on_failure step",
+    )
+    ended(tolerated)
+    assert tolerated.status == "succeeded", tolerated.error
+    (collected,) = backend.events(task="collect", tag=t)  # only the tolerating one's
+    marker = {
+        "lambda_jobs.error": {
+            "job_id": step_job_id(step_job_id(tolerated.id, 0, 0), 1, 0),
+            "type": "RuntimeError",
+            "message": f"branch 1 {t}",
+        }
+    }
+    assert collected["values"] == [marker, 4]
+    assert [e["amount"] for e in backend.events(task="add", tag=t)] == [2, 2]  # 100 never ran
+    assert len(backend.events(task="hello", greeting=f"Hello, {failing.id}!")) == 1
+    assert not backend.events(task="hello", greeting=f"Hello, {tolerated.id}!")
+    failing.refresh()
+    assert [(s.branch, s.status) for s in failing.steps][:4] == [
+        (None, "failed"),
+        ("0.0", "succeeded"),
+        ("0.0", "failed"),
+        ("0.0", "pending"),
+    ]
+
+
+def test_cancel_reaches_the_steps_of_a_branch_midway(backend: Backend) -> None:
+    t = tag()
+    wf = lambda_jobs.chain(
+        lambda_jobs.group(
+            lambda_jobs.chain(
+                demo_tasks.add.prepare(1, 2, tag=t),
+                without_result(demo_tasks.hello.using(run_after=timedelta(seconds=3)).prepare(t)),
+                demo_tasks.add.prepare(100, tag=t),
+            ),
+            demo_tasks.square.prepare(2, tag=t),
+        ),
+        demo_tasks.collect.prepare(tag=t),
+    ).enqueue()
+    branch = step_job_id(wf.id, 0, 0)
+    waiting = step_job_id(branch, 1, 0)
+    poll(
+        lambda: any(s.job_id == waiting and s.status == "enqueued" for s in wf.refresh().steps),
+        timeout=30,
+        what="the branch's delayed step to be enqueued",
+    )
+    with pytest.raises(
+        lambda_jobs.JobStateError,
+        match=rf"workflow {branch} is a chain inside a group of workflow {wf.id}: cancel {wf.id} "
+        r"\(a branch cancelled on its own would never join its group\)",
+    ):
+        lambda_jobs.get_workflow(branch).cancel()
+    wf.cancel()
+    assert wf.status == "cancelled"
+    statuses = {s.job_id: s.status for s in wf.steps}
+    assert statuses[branch] == "cancelled"
+    assert statuses[step_job_id(branch, 0, 0)] == "succeeded"
+    assert statuses[waiting] == "cancelled"
+    assert statuses[step_job_id(branch, 2, 0)] == "pending"
+    assert statuses[step_job_id(wf.id, 1, 0)] == "pending"
+    if backend.name == "goat":  # SQS still delivers the delayed message: acknowledged unrun
+        poll(
+            lambda: [x for x in job_lines(backend, waiting) if x["outcome"] == "cancelled"],
+            timeout=20,
+            what="the worker to acknowledge the cancelled step",
+        )
+    assert not backend.events(task="hello", greeting=f"Hello, {t}!")
+    assert [e["amount"] for e in backend.events(task="add", tag=t)] == [2]
+    assert not backend.events(task="collect", tag=t)

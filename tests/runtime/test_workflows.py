@@ -92,18 +92,110 @@ def test_a_step_awaiting_a_result_cannot_be_first_or_enqueued_alone(inline: None
         lambda_jobs.chain(const.prepare(1), without_result(waiting)).enqueue()
 
 
-def test_nesting_this_version_refuses_says_so(inline: None) -> None:
-    with pytest.raises(
-        InvalidJobError,
-        match=r"a group's members are jobs \(Task.prepare\(...\)\) or groups in this version, got "
-        "a Chain: a chain inside a group is not supported yet; run it as its own workflow",
-    ):
-        lambda_jobs.group(lambda_jobs.chain(const.prepare(1)))  # type: ignore[arg-type]
+@lambda_jobs.task(name="wf.echo")
+def echo(values: Any) -> Any:
+    return values
+
+
+def test_nesting_refuses_what_it_cannot_run_and_says_so(inline: None) -> None:
     with pytest.raises(InvalidJobError, match="chain\\(\\) takes prepared jobs"):
         lambda_jobs.chain("not a job")  # type: ignore[arg-type]
+    with pytest.raises(
+        InvalidJobError,
+        match=r"a chain inside a group cannot have on_failure: the error step runs once for the "
+        r"whole workflow; give on_failure to the outermost chain",
+    ):
+        lambda_jobs.group(lambda_jobs.chain(const.prepare(1), on_failure=const.prepare(2)))
+    with pytest.raises(InvalidJobError, match="a chain inside a chain cannot have on_failure"):
+        lambda_jobs.chain(lambda_jobs.chain(const.prepare(1), on_failure=const.prepare(2)))
+    # The first step of a branch of the first stage has no predecessor result either.
+    with pytest.raises(InvalidJobError, match="the first step of a workflow has no predecessor"):
+        lambda_jobs.group(lambda_jobs.chain(add.prepare(1), const.prepare(2))).enqueue()  # type: ignore[call-arg]
     inner = lambda_jobs.chain(const.prepare(1), add.prepare(1))  # type: ignore[call-arg]
     flat = lambda_jobs.chain(inner, add.prepare(1))  # type: ignore[call-arg]
     assert flat.enqueue().result == 3
+
+
+def test_inline_chains_inside_groups_pass_results_and_nest_them_in_member_order(
+    inline: None,
+) -> None:
+    flow = lambda_jobs.chain(
+        const.prepare(100),
+        lambda_jobs.group(
+            lambda_jobs.chain(add.prepare(1), add.prepare(10)),  # type: ignore[call-arg]
+            lambda_jobs.chain(
+                without_result(const.prepare(5)),
+                lambda_jobs.group(add.prepare(1), add.prepare(2)),  # type: ignore[call-arg]
+            ),
+            without_result(const.prepare(7)),
+        ),
+        echo.prepare(),  # type: ignore[call-arg]
+    )
+    plan = workflow_state_plan(flow)
+    assert [s.get("task") for s in plan[1]["steps"]] == ["chain", "chain", "wf.const"]
+    wf = flow.enqueue()
+    assert (wf.status, wf.error) == ("succeeded", None)
+    assert wf.result == [111, [6, 7], 7]
+    tree = [(s.branch, s.stage, s.member, s.kind, s.task, s.status) for s in wf.steps]
+    assert tree == [
+        (None, 0, 0, "job", "wf.const", "succeeded"),
+        (None, 1, 0, "chain", "chain", "succeeded"),
+        ("1.0", 0, 0, "job", "wf.add", "succeeded"),
+        ("1.0", 1, 0, "job", "wf.add", "succeeded"),
+        (None, 1, 1, "chain", "chain", "succeeded"),
+        ("1.1", 0, 0, "job", "wf.const", "succeeded"),
+        ("1.1", 1, 0, "job", "wf.add", "succeeded"),
+        ("1.1", 1, 1, "job", "wf.add", "succeeded"),
+        (None, 1, 2, "job", "wf.const", "succeeded"),
+        (None, 2, 0, "job", "wf.echo", "succeeded"),
+    ]
+    branch = step_job_id(wf.id, 1, 0)
+    assert wf.steps[1].job_id == branch
+    assert wf.steps[3].job_id == step_job_id(branch, 1, 0)
+    # A chain of one part is that part; a branch may hold a chain in a group in a chain.
+    deep = lambda_jobs.group(
+        lambda_jobs.chain(const.prepare(1)),
+        lambda_jobs.chain(
+            const.prepare(2),
+            lambda_jobs.group(lambda_jobs.chain(add.prepare(1), add.prepare(1))),  # type: ignore[call-arg]
+        ),
+    ).enqueue()
+    assert deep.result == [1, [4]]
+    assert [s.branch for s in deep.steps if s.kind == "job"][-2:] == ["0.1/1.0", "0.1/1.0"]
+
+
+def test_inline_a_failed_step_in_a_branch_fails_its_member(inline: None) -> None:
+    failing = lambda_jobs.chain(
+        lambda_jobs.group(
+            lambda_jobs.chain(const.prepare(1), without_result(boom.prepare("in branch"))),
+            const.prepare(2),
+        ),
+        echo.prepare(),  # type: ignore[call-arg]
+        on_failure=notify.prepare(),  # type: ignore[call-arg]
+    ).enqueue()
+    branch = step_job_id(failing.id, 0, 0)
+    assert (failing.status, failing.error) == ("failed", "RuntimeError: in branch")
+    assert failing.failed_step == step_job_id(branch, 1, 0)
+    assert [s.task for s in failing.steps].count("wf.echo") == 0
+    assert [s.task for s in failing.steps].count("wf.notify") == 1
+    assert failing.steps[0].status == "failed"  # the branch
+    tolerated = lambda_jobs.chain(
+        lambda_jobs.group(
+            lambda_jobs.chain(const.prepare(1), without_result(boom.prepare("tolerated"))),
+            const.prepare(2),
+            tolerate=1,
+        ),
+        echo.prepare(),  # type: ignore[call-arg]
+    ).enqueue()
+    assert tolerated.status == "succeeded"
+    marker = {
+        "lambda_jobs.error": {
+            "job_id": step_job_id(step_job_id(tolerated.id, 0, 0), 1, 0),
+            "type": "RuntimeError",
+            "message": "tolerated",
+        }
+    }
+    assert tolerated.result == [marker, 2]
 
 
 def test_the_envelope_workflow_field_is_optional_and_versioned() -> None:
@@ -160,6 +252,21 @@ def test_a_ten_thousand_step_stage_is_stored_in_chunks_and_a_huge_step_is_refuse
     assert [s for c in chunks for s in json.loads(c)] == steps
     with pytest.raises(ValueError, match=r"wf.const is 400,0\d\d bytes as JSON, over the 307,200"):
         workflow_state.chunks_of([{"task": "wf.const", "args": ["x" * 400_000]}])
+    big = lambda_jobs.chain(
+        const.prepare(0),
+        lambda_jobs.group(
+            lambda_jobs.chain(*(without_result(echo.prepare("x" * 50_000)) for _ in range(8))),
+            const.prepare(1),
+        ),
+    )
+    from lambda_jobs.workflows.canvas import plan_of
+
+    with pytest.raises(
+        ValueError,
+        match=r"a chain inside a group \(with all its steps\) is 40\d,\d{3} bytes as JSON, over "
+        r"the 307,200 bytes a step may take in the job store",
+    ):
+        workflow_state.chunks_of(plan_of(big)[1]["steps"])
 
 
 def test_inline_tolerated_failures_are_markers_and_one_too_many_fails(inline: None) -> None:

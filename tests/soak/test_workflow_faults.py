@@ -20,10 +20,15 @@ finished. Checked: every workflow succeeded with its result, every step (a succe
 ran exactly once, the handler reported unfinished bookkeeping, nothing reached the DLQ, and the
 EMF metric ``WorkflowsSucceeded`` counted each workflow once.
 
-**Kills and duplicates** (:func:`test_kills_and_duplicates_every_workflow_finishes`): chains and
-chords of steps that run 0.25 s, every first-stage message delivered twice, while environments
-running steps are SIGKILLed. Checked: every workflow succeeded; a step not killed started once,
-a killed one ran to its end once after; every successor (the chord's join) ran once.
+**Kills and duplicates** (:func:`test_kills_and_duplicates_every_workflow_finishes`): chains,
+chords and chains inside groups of steps that run 0.25 s, every first-stage message and every
+branch step delivered twice, while environments running steps are SIGKILLed. Checked: every
+workflow succeeded; a step not killed started once, a killed one ran to its end once after; every
+successor (the chord's join, each branch's next step) ran once.
+
+The workflows are of three shapes (:func:`enqueue_flow`): a chain of 3, a chord, and chains
+inside a group, ``chain(group(chain(link, link), chain(link, group(member, member))), joined)``,
+whose branches run as child workflows with faults and duplicates of their own.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ import lambda_jobs
 import pytest
 from lambda_jobs import aws
 from lambda_jobs.envelope import Envelope
-from lambda_jobs.workflows.canvas import step_job_id
+from lambda_jobs.workflows.canvas import step_job_id, without_result
 from lambda_jobs_tools.emulator.process import EmulatorProcess
 
 from tests.e2e.conftest import ASYNC_RETRY_SCALE
@@ -149,11 +154,47 @@ def faulty(
         aws.reset()
 
 
+CHAIN, CHORD, BRANCHES = range(3)
+
+
+def shape_of(index: int) -> int:
+    """The shape of flow ``index``: :data:`CHAIN`, :data:`CHORD` or :data:`BRANCHES`."""
+    return index % 3
+
+
+def shapes(count: int) -> str:
+    """``count`` flows' shapes, said for the report."""
+    made = Counter(shape_of(index) for index in range(count))
+    return (
+        f"{made[CHAIN]} chains of 3, {made[CHORD]} chords of {WORKFLOW_CHORD} and their join, "
+        f"{made[BRANCHES]} groups of 2 chains (one holding a group) and their join"
+    )
+
+
 def enqueue_flow(prefix: str, index: int, seconds: float) -> tuple[lambda_jobs.Workflow, Any]:
-    """Chain of 3 ``link`` steps (even ``index``) or a chord of ``slow_member``s and ``joined``;
-    returns the workflow and the result it must end with."""
+    """Chain of 3 ``link`` steps, a chord of ``slow_member``s and ``joined``, or chains inside
+    a group and ``joined`` (:func:`shape_of`); returns the workflow and the result it must end
+    with."""
     key = f"{prefix}{index:04d}"
-    if index % 2 == 0:
+    if shape_of(index) == BRANCHES:
+        flow = lambda_jobs.chain(
+            lambda_jobs.group(
+                lambda_jobs.chain(
+                    soak_tasks.link.prepare(0, key=f"{key}-a0", seconds=seconds),
+                    soak_tasks.link.prepare(key=f"{key}-a1", seconds=seconds),
+                ),
+                lambda_jobs.chain(
+                    soak_tasks.link.prepare(10, key=f"{key}-b0", seconds=seconds),
+                    lambda_jobs.group(
+                        without_result(soak_tasks.slow_member.prepare(f"{key}-b1m{m}", m, seconds))
+                        for m in range(2)
+                    ),
+                ),
+            ),
+            soak_tasks.joined.prepare(key=f"{key}-joined"),
+        )
+        return flow.enqueue(), 2
+    if shape_of(index) == CHAIN:
         flow = lambda_jobs.chain(
             soak_tasks.link.prepare(0, key=f"{key}-0", seconds=seconds),
             soak_tasks.link.prepare(key=f"{key}-1", seconds=seconds),
@@ -171,9 +212,23 @@ def enqueue_flow(prefix: str, index: int, seconds: float) -> tuple[lambda_jobs.W
 
 def step_keys(prefix: str, index: int) -> list[str]:
     key = f"{prefix}{index:04d}"
-    if index % 2 == 0:
+    if shape_of(index) == BRANCHES:
+        return [f"{key}-{n}" for n in ("a0", "a1", "b0", "b1m0", "b1m1", "joined")]
+    if shape_of(index) == CHAIN:
         return [f"{key}-{n}" for n in range(3)]
     return [*(f"{key}-m{m}" for m in range(WORKFLOW_CHORD)), f"{key}-joined"]
+
+
+def joined_values(index: int) -> list[Any]:
+    """What the ``joined`` step of flow ``index`` (a chord or branches) must receive."""
+    if shape_of(index) == BRANCHES:
+        return [2, [0, 1]]  # branch a: 0 -> 1 -> 2; branch b: 10 -> 11, then [0*0, 1*1]
+    return [m * m for m in range(WORKFLOW_CHORD)]
+
+
+def branch_ids(wf: lambda_jobs.Workflow) -> list[str]:
+    """The ids of the two branches (child workflows) of a :data:`BRANCHES` flow."""
+    return [step_job_id(wf.id, 0, m) for m in range(2)]
 
 
 def all_ended(workflows: list[lambda_jobs.Workflow]) -> bool:
@@ -181,10 +236,17 @@ def all_ended(workflows: list[lambda_jobs.Workflow]) -> bool:
 
 
 def job_ids(flows: list[tuple[lambda_jobs.Workflow, Any]]) -> set[str]:
-    """The job ids of every step of ``flows`` (made by :func:`enqueue_flow`)."""
+    """The job ids of every step of ``flows`` (made by :func:`enqueue_flow`), and the ids of
+    their branches (each a child workflow)."""
     ids: set[str] = set()
     for index, (wf, _) in enumerate(flows):
-        shape = [1, 1, 1] if index % 2 == 0 else [WORKFLOW_CHORD, 1]
+        if shape_of(index) == BRANCHES:
+            first, second = branch_ids(wf)
+            ids.update((first, second, step_job_id(wf.id, 1, 0)))
+            ids.update(step_job_id(first, s, 0) for s in range(2))
+            ids.update(step_job_id(second, s, m) for s, m in ((0, 0), (1, 0), (1, 1)))
+            continue
+        shape = [1, 1, 1] if shape_of(index) == CHAIN else [WORKFLOW_CHORD, 1]
         ids.update(step_job_id(wf.id, s, m) for s, n in enumerate(shape) for m in range(n))
     return ids
 
@@ -256,8 +318,13 @@ def test_bookkeeping_faults_every_workflow_finishes_each_step_once(
     keys = [key for index in range(len(flows)) for key in step_keys(prefix, index)]
     twice = sorted(key for key in keys if finished[key] > 1)
     never = sorted(key for key in keys if finished[key] == 0)
-    workflow_ids = {wf.id for wf in workflows}
     ids = job_ids(flows)
+    workflow_ids = {wf.id for wf in workflows} | {
+        branch
+        for index, wf in enumerate(workflows)
+        if shape_of(index) == BRANCHES
+        for branch in branch_ids(wf)
+    }
     unfinished = unfinished_lines(backend, workflow_ids)
     dead = ours(backend, ids)
     emf = emf_counts(backend, STACKS[f"{lane}-store"])
@@ -271,8 +338,8 @@ def test_bookkeeping_faults_every_workflow_finishes_each_step_once(
             failed_requests += requests
     report.add(
         f"workflow-faults[{lane}]",
-        f"{len(flows)} workflows ({(len(flows) + 1) // 2} chains of 3, {len(flows) // 2} chords "
-        f"of {WORKFLOW_CHORD} and their join); outages ({OUTAGE_SECONDS:.0f} s each) by point: "
+        f"{len(flows)} workflows ({shapes(len(flows))}); outages ({OUTAGE_SECONDS:.0f} s each) "
+        "by point: "
         f"{', '.join(f'{n} {k}' for k, n in sorted(outages.items()))} ({failed_requests} "
         "requests failed); "
         f"{len(unfinished)} step deliveries left their bookkeeping unfinished and came again; "
@@ -288,8 +355,12 @@ def test_bookkeeping_faults_every_workflow_finishes_each_step_once(
     assert not twice, f"steps that ran twice: {twice[:10]}"
     assert not never, f"steps that never ran: {never[:10]}"
     assert not dead
-    joined = [r for r in runs if r["task"] == "soak_tasks.joined"]
-    assert all(r["values"] == [m * m for m in range(WORKFLOW_CHORD)] for r in joined)
+    joined = {r["key"]: r["values"] for r in runs if r["task"] == "soak_tasks.joined"}
+    assert joined == {
+        f"{prefix}{index:04d}-joined": joined_values(index)
+        for index in range(len(flows))
+        if shape_of(index) != CHAIN
+    }
     assert set(outages) == set(KINDS), outages
     assert unfinished, "no step's bookkeeping failed: nothing was tested"
     # The metric counts each workflow once, however often its last step came again.
@@ -303,7 +374,12 @@ def first_stage(wf: lambda_jobs.Workflow, prefix: str, index: int) -> list[Envel
     """The envelopes of the first stage of flow ``index`` (as :func:`enqueue_flow` made it)."""
     key = f"{prefix}{index:04d}"
     now = datetime.now(UTC)
-    if index % 2 == 0:
+    if shape_of(index) == BRANCHES:  # each branch's first step
+        return [
+            step_envelope(branch, 0, 0, "soak_tasks.link", [start], f"{key}-{name}0")
+            for branch, start, name in zip(branch_ids(wf), (0, 10), "ab", strict=True)
+        ]
+    if shape_of(index) == CHAIN:
         return [
             Envelope(
                 id=step_job_id(wf.id, 0, 0),
@@ -324,6 +400,37 @@ def first_stage(wf: lambda_jobs.Workflow, prefix: str, index: int) -> list[Envel
         )
         for m in range(WORKFLOW_CHORD)
     ]
+
+
+def step_envelope(  # noqa: PLR0917 - one step's place, task and arguments
+    workflow_id: str, stage: int, member: int, task: str, args: list[Any], key: str
+) -> Envelope:
+    """The envelope of a ``link`` (``args``: its value) or ``slow_member`` (``args``: its key
+    and number) step of workflow ``workflow_id``, as the workflow sends it."""
+    link = task == "soak_tasks.link"
+    return Envelope(
+        id=step_job_id(workflow_id, stage, member),
+        task=task,
+        args=args if link else [*args, JOB_SECONDS],
+        kwargs={"key": key, "seconds": JOB_SECONDS} if link else {},
+        enqueued_at=datetime.now(UTC),
+        workflow={"v": 1, "id": workflow_id, "stage": stage, "member": member},
+    )
+
+
+def later_branch_steps(wf: lambda_jobs.Workflow, prefix: str, index: int) -> dict[str, Envelope]:
+    """Step key -> envelope of the branch steps of flow ``index`` after each branch's first
+    (sent again once they started: before, a copy would be the first delivery)."""
+    if shape_of(index) != BRANCHES:
+        return {}
+    key = f"{prefix}{index:04d}"
+    first, second = branch_ids(wf)
+    steps = [step_envelope(first, 1, 0, "soak_tasks.link", [1], f"{key}-a1")]
+    steps += [
+        step_envelope(second, 1, m, "soak_tasks.slow_member", [f"{key}-b1m{m}", m], f"{key}-b1m{m}")
+        for m in range(2)
+    ]
+    return {(e.kwargs.get("key") or e.args[0]): e for e in steps}
 
 
 def deliver_again(backend: SoakBackend, envelope: Envelope) -> None:
@@ -355,12 +462,19 @@ def test_kills_and_duplicates_every_workflow_finishes(soak_backend: SoakBackend)
     copies = [e for index, wf in enumerate(workflows) for e in first_stage(wf, prefix, index)]
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda envelope: deliver_again(backend, envelope), copies))
+    later: dict[str, Envelope] = {}
+    for index, wf in enumerate(workflows):
+        later.update(later_branch_steps(wf, prefix, index))
+    copied = len(copies)
     planned = WORKFLOW_KILLS[lane]
     kills: dict[str, int] = {}  # step key -> the pid killed while running it
     target: tuple[dict[str, Any], float] | None = None
     deadline = time.monotonic() + 120 + WORKFLOW_FLOWS * 3
     while time.monotonic() < deadline and not all_ended(workflows):
         runs = backend.runs(prefix)
+        for key in {r["key"] for r in runs if r["outcome"] == "started"} & later.keys():
+            deliver_again(backend, later.pop(key))  # a copy of each branch step once it started
+            copied += 1
         if target is not None and time.time() >= target[1]:
             started = target[0]
             current = running(runs).get(started["pid"])
@@ -383,6 +497,14 @@ def test_kills_and_duplicates_every_workflow_finishes(soak_backend: SoakBackend)
         time.sleep(0.05)
     wait_for(lambda: all_ended(workflows), timeout=max(deadline - time.monotonic(), 30))
     settled_s = time.monotonic() - began
+    late = {e.id for e in later.values()}  # started after the last look: copied now, and seen
+    for envelope in later.values():
+        deliver_again(backend, envelope)
+        copied += 1
+    wait_for(
+        lambda: late <= {x.get("id") for x in backend.function_lines("skipped_duplicate")},
+        timeout=60,
+    )
     for wf in workflows:
         if wf.status == "running":
             wf.refresh()
@@ -391,7 +513,9 @@ def test_kills_and_duplicates_every_workflow_finishes(soak_backend: SoakBackend)
     started = Counter(r["key"] for r in runs if r["outcome"] == "started")
     finished = Counter(r["key"] for r in runs if r["outcome"] == "succeeded")
     keys = [key for index in range(len(flows)) for key in step_keys(prefix, index)]
-    successors = [key for key in keys if key.endswith(("-1", "-2", "-joined"))]
+    successors = [
+        key for key in keys if key.endswith(("-1", "-2", "-joined", "-a1", "-b1m0", "-b1m1"))
+    ]
     never = sorted(key for key in keys if finished[key] == 0)
     # A step not killed starts once (its copies and redeliveries are skipped by the claim); a
     # successor not killed likewise; a killed one may end twice (killed after its last line).
@@ -400,9 +524,9 @@ def test_kills_and_duplicates_every_workflow_finishes(soak_backend: SoakBackend)
     dead = ours(backend, job_ids(flows))
     report.add(
         f"workflow-kills[{lane}]",
-        f"{len(flows)} workflows ({(len(flows) + 1) // 2} chains of 3, {len(flows) // 2} chords "
-        f"of {WORKFLOW_CHORD} and their join) of 0.25 s steps, {len(copies)} first-stage messages "
-        f"delivered twice, {len(kills)} environments SIGKILLed mid-step; all ended after "
+        f"{len(flows)} workflows ({shapes(len(flows))}) of 0.25 s steps, {copied} messages "
+        f"(first stages, branch steps) delivered twice, {len(kills)} environments SIGKILLed "
+        "mid-step; all ended after "
         f"{settled_s:.0f} s: {dict(statuses)}; {len(keys)} steps ({len(successors)} successors), "
         f"{sum(started.values())} starts ({len(rerun)} killed steps started again), "
         f"{len(twice)} steps not killed started twice, {len(never)} never ran (lost), "
@@ -417,6 +541,9 @@ def test_kills_and_duplicates_every_workflow_finishes(soak_backend: SoakBackend)
     assert not dead
     assert len(kills) >= (planned + 1) // 2, f"only {len(kills)} of {planned} kills landed"
     assert all(finished[key] >= 1 for key in kills)
-    joined = [r for r in runs if r["task"] == "soak_tasks.joined"]
-    assert len(joined) == len(flows) // 2
-    assert all(r["values"] == [m * m for m in range(WORKFLOW_CHORD)] for r in joined)
+    joined = [(r["key"], r["values"]) for r in runs if r["task"] == "soak_tasks.joined"]
+    assert sorted(joined) == [
+        (f"{prefix}{index:04d}-joined", joined_values(index))
+        for index in range(len(flows))
+        if shape_of(index) != CHAIN
+    ]

@@ -7,7 +7,10 @@ Items (partition key ``pk``; all carry ``ttl``)::
                                    chunk count, tolerance, a group of groups' shape),
                                    config (the LAMBDA_JOBS_CONFIG value it was enqueued
                                    with: the worker starts later stages with it),
-                                   created_at, finished_at, result (JSON), failed_step, error
+                                   created_at, finished_at, result (JSON), failed_step, error;
+                                   a branch's (a chain inside a group, run as a child workflow
+                                   with a derived id) also parent (JSON: the id, stage and
+                                   member its end joins as)
     workflow#<id>#plan#<stage>#<k> chunk k of a stage's steps (JSON, at most PLAN_CHUNK_BYTES),
                                    read by the worker that starts the stage
     workflow#<id>#<stage>#<member> one finished member: its result (JSON), written once
@@ -83,8 +86,13 @@ def chunks_of(steps: list[Any]) -> list[str]:
         text = wire_json(step)
         step_size = wire_size(text) + 1
         if step_size > PLAN_CHUNK_BYTES:
+            what = (
+                "a chain inside a group (with all its steps)"
+                if "branch" in step
+                else f"a workflow step of task {step['task']}"
+            )
             raise ValueError(
-                f"a workflow step of task {step['task']} is {step_size:,} bytes as JSON, over the "
+                f"{what} is {step_size:,} bytes as JSON, over the "
                 f"{PLAN_CHUNK_BYTES:,} bytes a step may take in the job store; pass references "
                 "(e.g. S3 keys) instead of large arguments"
             )
@@ -109,9 +117,12 @@ def create(  # noqa: PLR0917 - the item's fields
     ttl_seconds: int,
     *,
     on_failure: dict[str, Any] | None = None,
+    parent: dict[str, Any] | None = None,
 ) -> None:
-    """Write the stages' chunk items, then the workflow item (``attribute_not_exists``).
-    Raises ``ValueError`` for a step too large to store."""
+    """Write the stages' chunk items, then the workflow item (``attribute_not_exists``: a second
+    create of the same id raises ``ConditionalCheckFailedException``). ``parent``: a branch's
+    ``{"id", "stage", "member"}`` in the workflow around it. Raises ``ValueError`` for a step too
+    large to store."""
     now = schema.now_epoch()
     summary = []
     stage_chunks = [chunks_of(stage["steps"]) for stage in plan]
@@ -136,6 +147,8 @@ def create(  # noqa: PLR0917 - the item's fields
             }
         )
     extra = {} if on_failure is None else {"on_failure": s(json.dumps(on_failure))}
+    if parent is not None:
+        extra["parent"] = s(json.dumps(parent, separators=(",", ":")))
     client.put_item(
         TableName=table,
         Item={

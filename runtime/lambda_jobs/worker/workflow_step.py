@@ -17,6 +17,11 @@ is idempotent (derived successor ids, conditional joins).
   finished by the redelivery.
 - :func:`failed`: a step dead-lettered (retries used up, or refused) ends the workflow
   ``failed``, naming the step and its error; no later stage starts.
+
+A *branch* (a chain inside a group) is a child workflow whose item names its ``parent``: when it
+ends, its end is joined as its member of the group around it (:func:`_carry_up`), and it starts
+no later stage once a workflow around it has ended (cancelled, or failed by another member).
+Only the outermost workflow counts in the metrics and runs ``on_failure``.
 """
 
 from __future__ import annotations
@@ -90,7 +95,8 @@ def _failed_work(job: Arrival, error_type: str, error_message: str) -> None:
     assert store is not None and envelope is not None and envelope.workflow is not None
     from lambda_jobs.jobstore import workflow_state
 
-    item = workflow_state.load(store.client, store.table, envelope.workflow["id"])
+    workflow_id = envelope.workflow["id"]
+    item = workflow_state.load(store.client, store.table, workflow_id)
     if item is not None and envelope.workflow["stage"] >= len(item["plan"]):
         return  # the on_failure step itself failed: its dead-letter entry says so
     from lambda_jobs.workflows.canvas import error_marker, tolerates
@@ -101,23 +107,44 @@ def _failed_work(job: Arrival, error_type: str, error_message: str) -> None:
         marker = error_marker(envelope.id, error_type, error_message[:1000])
         _advance(job, json.dumps(marker, separators=(",", ":")), None)
         return
-    _fail(job, item, failed_step=envelope.id, error=f"{error_type}: {error_message}")
+    _fail(job, workflow_id, item, failed_step=envelope.id, error=f"{error_type}: {error_message}")
 
 
 def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
+    """Join the step's member (``result_json``; None: its result was not stored, ``why``)."""
+    envelope = job.envelope
+    assert envelope is not None and envelope.workflow is not None
+    marker = envelope.workflow
+    _join(job, marker["id"], marker["stage"], marker["member"], result_json, why)
+
+
+def _join(  # noqa: PLR0917 - the member's place and what it ended with
+    job: Arrival,
+    workflow_id: str,
+    stage: int,
+    member: int,
+    result_json: str | None,
+    why: str | None = None,
+) -> None:
+    """Record ``member`` of ``stage`` of ``workflow_id`` once; the call that completes the stage
+    starts the next one, or ends the workflow (a branch's end then joins the group around it)."""
     from lambda_jobs.jobstore import workflow_state
 
     store, envelope = job.store, job.envelope
-    assert store is not None and envelope is not None and envelope.workflow is not None
-    marker = envelope.workflow
-    workflow_id, stage, member = marker["id"], marker["stage"], marker["member"]
+    assert store is not None and envelope is not None
     client, table = store.client, store.table
     item = workflow_state.load(client, table, workflow_id)
-    if item is None or item["status"] != workflow_state.RUNNING:
-        return  # ended (failed, cancelled) or expired: no later stage starts
+    if item is None:
+        return  # expired
+    if item["status"] != workflow_state.RUNNING:
+        # Ended (failed, cancelled, or a branch that succeeded): no later stage starts; a
+        # branch's end is carried to its group again (idempotent), in case a crash stopped it.
+        _carry_up(job, workflow_id, item)
+        return
     plan = item["plan"]
     if result_json is None:
-        _fail(job, item, failed_step=envelope.id, error=f"lambda_jobs.ResultNotStored: {why}")
+        error = f"lambda_jobs.ResultNotStored: {why}"
+        _fail(job, workflow_id, item, failed_step=envelope.id, error=error)
         return
     members = int(plan[stage]["members"])
     if not workflow_state.record_member(
@@ -132,6 +159,7 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
         first = failures[0][ERROR_MARKER]
         _fail(
             job,
+            workflow_id,
             item,
             failed_step=first["job_id"],
             error=f"{first['type']}: {first['message']} ({len(failures)} of {len(values)} "
@@ -139,15 +167,23 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
         )
         return
     outcome = values if plan[stage]["group"] else values[0]
+    branch = "parent" in item
     if stage + 1 == len(plan):
-        if workflow_state.finish(
+        ended = workflow_state.finish(
             client,
             table,
             workflow_id,
             workflow_state.SUCCEEDED,
             result_json=json.dumps(outcome, separators=(",", ":")),
-        ):
+        )
+        if branch:
+            _carry_up(job, workflow_id, None)
+        elif ended:
             _count_ended(job, workflow_state.SUCCEEDED)
+        return
+    if branch and not _ancestors_running(client, table, item):
+        # The workflow around this branch ended (cancelled, or failed by another member).
+        workflow_state.finish(client, table, workflow_id, workflow_state.CANCELLED)
         return
     from lambda_jobs import config as config_module
     from lambda_jobs.errors import InvalidJobError
@@ -158,20 +194,85 @@ def _advance(job: Arrival, result_json: str | None, why: str | None) -> None:
         steps = workflow_state.stage_steps(
             client, table, workflow_id, stage + 1, int(plan[stage + 1]["chunks"])
         )
-        start_stage(config, workflow_id, steps, stage + 1, outcome, has_result=True)
+        start_stage(
+            config,
+            workflow_id,
+            steps,
+            stage + 1,
+            outcome,
+            has_result=True,
+            config_text=str(item["config"]),
+        )
     except InvalidJobError as exc:  # e.g. the results do not fit the next step's envelope
-        _fail(job, item, failed_step=envelope.id, error=f"InvalidJobError: {exc}")
+        _fail(job, workflow_id, item, failed_step=envelope.id, error=f"InvalidJobError: {exc}")
 
 
-def _fail(job: Arrival, item: dict[str, Any] | None, *, failed_step: str, error: str) -> None:
-    """End ``job``'s workflow ``failed`` (``item``: the workflow as loaded); then start its
-    ``on_failure`` step (derived id: every delivery that sees the failure may send it, the claim
-    runs it once)."""
+def _ancestors_running(client: Any, table: str, item: dict[str, Any]) -> bool:
+    """True if every workflow around the branch ``item`` is still running."""
     from lambda_jobs.jobstore import workflow_state
 
-    store, envelope = job.store, job.envelope
-    assert store is not None and envelope is not None and envelope.workflow is not None
-    workflow_id = envelope.workflow["id"]
+    while "parent" in item:
+        outer = workflow_state.load(client, table, json.loads(str(item["parent"]))["id"])
+        if outer is None or outer["status"] != workflow_state.RUNNING:
+            return False
+        item = outer
+    return True
+
+
+def _carry_up(job: Arrival, workflow_id: str, item: dict[str, Any] | None) -> None:
+    """If ``workflow_id`` is a branch that ended (``item``: as loaded, None to load it), record
+    its end in the group around it: succeeded joins its result as its member's; failed joins an
+    error marker where that group tolerates failures, else fails the workflow around it, naming
+    the failed step. Idempotent (the join counts a member once, ``finish`` is conditional), so
+    every delivery that finds the branch ended may do it: a crash between the branch's end and
+    this is finished by the next one."""
+    from lambda_jobs.jobstore import workflow_state
+
+    store = job.store
+    assert store is not None
+    if item is None:
+        item = workflow_state.load(store.client, store.table, workflow_id)
+    if item is None or "parent" not in item:
+        return
+    parent = json.loads(str(item["parent"]))
+    if item["status"] == workflow_state.SUCCEEDED:
+        _join(job, parent["id"], parent["stage"], parent["member"], str(item["result"]))
+        return
+    if item["status"] != workflow_state.FAILED:
+        return  # cancelled: nothing to carry
+    outer = workflow_state.load(store.client, store.table, parent["id"])
+    if outer is None:
+        return
+    if outer["status"] != workflow_state.RUNNING:
+        _carry_up(job, parent["id"], outer)
+        return
+    from lambda_jobs.workflows.canvas import error_marker, tolerates
+
+    failed_step, error = str(item.get("failed_step", "")), str(item.get("error", ""))
+    if tolerates(outer["plan"][parent["stage"]]):
+        error_type, _, message = error.partition(": ")
+        marker = error_marker(failed_step, error_type, message[:1000])
+        result_json = json.dumps(marker, separators=(",", ":"))
+        _join(job, parent["id"], parent["stage"], parent["member"], result_json)
+        return
+    _fail(job, parent["id"], outer, failed_step=failed_step, error=error)
+
+
+def _fail(
+    job: Arrival,
+    workflow_id: str,
+    item: dict[str, Any] | None,
+    *,
+    failed_step: str,
+    error: str,
+) -> None:
+    """End ``workflow_id`` ``failed`` (``item``: the workflow as loaded). A branch's failure is
+    then carried to the group around it; the outermost workflow starts its ``on_failure`` step
+    (derived id: every delivery that sees the failure may send it, the claim runs it once)."""
+    from lambda_jobs.jobstore import workflow_state
+
+    store = job.store
+    assert store is not None
     ended = workflow_state.finish(
         store.client,
         store.table,
@@ -180,6 +281,9 @@ def _fail(job: Arrival, item: dict[str, Any] | None, *, failed_step: str, error:
         failed_step=failed_step,
         error=error,
     )
+    if item is not None and "parent" in item:
+        _carry_up(job, workflow_id, None)
+        return
     if ended:
         _count_ended(job, workflow_state.FAILED)
     if item is None or "on_failure" not in item:
@@ -191,7 +295,15 @@ def _fail(job: Arrival, item: dict[str, Any] | None, *, failed_step: str, error:
 
     config = config_module.resolve(str(item["config"]))
     step = json.loads(str(item["on_failure"]))
-    start_stage(config, workflow_id, [step], len(item["plan"]), workflow_id, has_result=True)
+    start_stage(
+        config,
+        workflow_id,
+        [step],
+        len(item["plan"]),
+        workflow_id,
+        has_result=True,
+        config_text=str(item["config"]),
+    )
 
 
 def _count_ended(job: Arrival, status: str) -> None:

@@ -2,12 +2,14 @@
 
 A plan is a list of *stages* run one after another; a stage is one step (a job) or a group of
 steps that run at the same time. A chain's nested chains are flattened; a group's members are
-jobs or groups: a group of groups is one stage of all their jobs whose ``shape`` (nested member
-indices, each group's ``tolerate``) gives the results their nesting back (:func:`outcome_of`).
-A group of chains is refused in this version (docs/guide/workflows.md says why). A step receives
-its predecessor stage's outcome as its first positional argument: the return value after a
-one-step stage, the list of the members' results in member order after a group, unless it was
-wrapped in :func:`without_result`.
+jobs, groups or chains: a group of groups is one stage of all their jobs whose ``shape`` (nested
+member indices, each group's ``tolerate``) gives the results their nesting back
+(:func:`outcome_of`); a chain inside a group is one *branch* member ``{"branch": plan}`` holding
+its own plan, run as a child workflow whose end is that member's outcome
+(:mod:`lambda_jobs.workflows.start`; docs/guide/workflows.md, "Chains inside groups"). A step
+receives its predecessor stage's outcome as its first positional argument: the return value
+after a one-step stage, the list of the members' results in member order after a group, unless
+it was wrapped in :func:`without_result`; a branch's first stage receives what its group does.
 
 The plan is plain JSON (each step: task name, args, kwargs, queue, priority, delay, overrides,
 whether it takes the result): it is stored in the workflow's job-store item, and the worker that
@@ -52,6 +54,15 @@ def without_result(job: PreparedJob) -> NoResult:
 Step = PreparedJob | NoResult
 
 
+#: The task name a branch (a chain inside a group) shows in ``Workflow.steps``.
+BRANCH_TASK = "chain"
+
+
+def is_branch(step: dict[str, Any]) -> bool:
+    """True for a planned member that is a chain inside a group (its plan under ``"branch"``)."""
+    return "branch" in step
+
+
 #: The key of the marker a tolerated failed member leaves in its group's results.
 ERROR_MARKER = "lambda_jobs.error"
 
@@ -67,7 +78,7 @@ class Group:
 
     __slots__ = ("members", "tolerate")
 
-    def __init__(self, members: list[Step | Group], tolerate: int = 0) -> None:
+    def __init__(self, members: list[Step | Group | Chain], tolerate: int = 0) -> None:
         self.members = members
         self.tolerate = tolerate
 
@@ -112,11 +123,14 @@ def chain(*parts: Step | Group | Chain, on_failure: Step | None = None) -> Chain
     return Chain(list(parts), on_failure)
 
 
-def group(*members: Step | Group | Iterable[Step | Group], tolerate: int | str = 0) -> Group:
+def group(
+    *members: Step | Group | Chain | Iterable[Step | Group | Chain], tolerate: int | str = 0
+) -> Group:
     """Jobs to run at the same time: ``group(a.prepare(), b.prepare())`` or ``group(generator)``.
     A member may be a group: the results are nested the same way (``[[a, b], c]``), and each
     group's ``tolerate`` counts its own members (a nested group past its tolerance is one failed
-    member of the group around it).
+    member of the group around it). A member may be a chain (a *branch*): its steps run one after
+    another, its result is its last stage's outcome, and a failed step fails that member.
 
     ``tolerate``: how many members may fail (a count, or ``"all"``) and the workflow still goes
     on; what follows then receives a failed member's result as :func:`error_marker`.
@@ -130,11 +144,6 @@ def group(*members: Step | Group | Iterable[Step | Group], tolerate: int | str =
     if not flat:
         raise InvalidJobError("group() needs at least one job")
     for member in flat:
-        if isinstance(member, Chain):
-            raise InvalidJobError(
-                "a group's members are jobs (Task.prepare(...)) or groups in this version, got a "
-                "Chain: a chain inside a group is not supported yet; run it as its own workflow"
-            )
         _check_part(member, "group")
     if tolerate == "all":
         tolerate = len(flat)
@@ -151,10 +160,22 @@ def _check_part(part: Any, where: str) -> None:
             f"{where}() takes prepared jobs (Task.prepare(...)), groups and chains, got "
             f"{type(part).__name__}"
         )
+    if isinstance(part, Chain) and part.on_failure is not None:
+        raise InvalidJobError(
+            f"a chain inside a {where} cannot have on_failure: the error step runs once for the "
+            "whole workflow; give on_failure to the outermost chain"
+        )
 
 
 def plan_of(flow: Chain | Group) -> list[dict[str, Any]]:
-    """The stages of ``flow`` as JSON-ready dicts: ``{"group": bool, "steps": [step, ...]}``."""
+    """The stages of ``flow`` as JSON-ready dicts: ``{"group": bool, "steps": [step, ...]}``; a
+    chain inside a group is one step ``{"task": "chain", "branch": [its stages]}``."""
+    stages = _stages(flow)
+    _check_inputs(stages, has_input=False)
+    return stages
+
+
+def _stages(flow: Step | Group | Chain) -> list[dict[str, Any]]:
     stages: list[dict[str, Any]] = []
 
     def add(part: Step | Group | Chain) -> None:
@@ -172,29 +193,44 @@ def plan_of(flow: Chain | Group) -> list[dict[str, Any]]:
             stages.append({"group": False, "steps": [_step(part)]})
 
     add(flow)
-    for step in stages[0]["steps"]:
-        if step["awaits_result"] is not None and step["result"]:
-            raise InvalidJobError(
-                str(step["awaits_result"]).replace("Nothing was sent", "")
-                + ("(the first step of a workflow has no predecessor result)")
-            )
-        step["result"] = False
-    for stage in stages[1:]:
-        for step in stage["steps"]:
-            if step["awaits_result"] is not None and not step["result"]:
-                raise InvalidJobError(str(step["awaits_result"]))
     return stages
 
 
+def _check_inputs(stages: list[dict[str, Any]], *, has_input: bool) -> None:
+    """Check that each step that needs its predecessor's result gets one (the first stage of the
+    workflow gets none; a branch's first stage gets what its group gets)."""
+    for index, stage in enumerate(stages):
+        first = index == 0 and not has_input
+        for step in stage["steps"]:
+            if is_branch(step):
+                _check_inputs(step["branch"], has_input=not first)
+            elif first:
+                if step["awaits_result"] is not None and step["result"]:
+                    raise InvalidJobError(
+                        str(step["awaits_result"]).replace("Nothing was sent", "")
+                        + ("(the first step of a workflow has no predecessor result)")
+                    )
+                step["result"] = False
+            elif step["awaits_result"] is not None and not step["result"]:
+                raise InvalidJobError(str(step["awaits_result"]))
+
+
 def _flatten(group: Group, steps: list[dict[str, Any]]) -> dict[str, Any]:
-    """Append ``group``'s jobs (nested groups' jobs in place) to ``steps``; returns its shape:
-    ``{"tolerate": n, "members": [step index or a nested group's shape, ...]}``."""
+    """Append ``group``'s jobs (nested groups' jobs in place, a chain as one branch step) to
+    ``steps``; returns its shape: ``{"tolerate": n, "members": [step index or a nested group's
+    shape, ...]}``."""
     members: list[Any] = []
-    for member in group.members:
+    for part in group.members:
+        member = part
+        while isinstance(member, Chain) and len(member.parts) == 1:
+            member = member.parts[0]  # a chain of one part is that part
         if isinstance(member, Group):
             members.append(_flatten(member, steps))
+            continue
+        members.append(len(steps))
+        if isinstance(member, Chain):
+            steps.append({"task": BRANCH_TASK, "branch": _stages(member)})
         else:
-            members.append(len(steps))
             steps.append(_step(member))
     return {"tolerate": group.tolerate, "members": members}
 

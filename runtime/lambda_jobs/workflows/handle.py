@@ -16,7 +16,13 @@ if TYPE_CHECKING:
 @dataclass(slots=True)
 class Step:
     """One step: its position (stage, member), job id, task, status, attempts and last error.
-    A step of a stage not started yet has status ``pending``."""
+    A step of a stage not started yet has status ``pending``.
+
+    A chain inside a group (a *branch*) is listed as one step of ``kind`` ``"chain"`` (task
+    ``chain``, its job id the branch's own workflow id, its status the branch's: running,
+    succeeded, failed, cancelled or pending), followed by its steps, whose ``branch`` is the
+    branch's position ``"<stage>.<member>"`` (nested branches' joined by ``/``) and whose
+    stage and member count inside the branch."""
 
     stage: int
     member: int
@@ -25,6 +31,8 @@ class Step:
     status: str
     attempts: int = 0
     error: str | None = None
+    branch: str | None = None
+    kind: str = "job"
 
 
 @dataclass(slots=True)
@@ -52,20 +60,30 @@ class Workflow:
         return self
 
     def cancel(self) -> Workflow:
-        """Cancel: no later stage starts, steps not yet started are cancelled, a running step
-        finishes. A finished workflow raises :class:`JobStateError`."""
+        """Cancel: no later stage starts, steps not yet started are cancelled (in its branches
+        too, which end ``cancelled``), a running step finishes. A finished workflow, or a
+        branch (cancel the workflow around it), raises :class:`JobStateError`."""
         from lambda_jobs import cancel_job
         from lambda_jobs.jobstore import workflow_state
         from lambda_jobs.jobstore.records import _client, store_of
 
         config = self._config()
         store = store_of(config)
-        if not workflow_state.finish(
-            _client(config), store.table, self.id, workflow_state.CANCELLED
-        ):
+        client = _client(config)
+        item = workflow_state.load(client, store.table, self.id)
+        if item is not None and "parent" in item:
+            outer = json.loads(str(item["parent"]))["id"]
+            raise JobStateError(
+                f"workflow {self.id} is a chain inside a group of workflow {outer}: cancel "
+                f"{outer} (a branch cancelled on its own would never join its group)"
+            )
+        if not workflow_state.finish(client, store.table, self.id, workflow_state.CANCELLED):
             raise JobStateError(f"workflow {self.id} has already ended ({self.refresh().status})")
         for step in _read(self.id, config).steps:
-            if step.status in ("enqueued", "retrying"):
+            if step.kind == "chain" and step.status == workflow_state.RUNNING:
+                # Its running steps finish; their bookkeeping finds it ended.
+                workflow_state.finish(client, store.table, step.job_id, workflow_state.CANCELLED)
+            elif step.status in ("enqueued", "retrying"):
                 # It may have started meanwhile (it finishes) or never been sent.
                 with contextlib.suppress(JobStateError, UnknownJobError):
                     cancel_job(step.job_id)
@@ -85,9 +103,8 @@ def get_workflow(workflow_id: str, config: ClientConfig | None = None) -> Workfl
 
 
 def _read(workflow_id: str, config: ClientConfig | None) -> Workflow:
-    from lambda_jobs.jobstore import schema, workflow_state
+    from lambda_jobs.jobstore import workflow_state
     from lambda_jobs.jobstore.records import _client, store_of
-    from lambda_jobs.workflows.canvas import step_job_id
 
     if config is None:
         from lambda_jobs import config as config_module
@@ -98,17 +115,60 @@ def _read(workflow_id: str, config: ClientConfig | None) -> Workflow:
     item = workflow_state.load(client, store.table, workflow_id)
     if item is None:
         raise UnknownJobError(f"no workflow {workflow_id!r} in the job store")
+    plan = [
+        workflow_state.stage_steps(client, store.table, workflow_id, stage, int(spec["chunks"]))
+        for stage, spec in enumerate(item["plan"])
+    ]
     steps: list[Step] = []
-    for stage, spec in enumerate(item["plan"]):
-        specs = workflow_state.stage_steps(
-            client, store.table, workflow_id, stage, int(spec["chunks"])
-        )
+    _collect(client, store.table, workflow_id, plan, None, steps)
+    result = json.loads(item["result"]) if "result" in item else None
+    return Workflow(
+        workflow_id,
+        config,
+        status=str(item["status"]),
+        steps=steps,
+        result=result,
+        failed_step=item.get("failed_step"),
+        error=item.get("error"),
+    )
+
+
+def _collect(  # noqa: PLR0917 - the workflow, its plan and where its steps go
+    client: Any,
+    table: str,
+    workflow_id: str,
+    plan: list[list[dict[str, Any]]],
+    branch: str | None,
+    steps: list[Step],
+) -> None:
+    """Append the steps of ``plan`` (each stage's planned steps) of ``workflow_id`` to
+    ``steps``, a branch's own steps right after it (``branch``: this workflow's position)."""
+    from lambda_jobs.jobstore import schema, workflow_state
+    from lambda_jobs.workflows.canvas import BRANCH_TASK, is_branch, step_job_id
+
+    for stage, specs in enumerate(plan):
         ids = [step_job_id(workflow_id, stage, m) for m in range(len(specs))]
-        jobs = _job_items(client, store.table, ids)
+        jobs = _job_items(
+            client, table, [i for i, s in zip(ids, specs, strict=True) if not is_branch(s)]
+        )
         for member, (job_id, step) in enumerate(zip(ids, specs, strict=True)):
+            if is_branch(step):
+                child = workflow_state.load(client, table, job_id)
+                status = "pending" if child is None else str(child["status"])
+                error = (
+                    child.get("error") if child is not None and status == schema.FAILED else None
+                )
+                steps.append(
+                    Step(stage, member, job_id, BRANCH_TASK, status, 0, error, branch, "chain")
+                )
+                position = f"{stage}.{member}"
+                inner = position if branch is None else f"{branch}/{position}"
+                branch_plan = [s["steps"] for s in step["branch"]]
+                _collect(client, table, job_id, branch_plan, inner, steps)
+                continue
             job = jobs.get(job_id)
             if job is None:
-                steps.append(Step(stage, member, job_id, step["task"], "pending"))
+                steps.append(Step(stage, member, job_id, step["task"], "pending", branch=branch))
                 continue
             error = job.get("error_type")
             if error and job.get("status") == schema.FAILED:
@@ -124,18 +184,9 @@ def _read(workflow_id: str, config: ClientConfig | None) -> Workflow:
                     str(job.get("status")),
                     int(job.get("attempt", 0)),
                     error,
+                    branch,
                 )
             )
-    result = json.loads(item["result"]) if "result" in item else None
-    return Workflow(
-        workflow_id,
-        config,
-        status=str(item["status"]),
-        steps=steps,
-        result=result,
-        failed_step=item.get("failed_step"),
-        error=item.get("error"),
-    )
 
 
 def _job_items(client: Any, table: str, ids: list[str]) -> dict[str, dict[str, Any]]:

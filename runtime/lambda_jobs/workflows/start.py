@@ -5,17 +5,24 @@ A stage's jobs go through the one enqueue path (:func:`lambda_jobs.backends.enqu
 with ids derived from the workflow id and position (:func:`~lambda_jobs.workflows.canvas.
 step_job_id`): the job store's conditional ``PutItem`` keeps their item once, and if two
 deliveries both start the same successor, the worker's claim runs it once and skips the copy.
+
+A member that is a chain (a *branch*) is started as a child workflow: its item
+(``workflow_state.create`` with ``parent``: the id, stage and member its end joins as) under the
+id its member would have as a job, then its first stage with the result its group receives. The
+create is conditional: a second start of the stage finds the child and only sends its first
+stage again (derived ids again), so however often a stage is started, each branch exists once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from lambda_jobs.envelope import WORKFLOW_VERSION
 from lambda_jobs.errors import ConfigurationError, InvalidJobError
-from lambda_jobs.workflows.canvas import prepared_step
+from lambda_jobs.workflows.canvas import is_branch, prepared_step, step_job_id
 
 if TYPE_CHECKING:
     from lambda_jobs.config import ClientConfig
@@ -56,7 +63,7 @@ def enqueue_workflow(
         )
     except ValueError as exc:
         raise InvalidJobError(str(exc)) from None
-    start_stage(config, workflow_id, plan[0]["steps"], 0, None, has_result=False)
+    start_stage(config, workflow_id, plan[0]["steps"], 0, None, has_result=False, config_text=raw)
     from lambda_jobs.workflows.handle import Workflow
 
     return Workflow(workflow_id, config)
@@ -70,18 +77,68 @@ def start_stage(
     result: Any,
     *,
     has_result: bool,
+    config_text: str,
 ) -> None:
     """Enqueue ``steps``, the steps of ``stage`` (derived ids: starting it twice sends copies the
-    claim skips). A result too large for a step's envelope raises ``InvalidJobError`` naming
-    sizes."""
+    claim skips), and start its branches (``config_text``: the ``LAMBDA_JOBS_CONFIG`` value a
+    branch keeps, as its workflow does). A result too large for a step's envelope raises
+    ``InvalidJobError`` naming sizes."""
     from lambda_jobs.backends import enqueue
 
     jobs = []
+    branches = []
     for member, step in enumerate(steps):
+        if is_branch(step):
+            branches.append((member, step))
+            continue
         job = prepared_step(step, workflow_id, stage, member, result, has_result)
         marker = {"v": WORKFLOW_VERSION, "id": workflow_id, "stage": stage, "member": member}
         jobs.append(_with_workflow(job, marker))
-    enqueue(jobs, config)
+    if jobs:
+        enqueue(jobs, config)
+    for member, step in branches:
+        _start_branch(
+            config, workflow_id, stage, member, step["branch"], result, has_result, config_text
+        )
+
+
+def _start_branch(  # noqa: PLR0917 - the branch, its place and what it receives
+    config: ClientConfig,
+    workflow_id: str,
+    stage: int,
+    member: int,
+    plan: list[dict[str, Any]],
+    result: Any,
+    has_result: bool,
+    config_text: str,
+) -> None:
+    """Create the branch's child workflow once, then start its first stage."""
+    from lambda_jobs.jobstore import workflow_state
+    from lambda_jobs.jobstore.records import _client, store_of
+
+    store = store_of(config)
+    client = _client(config)
+    branch_id = step_job_id(workflow_id, stage, member)
+    # A second start finds it: send its first stage again (derived ids, the claim skips copies).
+    with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
+        workflow_state.create(
+            client,
+            store.table,
+            branch_id,
+            plan,
+            config_text,
+            store.ttl_seconds,
+            parent={"id": workflow_id, "stage": stage, "member": member},
+        )
+    start_stage(
+        config,
+        branch_id,
+        plan[0]["steps"],
+        0,
+        result,
+        has_result=has_result,
+        config_text=config_text,
+    )
 
 
 def _with_workflow(job: Any, marker: dict[str, Any]) -> Any:

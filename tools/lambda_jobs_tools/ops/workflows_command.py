@@ -2,7 +2,8 @@
 
 Needs a backend deployed with ``job_store=JobStore(...)``. Reads the workflow item and its steps'
 job items (``dynamodb:GetItem`` / ``BatchGetItem``, which ``grant_enqueue`` gives). Shows the
-stages in order, each step's job id, task, status, attempts and error; ``--json`` for scripts.
+stages in order, each step's job id, task, status, attempts and error, a chain inside a group as
+a ``chain`` row with its steps indented under it; ``--json`` for scripts.
 Arguments are never shown; the final result is (as ``jobs show`` shows a return value).
 """
 
@@ -48,6 +49,8 @@ def as_dict(wf: Workflow) -> dict[str, Any]:
                 "status": s.status,
                 "attempts": s.attempts,
                 "error": s.error,
+                "branch": s.branch,
+                "kind": s.kind,
             }
             for s in wf.steps
         ],
@@ -68,12 +71,13 @@ def run_show(args: argparse.Namespace) -> int:
         return shared.EXIT_OK
     tables.print_table(
         f"workflow {wf.id}: {wf.status}" + (f" ({wf.error})" if wf.error else ""),
-        ["stage", "member", "task", "status", "attempts", "job id", "error"],
+        ["branch", "stage", "member", "task", "status", "attempts", "job id", "error"],
         [
             [
+                s.branch or "-",
                 str(s.stage),
                 str(s.member),
-                s.task,
+                "  " * _depth(s.branch) + s.task,
                 s.status,
                 str(s.attempts),
                 s.job_id,
@@ -83,3 +87,8 @@ def run_show(args: argparse.Namespace) -> int:
         ],
     )
     return shared.EXIT_OK
+
+
+def _depth(branch: str | None) -> int:
+    """How deep a step sits in chains inside groups (0: the workflow's own steps)."""
+    return 0 if branch is None else branch.count("/") + 1
