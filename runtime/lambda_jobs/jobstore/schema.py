@@ -25,6 +25,8 @@ Item schema (partition key ``pk``, a string; no sort key)::
       lease_until           N   epoch seconds; only while running: the claim's lease
       lease_owner           S   the Lambda request id holding the lease
       workers               L   the Lambda request id of each attempt (Django's worker_ids)
+      claim_token           S   random, written by each claim: the claim's copy sent again
+                                (its first answer lost) knows its own write (claims module)
       result                S   the JSON text of the return value, at most RESULT_MAX_BYTES
       error_type, error_message, error_traceback
                             S   the last error, cut to ERROR_MESSAGE_MAX / TRACEBACK_MAX chars
