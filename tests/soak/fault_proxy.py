@@ -22,8 +22,8 @@ can count, and one that does not depend on how many requests the client makes (b
 quota, once spent, stops its retries: a count of failed requests would then span deliveries).
 DynamoDB requests (``DynamoDB_20120810.*``) are answered in DynamoDB's JSON error format.
 
-``agents`` counts the requests by target and by whether their ``User-Agent`` carries a mark
-(``agent_mark``): which client sent them (the job store's direct path marks its own).
+``agents`` counts the requests by target, by whether their ``User-Agent`` carries a mark
+(``agent_mark``: the job store's direct path marks its own) and by the status answered.
 """
 
 from __future__ import annotations
@@ -67,8 +67,8 @@ class FaultProxy:
         self.outage = outage
         self.outage_seconds = outage_seconds
         self.agent_mark = agent_mark
-        self.agents: Counter[tuple[str, bool]] = Counter()
-        """Requests per (target, whether the User-Agent carries ``agent_mark``)."""
+        self.agents: Counter[tuple[str, bool, int]] = Counter()
+        """Requests per (target, whether the User-Agent carries ``agent_mark``, status)."""
         self.outages: Counter[str] = Counter()
         """Requests failed per outage key."""
         self._outage_began: dict[str, float] = {}
@@ -145,11 +145,6 @@ class FaultProxy:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 target = self.headers.get("X-Amz-Target") or ""
-                marked = bool(proxy.agent_mark) and proxy.agent_mark in (
-                    self.headers.get("User-Agent") or ""
-                )
-                with proxy._lock:
-                    proxy.agents[target, marked] += 1
                 is_sqs = target.startswith("AmazonSQS.")
                 if target.startswith("DynamoDB_"):
                     is_sqs = True  # the same JSON error shape; named for DynamoDB in _error
@@ -220,6 +215,10 @@ class FaultProxy:
                 self._send(status, [("Content-Type", kind)], json.dumps(data).encode())
 
             def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+                agent = self.headers.get("User-Agent") or ""
+                marked = bool(proxy.agent_mark) and proxy.agent_mark in agent
+                with proxy._lock:
+                    proxy.agents[self.headers.get("X-Amz-Target") or "", marked, status] += 1
                 self.send_response(status)
                 for name, value in headers:
                     if name.lower() not in {"content-length", "transfer-encoding", "connection"}:

@@ -81,7 +81,8 @@ class Direct:
 
     :meth:`update_item` answers like the client's ``update_item`` (the output as a dict), except
     that a false condition raises :class:`Refused`. ``sent`` counts the requests answered on this
-    path, ``fallbacks`` those it handed to botocore after trying.
+    path, ``fallbacks`` those it handed to botocore after trying. ``enabled`` False: every
+    request goes through botocore (the client's HTTP settings need it, or a caller said so).
     """
 
     def __init__(self, client: Any) -> None:
@@ -89,10 +90,10 @@ class Direct:
         self._lock = threading.Lock()
         self._connection: http.client.HTTPConnection | None = None
         self._route: _Route | None = None
-        self._enabled = _transport_allowed(client)
+        self.enabled = _transport_allowed(client)
         self.sent = 0
         self.fallbacks = 0
-        if self._enabled:
+        if self.enabled:
             client.meta.events.register_first(
                 f"before-send.dynamodb.{TARGET.split('.')[1]}", self._learn
             )
@@ -113,7 +114,7 @@ class Direct:
         except (ValueError, TypeError, AttributeError):
             route = None
         if route is None:
-            self._enabled = False
+            self.enabled = False
         self._route = route
 
     # -- one request ---------------------------------------------------------------------------
@@ -123,7 +124,7 @@ class Direct:
         :class:`Refused` on a false condition and botocore's errors when botocore's path, which
         serves anything unexpected, gives up."""
         route = self._route
-        if route is not None and self._enabled:
+        if route is not None and self.enabled:
             try:
                 answer = self._send(route, json.dumps(params).encode())
             except _Unexpected:
@@ -144,21 +145,7 @@ class Direct:
             raise Refused(refused.response.get("Item")) from None
 
     def _send(self, route: _Route, body: bytes) -> dict[str, Any]:
-        headers = route.headers(body)
-        with self._lock:
-            connection = self._connection or route.connect()
-            self._connection = connection
-            try:
-                connection.request("POST", route.path, body=body, headers=headers)
-                response = connection.getresponse()
-                data = response.read()
-            except (OSError, http.client.HTTPException) as exc:
-                self._close()
-                raise _Unexpected(str(exc)) from None
-            if response.will_close:
-                self._close()
-        status = response.status
-        checksum = response.getheader("x-amz-crc32")
+        status, checksum, data = self._exchange(route, body, route.headers(body))
         if checksum is not None and checksum != str(zlib.crc32(data) & 0xFFFFFFFF):
             raise _Unexpected("the answer failed its CRC32 check")
         if status == 200:
@@ -174,6 +161,24 @@ class Direct:
             if str(error.get("__type", "")).rpartition("#")[2] == _CONDITION_FAILED:
                 raise Refused(error.get("Item"))
         raise _Unexpected(f"HTTP {status}")
+
+    def _exchange(
+        self, route: _Route, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, str | None, bytes]:
+        """The network part: send, read the whole answer; ``(status, x-amz-crc32, body)``."""
+        with self._lock:
+            connection = self._connection or route.connect()
+            self._connection = connection
+            try:
+                connection.request("POST", route.path, body=body, headers=headers)
+                response = connection.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                self._close()
+                raise _Unexpected(str(exc)) from None
+            if response.will_close:
+                self._close()
+        return response.status, response.getheader("x-amz-crc32"), data
 
     def _close(self) -> None:
         if self._connection is not None:

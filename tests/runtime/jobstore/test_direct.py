@@ -125,7 +125,7 @@ def test_claims_and_outcomes_go_direct_after_botocores_first_request(
     assert store is not None
     # The first claim taught the route; the 7 writes after it went direct.
     assert (store.direct.sent, store.direct.fallbacks) == (7, 0)
-    assert proxy.agents[UPDATE, True] == 7 and proxy.agents[UPDATE, False] == 1
+    assert proxy.agents[UPDATE, True, 200] == 7 and proxy.agents[UPDATE, False, 200] == 1
     for job in jobs:
         stored = item(dynamodb, job.id)
         assert (stored["status"], stored["attempt"]) == ("succeeded", 1)
@@ -175,5 +175,6 @@ def test_a_refused_claim_goes_direct_and_is_read_from_the_answer(
     assert (tmp_path / "runs").read_text().splitlines() == ["run"]
     store = goat.runtime.store
     assert store is not None and (store.direct.sent, store.direct.fallbacks) == (2, 0)
-    assert "GetItem" not in " ".join(target for target, _ in proxy.agents)  # item in the answer
+    assert proxy.agents[UPDATE, True, 400] == 1  # refused, the item in the answer: no GetItem
+    assert "DynamoDB_20120810.GetItem" not in {target for target, _, _ in proxy.agents}
     assert item(dynamodb, job.id)["attempt"] == 1
