@@ -231,7 +231,33 @@ class _Route:
         "verify",
     )
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        region: str,
+        service: str,
+        credentials: Any,
+        user_agent: str = USER_AGENT_MARK,
+        timeouts: tuple[float, float] = (60.0, 60.0),
+        verify: Any = True,
+    ) -> None:
+        parts = urlsplit(url)
+        self.https = parts.scheme == "https"
+        self.host = parts.hostname or ""
+        self.port = parts.port or (443 if self.https else 80)
+        default = self.port == (443 if self.https else 80)
+        # What SigV4 signs as the host: botocore leaves the default port out.
+        self.netloc = self.host if default else f"{self.host}:{self.port}"
+        if ":" in self.host:  # an IPv6 literal keeps its brackets
+            self.netloc = f"[{self.host}]" if default else f"[{self.host}]:{self.port}"
+        self.path = "/"
+        self.region = region
+        self.service = service
+        self.credentials = credentials
+        self.user_agent = user_agent
+        self.timeouts = timeouts
+        self.verify = verify
         self._key: tuple[str, str, bytes] | None = None
 
     @classmethod
@@ -244,6 +270,7 @@ class _Route:
             not authorization.startswith(_ALGORITHM)
             or len(scope) != 5
             or parts.scheme not in ("http", "https")
+            or parts.path not in ("", "/")
             or parts.query
             or not parts.hostname
         ):
@@ -251,24 +278,16 @@ class _Route:
         credentials = getattr(getattr(client, "_request_signer", None), "_credentials", None)
         if credentials is None:
             return None
-        route = cls()
-        route.https = parts.scheme == "https"
-        route.host = parts.hostname
-        route.port = parts.port or (443 if route.https else 80)
-        default = (route.https and route.port == 443) or (not route.https and route.port == 80)
-        # What SigV4 signs as the host: botocore leaves the default port out.
-        route.netloc = route.host if default else f"{route.host}:{route.port}"
-        if ":" in route.host:  # an IPv6 literal keeps its brackets
-            route.netloc = parts.netloc
-        route.path = parts.path or "/"
-        route.region, route.service = scope[2], scope[3]
-        route.credentials = credentials
-        route.user_agent = f"{user_agent} {USER_AGENT_MARK}".strip()
         config = client.meta.config
-        route.timeouts = (config.connect_timeout, config.read_timeout)
-        session = client._endpoint.http_session
-        route.verify = getattr(session, "_verify", True)
-        return route
+        return cls(
+            url,
+            region=scope[2],
+            service=scope[3],
+            credentials=credentials,
+            user_agent=f"{user_agent} {USER_AGENT_MARK}".strip(),
+            timeouts=(config.connect_timeout, config.read_timeout),
+            verify=getattr(client._endpoint.http_session, "_verify", True),
+        )
 
     def connect(self) -> http.client.HTTPConnection:
         connect_timeout, _ = self.timeouts
