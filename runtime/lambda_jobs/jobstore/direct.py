@@ -165,17 +165,29 @@ class Direct:
     def _exchange(
         self, route: _Route, body: bytes, headers: dict[str, str]
     ) -> tuple[int, str | None, bytes]:
-        """The network part: send, read the whole answer; ``(status, x-amz-crc32, body)``."""
+        """The network part: send, read the whole answer; ``(status, x-amz-crc32, body)``.
+
+        A kept-alive connection the server closed meanwhile (a warm function's first request
+        after a pause) fails at once with a ``ConnectionError``: the request is sent once more
+        on a new connection (safe, see the module docstring) before botocore takes over."""
         with self._lock:
-            connection = self._connection or route.connect()
-            self._connection = connection
-            try:
-                connection.request("POST", route.path, body=body, headers=headers)
-                response = connection.getresponse()
-                data = response.read()
-            except (OSError, http.client.HTTPException) as exc:
-                self._close()
-                raise _Unexpected(str(exc)) from None
+            while True:
+                reused = self._connection is not None
+                connection = self._connection or route.connect()
+                self._connection = connection
+                try:
+                    connection.request("POST", route.path, body=body, headers=headers)
+                    response = connection.getresponse()
+                    data = response.read()
+                except ConnectionError as exc:
+                    self._close()
+                    if not reused:
+                        raise _Unexpected(str(exc)) from None
+                except (OSError, http.client.HTTPException) as exc:
+                    self._close()
+                    raise _Unexpected(str(exc)) from None
+                else:
+                    break
             if response.will_close:
                 self._close()
         return response.status, response.getheader("x-amz-crc32"), data

@@ -6,13 +6,16 @@ the worker sends its claims and outcome writes on it once botocore's first reque
 endpoint (the requests carry its User-Agent mark); an answer it does not interpret (throttling,
 a 5xx, a 500 after DynamoDB wrote the item) hands the same request to botocore, and the job is
 neither lost nor run twice nor counted twice, in a real Goat batch against moto behind a real
-HTTP proxy that injects the faults (``tests/soak/fault_proxy.py``).
+HTTP proxy that injects the faults (``tests/soak/fault_proxy.py``); a kept-alive connection the
+server closed is reopened on the direct path.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +178,56 @@ def test_a_refused_claim_goes_direct_and_is_read_from_the_answer(
     assert proxy.agents[UPDATE, True, 400] == 1  # refused, the item in the answer: no GetItem
     assert "DynamoDB_20120810.GetItem" not in {target for target, _, _ in proxy.agents}
     assert item(dynamodb, job.id)["attempt"] == 1
+
+
+def test_a_kept_alive_connection_closed_by_the_server_is_reopened_on_the_direct_path() -> None:
+    """The server closes each connection after its answer without saying so (as an idle
+    connection is closed after a pause): the next request meets the closed connection, opens a
+    new one and is answered there, without falling back to botocore."""
+    import boto3
+    from botocore.config import Config
+
+    connections: list[int] = []
+
+    class OneAnswerPerConnection(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            connections.append(1)
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", direct.CONTENT_TYPE)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+            self.close_connection = True  # closed, though the answer says keep-alive
+
+        def log_message(self, *_: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), OneAnswerPerConnection)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        client = boto3.session.Session().client(
+            "dynamodb",
+            region_name="eu-west-1",
+            endpoint_url=url,
+            aws_access_key_id="a",
+            aws_secret_access_key="b",
+            config=Config(retries={"mode": "standard", "max_attempts": 1}),
+        )
+        path = direct.Direct(client)
+        path._route = direct._Route(
+            url, region="eu-west-1", service="dynamodb", credentials=Credentials("a", "b")
+        )
+        for _ in range(3):
+            assert path.update_item({"TableName": "t", "Key": {"pk": {"S": "x"}}}) == {}
+        assert (path.sent, path.fallbacks, len(connections)) == (3, 0, 3)
+        path.close()
+    finally:
+        server.shutdown()
+        server.server_close()
