@@ -26,18 +26,21 @@ docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.LowLevelAPI
   certificate in the client's HTTP settings turns this path off (botocore serves every request).
 - *Anything else than a ``200`` or a ``ConditionalCheckFailedException``* (throttling, a 5xx,
   another 4xx, a connection or read error, an answer that fails its ``x-amz-crc32`` check): the
-  same request goes through the botocore client, with its retries, error types and messages. A
+  same request goes through the botocore client, with its retries, error types and messages
+  (a kept-alive connection the server closed is first reopened once on this path). A
   request sent again after an answer was lost is safe for the store's writes: the claim recognises
   its own token (:mod:`lambda_jobs.jobstore.claims`), the outcome write sets the same values on the
-  same condition.
+  same condition (the write that takes back an attempt refused unrun sets ``attempt`` back, so
+  its second copy is refused and reported as a store error: the first copy did the write).
 
 **Signing by hand.** botocore's ``SigV4Auth`` (an ``AWSRequest``, its generic canonicalisation
-and four HMACs deriving the signing key for every request) costs about 80 µs a request here,
-where the same signature by hand costs under 10 µs: the request's shape never changes, so its
-canonical request is a format string, and the signing key is derived once a day per secret key.
-With ``SigV4Auth`` the two requests of a job would cost about 330 µs of CPU against 175 µs
-(benchmark 6): the difference decides whether the store stays within 10x of the store-off
-handler. The algorithm is AWS's ("Create a signed AWS API request", IAM User Guide,
+and four HMACs deriving the signing key for every request) costs about 50 µs a request, where
+the same signature by hand costs under 5 µs (benchmark 6, "Signing one request"): the request's
+shape never changes, so its canonical request is a format string, and the signing key is derived
+once a day per secret key. ``SigV4Auth`` would add about 90 µs to a job's two requests, nearly
+three times the ~50 µs of CPU this path costs a job answered in-process, and take the store-on
+Goat handler answering at once from about 7.5x to about 10x the store-off handler (benchmark 6).
+The algorithm is AWS's ("Create a signed AWS API request", IAM User Guide,
 docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html), and
 ``tests/runtime/jobstore/test_direct.py`` checks each header against ``SigV4Auth``'s.
 """
