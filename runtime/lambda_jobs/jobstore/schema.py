@@ -61,7 +61,8 @@ Expressions.ConditionExpressions.html):
 - claim: ``UpdateItem`` to running, attempt + 1, if the item is missing, enqueued or retrying,
   or running with ``lease_until < now`` (a crashed attempt's lease has run out) or with
   ``lease_owner`` = this request id (Lambda retries a crashed async event under the same request
-  id: AWS Knowledge Center, "lambda-function-duplicate-invocations");
+  id: AWS Knowledge Center, "lambda-function-duplicate-invocations"), and the item does not
+  carry this claim's own ``claim_token`` (a copy of it sent again: ``claims`` module);
 - finish: ``UpdateItem`` if ``attempt`` is still the claimed one (a later claim wins);
 - cancel: ``UpdateItem`` to cancelled if enqueued or retrying;
 - redrive: ``UpdateItem`` back to enqueued if missing, failed, running with ``lease_until < now``,
