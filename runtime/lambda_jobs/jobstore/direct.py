@@ -52,6 +52,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import os
 import threading
 import time
 import zlib
@@ -92,6 +93,7 @@ class Direct:
     def __init__(self, client: Any) -> None:
         self._client = client
         self._lock = threading.Lock()
+        self._pid = os.getpid()
         self._connection: http.client.HTTPConnection | None = None
         self._route: _Route | None = None
         self.enabled = _transport_allowed(client)
@@ -174,6 +176,8 @@ class Direct:
         A kept-alive connection the server closed meanwhile (a warm function's first request
         after a pause) fails at once with a ``ConnectionError``: the request is sent once more
         on a new connection (safe, see the module docstring) before botocore takes over."""
+        if self._pid != os.getpid():  # a forked child: the parent's connection is not its own
+            self._pid, self._lock, self._connection = os.getpid(), threading.Lock(), None
         with self._lock:
             while True:
                 reused = self._connection is not None
