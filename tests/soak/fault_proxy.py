@@ -21,6 +21,9 @@ drawing: every request of a key it names fails (``5xx``, or ``lost_answer``) for
 can count, and one that does not depend on how many requests the client makes (botocore's retry
 quota, once spent, stops its retries: a count of failed requests would then span deliveries).
 DynamoDB requests (``DynamoDB_20120810.*``) are answered in DynamoDB's JSON error format.
+
+``agents`` counts the requests by target, by whether their ``User-Agent`` carries a mark
+(``agent_mark``: the job store's direct path marks its own) and by the status answered.
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ FAULTS = ("throttle", "5xx", "lost_answer", "partial")
 #: How long an outage key is down from its first request.
 OUTAGE_SECONDS = 2.0
 
-#: ``outage(target, body)`` -> ``(key, "5xx" | "lost_answer")`` for a request to fail, or None.
+#: ``outage(target, body)`` -> ``(key, "5xx" | "lost_answer" | "throttle")`` for a request to
+#: fail, or None.
 Outage = Callable[[str, bytes], tuple[str, str] | None]
 
 
@@ -49,11 +53,22 @@ class FaultProxy:
     """Forwards to ``upstream`` (``http://host:port``), injecting faults at ``rate`` per request."""
 
     def __init__(
-        self, upstream: str, *, rate: float, seed: int, outage: Outage | None = None
+        self,
+        upstream: str,
+        *,
+        rate: float,
+        seed: int,
+        outage: Outage | None = None,
+        outage_seconds: float = OUTAGE_SECONDS,
+        agent_mark: str = "",
     ) -> None:
         self.upstream = upstream
         self.rate = rate
         self.outage = outage
+        self.outage_seconds = outage_seconds
+        self.agent_mark = agent_mark
+        self.agents: Counter[tuple[str, bool, int]] = Counter()
+        """Requests per (target, whether the User-Agent carries ``agent_mark``, status)."""
         self.outages: Counter[str] = Counter()
         """Requests failed per outage key."""
         self._outage_began: dict[str, float] = {}
@@ -90,7 +105,7 @@ class FaultProxy:
         key, fault = named
         with self._lock:
             began = self._outage_began.setdefault(key, time.monotonic())
-            if time.monotonic() - began >= OUTAGE_SECONDS:
+            if time.monotonic() - began >= self.outage_seconds:
                 return None
             self.outages[key] += 1
             self.faults[fault] += 1
@@ -200,6 +215,10 @@ class FaultProxy:
                 self._send(status, [("Content-Type", kind)], json.dumps(data).encode())
 
             def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+                agent = self.headers.get("User-Agent") or ""
+                marked = bool(proxy.agent_mark) and proxy.agent_mark in agent
+                with proxy._lock:
+                    proxy.agents[self.headers.get("X-Amz-Target") or "", marked, status] += 1
                 self.send_response(status)
                 for name, value in headers:
                     if name.lower() not in {"content-length", "transfer-encoding", "connection"}:

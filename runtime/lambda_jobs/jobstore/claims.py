@@ -35,6 +35,14 @@ never uses an attempt up and never starts a second retry chain. Goat passes no
 ``delivered_attempt``: its retry is the same SQS message coming back after its visibility
 timeout, and any delivery may claim a ``retrying`` job.
 
+**A claim sent twice.** A claim whose answer is lost (a 5xx after DynamoDB wrote it, a dropped
+connection) is sent again: by botocore's retries, or by botocore after the direct path
+(:mod:`lambda_jobs.jobstore.direct`) gave up on an answer. The copy would meet the item the first
+copy wrote, ``running`` with this request id's lease, and take it again: one more attempt
+counted (a job without retries then looks past its last attempt and is dead-lettered unrun).
+So each claim writes a random ``claim_token`` and is refused by an item that carries its own
+token; such a refusal is the claim's own write, and the job runs as the attempt it recorded.
+
 :func:`finish` records the outcome on condition that the item still carries the claimed attempt
 (a later claim, after this lease ran out, owns the item then); its failure is logged by the caller
 and never changes what happens to the message.
@@ -42,12 +50,14 @@ and never changes what happens to the message.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from lambda_jobs.contract import JOB_TABLE_ENV, JOB_TTL_ENV
 from lambda_jobs.jobstore import schema
+from lambda_jobs.jobstore.direct import Direct, Refused
 from lambda_jobs.jobstore.schema import n, s
 from lambda_jobs.jsoncodec import wire_json, wire_size
 from lambda_jobs.worker.words import BUSY, CANCELLED, FINISHED, RUN, UNAVAILABLE, WAITING
@@ -62,12 +72,13 @@ if TYPE_CHECKING:
 class WorkerStore:
     """The function's job table; the DynamoDB client is made on first use."""
 
-    __slots__ = ("_client", "table", "ttl_seconds")
+    __slots__ = ("_client", "_direct", "table", "ttl_seconds")
 
     def __init__(self, table: str, ttl_seconds: int) -> None:
         self.table = table
         self.ttl_seconds = ttl_seconds
         self._client: Any = None
+        self._direct: Direct | None = None
 
     @property
     def client(self) -> Any:
@@ -79,12 +90,20 @@ class WorkerStore:
             self._client = aws.client("dynamodb", None, validated=False)
         return self._client
 
+    @property
+    def direct(self) -> Direct:
+        """The claim's and the outcome's ``UpdateItem`` without botocore's per-request work
+        (:mod:`lambda_jobs.jobstore.direct`), on :attr:`client`'s endpoint."""
+        if self._direct is None:
+            self._direct = Direct(self.client)
+        return self._direct
+
     def connect(self) -> None:
         """Make the client now (cold start); a failure is left for the first claim to report."""
         try:
-            self.client  # noqa: B018 - made for its side effect
+            self.direct  # noqa: B018 - made for its side effect
         except Exception:  # the claim then says why, and the job runs without the store
-            self._client = None
+            self._client = self._direct = None
 
 
 def from_env(environ: Mapping[str, str]) -> WorkerStore | None:
@@ -144,19 +163,22 @@ _CLAIM_UPDATE = (
     "#started_at = :now_iso, #lease_until = :lease, #task = if_not_exists(#task, :task), "
     "#queue = if_not_exists(#queue, :queue), #enqueued_at = if_not_exists(#enqueued_at, :enq), "
     "#max_attempts = :max, #ttl = :ttl, #lease_owner = :owner, "
-    "#workers = list_append(if_not_exists(#workers, :empty), :me) REMOVE #failed_task"
+    "#workers = list_append(if_not_exists(#workers, :empty), :me), #claim_token = :token "
+    "REMOVE #failed_task"
 )
+#: Never this claim's own write again (*A claim sent twice*, module docstring).
+_NOT_MINE = " AND (attribute_not_exists(#claim_token) OR #claim_token <> :token)"
 _CLAIM_CONDITION = (
-    "attribute_not_exists(#pk) OR #status IN (:enqueued, :retrying) "
-    "OR (#status = :running AND (#lease_until < :now OR #lease_owner = :owner))"
+    "(attribute_not_exists(#pk) OR #status IN (:enqueued, :retrying) "
+    "OR (#status = :running AND (#lease_until < :now OR #lease_owner = :owner)))" + _NOT_MINE
 )
 #: With ``delivered_attempt`` (Lamb): a ``retrying`` job is claimed only by its scheduled retry,
 #: or by Lambda's retry of the invocation that recorded ``retrying`` (module docstring).
 _RETRY_CLAIM_CONDITION = (
-    "attribute_not_exists(#pk) OR #status = :enqueued "
+    "(attribute_not_exists(#pk) OR #status = :enqueued "
     "OR (#status = :retrying AND (attribute_not_exists(#attempt) OR #attempt < :delivered "
     "OR #lease_owner = :owner)) "
-    "OR (#status = :running AND (#lease_until < :now OR #lease_owner = :owner))"
+    "OR (#status = :running AND (#lease_until < :now OR #lease_owner = :owner)))" + _NOT_MINE
 )
 #: Built once: what every claim sends unchanged (the request is otherwise rebuilt per job).
 _CLAIM_NAMES = _names(_CLAIM_UPDATE, _CLAIM_CONDITION)
@@ -193,6 +215,7 @@ def claim(
         import uuid
 
         worker_id = f"local-{uuid.uuid4()}"
+    token = os.urandom(9).hex()
     values = {
         **_CLAIM_CONSTANTS,
         ":now": n(now),
@@ -205,6 +228,7 @@ def claim(
         ":ttl": n(now + store.ttl_seconds),
         ":me": {"L": [s(worker_id)]},
         ":owner": s(worker_id),
+        ":token": s(token),
     }
     if delivered_attempt is None:
         condition, names = _CLAIM_CONDITION, _CLAIM_NAMES
@@ -212,30 +236,38 @@ def claim(
         condition, names = _RETRY_CLAIM_CONDITION, _RETRY_CLAIM_NAMES
         values[":delivered"] = n(delivered_attempt)
     try:
-        client = store.client
+        direct = store.direct
         try:
-            response = client.update_item(
-                TableName=store.table,
-                Key={"pk": s(envelope.id)},
-                UpdateExpression=_CLAIM_UPDATE,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                # The whole item, not only what the claim set: its unique key tells finish()
-                # what to release without asking for the item back (one answer parsed, not two).
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            response = direct.update_item(
+                {
+                    "TableName": store.table,
+                    "Key": {"pk": s(envelope.id)},
+                    "UpdateExpression": _CLAIM_UPDATE,
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
+                    # The whole item, not only what the claim set: its unique key tells finish()
+                    # what to release without asking for the item back (one answer parsed).
+                    "ReturnValues": "ALL_NEW",
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
             )
-        except client.exceptions.ConditionalCheckFailedException as refused:
-            old = refused.response.get("Item")
+        except Refused as refused:
+            old = refused.item
             if old is None:  # not every DynamoDB answers with the item: read it
-                old = client.get_item(
+                old = store.client.get_item(
                     TableName=store.table, Key={"pk": s(envelope.id)}, ConsistentRead=True
                 ).get("Item", {})
+            if old.get("claim_token") == values[":token"]:
+                return _running(old)  # this claim's own write, its first answer lost
             return _refused(schema.decode_item(old), now)
     except Exception as exc:
         return Claim(UNAVAILABLE, error=_aws_error(exc))
-    attributes = response["Attributes"]
+    return _running(response["Attributes"])
+
+
+def _running(attributes: dict[str, Any]) -> Claim:
+    """``run``, as the item written by the claim (raw ``attributes``) says."""
     attempt = schema.decode(attributes["attempt"])
     workers = attributes.get("workers", {}).get("L", [])
     return Claim(
@@ -336,19 +368,21 @@ def finish(
         kwargs["ConditionExpression"] = condition
     known = release_key is not ...
     try:
-        client = store.client
         try:
-            response = client.update_item(
-                TableName=store.table,
-                Key={"pk": s(job_id)},
-                UpdateExpression=update,
-                ExpressionAttributeNames=_names(update, condition),
-                ExpressionAttributeValues=values,
-                ReturnValues="NONE" if known else "ALL_NEW",
-                **kwargs,
+            response = store.direct.update_item(
+                {
+                    "TableName": store.table,
+                    "Key": {"pk": s(job_id)},
+                    "UpdateExpression": update,
+                    "ExpressionAttributeNames": _names(update, condition),
+                    "ExpressionAttributeValues": values,
+                    "ReturnValues": "NONE" if known else "ALL_NEW",
+                    **kwargs,
+                }
             )
-        except client.exceptions.ConditionalCheckFailedException:
+        except Refused:
             return f"attempt {attempt} no longer owns the job's item (a later claim took it over)"
+        client = store.client
         if status in schema.FINISHED:
             if isinstance(release_key, str):
                 schema.release_unique(client, store.table, release_key, job_id)

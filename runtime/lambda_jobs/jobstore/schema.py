@@ -25,6 +25,8 @@ Item schema (partition key ``pk``, a string; no sort key)::
       lease_until           N   epoch seconds; only while running: the claim's lease
       lease_owner           S   the Lambda request id holding the lease
       workers               L   the Lambda request id of each attempt (Django's worker_ids)
+      claim_token           S   random, written by each claim: the claim's copy sent again
+                                (its first answer lost) knows its own write (claims module)
       result                S   the JSON text of the return value, at most RESULT_MAX_BYTES
       error_type, error_message, error_traceback
                             S   the last error, cut to ERROR_MESSAGE_MAX / TRACEBACK_MAX chars
@@ -59,7 +61,8 @@ Expressions.ConditionExpressions.html):
 - claim: ``UpdateItem`` to running, attempt + 1, if the item is missing, enqueued or retrying,
   or running with ``lease_until < now`` (a crashed attempt's lease has run out) or with
   ``lease_owner`` = this request id (Lambda retries a crashed async event under the same request
-  id: AWS Knowledge Center, "lambda-function-duplicate-invocations");
+  id: AWS Knowledge Center, "lambda-function-duplicate-invocations"), and the item does not
+  carry this claim's own ``claim_token`` (a copy of it sent again: ``claims`` module);
 - finish: ``UpdateItem`` if ``attempt`` is still the claimed one (a later claim wins);
 - cancel: ``UpdateItem`` to cancelled if enqueued or retrying;
 - redrive: ``UpdateItem`` back to enqueued if missing, failed, running with ``lease_until < now``,
