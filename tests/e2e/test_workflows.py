@@ -15,7 +15,10 @@ from typing import Any
 
 import lambda_jobs
 import pytest
+from lambda_jobs.config import load as load_config
 from lambda_jobs.envelope import Envelope
+from lambda_jobs.jobstore import workflow_state
+from lambda_jobs.jobstore.records import _client, store_of
 from lambda_jobs.workflows.canvas import step_job_id, without_result
 
 from tests.e2e.conftest import Backend, demo_tasks, poll
@@ -98,15 +101,7 @@ def test_duplicate_deliveries_of_every_member_start_the_successor_once(backend: 
         demo_tasks.collect.prepare(tag=t),
     ).enqueue()
     for member in range(members):  # each member's message a second time, as SQS or Lambda may
-        duplicate = Envelope(
-            id=step_job_id(wf.id, 0, member),
-            task="demo_tasks.square",
-            args=[member],
-            kwargs={"tag": t},
-            enqueued_at=datetime.now(UTC),
-            workflow={"v": 1, "id": wf.id, "stage": 0, "member": member},
-        )
-        send(backend, duplicate.to_json())
+        send(backend, duplicate_of(wf, member, t))
     ended(wf)
     assert wf.status == "succeeded", wf.error
     poll(lambda: len(job_lines_of(backend, wf)) >= 2 * members, timeout=30, what="duplicates")
@@ -115,6 +110,57 @@ def test_duplicate_deliveries_of_every_member_start_the_successor_once(backend: 
     assert {x["workflow_step"] for x in lines} == {f"0.{m}" for m in range(members)}
     assert len(backend.events(task="collect", tag=t)) == 1
     assert len(backend.events(task="square", tag=t)) == members  # each member ran once
+
+
+def test_a_copy_arriving_after_the_next_stage_was_sent_sends_nothing_again(
+    backend: Backend,
+) -> None:
+    """The join notes on the workflow item (``started``) that the next stage was sent; a member
+    delivered again after that stops there: it neither reads its stage's results again (one read
+    per member) nor sends the next stage again."""
+    t = tag()
+    wf = lambda_jobs.chain(
+        lambda_jobs.group(demo_tasks.square.prepare(i, tag=t) for i in range(3)),
+        without_result(demo_tasks.hello_later.prepare(t, delay=3)),  # running while the copy comes
+    ).enqueue()
+    config = load_config()
+    client, table = _client(config), store_of(config).table
+
+    def started() -> bool:
+        item = workflow_state.load(client, table, wf.id)
+        return item is not None and item.get("started") == 1
+
+    poll(started, timeout=60, what="the second stage to be sent")
+    log = backend.emulator.log_path
+    member = step_job_id(wf.id, 0, 0)
+
+    def member_lines() -> int:  # the handler's job line, written after the step's bookkeeping
+        return sum(entry["id"] == member for entry in job_lines_of(backend, wf))
+
+    successor = step_job_id(wf.id, 1, 0)
+    successor_sends = (
+        f"queued demo_tasks.hello_later {successor[:8]}"  # the async queue logs each event
+        if backend.name == "lamb"
+        else f"start  demo_tasks.hello_later {successor[:8]}"  # each delivery the ESM hands over
+    )
+    done = member_lines()
+    send(backend, duplicate_of(wf, 0, t))
+    poll(lambda: member_lines() > done, timeout=30, what="the late copy to be handled")
+    ended(wf)
+    assert wf.status == "succeeded", wf.error
+    assert log.read_text(encoding="utf-8").count(successor_sends) == 1
+
+
+def duplicate_of(wf: lambda_jobs.Workflow, member: int, t: str) -> str:
+    """Member ``member``'s envelope of the square chord above, as a second delivery."""
+    return Envelope(
+        id=step_job_id(wf.id, 0, member),
+        task="demo_tasks.square",
+        args=[member],
+        kwargs={"tag": t},
+        enqueued_at=datetime.now(UTC),
+        workflow={"v": 1, "id": wf.id, "stage": 0, "member": member},
+    ).to_json()
 
 
 def test_a_workflow_needs_the_job_store(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:

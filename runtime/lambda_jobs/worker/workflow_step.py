@@ -141,6 +141,8 @@ def _join(  # noqa: PLR0917 - the member's place and what it ended with
         # branch's end is carried to its group again (idempotent), in case a crash stopped it.
         _carry_up(job, workflow_id, item)
         return
+    if int(item.get("started", 0)) > stage:
+        return  # the next stage was sent: this member's stage joined long ago
     plan = item["plan"]
     if result_json is None:
         error = f"lambda_jobs.ResultNotStored: {why}"
@@ -205,6 +207,8 @@ def _join(  # noqa: PLR0917 - the member's place and what it ended with
         )
     except InvalidJobError as exc:  # e.g. the results do not fit the next step's envelope
         _fail(job, workflow_id, item, failed_step=envelope.id, error=f"InvalidJobError: {exc}")
+        return
+    workflow_state.mark_started(client, table, workflow_id, stage + 1)
 
 
 def _ancestors_running(client: Any, table: str, item: dict[str, Any]) -> bool:
