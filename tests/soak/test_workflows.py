@@ -1,6 +1,6 @@
 """A chord under duplicate deliveries of every member: the successor starts exactly once.
 
-``WORKFLOW_MEMBERS`` ``member`` jobs (CI 100, ``make soak`` 10,000) in a group followed by
+``WORKFLOW_MEMBERS`` ``member`` jobs (CI 1,000, ``make soak`` 10,000) in a group followed by
 ``joined``; right after the enqueue every member's message is sent a second time (the same
 envelope, as SQS or Lambda's async queue may deliver it). Checked: every member ran once, the
 successor ran once with every result in member order, the workflow succeeded, nothing reached the
