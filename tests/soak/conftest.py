@@ -217,8 +217,15 @@ def pytest_terminal_summary(
         terminalreporter.write_line(line)
     failed = terminalreporter.stats.get("failed", []) + terminalreporter.stats.get("error", [])
     passed = [r for r in terminalreporter.stats.get("passed", []) if r.nodeid in SOAK_ITEMS]
-    # Only a full run of the whole suite replaces RESULTS.md (not one test picked with -k).
-    whole = len(passed) == len(SOAK_ITEMS) > 0 and not terminalreporter.stats.get("deselected")
+    # Only a full run of the whole suite replaces RESULTS.md (not one file, nor a test picked
+    # with -k): every soak test file collected, every collected soak test passed.
+    files = {item.partition("::")[0] for item in SOAK_ITEMS}
+    every_file = {f"tests/soak/{p.name}" for p in Path(__file__).parent.glob("test_*.py")} <= files
+    whole = (
+        every_file
+        and len(passed) == len(SOAK_ITEMS) > 0
+        and not terminalreporter.stats.get("deselected")
+    )
     if sizes.FULL and exitstatus == 0 and not failed and whole and not sizes.JOB_STORE:
         command = os.environ.get("SOAK_COMMAND", "SOAK_SCALE=full .venv/bin/pytest tests/soak")
         report.write_results(command, time.monotonic() - STARTED)
