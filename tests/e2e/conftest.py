@@ -60,12 +60,33 @@ def synthesize(out: Path, app: str | None = None) -> Path:
     return out
 
 
+def shared_synthesis(
+    tmp_path_factory: pytest.TempPathFactory, name: str, app: str | None = None
+) -> Path:
+    """:func:`synthesize` once for all the xdist workers of this run: they test the same code,
+    and a synthesis costs several seconds of CPU on a machine the workers already keep busy. The
+    first worker to need it synthesizes under a file lock into the run's shared temporary
+    directory; the others wait for it and read the same assembly (nothing writes into one)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return synthesize(tmp_path_factory.mktemp(name) / "cdk.out", app)
+    import fcntl
+
+    shared = tmp_path_factory.getbasetemp().parent  # pytest-N, the parent of every popen-gwK
+    out, done = shared / f"{name}-cdk.out", shared / f"{name}-cdk.out.done"
+    with (shared / f"{name}-cdk.out.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            synthesize(out, app)
+            done.touch()
+    return out
+
+
 @pytest.fixture(scope="session")
 def demo_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     given = os.environ.get("LAMBDA_JOBS_E2E_APP")
     if given:
         return Path(given)
-    return synthesize(tmp_path_factory.mktemp("e2e") / "cdk.out")
+    return shared_synthesis(tmp_path_factory, "e2e")
 
 
 def poll[T](

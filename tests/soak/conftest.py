@@ -20,7 +20,7 @@ from _pytest.terminal import TerminalReporter
 from lambda_jobs import aws
 from lambda_jobs_tools.emulator.process import EmulatorProcess
 
-from tests.e2e.conftest import ASYNC_RETRY_SCALE, handler_lines, synthesize
+from tests.e2e.conftest import ASYNC_RETRY_SCALE, handler_lines, shared_synthesis
 from tests.soak import report, sizes
 from tests.soak.soak_app import STACKS
 
@@ -102,9 +102,7 @@ def destination_job_id(message: dict[str, Any]) -> str | None:
 
 @pytest.fixture(scope="session")
 def soak_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return synthesize(
-        tmp_path_factory.mktemp("soak") / "cdk.out", app="python -m tests.soak.soak_app"
-    )
+    return shared_synthesis(tmp_path_factory, "soak", app="python -m tests.soak.soak_app")
 
 
 def _start(
