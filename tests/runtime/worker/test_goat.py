@@ -406,7 +406,9 @@ def test_job_without_timeout_is_stopped_before_the_function_deadline(goat: Goat,
     goat.send(ev.envelope(T + "sleep_unbounded", str(trace), 5))
     started = time.monotonic()
     goat.run(1, ev.Context(remaining_ms=2600))  # default margin 2000 ms: ~0.6 s to run
-    assert time.monotonic() - started < 2
+    # The handler returned before the function's deadline (2.6 s), not after the 5 s sleep; the
+    # margin covers the handler's own requests to moto on a loaded machine (2.04 s seen).
+    assert time.monotonic() - started < 2.6
     assert lines(trace) == ["started"]
     [entry] = ev.dead_letters(goat.sqs, goat.dlq_url, 1)
     assert entry["error_type"] == "lambda_jobs.errors.JobTimeoutError"
