@@ -51,8 +51,9 @@ typecheck: $(STAMP)
 # shared_synthesis). Then those soak tests on their own, three files at a time: their deadline, kill,
 # lease and outage-window tests time 2 s functions and must not share the machine with the first
 # pass; among themselves they mostly wait (3.7 min one file at a time, under 1.5 min three at once).
-SOAK_ALONE := tests/soak/test_deadlines.py tests/soak/test_kills.py tests/soak/test_limits.py \
-	tests/soak/test_workflow_faults.py tests/soak/test_workflow_kills.py tests/soak/test_duplicates.py
+SOAK_ALONE := tests/soak/test_deadlines.py tests/soak/test_kills.py tests/soak/test_crashes.py \
+	tests/soak/test_limits.py tests/soak/test_workflow_faults.py tests/soak/test_workflow_kills.py \
+	tests/soak/test_duplicates.py
 pytest: $(STAMP) $(CDK)
 	$(VENV)/bin/pytest -n 4 --dist loadfile --durations=15 $(addprefix --ignore ,$(SOAK_ALONE))
 	$(VENV)/bin/pytest -n 3 --dist loadfile --durations=10 $(SOAK_ALONE)

@@ -8,6 +8,7 @@ needed) and, at full size, written to ``tests/soak/RESULTS.md``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -22,6 +23,7 @@ from lambda_jobs_tools.emulator.process import EmulatorProcess
 
 from tests.e2e.conftest import ASYNC_RETRY_SCALE, handler_lines, shared_synthesis
 from tests.soak import report, sizes
+from tests.soak.fault_proxy import FaultProxy
 from tests.soak.soak_app import STACKS
 
 STARTED = time.monotonic()
@@ -98,6 +100,34 @@ def destination_job_id(message: dict[str, Any]) -> str | None:
         return None
     payload = body.get("requestPayload") if isinstance(body, dict) else None
     return str(payload["id"]) if isinstance(payload, dict) and "id" in payload else None
+
+
+@contextlib.contextmanager
+def store_backends_behind(
+    proxy: FaultProxy, assembly: Path, directory: Path
+) -> Iterator[dict[str, SoakBackend]]:
+    """The Goat and the Lamb store stacks in one emulator whose functions reach DynamoDB through
+    ``proxy`` (``AWS_ENDPOINT_URL_DYNAMODB``), the proxy pointed at the emulator's endpoint."""
+    log, emulator_log = directory / "runs.jsonl", directory / "emulator.log"
+    emulator = EmulatorProcess(
+        assembly,
+        log_path=emulator_log,
+        extra_args=[
+            "--stack",
+            STACKS["goat-store"],
+            "--stack",
+            STACKS["lamb-store"],
+            "--async-retry-scale",
+            ASYNC_RETRY_SCALE,
+            "--env",
+            f"LAMBDA_JOBS_SOAK_LOG={log}",
+            "--env",
+            f"AWS_ENDPOINT_URL_DYNAMODB={proxy.url}",
+        ],
+    )
+    with emulator:
+        proxy.upstream = json.loads(emulator.configs["goat"])["endpoints"]["dynamodb"]
+        yield {name: SoakBackend(name, emulator, log, emulator_log) for name in ("goat", "lamb")}
 
 
 @pytest.fixture(scope="session")

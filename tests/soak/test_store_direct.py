@@ -24,13 +24,10 @@ import lambda_jobs
 import pytest
 from lambda_jobs import aws
 from lambda_jobs.jobstore.direct import USER_AGENT_MARK
-from lambda_jobs_tools.emulator.process import EmulatorProcess
 
-from tests.e2e.conftest import ASYNC_RETRY_SCALE
 from tests.runtime.jobstore.test_direct import UPDATE, outage_of
-from tests.soak.conftest import SoakBackend, destination_job_id, use
+from tests.soak.conftest import SoakBackend, destination_job_id, store_backends_behind, use
 from tests.soak.fault_proxy import FaultProxy
-from tests.soak.soak_app import STACKS
 from tests.soak.soak_jobs import soak_tasks, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -50,39 +47,19 @@ def proxied(
     soak_assembly: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[FaultProxy, dict[str, tuple[str, str]], dict[str, SoakBackend]]]:
     directory = tmp_path_factory.mktemp("store-direct")
-    log, emulator_log = directory / "runs.jsonl", directory / "emulator.log"
     faults: dict[str, tuple[str, str]] = {}
-    with FaultProxy(
-        "http://127.0.0.1:9",
-        rate=0.0,
-        seed=22,
-        outage=outage_of(faults),
-        outage_seconds=0.05,  # within botocore's retries (25 ms base for DynamoDB)
-        agent_mark=USER_AGENT_MARK,
-    ) as proxy:
-        emulator = EmulatorProcess(
-            soak_assembly,
-            log_path=emulator_log,
-            extra_args=[
-                "--stack",
-                STACKS["goat-store"],
-                "--stack",
-                STACKS["lamb-store"],
-                "--async-retry-scale",
-                ASYNC_RETRY_SCALE,
-                "--env",
-                f"LAMBDA_JOBS_SOAK_LOG={log}",
-                "--env",
-                f"AWS_ENDPOINT_URL_DYNAMODB={proxy.url}",
-            ],
-        )
-        with emulator:
-            proxy.upstream = json.loads(emulator.configs["goat"])["endpoints"]["dynamodb"]
-            yield (
-                proxy,
-                faults,
-                {name: SoakBackend(name, emulator, log, emulator_log) for name in ("goat", "lamb")},
-            )
+    with (
+        FaultProxy(
+            "http://127.0.0.1:9",
+            rate=0.0,
+            seed=22,
+            outage=outage_of(faults),
+            outage_seconds=0.05,  # within botocore's retries (25 ms base for DynamoDB)
+            agent_mark=USER_AGENT_MARK,
+        ) as proxy,
+        store_backends_behind(proxy, soak_assembly, directory) as backends,
+    ):
+        yield proxy, faults, backends
         aws.reset()
 
 

@@ -42,11 +42,14 @@ import lambda_jobs
 import pytest
 from lambda_jobs import aws
 from lambda_jobs.workflows.canvas import step_job_id, without_result
-from lambda_jobs_tools.emulator.process import EmulatorProcess
 
-from tests.e2e.conftest import ASYNC_RETRY_SCALE
 from tests.soak import report
-from tests.soak.conftest import SoakBackend, dead_letter_attribute, destination_job_id
+from tests.soak.conftest import (
+    SoakBackend,
+    dead_letter_attribute,
+    destination_job_id,
+    store_backends_behind,
+)
 from tests.soak.fault_proxy import OUTAGE_SECONDS, FaultProxy
 from tests.soak.sizes import WORKFLOW_CHORD, WORKFLOW_FLOWS
 from tests.soak.soak_app import STACKS
@@ -116,30 +119,11 @@ def faulty(
     """A Goat and a Lamb backend (job store on) whose functions reach DynamoDB through a proxy
     that applies :func:`outage`."""
     directory = tmp_path_factory.mktemp("workflow-faults")
-    log, emulator_log = directory / "runs.jsonl", directory / "emulator.log"
-    with FaultProxy("http://127.0.0.1:9", rate=0.0, seed=19, outage=outage) as proxy:
-        emulator = EmulatorProcess(
-            soak_assembly,
-            log_path=emulator_log,
-            extra_args=[
-                "--stack",
-                STACKS["goat-store"],
-                "--stack",
-                STACKS["lamb-store"],
-                "--async-retry-scale",
-                ASYNC_RETRY_SCALE,
-                "--env",
-                f"LAMBDA_JOBS_SOAK_LOG={log}",
-                "--env",
-                f"AWS_ENDPOINT_URL_DYNAMODB={proxy.url}",
-            ],
-        )
-        with emulator:
-            proxy.upstream = json.loads(emulator.configs["goat"])["endpoints"]["dynamodb"]
-            yield (
-                proxy,
-                {name: SoakBackend(name, emulator, log, emulator_log) for name in ("goat", "lamb")},
-            )
+    with (
+        FaultProxy("http://127.0.0.1:9", rate=0.0, seed=19, outage=outage) as proxy,
+        store_backends_behind(proxy, soak_assembly, directory) as backends,
+    ):
+        yield proxy, backends
         aws.reset()
 
 

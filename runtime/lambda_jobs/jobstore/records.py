@@ -68,11 +68,15 @@ def register(
 
     def one(pair: tuple[PreparedJob, Outgoing]) -> Job | None:
         job, item = pair
+        # The job item first: a unique key then always names a job whose item exists, so another
+        # enqueue finding the key held never mistakes a holder still being written for one whose
+        # item expired (and takes the key over: two jobs sent for one key).
+        _put_job(client, store, job, item)
         if job.task.unique_key is not None:
             holder = _take_unique(client, store, job, config)
             if holder is not None:
+                forget([job], [job.id], config)  # never sent: its item goes
                 return holder
-        _put_job(client, store, job, item)
         return None
 
     from lambda_jobs.aws import aws_errors
@@ -93,7 +97,7 @@ def register(
         elif holder is not None:
             existing[job.id] = holder
     if failed:
-        written = [job.id for job in prepared if job.id not in failed and job.id not in existing]
+        written = [job.id for job in prepared if job.id not in existing]  # failed ones may be too
         forget(prepared, written, config)
         first_id, first = next(iter(failed.items()))
         raise EnqueueError(
