@@ -106,6 +106,27 @@ def test_a_unique_key_returns_the_pending_job_also_within_one_bulk_call(
     assert not fresh.existing and fresh.id != sent.id
 
 
+def test_one_job_per_unique_key_when_its_enqueues_race(store: tuple[GoatBackend, Any]) -> None:
+    """Many keys, each enqueued by several writers of one bulk call at once (its 8 threads): each
+    key holds one job, and exactly one job per key is sent. Before the job item was written ahead
+    of its key, a writer that found the key held by a job whose item was not written yet took it
+    over as expired, and two jobs were sent for one key."""
+    backend, _ = store
+    keys, copies = 24, 3
+    jobs = [
+        sample_tasks.write_file.using(
+            unique_key=f"race-{k}", unique_for=timedelta(hours=1)
+        ).prepare("/tmp/x", f"{k}-{c}")
+        for k in range(keys)
+        for c in range(copies)  # a key's copies side by side: taken by threads at once
+    ]
+    receipts = lambda_jobs.enqueue_many(jobs)
+    sent = [job for job in receipts if not job.existing]
+    assert len(sent) == keys, f"{len(sent)} jobs sent for {keys} keys"
+    assert len(backend.receive(backend.low_url, keys)) == keys
+    assert backend.counts(backend.low_url)["ApproximateNumberOfMessages"] == 0
+
+
 def test_an_expired_unique_key_is_free_whatever_its_holder_did(
     store: tuple[GoatBackend, Any],
 ) -> None:
