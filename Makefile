@@ -48,15 +48,15 @@ typecheck: $(STAMP)
 # workers (a file's tests stay on one worker, so module fixtures such as an emulator are shared;
 # the tests mostly wait on emulated functions, so four workers fill two cores: 5.4 min against 7.8
 # with two; the demo and soak apps are synthesized once for all four: tests/e2e/conftest.py
-# shared_synthesis). Then those soak tests on their own, three files at a time: their deadline, kill,
+# shared_synthesis). Then those soak tests on their own, four files at a time: their deadline, kill,
 # lease and outage-window tests time 2 s functions and must not share the machine with the first
-# pass; among themselves they mostly wait (3.7 min one file at a time, under 1.5 min three at once).
+# pass; among themselves they mostly wait (4.5 min one file at a time, about 1.6 min four at once).
 SOAK_ALONE := tests/soak/test_deadlines.py tests/soak/test_kills.py tests/soak/test_crashes.py \
 	tests/soak/test_limits.py tests/soak/test_workflow_faults.py tests/soak/test_workflow_kills.py \
 	tests/soak/test_duplicates.py
 pytest: $(STAMP) $(CDK)
 	$(VENV)/bin/pytest -n 4 --dist loadfile --durations=15 $(addprefix --ignore ,$(SOAK_ALONE))
-	$(VENV)/bin/pytest -n 3 --dist loadfile --durations=10 $(SOAK_ALONE)
+	$(VENV)/bin/pytest -n 4 --dist loadfile --durations=10 $(SOAK_ALONE)
 
 # The documentation site (mkdocs.yml, docs/): a broken link, anchor or nav entry fails the build.
 # Output goes to site/ (git-ignored, outside every JobCode project directory and the CDK output).
