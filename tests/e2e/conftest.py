@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from lambda_jobs import aws
@@ -87,6 +87,34 @@ def demo_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if given:
         return Path(given)
     return shared_synthesis(tmp_path_factory, "e2e")
+
+
+class Deliverable(Protocol):
+    """A backend under the emulator, as :func:`deliver_again` needs it (e2e's and the soak's)."""
+
+    name: str
+    config: dict[str, Any]
+
+    def sqs(self) -> Any: ...
+
+
+def deliver_again(backend: Deliverable, body: str) -> None:
+    """Send a job's envelope ``body`` once more to the backend's default lane, as SQS or Lambda's
+    async queue may deliver it twice ("How Lambda handles errors and retries with asynchronous
+    invocation"): a ``SendMessage`` on Goat, an ``Event`` invoke on Lamb."""
+    lane = backend.config["queues"]["default"]["lanes"][0]["target"]
+    if backend.name.startswith("goat"):
+        backend.sqs().send_message(QueueUrl=lane, MessageBody=body)
+        return
+    import boto3
+
+    boto3.client(
+        "lambda",
+        endpoint_url=backend.config["endpoints"]["lambda"],
+        region_name=backend.config["region"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).invoke(FunctionName=lane, InvocationType="Event", Payload=body.encode())
 
 
 def poll[T](

@@ -17,7 +17,7 @@ import lambda_jobs
 import pytest
 from lambda_jobs.envelope import Envelope
 
-from tests.e2e.conftest import OPERATOR_ROLE, Backend, demo_tasks, poll
+from tests.e2e.conftest import OPERATOR_ROLE, Backend, deliver_again, demo_tasks, poll
 
 pytestmark = pytest.mark.e2e
 
@@ -90,19 +90,7 @@ def test_a_duplicate_delivery_of_a_finished_job_is_skipped(backend: Backend) -> 
     envelope = Envelope(
         id=job.id, task=job.task_name, args=[who], enqueued_at=datetime.now(UTC)
     ).to_json()
-    lane = backend.config["queues"]["default"]["lanes"][0]["target"]
-    if backend.name == "goat":
-        backend.sqs().send_message(QueueUrl=lane, MessageBody=envelope)
-    else:
-        import boto3
-
-        boto3.client(
-            "lambda",
-            endpoint_url=backend.config["endpoints"]["lambda"],
-            region_name=backend.config["region"],
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        ).invoke(FunctionName=lane, InvocationType="Event", Payload=envelope.encode())
+    deliver_again(backend, envelope)
     skipped = poll(
         lambda: [x for x in job_lines(backend, job.id) if x["outcome"] == "skipped_duplicate"],
         timeout=20,

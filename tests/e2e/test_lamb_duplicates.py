@@ -30,7 +30,14 @@ from lambda_jobs.envelope import Envelope
 from lambda_jobs.jsoncodec import wire_json, wire_size
 from lambda_jobs_tools.emulator.process import EmulatorProcess
 
-from tests.e2e.conftest import ASYNC_RETRY_SCALE, Backend, demo_tasks, poll, synthesize
+from tests.e2e.conftest import (
+    ASYNC_RETRY_SCALE,
+    Backend,
+    deliver_again,
+    demo_tasks,
+    poll,
+    synthesize,
+)
 from tests.e2e.lamb_app import FUNCTION_TIMEOUT_S, LAMB_PROJECT, LAMB_STACK
 from tests.e2e.test_job_store import job_lines
 
@@ -78,24 +85,6 @@ def key() -> str:
     return f"k-{uuid.uuid4().hex[:10]}"
 
 
-def deliver_again(backend: Backend, envelope: Envelope) -> None:
-    """One more ``Event`` invoke of ``envelope``: what Lambda's async queue does when it hands an
-    event over twice ("How Lambda handles errors and retries with asynchronous invocation")."""
-    import boto3
-
-    boto3.client(
-        "lambda",
-        endpoint_url=backend.config["endpoints"]["lambda"],
-        region_name=backend.config["region"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    ).invoke(
-        FunctionName=backend.config["queues"]["default"]["lanes"][0]["target"],
-        InvocationType="Event",
-        Payload=envelope.to_json().encode(),
-    )
-
-
 def original(job_id: str, task: str, *args: Any) -> Envelope:
     """The envelope of the job's first delivery (attempt 1), as the client sent it."""
     return Envelope(id=job_id, task=task, args=list(args), enqueued_at=datetime.now(UTC))
@@ -127,8 +116,8 @@ def test_duplicates_during_each_retry_wait_use_no_attempt_and_start_no_second_ch
 
         poll(waiting, timeout=30, what=f"attempt {failed} to fail and wait for its retry")
         # Two copies of the first delivery, while the job waits for its retry.
-        deliver_again(lamb, first)
-        deliver_again(lamb, first)
+        deliver_again(lamb, first.to_json())
+        deliver_again(lamb, first.to_json())
         poll(acknowledged, timeout=20, what="the copies to be acknowledged without running")
         assert get_job(job.id).attempts == failed  # the copies used up no attempt
     poll(lambda: get_job(job.id).status == "succeeded", timeout=30, what="the job to succeed")

@@ -21,7 +21,7 @@ from lambda_jobs.jobstore import workflow_state
 from lambda_jobs.jobstore.records import _client, store_of
 from lambda_jobs.workflows.canvas import step_job_id, without_result
 
-from tests.e2e.conftest import Backend, demo_tasks, poll
+from tests.e2e.conftest import Backend, deliver_again, demo_tasks, poll
 from tests.e2e.test_job_store import job_lines
 
 pytestmark = pytest.mark.e2e
@@ -101,7 +101,7 @@ def test_duplicate_deliveries_of_every_member_start_the_successor_once(backend: 
         demo_tasks.collect.prepare(tag=t),
     ).enqueue()
     for member in range(members):  # each member's message a second time, as SQS or Lambda may
-        send(backend, duplicate_of(wf, member, t))
+        deliver_again(backend, duplicate_of(wf, member, t))
     ended(wf)
     assert wf.status == "succeeded", wf.error
     poll(lambda: len(job_lines_of(backend, wf)) >= 2 * members, timeout=30, what="duplicates")
@@ -144,7 +144,7 @@ def test_a_copy_arriving_after_the_next_stage_was_sent_sends_nothing_again(
         else f"start  demo_tasks.hello_later {successor[:8]}"  # each delivery the ESM hands over
     )
     done = member_lines()
-    send(backend, duplicate_of(wf, 0, t))
+    deliver_again(backend, duplicate_of(wf, 0, t))
     poll(lambda: member_lines() > done, timeout=30, what="the late copy to be handled")
     ended(wf)
     assert wf.status == "succeeded", wf.error
@@ -169,22 +169,6 @@ def test_a_workflow_needs_the_job_store(backend: Backend, monkeypatch: pytest.Mo
     monkeypatch.setenv("LAMBDA_JOBS_CONFIG", json.dumps(config))
     with pytest.raises(lambda_jobs.ConfigurationError, match=r"job_store=JobStore"):
         lambda_jobs.chain(demo_tasks.add.prepare(1, 2)).enqueue()
-
-
-def send(backend: Backend, body: str) -> None:
-    lane = backend.config["queues"]["default"]["lanes"][0]["target"]
-    if backend.name == "goat":
-        backend.sqs().send_message(QueueUrl=lane, MessageBody=body)
-        return
-    import boto3
-
-    boto3.client(
-        "lambda",
-        endpoint_url=backend.config["endpoints"]["lambda"],
-        region_name=backend.config["region"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    ).invoke(FunctionName=lane, InvocationType="Event", Payload=body.encode())
 
 
 def job_lines_of(backend: Backend, wf: lambda_jobs.Workflow) -> list[dict[str, Any]]:

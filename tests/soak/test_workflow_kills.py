@@ -27,6 +27,7 @@ import pytest
 from lambda_jobs.envelope import Envelope
 from lambda_jobs.workflows.canvas import step_job_id
 
+from tests.e2e.conftest import deliver_again
 from tests.soak import report
 from tests.soak.conftest import SoakBackend
 from tests.soak.sizes import WORKFLOW_CHORD, WORKFLOW_FLOWS, WORKFLOW_KILLS
@@ -115,23 +116,6 @@ def later_branch_steps(wf: lambda_jobs.Workflow, prefix: str, index: int) -> dic
     return {(e.kwargs.get("key") or e.args[0]): e for e in steps}
 
 
-def deliver_again(backend: SoakBackend, envelope: Envelope) -> None:
-    """Send ``envelope`` once more, as SQS or Lambda's async queue may deliver it twice."""
-    lane = backend.config["queues"]["default"]["lanes"][0]["target"]
-    if backend.name.startswith("goat"):
-        backend.sqs().send_message(QueueUrl=lane, MessageBody=envelope.to_json())
-        return
-    import boto3
-
-    boto3.client(
-        "lambda",
-        endpoint_url=backend.config["endpoints"]["lambda"],
-        region_name=backend.config["region"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    ).invoke(FunctionName=lane, InvocationType="Event", Payload=envelope.to_json().encode())
-
-
 @pytest.mark.parametrize("soak_backend", ["goat-short-store", "lamb-store"], indirect=True)
 def test_kills_and_duplicates_every_workflow_finishes(soak_backend: SoakBackend) -> None:
     backend = soak_backend
@@ -143,7 +127,7 @@ def test_kills_and_duplicates_every_workflow_finishes(soak_backend: SoakBackend)
     workflows = [wf for wf, _ in flows]
     copies = [e for index, wf in enumerate(workflows) for e in first_stage(wf, prefix, index)]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(lambda envelope: deliver_again(backend, envelope), copies))
+        list(pool.map(lambda envelope: deliver_again(backend, envelope.to_json()), copies))
     later: dict[str, Envelope] = {}
     for index, wf in enumerate(workflows):
         later.update(later_branch_steps(wf, prefix, index))
@@ -155,7 +139,9 @@ def test_kills_and_duplicates_every_workflow_finishes(soak_backend: SoakBackend)
     while time.monotonic() < deadline and not all_ended(workflows):
         runs = backend.runs(prefix)
         for key in {r["key"] for r in runs if r["outcome"] == "started"} & later.keys():
-            deliver_again(backend, later.pop(key))  # a copy of each branch step once it started
+            deliver_again(
+                backend, later.pop(key).to_json()
+            )  # a copy of each branch step once it started
             copied += 1
         if target is not None and time.time() >= target[1]:
             started = target[0]
@@ -181,7 +167,7 @@ def test_kills_and_duplicates_every_workflow_finishes(soak_backend: SoakBackend)
     settled_s = time.monotonic() - began
     late = {e.id for e in later.values()}  # started after the last look: copied now, and seen
     for envelope in later.values():
-        deliver_again(backend, envelope)
+        deliver_again(backend, envelope.to_json())
         copied += 1
     wait_for(
         lambda: late <= {x.get("id") for x in backend.function_lines("skipped_duplicate")},
